@@ -1,0 +1,468 @@
+//! The only module that turns stored records and keys into bytes and back.
+//!
+//! Records are `[FORMAT_VERSION as u8] ++ postcard(record)`. Keys are fixed-width big-endian
+//! byte strings so that redb's byte order is the logical order; signed instants are stored
+//! with the sign bit flipped so that they sort correctly. ARCHITECTURE.md lists every table
+//! and key layout. Changing any of them requires bumping [`FORMAT_VERSION`] and a new golden
+//! fixture (`tests/fixtures/`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::{AuditEvent, Extraction, MemoryId};
+use crate::time::Timestamp;
+
+/// Version of the on-disk format: table set, key layouts and record encodings.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The immutable part of a stored memory, written once at insert.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct RowRecord {
+    /// Tree id of the (account, tenant) scope.
+    pub scope: u64,
+    /// Where the row sits in each ordered index tree (all rows, by source, by session).
+    pub positions: Vec<TreePosition>,
+    pub account: String,
+    pub tenant: Option<String>,
+    pub decision: String,
+    pub summary: String,
+    pub topic: String,
+    pub importance_score: u8,
+    pub source: String,
+    pub channel: String,
+    pub session_id: Option<String>,
+    pub original_message: String,
+    pub original_input: String,
+    pub external_id: Option<String>,
+    pub captured_at: Timestamp,
+    pub created_at: Timestamp,
+    pub valid_from: Timestamp,
+    pub extraction: Option<Extraction>,
+    /// Key of the row's duplicate-suppression entry.
+    pub dedup_key: Vec<u8>,
+}
+
+/// A row's position in one ordered index tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TreePosition {
+    pub tree: u64,
+    pub seq: u64,
+}
+
+/// The mutable part of a memory as believed from one transaction time on. A new version is
+/// appended for every change; a version ends where the next one starts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct VersionRecord {
+    pub valid_to: Option<Timestamp>,
+    /// Transaction time at which `valid_to` was first set.
+    pub valid_to_set_at: Option<Timestamp>,
+    pub superseded_by: Option<MemoryId>,
+    pub transaction_time_end: Option<Timestamp>,
+}
+
+/// Per-tree bookkeeping: the tree's id and the next free sequence number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TreeMeta {
+    pub id: u64,
+    pub next_seq: u64,
+}
+
+fn encode_record<T: Serialize>(record: &T) -> Vec<u8> {
+    let mut out = vec![FORMAT_VERSION as u8];
+    // Serialising plain structs into a Vec cannot fail.
+    out.extend(postcard::to_allocvec(record).expect("postcard serialisation into a Vec"));
+    out
+}
+
+fn decode_record<'a, T: Deserialize<'a>>(what: &str, bytes: &'a [u8]) -> Result<T> {
+    let (&version, body) = bytes
+        .split_first()
+        .ok_or_else(|| Error::Corrupted(format!("empty {what} record")))?;
+    if u32::from(version) != FORMAT_VERSION {
+        return Err(Error::IncompatibleFormat {
+            found: u32::from(version),
+            supported: FORMAT_VERSION,
+        });
+    }
+    postcard::from_bytes(body).map_err(|e| Error::Corrupted(format!("{what} record: {e}")))
+}
+
+macro_rules! record_codec {
+    ($ty:ty, $enc:ident, $dec:ident, $name:literal) => {
+        pub(crate) fn $enc(record: &$ty) -> Vec<u8> {
+            encode_record(record)
+        }
+        pub(crate) fn $dec(bytes: &[u8]) -> Result<$ty> {
+            decode_record($name, bytes)
+        }
+    };
+}
+
+record_codec!(RowRecord, encode_row, decode_row, "row");
+record_codec!(VersionRecord, encode_version, decode_version, "version");
+record_codec!(AuditEvent, encode_event, decode_event, "event");
+record_codec!(TreeMeta, encode_tree_meta, decode_tree_meta, "tree");
+
+/// Maps an instant to a u64 whose unsigned order is the instant's order.
+pub(crate) fn sortable(t: Timestamp) -> u64 {
+    (t.as_micros() as u64) ^ (1 << 63)
+}
+
+fn unsortable(v: u64) -> Timestamp {
+    Timestamp::from_micros((v ^ (1 << 63)) as i64)
+}
+
+fn take<const N: usize>(bytes: &[u8], at: usize, what: &str) -> Result<[u8; N]> {
+    bytes
+        .get(at..at + N)
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(|| Error::Corrupted(format!("{what} key too short")))
+}
+
+fn exact_len(bytes: &[u8], len: usize, what: &str) -> Result<()> {
+    if bytes.len() == len {
+        Ok(())
+    } else {
+        Err(Error::Corrupted(format!(
+            "{what} key has {} bytes, expected {len}",
+            bytes.len()
+        )))
+    }
+}
+
+/// `versions` key: id (16) ++ sortable transaction start (8).
+pub(crate) fn version_key(id: MemoryId, start: Timestamp) -> [u8; 24] {
+    let mut k = [0u8; 24];
+    k[..16].copy_from_slice(&id.as_u128().to_be_bytes());
+    k[16..].copy_from_slice(&sortable(start).to_be_bytes());
+    k
+}
+
+/// Decodes a `versions` key.
+pub(crate) fn decode_version_key(bytes: &[u8]) -> Result<(MemoryId, Timestamp)> {
+    exact_len(bytes, 24, "version")?;
+    let id = u128::from_be_bytes(take(bytes, 0, "version")?);
+    let start = u64::from_be_bytes(take(bytes, 16, "version")?);
+    Ok((MemoryId::from_u128(id), unsortable(start)))
+}
+
+/// `events` key: id (16) ++ event number (4).
+pub(crate) fn event_key(id: MemoryId, n: u32) -> [u8; 20] {
+    let mut k = [0u8; 20];
+    k[..16].copy_from_slice(&id.as_u128().to_be_bytes());
+    k[16..].copy_from_slice(&n.to_be_bytes());
+    k
+}
+
+/// Decodes an `events` key.
+pub(crate) fn decode_event_key(bytes: &[u8]) -> Result<(MemoryId, u32)> {
+    exact_len(bytes, 20, "event")?;
+    let id = u128::from_be_bytes(take(bytes, 0, "event")?);
+    let n = u32::from_be_bytes(take(bytes, 16, "event")?);
+    Ok((MemoryId::from_u128(id), n))
+}
+
+/// `predecessors` key: successor id (16) ++ predecessor id (16).
+pub(crate) fn pred_key(successor: MemoryId, predecessor: MemoryId) -> [u8; 32] {
+    let mut k = [0u8; 32];
+    k[..16].copy_from_slice(&successor.as_u128().to_be_bytes());
+    k[16..].copy_from_slice(&predecessor.as_u128().to_be_bytes());
+    k
+}
+
+/// Decodes a `predecessors` key.
+pub(crate) fn decode_pred_key(bytes: &[u8]) -> Result<(MemoryId, MemoryId)> {
+    exact_len(bytes, 32, "predecessor")?;
+    let a = u128::from_be_bytes(take(bytes, 0, "predecessor")?);
+    let b = u128::from_be_bytes(take(bytes, 16, "predecessor")?);
+    Ok((MemoryId::from_u128(a), MemoryId::from_u128(b)))
+}
+
+/// `tree_nodes` key: tree id (8) ++ level (1) ++ index at that level (8).
+pub(crate) fn node_key(tree: u64, level: u8, index: u64) -> [u8; 17] {
+    let mut k = [0u8; 17];
+    k[..8].copy_from_slice(&tree.to_be_bytes());
+    k[8] = level;
+    k[9..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// Decodes a `tree_nodes` key.
+pub(crate) fn decode_node_key(bytes: &[u8]) -> Result<(u64, u8, u64)> {
+    exact_len(bytes, 17, "tree node")?;
+    let tree = u64::from_be_bytes(take(bytes, 0, "tree node")?);
+    let index = u64::from_be_bytes(take(bytes, 9, "tree node")?);
+    Ok((tree, bytes[8], index))
+}
+
+/// The interval summary of one row, or the aggregate of a block of rows, in an index tree.
+///
+/// Aggregates take the minimum of the lower bounds and the maximum of the upper bounds, so a
+/// block that cannot contain a match for a read is skipped whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Summary {
+    /// `created_at` (transaction time start).
+    pub created: i64,
+    /// `valid_from`.
+    pub valid_from: i64,
+    /// Latest `valid_to` (`i64::MAX` when open).
+    pub valid_to: i64,
+    /// Transaction time at which `valid_to` was set (`i64::MIN` when never).
+    pub valid_to_set_at: i64,
+    /// End of the row's "current in the store's belief" interval on the transaction axis
+    /// (`i64::MAX` while open).
+    pub current_end: i64,
+}
+
+impl Summary {
+    /// The identity of [`Summary::merge`].
+    pub const EMPTY: Summary = Summary {
+        created: i64::MAX,
+        valid_from: i64::MAX,
+        valid_to: i64::MIN,
+        valid_to_set_at: i64::MIN,
+        current_end: i64::MIN,
+    };
+
+    /// The aggregate of two summaries.
+    pub fn merge(self, other: Summary) -> Summary {
+        Summary {
+            created: self.created.min(other.created),
+            valid_from: self.valid_from.min(other.valid_from),
+            valid_to: self.valid_to.max(other.valid_to),
+            valid_to_set_at: self.valid_to_set_at.max(other.valid_to_set_at),
+            current_end: self.current_end.max(other.current_end),
+        }
+    }
+}
+
+const SUMMARY_LEN: usize = 40;
+
+/// `tree_nodes` value: summary (40) ++ at level 0 the row id (16).
+pub(crate) fn encode_node(summary: &Summary, id: Option<MemoryId>) -> Vec<u8> {
+    let mut v = Vec::with_capacity(SUMMARY_LEN + 16);
+    for x in [
+        summary.created,
+        summary.valid_from,
+        summary.valid_to,
+        summary.valid_to_set_at,
+        summary.current_end,
+    ] {
+        v.extend_from_slice(&x.to_be_bytes());
+    }
+    if let Some(id) = id {
+        v.extend_from_slice(&id.as_u128().to_be_bytes());
+    }
+    v
+}
+
+/// Decodes a `tree_nodes` value.
+pub(crate) fn decode_node(bytes: &[u8]) -> Result<(Summary, Option<MemoryId>)> {
+    let field = |i: usize| -> Result<i64> { Ok(i64::from_be_bytes(take(bytes, i * 8, "node")?)) };
+    let summary = Summary {
+        created: field(0)?,
+        valid_from: field(1)?,
+        valid_to: field(2)?,
+        valid_to_set_at: field(3)?,
+        current_end: field(4)?,
+    };
+    let id = match bytes.len() {
+        SUMMARY_LEN => None,
+        n if n == SUMMARY_LEN + 16 => Some(MemoryId::from_u128(u128::from_be_bytes(take(
+            bytes,
+            SUMMARY_LEN,
+            "node",
+        )?))),
+        n => return Err(Error::Corrupted(format!("tree node value of {n} bytes"))),
+    };
+    Ok((summary, id))
+}
+
+fn push_str(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u32).to_be_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn push_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        None => out.push(0),
+        Some(s) => {
+            out.push(1);
+            push_str(out, s);
+        }
+    }
+}
+
+/// Which rows of a scope an index tree orders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Facet<'a> {
+    /// Every row of the scope.
+    All,
+    /// Rows with this `source`.
+    Source(&'a str),
+    /// Rows with this `session_id`.
+    Session(&'a str),
+}
+
+/// `trees` key prefix of an account: len-prefixed account. Every key of the account's trees
+/// starts with it, so an account delete is one range.
+pub(crate) fn account_prefix(account: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(4 + account.len());
+    push_str(&mut k, account);
+    k
+}
+
+/// `trees` key prefix of one (account, tenant) scope.
+pub(crate) fn scope_prefix(account: &str, tenant: Option<&str>) -> Vec<u8> {
+    let mut k = account_prefix(account);
+    push_opt_str(&mut k, tenant);
+    k
+}
+
+/// `trees` key: scope prefix ++ facet tag (1) ++ len-prefixed facet value.
+pub(crate) fn tree_name(account: &str, tenant: Option<&str>, facet: Facet<'_>) -> Vec<u8> {
+    let mut k = scope_prefix(account, tenant);
+    match facet {
+        Facet::All => k.push(0),
+        Facet::Source(s) => {
+            k.push(1);
+            push_str(&mut k, s);
+        }
+        Facet::Session(s) => {
+            k.push(2);
+            push_str(&mut k, s);
+        }
+    }
+    k
+}
+
+/// Longest `decision` prefix used by duplicate suppression, in characters (spec §9.3).
+pub(crate) const DEDUP_PREFIX_CHARS: usize = 100;
+
+/// `dedup` key: scope tree id (8) ++ kind (1) ++ len-prefixed fields. Slack rows are keyed by
+/// their external id, all other rows by source, channel and the first 100 characters of the
+/// trimmed decision.
+pub(crate) fn dedup_key(
+    scope: u64,
+    source: &str,
+    channel: &str,
+    decision: &str,
+    external_id: Option<&str>,
+) -> Vec<u8> {
+    let mut k = scope.to_be_bytes().to_vec();
+    match external_id {
+        Some(ext) if source == "slack" => {
+            k.push(1);
+            push_str(&mut k, ext);
+        }
+        _ => {
+            k.push(0);
+            push_str(&mut k, source);
+            push_str(&mut k, channel);
+            let trimmed = decision.trim();
+            let end = trimmed
+                .char_indices()
+                .nth(DEDUP_PREFIX_CHARS)
+                .map_or(trimmed.len(), |(i, _)| i);
+            push_str(&mut k, &trimmed[..end]);
+        }
+    }
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sortable_instants_keep_their_order() {
+        let values = [i64::MIN, -5, -1, 0, 1, 7, i64::MAX];
+        for w in values.windows(2) {
+            let (a, b) = (Timestamp::from_micros(w[0]), Timestamp::from_micros(w[1]));
+            assert!(sortable(a) < sortable(b));
+            assert_eq!(unsortable(sortable(a)), a);
+        }
+    }
+
+    #[test]
+    fn keys_round_trip() {
+        let id = MemoryId::from_u128(0x0123_4567_89ab_cdef_0011_2233_4455_6677);
+        let t = Timestamp::from_micros(-42);
+        assert_eq!(decode_version_key(&version_key(id, t)).unwrap(), (id, t));
+        assert_eq!(decode_event_key(&event_key(id, 9)).unwrap(), (id, 9));
+        let other = MemoryId::from_u128(5);
+        assert_eq!(decode_pred_key(&pred_key(id, other)).unwrap(), (id, other));
+        assert_eq!(decode_node_key(&node_key(3, 2, 77)).unwrap(), (3, 2, 77));
+    }
+
+    #[test]
+    fn node_values_round_trip() {
+        let s = Summary {
+            created: 1,
+            valid_from: -2,
+            valid_to: i64::MAX,
+            valid_to_set_at: i64::MIN,
+            current_end: 9,
+        };
+        let id = MemoryId::from_u128(77);
+        assert_eq!(
+            decode_node(&encode_node(&s, Some(id))).unwrap(),
+            (s, Some(id))
+        );
+        assert_eq!(decode_node(&encode_node(&s, None)).unwrap(), (s, None));
+        assert!(decode_node(&[0; 41]).is_err());
+    }
+
+    #[test]
+    fn records_refuse_other_format_versions() {
+        let mut bytes = encode_version(&VersionRecord::default());
+        assert_eq!(decode_version(&bytes).unwrap(), VersionRecord::default());
+        bytes[0] = 99;
+        assert!(matches!(
+            decode_version(&bytes),
+            Err(Error::IncompatibleFormat { found: 99, .. })
+        ));
+        assert!(matches!(decode_row(&[]), Err(Error::Corrupted(_))));
+    }
+
+    #[test]
+    fn account_prefix_does_not_match_longer_account_names() {
+        let a = tree_name("ab", None, Facet::All);
+        assert!(a.starts_with(&account_prefix("ab")));
+        assert!(!a.starts_with(&account_prefix("a")));
+        let t = tree_name("ab", Some("t"), Facet::Source("s"));
+        assert!(t.starts_with(&scope_prefix("ab", Some("t"))));
+        assert!(!t.starts_with(&scope_prefix("ab", None)));
+    }
+
+    #[test]
+    fn dedup_key_uses_the_first_hundred_characters_of_the_trimmed_decision() {
+        let long_a = format!("  {}{}", "é".repeat(100), "tail one");
+        let long_b = format!("{}{}  ", "é".repeat(100), "tail two");
+        assert_eq!(
+            dedup_key(1, "agent", "agent", &long_a, None),
+            dedup_key(1, "agent", "agent", &long_b, None)
+        );
+        assert_ne!(
+            dedup_key(1, "agent", "agent", "x", None),
+            dedup_key(2, "agent", "agent", "x", None)
+        );
+        assert_eq!(
+            dedup_key(1, "slack", "c", "one", Some("123.4")),
+            dedup_key(1, "slack", "d", "two", Some("123.4"))
+        );
+    }
+}
+
+/// Runs every decoder on `bytes` (for fuzzing: none may panic).
+pub fn fuzz_decode_all(bytes: &[u8]) {
+    let _ = decode_row(bytes);
+    let _ = decode_version(bytes);
+    let _ = decode_event(bytes);
+    let _ = decode_tree_meta(bytes);
+    let _ = decode_version_key(bytes);
+    let _ = decode_event_key(bytes);
+    let _ = decode_pred_key(bytes);
+    let _ = decode_node_key(bytes);
+    let _ = decode_node(bytes);
+}

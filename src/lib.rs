@@ -1,0 +1,61 @@
+//! # aurra
+//!
+//! A bitemporal memory store for AI agents, embedded in-process on a single
+//! [redb](https://docs.rs/redb) file.
+//!
+//! Every memory is an atomic fact with provenance (source, channel, session, original input),
+//! an account and a tenant, an importance score, and two time axes: **valid time** (when the
+//! fact was true in the world: `valid_from`, `valid_to`) and **transaction time** (when the
+//! store believed it). Facts are never overwritten: a change supersedes the old fact, the chain
+//! of versions can be walked both ways, and every row keeps an append-only audit log. Reads
+//! travel in time on either axis or both.
+//!
+//! What it is not (yet): a server (see the `aurra` binary's `serve` command, coming with the
+//! `server` feature), a vector database, or a distributed store.
+//!
+//! ```
+//! use aurra::{ListQuery, NewMemory, ReadMode, Store, Supersede};
+//!
+//! # fn main() -> aurra::Result<()> {
+//! let store = Store::in_memory()?;
+//! let old = store.write("acme", NewMemory::new("Alice works at Initech"))?.saved_id().unwrap();
+//! let before = store.now()?;
+//! let new = store.write("acme", NewMemory::new("Alice works at Globex"))?.saved_id().unwrap();
+//! store.supersede("acme", old, Supersede { superseded_by: Some(new), valid_to: None }, "acme")?;
+//!
+//! let now = store.list("acme", &ListQuery::new())?;
+//! assert_eq!(now.memories[0].decision, "Alice works at Globex");
+//! assert_eq!(now.memories.len(), 1);
+//!
+//! let then = store.list("acme", &ListQuery::new().mode(ReadMode::AsOf(before)))?;
+//! assert_eq!(then.memories[0].decision, "Alice works at Initech");
+//! assert_eq!(store.timeline("acme", new)?.versions.len(), 2);
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod encoding;
+mod error;
+mod model;
+mod store;
+pub mod temporal;
+mod time;
+
+pub use encoding::FORMAT_VERSION;
+pub use error::{Error, Result};
+pub use model::{
+    AuditEvent, DEFAULT_IMPORTANCE, DEFAULT_TOPIC, EXTRACTOR_ACTOR, EventDetails, EventKind,
+    Extraction, ListQuery, ListResult, Memory, MemoryId, NewMemory, ORIGINAL_MESSAGE_MAX_CHARS,
+    ReadMode, Supersede, SupersedeOutcome, Timeline, WriteOutcome, WriteShape,
+};
+pub use store::{MAX_CHAIN_HOPS, StorageBackend, Store, StoreOptions};
+pub use temporal::TemporalFlags;
+pub use time::{Clock, ManualClock, SystemClock, Timestamp};
+
+/// Byte-level codecs, exposed only for the fuzz targets. Not a stable API.
+#[doc(hidden)]
+pub mod __fuzz {
+    pub use crate::encoding::fuzz_decode_all;
+}

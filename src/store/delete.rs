@@ -1,0 +1,123 @@
+//! Hard delete of a tenant or a whole account: every row, version, index entry and event goes.
+//! The only operation that changes the past (spec §5.3).
+
+use std::ops::Bound;
+
+use redb::{ReadableTable, WriteTransaction};
+
+use super::Store;
+use super::rows::{latest_version, load_row};
+use super::tables::*;
+use super::write::{validate_account, validate_tenant};
+use crate::encoding::{
+    account_prefix, decode_node, decode_tree_meta, event_key, node_key, pred_key, scope_prefix,
+    version_key,
+};
+use crate::error::Result;
+use crate::model::MemoryId;
+use crate::time::Timestamp;
+
+impl Store {
+    /// Deletes every memory of one tenant of `account` (`None` = the default tenant). Returns
+    /// the number of memories deleted. Cost: proportional to what is deleted.
+    pub fn delete_tenant(&self, account: &str, tenant: Option<&str>) -> Result<u64> {
+        validate_account(account)?;
+        validate_tenant(tenant)?;
+        self.transact(|txn, _| delete_prefix(txn, &scope_prefix(account, tenant)))
+    }
+
+    /// Deletes every memory of `account`, all tenants. Returns the number deleted.
+    pub fn delete_account(&self, account: &str) -> Result<u64> {
+        validate_account(account)?;
+        self.transact(|txn, _| delete_prefix(txn, &account_prefix(account)))
+    }
+}
+
+fn delete_prefix(txn: &WriteTransaction, prefix: &[u8]) -> Result<u64> {
+    // The trees under the prefix; the "all rows" tree of each scope lists its rows.
+    let mut tree_ids = Vec::new();
+    {
+        let mut trees = txn.open_table(TREES)?;
+        let upper = prefix_upper(prefix);
+        let range: (Bound<&[u8]>, Bound<&[u8]>) = (
+            Bound::Included(prefix),
+            upper.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
+        );
+        for entry in trees.extract_from_if::<&[u8], _>(range, |_, _| true)? {
+            tree_ids.push(decode_tree_meta(entry?.1.value())?.id);
+        }
+    }
+    let mut ids = Vec::new();
+    {
+        let mut nodes = txn.open_table(TREE_NODES)?;
+        for tree in &tree_ids {
+            let (lo, hi) = (node_key(*tree, 0, 0), node_key(*tree, u8::MAX, u64::MAX));
+            let mut extracted =
+                nodes.extract_from_if(lo.as_slice()..=hi.as_slice(), |_, _| true)?;
+            for entry in extracted.by_ref() {
+                let (key, value) = entry?;
+                // Level-0 nodes carry the row id; every row is in its scope's "all" tree, so
+                // rows seen in several trees are deduplicated below.
+                if key.value()[8] == 0 {
+                    if let (_, Some(id)) = decode_node(value.value())? {
+                        ids.push(id);
+                    }
+                }
+            }
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let mut deleted = 0u64;
+    for id in ids {
+        deleted += u64::from(delete_row(txn, id)?);
+    }
+    Ok(deleted)
+}
+
+fn delete_row(txn: &WriteTransaction, id: MemoryId) -> Result<bool> {
+    let mut rows = txn.open_table(ROWS)?;
+    let Some(row) = load_row(&rows, id)? else {
+        return Ok(false);
+    };
+    let successor = latest_version(&txn.open_table(VERSIONS)?, id)?.superseded_by;
+    rows.remove(id.as_u128())?;
+    let (lo, hi) = (
+        version_key(id, Timestamp::MIN),
+        version_key(id, Timestamp::MAX),
+    );
+    txn.open_table(VERSIONS)?
+        .retain_in(lo.as_slice()..=hi.as_slice(), |_, _| false)?;
+    let (lo, hi) = (event_key(id, 0), event_key(id, u32::MAX));
+    txn.open_table(EVENTS)?
+        .retain_in(lo.as_slice()..=hi.as_slice(), |_, _| false)?;
+    let mut preds = txn.open_table(PREDECESSORS)?;
+    let (lo, hi) = (
+        pred_key(id, MemoryId::from_u128(0)),
+        pred_key(id, MemoryId::from_u128(u128::MAX)),
+    );
+    preds.retain_in(lo.as_slice()..=hi.as_slice(), |_, _| false)?;
+    if let Some(successor) = successor {
+        preds.remove(pred_key(successor, id).as_slice())?;
+    }
+    let mut dedup = txn.open_table(DEDUP)?;
+    let points_here = dedup
+        .get(row.dedup_key.as_slice())?
+        .is_some_and(|v| v.value() == id.as_u128());
+    if points_here {
+        dedup.remove(row.dedup_key.as_slice())?;
+    }
+    Ok(true)
+}
+
+/// The smallest key greater than every key that starts with `prefix` (`None`: no bound).
+fn prefix_upper(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut upper = prefix.to_vec();
+    while let Some(last) = upper.pop() {
+        if last < u8::MAX {
+            upper.push(last + 1);
+            return Some(upper);
+        }
+    }
+    None
+}

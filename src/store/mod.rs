@@ -1,0 +1,259 @@
+//! `Store`: the bitemporal memory store on one redb file. All redb access lives under this
+//! module; nothing above it names a redb type.
+
+mod chain;
+pub use chain::MAX_CHAIN_HOPS;
+mod delete;
+mod read;
+mod rows;
+mod supersede;
+pub(crate) mod tables;
+mod tree;
+mod write;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, WriteTransaction};
+
+use crate::encoding::FORMAT_VERSION;
+use crate::error::{Error, Result};
+use crate::time::{Clock, SystemClock, Timestamp};
+use tables::*;
+
+pub use redb::StorageBackend;
+
+/// Options for opening a [`Store`].
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    clock: Arc<dyn Clock>,
+    cache_size: Option<usize>,
+    durable: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            clock: Arc::new(SystemClock),
+            cache_size: None,
+            durable: true,
+        }
+    }
+}
+
+impl StoreOptions {
+    /// Defaults: wall clock, redb's default cache, every commit durable (fsync) before it
+    /// returns.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads "now" from `clock` (for tests and reproducible imports).
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Sets redb's page cache size in bytes.
+    pub fn cache_size(mut self, bytes: usize) -> Self {
+        self.cache_size = Some(bytes);
+        self
+    }
+
+    /// With `false`, commits return before data reaches the disk: a crash may lose the most
+    /// recent writes (never corrupt older ones). Only for bulk loads that can be redone.
+    pub fn durable(mut self, durable: bool) -> Self {
+        self.durable = durable;
+        self
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: Database,
+    clock: Arc<dyn Clock>,
+    durable: bool,
+    poisoned: AtomicBool,
+}
+
+/// A bitemporal memory store on one redb file.
+///
+/// Cheap to clone (an `Arc`), `Send + Sync`: share one `Store` between threads. Reads run
+/// concurrently on MVCC snapshots; writes are serialised by redb and are durable when they
+/// return (unless [`StoreOptions::durable`] says otherwise).
+#[derive(Clone, Debug)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl Store {
+    /// Opens the store at `path`, creating the file if it does not exist.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        Self::open_with(path, StoreOptions::default())
+    }
+
+    /// Opens the store at `path` with options, creating the file if it does not exist.
+    pub fn open_with(path: impl AsRef<Path>, options: StoreOptions) -> Result<Store> {
+        let db = Self::builder(&options).create(path)?;
+        Self::init(db, options)
+    }
+
+    /// Opens a store on any redb [`StorageBackend`] (an in-memory buffer, a fault-injecting
+    /// backend in tests, ...).
+    pub fn open_backend(backend: impl StorageBackend, options: StoreOptions) -> Result<Store> {
+        let db = Self::builder(&options).create_with_backend(backend)?;
+        Self::init(db, options)
+    }
+
+    /// A store that lives in memory only (for tests and examples).
+    pub fn in_memory() -> Result<Store> {
+        Self::open_backend(
+            redb::backends::InMemoryBackend::new(),
+            StoreOptions::default(),
+        )
+    }
+
+    fn builder(options: &StoreOptions) -> redb::Builder {
+        let mut builder = Database::builder();
+        if let Some(bytes) = options.cache_size {
+            builder.set_cache_size(bytes);
+        }
+        builder
+    }
+
+    fn init(db: Database, options: StoreOptions) -> Result<Store> {
+        let txn = db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let found = meta
+                .get(META_FORMAT)?
+                .map(|v| read_u32(v.value()))
+                .transpose()?;
+            match found {
+                Some(v) if v == FORMAT_VERSION => {}
+                Some(found) => {
+                    return Err(Error::IncompatibleFormat {
+                        found,
+                        supported: FORMAT_VERSION,
+                    });
+                }
+                None => {
+                    meta.insert(META_FORMAT, FORMAT_VERSION.to_be_bytes().as_slice())?;
+                }
+            }
+            // Create every table so that read transactions can open them.
+            txn.open_table(ROWS)?;
+            txn.open_table(VERSIONS)?;
+            txn.open_table(EVENTS)?;
+            txn.open_table(PREDECESSORS)?;
+            txn.open_table(TREES)?;
+            txn.open_table(TREE_NODES)?;
+            txn.open_table(DEDUP)?;
+        }
+        txn.commit()?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                clock: options.clock,
+                durable: options.durable,
+                poisoned: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// Whether an earlier failed commit has made this handle refuse writes.
+    pub fn is_poisoned(&self) -> bool {
+        self.inner.poisoned.load(Ordering::SeqCst)
+    }
+
+    /// The clock's current reading.
+    pub fn clock_now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// Runs `body` in one write transaction stamped with a fresh transaction time and commits
+    /// it. A failed commit (or a storage failure inside `body`) poisons the handle; a caller
+    /// error returned by `body` only aborts the transaction.
+    fn transact<T>(
+        &self,
+        body: impl FnOnce(&WriteTransaction, Timestamp) -> Result<T>,
+    ) -> Result<T> {
+        if self.is_poisoned() {
+            return Err(Error::Poisoned);
+        }
+        let result = self.write_inner(body);
+        if let Err(Error::Storage(_) | Error::Io(_)) = &result {
+            self.inner.poisoned.store(true, Ordering::SeqCst);
+        }
+        result
+    }
+
+    fn write_inner<T>(
+        &self,
+        body: impl FnOnce(&WriteTransaction, Timestamp) -> Result<T>,
+    ) -> Result<T> {
+        let mut txn = self.inner.db.begin_write()?;
+        if !self.inner.durable {
+            txn.set_durability(Durability::None)?;
+        }
+        let tx_time = {
+            let mut meta = txn.open_table(META)?;
+            let last = meta
+                .get(META_LAST_TX)?
+                .map(|v| read_i64(v.value()))
+                .transpose()?;
+            let now = self.inner.clock.now();
+            // Transaction time strictly increases from commit to commit, whatever the clock.
+            let t = match last {
+                Some(last) if now.as_micros() <= last => Timestamp::from_micros(last + 1),
+                _ => now,
+            };
+            meta.insert(META_LAST_TX, t.as_micros().to_be_bytes().as_slice())?;
+            t
+        };
+        let value = body(&txn, tx_time)?;
+        txn.commit()?;
+        Ok(value)
+    }
+
+    /// The read-side "now": the clock, but never earlier than the last committed transaction
+    /// (so that a row is never invisible to the reader that wrote it).
+    fn read_now(&self, txn: &redb::ReadTransaction) -> Result<Timestamp> {
+        let meta = txn.open_table(META)?;
+        let last = meta
+            .get(META_LAST_TX)?
+            .map(|v| read_i64(v.value()))
+            .transpose()?;
+        let now = self.inner.clock.now();
+        Ok(match last {
+            Some(last) if last > now.as_micros() => Timestamp::from_micros(last),
+            _ => now,
+        })
+    }
+
+    fn begin_read(&self) -> Result<redb::ReadTransaction> {
+        Ok(self.inner.db.begin_read()?)
+    }
+}
+
+fn read_u32(bytes: &[u8]) -> Result<u32> {
+    bytes
+        .try_into()
+        .map(u32::from_be_bytes)
+        .map_err(|_| Error::Corrupted("meta value is not a u32".into()))
+}
+
+fn read_i64(bytes: &[u8]) -> Result<i64> {
+    bytes
+        .try_into()
+        .map(i64::from_be_bytes)
+        .map_err(|_| Error::Corrupted("meta value is not an i64".into()))
+}
+
+fn read_u64(bytes: &[u8]) -> Result<u64> {
+    bytes
+        .try_into()
+        .map(u64::from_be_bytes)
+        .map_err(|_| Error::Corrupted("meta value is not a u64".into()))
+}

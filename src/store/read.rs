@@ -1,0 +1,138 @@
+//! Reads: list in every temporal mode, get by id, audit log.
+
+use std::ops::ControlFlow;
+
+use super::Store;
+use super::rows::{latest_version, owned_row, render, version_at};
+use super::tables::*;
+use super::tree;
+use super::write::{validate_account, validate_tenant};
+use crate::encoding::{Facet, Summary, decode_event, decode_tree_meta, event_key, tree_name};
+use crate::error::{Error, Result};
+use crate::model::{AuditEvent, ListQuery, ListResult, Memory, MemoryId, ReadMode};
+use crate::temporal;
+use crate::time::Timestamp;
+
+/// Whether a block with aggregate `s` may hold a row that `mode` selects at `now`. Exact for a
+/// single row's summary; monotone for aggregates (see `tree.rs`).
+fn may_match(mode: &ReadMode, now: Timestamp, s: &Summary) -> bool {
+    let t = |x: Timestamp| x.as_micros();
+    match *mode {
+        ReadMode::Current => s.valid_from <= t(now) && s.current_end > t(now),
+        ReadMode::History => true,
+        ReadMode::AsOf(at) => s.valid_from <= t(at) && s.valid_to > t(at),
+        ReadMode::TransactionAsOf {
+            at,
+            include_superseded: true,
+        } => s.created <= t(at),
+        ReadMode::TransactionAsOf {
+            at,
+            include_superseded: false,
+        } => s.created <= t(at) && s.valid_from <= t(at) && s.current_end > t(at),
+        ReadMode::Bitemporal {
+            valid_at,
+            transaction_at,
+        } => {
+            s.created <= t(transaction_at)
+                && s.valid_from <= t(valid_at)
+                && (s.valid_to > t(valid_at) || s.valid_to_set_at > t(transaction_at))
+        }
+    }
+}
+
+impl Store {
+    /// Lists memories of `account` per `query`, newest first (spec §3.7, §5.2).
+    pub fn list(&self, account: &str, query: &ListQuery) -> Result<ListResult> {
+        validate_account(account)?;
+        validate_tenant(query.tenant.as_deref())?;
+        let txn = self.begin_read()?;
+        let now = self.read_now(&txn)?;
+        let reference = temporal::reference_instant(&query.mode, now);
+        let mut memories = Vec::new();
+        if query.limit == 0 {
+            return Ok(ListResult {
+                memories,
+                now: reference,
+            });
+        }
+        // The narrowest tree that covers the filters; the other filter is checked per row.
+        let facet = match (query.session_id.as_deref(), query.source.as_deref()) {
+            (Some(session), _) => Facet::Session(session),
+            (None, Some(source)) => Facet::Source(source),
+            (None, None) => Facet::All,
+        };
+        let trees = txn.open_table(TREES)?;
+        let name = tree_name(account, query.tenant.as_deref(), facet);
+        let Some(meta) = trees
+            .get(name.as_slice())?
+            .map(|v| decode_tree_meta(v.value()))
+        else {
+            return Ok(ListResult {
+                memories,
+                now: reference,
+            });
+        };
+        let meta = meta?;
+        let nodes = txn.open_table(TREE_NODES)?;
+        let rows = txn.open_table(ROWS)?;
+        let versions = txn.open_table(VERSIONS)?;
+        let replay_at = query.mode.transaction_instant();
+        let mode = query.mode;
+        let predicate = |s: &Summary| may_match(&mode, now, s);
+        tree::scan_desc(&nodes, meta.id, meta.next_seq, &predicate, &mut |id| {
+            let row = super::rows::load_row(&rows, id)?
+                .ok_or_else(|| Error::Corrupted(format!("index names missing memory {id}")))?;
+            if query.source.as_ref().is_some_and(|s| *s != row.source) {
+                return Ok(ControlFlow::Continue(()));
+            }
+            let Some((_, version)) = version_at(&versions, id, replay_at)? else {
+                return Ok(ControlFlow::Continue(()));
+            };
+            let memory = render(id, &row, &version);
+            if temporal::selects(&mode, &memory, now) {
+                memories.push(memory);
+            }
+            Ok(if memories.len() >= query.limit {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            })
+        })?;
+        Ok(ListResult {
+            memories,
+            now: reference,
+        })
+    }
+
+    /// One memory of `account` in its latest state: `NotFound` if absent (or hard-deleted),
+    /// `Forbidden` if it belongs to another account.
+    pub fn get(&self, account: &str, id: MemoryId) -> Result<Memory> {
+        let txn = self.begin_read()?;
+        let rows = txn.open_table(ROWS)?;
+        let versions = txn.open_table(VERSIONS)?;
+        let row = owned_row(&rows, id, account)?;
+        Ok(render(id, &row, &latest_version(&versions, id)?))
+    }
+
+    /// The read-side "now" (the clock, never before the last commit).
+    pub fn now(&self) -> Result<Timestamp> {
+        let txn = self.begin_read()?;
+        self.read_now(&txn)
+    }
+
+    /// The memory (latest state) and its append-only audit log, oldest event first.
+    pub fn audit(&self, account: &str, id: MemoryId) -> Result<(Memory, Vec<AuditEvent>)> {
+        let txn = self.begin_read()?;
+        let rows = txn.open_table(ROWS)?;
+        let versions = txn.open_table(VERSIONS)?;
+        let events = txn.open_table(EVENTS)?;
+        let row = owned_row(&rows, id, account)?;
+        let memory = render(id, &row, &latest_version(&versions, id)?);
+        let (lo, hi) = (event_key(id, 0), event_key(id, u32::MAX));
+        let log = events
+            .range(lo.as_slice()..=hi.as_slice())?
+            .map(|entry| decode_event(entry?.1.value()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((memory, log))
+    }
+}

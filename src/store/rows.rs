@@ -1,0 +1,112 @@
+//! Loading rows and their versions, and rendering them as [`Memory`] values.
+
+use redb::ReadableTable;
+
+use crate::encoding::{
+    RowRecord, Summary, VersionRecord, decode_row, decode_version, decode_version_key, version_key,
+};
+use crate::error::{Error, Result};
+use crate::model::{Memory, MemoryId};
+use crate::time::Timestamp;
+
+pub(crate) fn load_row<T>(rows: &T, id: MemoryId) -> Result<Option<RowRecord>>
+where
+    T: ReadableTable<u128, &'static [u8]>,
+{
+    rows.get(id.as_u128())?
+        .map(|v| decode_row(v.value()))
+        .transpose()
+}
+
+/// The row, checked against the account: `NotFound` if absent, `Forbidden` if foreign.
+pub(crate) fn owned_row<T>(rows: &T, id: MemoryId, account: &str) -> Result<RowRecord>
+where
+    T: ReadableTable<u128, &'static [u8]>,
+{
+    match load_row(rows, id)? {
+        None => Err(Error::NotFound(id)),
+        Some(row) if row.account != account => Err(Error::Forbidden(id)),
+        Some(row) => Ok(row),
+    }
+}
+
+/// The version believed at `at` (the last one that started at or before it), or the latest
+/// version when `at` is `None`.
+pub(crate) fn version_at<T>(
+    versions: &T,
+    id: MemoryId,
+    at: Option<Timestamp>,
+) -> Result<Option<(Timestamp, VersionRecord)>>
+where
+    T: ReadableTable<&'static [u8], &'static [u8]>,
+{
+    let lo = version_key(id, Timestamp::MIN);
+    let hi = version_key(id, at.unwrap_or(Timestamp::MAX));
+    match versions.range(lo.as_slice()..=hi.as_slice())?.next_back() {
+        None => Ok(None),
+        Some(entry) => {
+            let (key, value) = entry?;
+            let (_, start) = decode_version_key(key.value())?;
+            Ok(Some((start, decode_version(value.value())?)))
+        }
+    }
+}
+
+pub(crate) fn latest_version<T>(versions: &T, id: MemoryId) -> Result<VersionRecord>
+where
+    T: ReadableTable<&'static [u8], &'static [u8]>,
+{
+    version_at(versions, id, None)?
+        .map(|(_, v)| v)
+        .ok_or_else(|| Error::Corrupted(format!("memory {id} has no version")))
+}
+
+pub(crate) fn render(id: MemoryId, row: &RowRecord, version: &VersionRecord) -> Memory {
+    Memory {
+        id,
+        account: row.account.clone(),
+        tenant: row.tenant.clone(),
+        decision: row.decision.clone(),
+        summary: row.summary.clone(),
+        topic: row.topic.clone(),
+        importance_score: row.importance_score,
+        source: row.source.clone(),
+        channel: row.channel.clone(),
+        session_id: row.session_id.clone(),
+        original_message: row.original_message.clone(),
+        original_input: row.original_input.clone(),
+        external_id: row.external_id.clone(),
+        captured_at: row.captured_at,
+        created_at: row.created_at,
+        valid_from: row.valid_from,
+        valid_to: version.valid_to,
+        superseded_by: version.superseded_by,
+        transaction_time_start: row.created_at,
+        transaction_time_end: version.transaction_time_end,
+        extraction: row.extraction.clone(),
+    }
+}
+
+/// The index summary of a row in its latest version (see `tree.rs`).
+pub(crate) fn summary_of(row: &RowRecord, version: &VersionRecord) -> Summary {
+    // On the transaction axis the row is "current" from max(created_at, valid_from) until
+    // the supersession was recorded, or until its validity ended (if that was recorded
+    // before it happened) or was recorded (if recorded after).
+    let superseded_at = version
+        .transaction_time_end
+        .map_or(i64::MAX, Timestamp::as_micros);
+    let expired_at = match (version.valid_to, version.valid_to_set_at) {
+        (Some(end), Some(set_at)) => end.as_micros().max(set_at.as_micros()),
+        (Some(end), None) => end.as_micros(),
+        (None, _) => i64::MAX,
+    };
+    Summary {
+        created: row.created_at.as_micros(),
+        valid_from: row.valid_from.as_micros(),
+        valid_to: version.valid_to.map_or(i64::MAX, Timestamp::as_micros),
+        valid_to_set_at: version
+            .valid_to_set_at
+            .map_or(i64::MIN, Timestamp::as_micros),
+        current_end: superseded_at.min(expired_at),
+    }
+}

@@ -1,0 +1,174 @@
+//! Level 1 supersession and expiry (spec §7.1): append a new version, never rewrite one.
+
+use std::collections::HashSet;
+
+use redb::ReadableTable;
+
+use super::Store;
+use super::rows::{latest_version, load_row, owned_row, summary_of};
+use super::tables::*;
+use super::tree;
+use super::write::append_event;
+use crate::encoding::{VersionRecord, encode_version, pred_key, version_key};
+use crate::error::{Error, Result};
+use crate::model::{AuditEvent, EventDetails, EventKind, MemoryId, Supersede, SupersedeOutcome};
+use crate::time::Timestamp;
+
+impl Store {
+    /// Supersedes or expires memory `id` of `account` (spec §7.1); `actor` is recorded as the
+    /// audit event's `by`.
+    ///
+    /// - `superseded_by` only: `valid_to` = now (or the end already recorded), and the store
+    ///   stops believing the row (`transaction_time_end` = now).
+    /// - `valid_to` only: an expiry; the row stays believed.
+    /// - both: replacement with an explicit end.
+    ///
+    /// Errors: `InvalidArgument` when both are absent or `valid_to < valid_from`; `NotFound` /
+    /// `Forbidden` for the target or the replacement; `Conflict` for a self-reference, a
+    /// cycle, or a change that differs from what is already recorded. Repeating an identical
+    /// call succeeds with `changed == false` and writes nothing.
+    pub fn supersede(
+        &self,
+        account: &str,
+        id: MemoryId,
+        request: Supersede,
+        actor: &str,
+    ) -> Result<SupersedeOutcome> {
+        if request.superseded_by.is_none() && request.valid_to.is_none() {
+            return Err(Error::InvalidArgument(
+                "Must provide superseded_by or valid_to".into(),
+            ));
+        }
+        if request.superseded_by == Some(id) {
+            return Err(Error::Conflict("a memory cannot supersede itself".into()));
+        }
+        self.transact(|txn, now| {
+            let rows = txn.open_table(ROWS)?;
+            let versions = txn.open_table(VERSIONS)?;
+            let row = owned_row(&rows, id, account)?;
+            let current = latest_version(&versions, id)?;
+            if let Some(replacement) = request.superseded_by {
+                owned_row(&rows, replacement, account)?;
+                // A cycle: the replacement's own chain already leads back to the target.
+                let mut seen = HashSet::new();
+                let mut next = Some(replacement);
+                while let Some(step) = next {
+                    if step == id {
+                        return Err(Error::Conflict(
+                            "superseding would create a cycle in the chain".into(),
+                        ));
+                    }
+                    if !seen.insert(step) || load_row(&rows, step)?.is_none() {
+                        break;
+                    }
+                    next = latest_version(&versions, step)?.superseded_by;
+                }
+            }
+            let superseded_by = match (current.superseded_by, request.superseded_by) {
+                (Some(old), Some(new)) if old != new => {
+                    return Err(Error::Conflict("memory already superseded".into()));
+                }
+                (Some(old), _) => Some(old),
+                (None, new) => new,
+            };
+            let valid_to = match (current.valid_to, request.valid_to) {
+                (Some(old), Some(new)) if old != new => {
+                    return Err(Error::Conflict(format!(
+                        "memory already has valid_to {old}"
+                    )));
+                }
+                (Some(old), _) => old,
+                (None, Some(new)) => new,
+                // The fact ends now, or where it starts if that is later (an empty interval).
+                (None, None) => now.max(row.valid_from),
+            };
+            if valid_to < row.valid_from {
+                return Err(Error::InvalidArgument(format!(
+                    "valid_to {valid_to} is earlier than valid_from {}",
+                    row.valid_from
+                )));
+            }
+            let next = VersionRecord {
+                valid_to: Some(valid_to),
+                valid_to_set_at: current.valid_to_set_at.or(Some(now)),
+                superseded_by,
+                transaction_time_end: current.transaction_time_end.or(superseded_by.map(|_| now)),
+            };
+            let outcome = SupersedeOutcome {
+                memory_id: id,
+                superseded_by,
+                valid_to,
+                changed: next != current,
+            };
+            drop(rows);
+            drop(versions);
+            if outcome.changed {
+                record(txn, now, id, &row, &next, &current, actor)?;
+            }
+            Ok(outcome)
+        })
+    }
+}
+
+/// Writes the new version, re-summarises the row in its trees, links the predecessor, drops
+/// the duplicate fingerprint of a row that is no longer live, and logs the event.
+fn record(
+    txn: &redb::WriteTransaction,
+    now: Timestamp,
+    id: MemoryId,
+    row: &crate::encoding::RowRecord,
+    next: &VersionRecord,
+    previous: &VersionRecord,
+    actor: &str,
+) -> Result<()> {
+    txn.open_table(VERSIONS)?.insert(
+        version_key(id, now).as_slice(),
+        encode_version(next).as_slice(),
+    )?;
+    let summary = summary_of(row, next);
+    {
+        let mut nodes = txn.open_table(TREE_NODES)?;
+        for pos in &row.positions {
+            tree::update(&mut nodes, pos.tree, pos.seq, summary, id)?;
+        }
+    }
+    let newly_superseded = previous.superseded_by.is_none() && next.superseded_by.is_some();
+    if let (true, Some(successor)) = (newly_superseded, next.superseded_by) {
+        txn.open_table(PREDECESSORS)?
+            .insert(pred_key(successor, id).as_slice(), ())?;
+    }
+    {
+        let mut dedup = txn.open_table(DEDUP)?;
+        let points_here = dedup
+            .get(row.dedup_key.as_slice())?
+            .is_some_and(|v| v.value() == id.as_u128());
+        if points_here && next.superseded_by.is_some() {
+            dedup.remove(row.dedup_key.as_slice())?;
+        }
+    }
+    let (kind, details) = match next.superseded_by {
+        Some(_) => (
+            EventKind::MemorySuperseded,
+            EventDetails::Superseded {
+                superseded_by: next.superseded_by,
+                valid_to: next.valid_to.unwrap_or(now),
+            },
+        ),
+        None => (
+            EventKind::MemoryExpired,
+            EventDetails::Expired {
+                valid_to: next.valid_to.unwrap_or(now),
+            },
+        ),
+    };
+    append_event(
+        &mut txn.open_table(EVENTS)?,
+        id,
+        &AuditEvent {
+            kind,
+            at: now,
+            by: actor.to_owned(),
+            details,
+        },
+    )
+}

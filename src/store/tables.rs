@@ -1,0 +1,25 @@
+//! The redb tables of the format (FORMAT_VERSION 1). Layouts are documented in ARCHITECTURE.md
+//! and encoded only by `crate::encoding`.
+
+use redb::TableDefinition;
+
+/// `&str → bytes`: format version, last transaction time, next tree id.
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// `u128 id → RowRecord`: the immutable part of every memory.
+pub(crate) const ROWS: TableDefinition<u128, &[u8]> = TableDefinition::new("rows");
+/// `(id, transaction start) → VersionRecord`: the mutable part, one entry per version.
+pub(crate) const VERSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("versions");
+/// `(id, n) → AuditEvent`: the append-only audit log.
+pub(crate) const EVENTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("events");
+/// `(successor id, predecessor id) → ()`: backward supersession links.
+pub(crate) const PREDECESSORS: TableDefinition<&[u8], ()> = TableDefinition::new("predecessors");
+/// `tree name → TreeMeta`: one ordered index tree per scope and facet.
+pub(crate) const TREES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("trees");
+/// `(tree, level, index) → summary [++ id]`: the interval-summary trees.
+pub(crate) const TREE_NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tree_nodes");
+/// `fingerprint → id`: duplicate suppression among live rows.
+pub(crate) const DEDUP: TableDefinition<&[u8], u128> = TableDefinition::new("dedup");
+
+pub(crate) const META_FORMAT: &str = "format_version";
+pub(crate) const META_LAST_TX: &str = "last_transaction_time";
+pub(crate) const META_NEXT_TREE: &str = "next_tree_id";

@@ -1,0 +1,245 @@
+//! Inserting memories: validation, duplicate suppression, row + version + index entries +
+//! audit events, all in one transaction.
+
+use redb::{ReadableTable, Table, WriteTransaction};
+
+use super::rows::{latest_version, load_row, summary_of};
+use super::tables::*;
+use super::{Store, read_u64, tree};
+use crate::encoding::{
+    Facet, RowRecord, TreeMeta, TreePosition, VersionRecord, decode_event_key, decode_tree_meta,
+    dedup_key, encode_event, encode_row, encode_tree_meta, encode_version, event_key, tree_name,
+    version_key,
+};
+use crate::error::{Error, Result};
+use crate::model::{
+    AuditEvent, EXTRACTOR_ACTOR, EventDetails, EventKind, MemoryId, NewMemory,
+    ORIGINAL_MESSAGE_MAX_CHARS, WriteOutcome,
+};
+use crate::temporal;
+use crate::time::Timestamp;
+
+impl Store {
+    /// Writes one memory for `account` (durably, before returning).
+    ///
+    /// Returns [`WriteOutcome::Duplicate`] without writing when a live memory of the same
+    /// tenant has the same fingerprint (spec §9.3).
+    pub fn write(&self, account: &str, memory: NewMemory) -> Result<WriteOutcome> {
+        let mut outcomes = self.write_batch(account, vec![memory])?;
+        Ok(outcomes.remove(0))
+    }
+
+    /// Writes several memories in one transaction: all are stored, or (on error) none.
+    /// Outcomes are in input order; later items are checked for duplicates against earlier
+    /// ones.
+    pub fn write_batch(
+        &self,
+        account: &str,
+        memories: Vec<NewMemory>,
+    ) -> Result<Vec<WriteOutcome>> {
+        validate_account(account)?;
+        for m in &memories {
+            validate_new(m)?;
+        }
+        self.transact(|txn, now| {
+            memories
+                .into_iter()
+                .map(|m| insert(txn, now, account, m))
+                .collect()
+        })
+    }
+}
+
+pub(crate) fn validate_account(account: &str) -> Result<()> {
+    if account.is_empty() {
+        return Err(Error::InvalidArgument("account must not be empty".into()));
+    }
+    Ok(())
+}
+
+pub(crate) fn validate_tenant(tenant: Option<&str>) -> Result<()> {
+    if tenant.is_some_and(str::is_empty) {
+        return Err(Error::InvalidArgument(
+            "tenant must not be empty (use none for the default tenant)".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_new(m: &NewMemory) -> Result<()> {
+    validate_tenant(m.tenant.as_deref())?;
+    if m.decision.trim().is_empty() {
+        return Err(Error::InvalidArgument("decision must not be empty".into()));
+    }
+    if m.source.is_empty() {
+        return Err(Error::InvalidArgument("source must not be empty".into()));
+    }
+    Ok(())
+}
+
+fn truncate_chars(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => text[..i].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
+/// The tree named `name`, created (empty) if it does not exist yet.
+pub(super) fn tree_for(txn: &WriteTransaction, name: &[u8]) -> Result<TreeMeta> {
+    let mut trees = txn.open_table(TREES)?;
+    if let Some(v) = trees.get(name)? {
+        return decode_tree_meta(v.value());
+    }
+    let mut meta = txn.open_table(META)?;
+    let id = meta
+        .get(META_NEXT_TREE)?
+        .map(|v| read_u64(v.value()))
+        .transpose()?
+        .unwrap_or(1);
+    meta.insert(META_NEXT_TREE, (id + 1).to_be_bytes().as_slice())?;
+    let tree = TreeMeta { id, next_seq: 0 };
+    trees.insert(name, encode_tree_meta(&tree).as_slice())?;
+    Ok(tree)
+}
+
+pub(super) fn append_event(
+    events: &mut Table<&'static [u8], &'static [u8]>,
+    id: MemoryId,
+    event: &AuditEvent,
+) -> Result<()> {
+    let lo = event_key(id, 0);
+    let hi = event_key(id, u32::MAX);
+    let next = match events.range(lo.as_slice()..=hi.as_slice())?.next_back() {
+        None => 0,
+        Some(entry) => decode_event_key(entry?.0.value())?.1 + 1,
+    };
+    events.insert(
+        event_key(id, next).as_slice(),
+        encode_event(event).as_slice(),
+    )?;
+    Ok(())
+}
+
+fn insert(
+    txn: &WriteTransaction,
+    now: Timestamp,
+    account: &str,
+    m: NewMemory,
+) -> Result<WriteOutcome> {
+    let tenant = m.tenant.as_deref();
+    let scope = tree_for(txn, &tree_name(account, tenant, Facet::All))?;
+    let channel = m.channel.clone().unwrap_or_else(|| m.source.clone());
+    let fingerprint = dedup_key(
+        scope.id,
+        &m.source,
+        &channel,
+        &m.decision,
+        m.external_id.as_deref(),
+    );
+    let mut dedup = txn.open_table(DEDUP)?;
+    let rows = txn.open_table(ROWS)?;
+    let versions = txn.open_table(VERSIONS)?;
+    if let Some(existing) = dedup.get(fingerprint.as_slice())?.map(|v| v.value()) {
+        let existing = MemoryId::from_u128(existing);
+        if let Some(row) = load_row(&rows, existing)? {
+            let memory = super::rows::render(existing, &row, &latest_version(&versions, existing)?);
+            if temporal::current_at(&memory, now) {
+                return Ok(WriteOutcome::Duplicate { existing });
+            }
+        }
+    }
+    drop(rows);
+    drop(versions);
+
+    let id = MemoryId::generate();
+    let original_full = m
+        .original_message
+        .clone()
+        .unwrap_or_else(|| m.decision.clone());
+    let captured_at = m.recorded_at.unwrap_or(now);
+    let mut facets = vec![Facet::All, Facet::Source(&m.source)];
+    if let Some(session) = m.session_id.as_deref() {
+        facets.push(Facet::Session(session));
+    }
+    let mut positions = Vec::with_capacity(facets.len());
+    for facet in &facets {
+        let tree = tree_for(txn, &tree_name(account, tenant, *facet))?;
+        positions.push((tree_name(account, tenant, *facet), tree));
+    }
+    let row = RowRecord {
+        scope: scope.id,
+        positions: positions
+            .iter()
+            .map(|(_, t)| TreePosition {
+                tree: t.id,
+                seq: t.next_seq,
+            })
+            .collect(),
+        account: account.to_owned(),
+        tenant: m.tenant.clone(),
+        decision: m.decision.clone(),
+        summary: m.summary.clone().unwrap_or_else(|| m.decision.clone()),
+        topic: m.topic.clone(),
+        importance_score: m.importance_score.clamp(1, 10) as u8,
+        source: m.source.clone(),
+        channel,
+        session_id: m.session_id.clone(),
+        original_message: truncate_chars(&original_full, ORIGINAL_MESSAGE_MAX_CHARS),
+        original_input: m.original_input.clone().unwrap_or(original_full),
+        external_id: m.external_id.clone(),
+        captured_at,
+        created_at: now,
+        valid_from: m.valid_from.or(m.recorded_at).unwrap_or(now),
+        extraction: m.extraction.clone(),
+        dedup_key: fingerprint.clone(),
+    };
+    let version = VersionRecord::default();
+    let summary = summary_of(&row, &version);
+
+    txn.open_table(ROWS)?
+        .insert(id.as_u128(), encode_row(&row).as_slice())?;
+    txn.open_table(VERSIONS)?.insert(
+        version_key(id, now).as_slice(),
+        encode_version(&version).as_slice(),
+    )?;
+    {
+        let mut nodes = txn.open_table(TREE_NODES)?;
+        let mut trees = txn.open_table(TREES)?;
+        for (name, tree) in positions {
+            tree::append(&mut nodes, tree.id, tree.next_seq, summary, id)?;
+            let next = TreeMeta {
+                id: tree.id,
+                next_seq: tree.next_seq + 1,
+            };
+            trees.insert(name.as_slice(), encode_tree_meta(&next).as_slice())?;
+        }
+    }
+    dedup.insert(fingerprint.as_slice(), id.as_u128())?;
+    let mut events = txn.open_table(EVENTS)?;
+    append_event(
+        &mut events,
+        id,
+        &AuditEvent {
+            kind: EventKind::Created,
+            at: now,
+            by: EXTRACTOR_ACTOR.to_owned(),
+            details: EventDetails::None,
+        },
+    )?;
+    append_event(
+        &mut events,
+        id,
+        &AuditEvent {
+            kind: EventKind::MemoryCreated,
+            at: now,
+            by: account.to_owned(),
+            details: EventDetails::Created {
+                shape: m.shape,
+                topic: row.topic.clone(),
+                source: row.source.clone(),
+                tenant: row.tenant.clone(),
+            },
+        },
+    )?;
+    Ok(WriteOutcome::Saved(super::rows::render(id, &row, &version)))
+}

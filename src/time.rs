@@ -1,0 +1,183 @@
+//! Instants on both time axes: microsecond UTC timestamps, RFC 3339 in and out, and the clock.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A UTC instant with microsecond precision (microseconds since the Unix epoch).
+///
+/// Both time axes use it: valid time (`valid_from`, `valid_to`) and transaction time
+/// (`created_at`, `transaction_time_start`, ...). It renders as RFC 3339 with six fractional
+/// digits and a `+00:00` offset, the format of the Aurra REST contract.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// The earliest representable instant (used as an open lower bound).
+    pub const MIN: Timestamp = Timestamp(i64::MIN);
+    /// The latest representable instant (used as an open upper bound: "never").
+    pub const MAX: Timestamp = Timestamp(i64::MAX);
+
+    /// An instant from microseconds since the Unix epoch.
+    pub const fn from_micros(micros: i64) -> Self {
+        Timestamp(micros)
+    }
+
+    /// Microseconds since the Unix epoch.
+    pub const fn as_micros(self) -> i64 {
+        self.0
+    }
+
+    /// The current wall-clock time, truncated to microseconds.
+    pub fn now() -> Self {
+        Timestamp(Utc::now().timestamp_micros())
+    }
+
+    /// Parses an RFC 3339 / ISO 8601 date-time with any offset (`Z`, `+00:00`, `-07:00`, ...),
+    /// normalised to UTC. Sub-microsecond digits are truncated.
+    ///
+    /// Returns [`Error::InvalidArgument`] for anything else.
+    pub fn parse(text: &str) -> Result<Self> {
+        let parsed = DateTime::parse_from_rfc3339(text.trim()).map_err(|e| {
+            Error::InvalidArgument(format!("not an ISO 8601 timestamp: {text:?} ({e})"))
+        })?;
+        Ok(Timestamp(parsed.with_timezone(&Utc).timestamp_micros()))
+    }
+
+    /// This instant as a chrono date-time, or `None` outside chrono's range.
+    pub fn to_datetime(self) -> Option<DateTime<Utc>> {
+        DateTime::from_timestamp_micros(self.0)
+    }
+
+    /// Adds (or with a negative value subtracts) microseconds, saturating at the bounds.
+    pub const fn saturating_add_micros(self, micros: i64) -> Self {
+        Timestamp(self.0.saturating_add(micros))
+    }
+
+    /// The next representable instant (saturating).
+    pub const fn next(self) -> Self {
+        self.saturating_add_micros(1)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// `2026-05-05T23:09:59.063114+00:00`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.to_datetime() {
+            Some(dt) => {
+                let text = dt.to_rfc3339_opts(SecondsFormat::Micros, false);
+                f.write_str(&text)
+            }
+            None => write!(f, "@{}us", self.0),
+        }
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Where a [`Store`](crate::Store) reads "now" from.
+///
+/// The store never trusts it blindly: transaction times are forced to strictly increase from
+/// commit to commit, so a clock that steps backwards cannot reorder history.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// The current instant.
+    fn now(&self) -> Timestamp;
+}
+
+/// The wall clock ([`Timestamp::now`]).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// A clock that only moves when told to: for tests, simulations and reproducible imports.
+///
+/// Clones share the same instant.
+#[derive(Debug, Clone)]
+pub struct ManualClock(Arc<AtomicI64>);
+
+impl ManualClock {
+    /// A clock standing at `start`.
+    pub fn new(start: Timestamp) -> Self {
+        ManualClock(Arc::new(AtomicI64::new(start.as_micros())))
+    }
+
+    /// Moves the clock to `to` (which may be earlier: the store still keeps transaction time
+    /// increasing).
+    pub fn set(&self, to: Timestamp) {
+        self.0.store(to.as_micros(), Ordering::SeqCst);
+    }
+
+    /// Moves the clock forward by `micros`.
+    pub fn advance(&self, micros: i64) {
+        self.0.fetch_add(micros, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(self.0.load(Ordering::SeqCst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_any_offset_and_renders_utc_micros() {
+        let a = Timestamp::parse("2026-05-05T23:09:59.063114Z").unwrap();
+        let b = Timestamp::parse("2026-05-05T23:09:59.063114+00:00").unwrap();
+        let c = Timestamp::parse("2026-05-06T01:09:59.063114+02:00").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a, c);
+        assert_eq!(a.to_string(), "2026-05-05T23:09:59.063114+00:00");
+        let whole = Timestamp::parse("2026-05-05T23:09:59Z").unwrap();
+        assert_eq!(whole.to_string(), "2026-05-05T23:09:59.000000+00:00");
+    }
+
+    #[test]
+    fn rejects_non_iso_text() {
+        for bad in [
+            "",
+            "yesterday",
+            "2026-05-05",
+            "2026-13-01T00:00:00Z",
+            "12:00",
+        ] {
+            assert!(
+                matches!(Timestamp::parse(bad), Err(Error::InvalidArgument(_))),
+                "{bad:?} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn round_trips_through_text() {
+        for micros in [0, 1, -1, 1_777_000_000_123_456, -62_000_000_000_000_000] {
+            let t = Timestamp::from_micros(micros);
+            assert_eq!(Timestamp::parse(&t.to_string()).unwrap(), t);
+        }
+    }
+
+    #[test]
+    fn manual_clock_is_shared_between_clones() {
+        let clock = ManualClock::new(Timestamp::from_micros(10));
+        let other = clock.clone();
+        clock.advance(5);
+        assert_eq!(other.now(), Timestamp::from_micros(15));
+    }
+}
