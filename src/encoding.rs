@@ -370,6 +370,37 @@ pub(crate) fn dedup_key(
     k
 }
 
+/// `dedup` entry key: fingerprint (self-delimiting) ++ id (16).
+pub(crate) fn dedup_entry(fingerprint: &[u8], id: MemoryId) -> Vec<u8> {
+    let mut k = fingerprint.to_vec();
+    k.extend_from_slice(&id.as_u128().to_be_bytes());
+    k
+}
+
+/// The id at the end of a `dedup` entry key.
+pub(crate) fn dedup_entry_id(key: &[u8]) -> Result<MemoryId> {
+    let at = key
+        .len()
+        .checked_sub(16)
+        .ok_or_else(|| Error::Corrupted("dedup key too short".into()))?;
+    Ok(MemoryId::from_u128(u128::from_be_bytes(take(
+        key, at, "dedup",
+    )?)))
+}
+
+/// Runs every decoder on `bytes` (for fuzzing: none may panic).
+pub fn fuzz_decode_all(bytes: &[u8]) {
+    let _ = decode_row(bytes);
+    let _ = decode_version(bytes);
+    let _ = decode_event(bytes);
+    let _ = decode_tree_meta(bytes);
+    let _ = decode_version_key(bytes);
+    let _ = decode_event_key(bytes);
+    let _ = decode_pred_key(bytes);
+    let _ = decode_node_key(bytes);
+    let _ = decode_node(bytes);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -452,17 +483,4 @@ mod tests {
             dedup_key(1, "slack", "d", "two", Some("123.4"))
         );
     }
-}
-
-/// Runs every decoder on `bytes` (for fuzzing: none may panic).
-pub fn fuzz_decode_all(bytes: &[u8]) {
-    let _ = decode_row(bytes);
-    let _ = decode_version(bytes);
-    let _ = decode_event(bytes);
-    let _ = decode_tree_meta(bytes);
-    let _ = decode_version_key(bytes);
-    let _ = decode_event_key(bytes);
-    let _ = decode_pred_key(bytes);
-    let _ = decode_node_key(bytes);
-    let _ = decode_node(bytes);
 }

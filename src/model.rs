@@ -277,7 +277,7 @@ pub struct Memory {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WriteOutcome {
     /// Stored as a new memory.
-    Saved(Memory),
+    Saved(Box<Memory>),
     /// Suppressed as a duplicate of a live memory (spec §9.3); nothing was written.
     Duplicate {
         /// The live memory it duplicates.

@@ -3,15 +3,15 @@
 
 use std::ops::Bound;
 
-use redb::{ReadableTable, WriteTransaction};
+use redb::WriteTransaction;
 
 use super::Store;
 use super::rows::{latest_version, load_row};
 use super::tables::*;
 use super::write::{validate_account, validate_tenant};
 use crate::encoding::{
-    account_prefix, decode_node, decode_tree_meta, event_key, node_key, pred_key, scope_prefix,
-    version_key,
+    account_prefix, decode_node, decode_tree_meta, dedup_entry, event_key, node_key, pred_key,
+    scope_prefix, version_key,
 };
 use crate::error::Result;
 use crate::model::MemoryId;
@@ -58,10 +58,10 @@ fn delete_prefix(txn: &WriteTransaction, prefix: &[u8]) -> Result<u64> {
                 let (key, value) = entry?;
                 // Level-0 nodes carry the row id; every row is in its scope's "all" tree, so
                 // rows seen in several trees are deduplicated below.
-                if key.value()[8] == 0 {
-                    if let (_, Some(id)) = decode_node(value.value())? {
-                        ids.push(id);
-                    }
+                if key.value()[8] == 0
+                    && let (_, Some(id)) = decode_node(value.value())?
+                {
+                    ids.push(id);
                 }
             }
         }
@@ -100,13 +100,8 @@ fn delete_row(txn: &WriteTransaction, id: MemoryId) -> Result<bool> {
     if let Some(successor) = successor {
         preds.remove(pred_key(successor, id).as_slice())?;
     }
-    let mut dedup = txn.open_table(DEDUP)?;
-    let points_here = dedup
-        .get(row.dedup_key.as_slice())?
-        .is_some_and(|v| v.value() == id.as_u128());
-    if points_here {
-        dedup.remove(row.dedup_key.as_slice())?;
-    }
+    txn.open_table(DEDUP)?
+        .remove(dedup_entry(&row.dedup_key, id).as_slice())?;
     Ok(true)
 }
 

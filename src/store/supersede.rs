@@ -2,14 +2,12 @@
 
 use std::collections::HashSet;
 
-use redb::ReadableTable;
-
 use super::Store;
 use super::rows::{latest_version, load_row, owned_row, summary_of};
 use super::tables::*;
 use super::tree;
 use super::write::append_event;
-use crate::encoding::{VersionRecord, encode_version, pred_key, version_key};
+use crate::encoding::{VersionRecord, dedup_entry, encode_version, pred_key, version_key};
 use crate::error::{Error, Result};
 use crate::model::{AuditEvent, EventDetails, EventKind, MemoryId, Supersede, SupersedeOutcome};
 use crate::time::Timestamp;
@@ -138,12 +136,9 @@ fn record(
             .insert(pred_key(successor, id).as_slice(), ())?;
     }
     {
-        let mut dedup = txn.open_table(DEDUP)?;
-        let points_here = dedup
-            .get(row.dedup_key.as_slice())?
-            .is_some_and(|v| v.value() == id.as_u128());
-        if points_here && next.superseded_by.is_some() {
-            dedup.remove(row.dedup_key.as_slice())?;
+        if next.superseded_by.is_some() {
+            txn.open_table(DEDUP)?
+                .remove(dedup_entry(&row.dedup_key, id).as_slice())?;
         }
     }
     let (kind, details) = match next.superseded_by {

@@ -17,8 +17,8 @@ pub(crate) const PREDECESSORS: TableDefinition<&[u8], ()> = TableDefinition::new
 pub(crate) const TREES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("trees");
 /// `(tree, level, index) → summary [++ id]`: the interval-summary trees.
 pub(crate) const TREE_NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tree_nodes");
-/// `fingerprint → id`: duplicate suppression among live rows.
-pub(crate) const DEDUP: TableDefinition<&[u8], u128> = TableDefinition::new("dedup");
+/// `fingerprint ++ id → ()`: duplicate suppression among live rows.
+pub(crate) const DEDUP: TableDefinition<&[u8], ()> = TableDefinition::new("dedup");
 
 pub(crate) const META_FORMAT: &str = "format_version";
 pub(crate) const META_LAST_TX: &str = "last_transaction_time";

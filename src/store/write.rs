@@ -3,20 +3,19 @@
 
 use redb::{ReadableTable, Table, WriteTransaction};
 
-use super::rows::{latest_version, load_row, summary_of};
+use super::rows::{latest_version, summary_of};
 use super::tables::*;
 use super::{Store, read_u64, tree};
 use crate::encoding::{
     Facet, RowRecord, TreeMeta, TreePosition, VersionRecord, decode_event_key, decode_tree_meta,
-    dedup_key, encode_event, encode_row, encode_tree_meta, encode_version, event_key, tree_name,
-    version_key,
+    dedup_entry, dedup_entry_id, dedup_key, encode_event, encode_row, encode_tree_meta,
+    encode_version, event_key, tree_name, version_key,
 };
 use crate::error::{Error, Result};
 use crate::model::{
     AuditEvent, EXTRACTOR_ACTOR, EventDetails, EventKind, MemoryId, NewMemory,
     ORIGINAL_MESSAGE_MAX_CHARS, WriteOutcome,
 };
-use crate::temporal;
 use crate::time::Timestamp;
 
 impl Store {
@@ -120,6 +119,39 @@ pub(super) fn append_event(
     Ok(())
 }
 
+/// A live row (neither superseded nor expired at `now`) with this fingerprint. Entries of rows
+/// that can never be live again are dropped on the way.
+fn find_live_duplicate(
+    txn: &WriteTransaction,
+    fingerprint: &[u8],
+    now: Timestamp,
+) -> Result<Option<MemoryId>> {
+    let mut dedup = txn.open_table(DEDUP)?;
+    let versions = txn.open_table(VERSIONS)?;
+    let (lo, hi) = (
+        dedup_entry(fingerprint, MemoryId::from_u128(0)),
+        dedup_entry(fingerprint, MemoryId::from_u128(u128::MAX)),
+    );
+    let mut dead = Vec::new();
+    let mut live = None;
+    for entry in dedup.range(lo.as_slice()..=hi.as_slice())? {
+        let key = entry?.0;
+        let id = dedup_entry_id(key.value())?;
+        let version = latest_version(&versions, id)?;
+        let superseded = version.superseded_by.is_some();
+        let expired = version.valid_to.is_some_and(|end| end <= now);
+        if !superseded && !expired {
+            live = Some(id);
+            break;
+        }
+        dead.push(key.value().to_vec());
+    }
+    for key in dead {
+        dedup.remove(key.as_slice())?;
+    }
+    Ok(live)
+}
+
 fn insert(
     txn: &WriteTransaction,
     now: Timestamp,
@@ -136,20 +168,9 @@ fn insert(
         &m.decision,
         m.external_id.as_deref(),
     );
-    let mut dedup = txn.open_table(DEDUP)?;
-    let rows = txn.open_table(ROWS)?;
-    let versions = txn.open_table(VERSIONS)?;
-    if let Some(existing) = dedup.get(fingerprint.as_slice())?.map(|v| v.value()) {
-        let existing = MemoryId::from_u128(existing);
-        if let Some(row) = load_row(&rows, existing)? {
-            let memory = super::rows::render(existing, &row, &latest_version(&versions, existing)?);
-            if temporal::current_at(&memory, now) {
-                return Ok(WriteOutcome::Duplicate { existing });
-            }
-        }
+    if let Some(existing) = find_live_duplicate(txn, &fingerprint, now)? {
+        return Ok(WriteOutcome::Duplicate { existing });
     }
-    drop(rows);
-    drop(versions);
 
     let id = MemoryId::generate();
     let original_full = m
@@ -214,7 +235,8 @@ fn insert(
             trees.insert(name.as_slice(), encode_tree_meta(&next).as_slice())?;
         }
     }
-    dedup.insert(fingerprint.as_slice(), id.as_u128())?;
+    txn.open_table(DEDUP)?
+        .insert(dedup_entry(&fingerprint, id).as_slice(), ())?;
     let mut events = txn.open_table(EVENTS)?;
     append_event(
         &mut events,
@@ -241,5 +263,7 @@ fn insert(
             },
         },
     )?;
-    Ok(WriteOutcome::Saved(super::rows::render(id, &row, &version)))
+    Ok(WriteOutcome::Saved(Box::new(super::rows::render(
+        id, &row, &version,
+    ))))
 }

@@ -1,0 +1,760 @@
+//! A plain in-memory model of the store, and a harness that drives the real store and the
+//! model with the same operations and compares every read.
+//!
+//! The model shares nothing with the store's implementation: it keeps a `Vec` of rows with
+//! their full version history and answers every read by brute force from the rules of the
+//! spec (§3.7, §7.1, §9.3, §9.6). Used by `tests/model_based.rs` (proptest) and by the
+//! `ops` fuzz target.
+#![allow(dead_code)]
+
+use std::collections::{HashSet, VecDeque};
+use std::path::PathBuf;
+
+use aurra::{
+    Error, EventKind, ListQuery, ManualClock, Memory, MemoryId, NewMemory, ReadMode, Store,
+    StoreOptions, Supersede, Timestamp, WriteOutcome,
+};
+
+pub const ACCOUNTS: [&str; 2] = ["acct-a", "acct-b"];
+pub const TENANTS: [Option<&str>; 3] = [None, Some("t1"), Some("t2")];
+pub const TEXTS: [&str; 6] = [
+    "Alice works at Acme",
+    "Alice works at Globex",
+    "Bob likes tea",
+    "Bob likes coffee",
+    "The launch is on Friday",
+    "  Alice works at Acme  ",
+];
+pub const SOURCES: [&str; 3] = ["agent", "slack", "notion"];
+pub const SESSIONS: [&str; 2] = ["s1", "s2"];
+const SECOND: i64 = 1_000_000;
+/// 2026-01-01T00:00:00Z
+pub const START: i64 = 1_767_225_600 * SECOND;
+
+/// One memory of a write operation, as small integers.
+#[derive(Clone, Debug)]
+pub struct W {
+    pub tenant: u8,
+    pub text: u8,
+    pub source: u8,
+    pub session: Option<u8>,
+    /// Seconds relative to the clock.
+    pub valid_from: Option<i16>,
+    pub external: Option<u8>,
+}
+
+/// One operation, as small integers so that any byte string or strategy can produce it.
+#[derive(Clone, Debug)]
+pub enum Op {
+    Write {
+        account: u8,
+        batch: Vec<W>,
+    },
+    Supersede {
+        account: u8,
+        target: u16,
+        replacement: Option<u16>,
+        valid_to: Option<i16>,
+    },
+    DeleteTenant {
+        account: u8,
+        tenant: u8,
+    },
+    DeleteAccount {
+        account: u8,
+    },
+    Advance(u16),
+    Rewind(u16),
+    Reopen,
+    Check {
+        account: u8,
+        tenant: u8,
+        instant: u16,
+        instant2: u16,
+        filter: u8,
+        limit: u8,
+    },
+    Chain {
+        account: u8,
+        target: u16,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Version {
+    start: i64,
+    valid_to: Option<i64>,
+    valid_to_set_at: Option<i64>,
+    superseded_by: Option<MemoryId>,
+    tx_end: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+struct Row {
+    id: MemoryId,
+    account: usize,
+    tenant: Option<String>,
+    decision: String,
+    source: String,
+    channel: String,
+    session: Option<String>,
+    external: Option<String>,
+    created: i64,
+    valid_from: i64,
+    versions: Vec<Version>,
+    events: Vec<(EventKind, i64, String)>,
+    deleted: bool,
+}
+
+impl Row {
+    fn latest(&self) -> &Version {
+        self.versions.last().expect("a row has a version")
+    }
+
+    fn at(&self, t: i64) -> Option<&Version> {
+        self.versions.iter().rev().find(|v| v.start <= t)
+    }
+
+    fn fingerprint(&self) -> (String, String, String) {
+        match &self.external {
+            Some(ext) if self.source == "slack" => ("slack#".into(), ext.clone(), String::new()),
+            _ => (
+                self.source.clone(),
+                self.channel.clone(),
+                self.decision.trim().chars().take(100).collect(),
+            ),
+        }
+    }
+}
+
+/// The model: every row ever written, the transaction clock.
+#[derive(Default)]
+pub struct Model {
+    rows: Vec<Row>,
+    last_tx: Option<i64>,
+}
+
+fn valid(vf: i64, vt: Option<i64>, t: i64) -> bool {
+    vf <= t && vt.is_none_or(|e| e > t)
+}
+
+impl Model {
+    fn tx(&mut self, clock: i64) -> i64 {
+        let t = match self.last_tx {
+            Some(last) if clock <= last => last + 1,
+            _ => clock,
+        };
+        self.last_tx = Some(t);
+        t
+    }
+
+    fn read_now(&self, clock: i64) -> i64 {
+        self.last_tx.map_or(clock, |l| l.max(clock))
+    }
+
+    fn find(&self, id: MemoryId) -> Option<&Row> {
+        self.rows.iter().find(|r| r.id == id && !r.deleted)
+    }
+
+    fn list(&self, account: usize, q: &ListQuery, now: i64) -> Vec<(MemoryId, Version)> {
+        let mut out: Vec<(i64, MemoryId, Version)> = Vec::new();
+        for r in self
+            .rows
+            .iter()
+            .filter(|r| !r.deleted && r.account == account)
+        {
+            if r.tenant != q.tenant
+                || q.source.as_ref().is_some_and(|s| *s != r.source)
+                || q.session_id.is_some() && q.session_id != r.session
+            {
+                continue;
+            }
+            let v = match q.mode.transaction_instant() {
+                Some(t1) if r.created > t1.as_micros() => continue,
+                Some(t1) => r.at(t1.as_micros()).expect("created before t1").clone(),
+                None => r.latest().clone(),
+            };
+            let keep = match q.mode {
+                ReadMode::Current => {
+                    v.superseded_by.is_none() && valid(r.valid_from, v.valid_to, now)
+                }
+                ReadMode::History => true,
+                ReadMode::AsOf(t) => valid(r.valid_from, v.valid_to, t.as_micros()),
+                ReadMode::TransactionAsOf {
+                    at,
+                    include_superseded,
+                } => {
+                    include_superseded
+                        || v.superseded_by.is_none()
+                            && valid(r.valid_from, v.valid_to, at.as_micros())
+                }
+                ReadMode::Bitemporal { valid_at, .. } => {
+                    valid(r.valid_from, v.valid_to, valid_at.as_micros())
+                }
+            };
+            if keep {
+                out.push((r.created, r.id, v));
+            }
+        }
+        out.sort_by_key(|r| std::cmp::Reverse((r.0, r.1)));
+        out.into_iter()
+            .take(q.limit)
+            .map(|(_, id, v)| (id, v))
+            .collect()
+    }
+
+    fn timeline(&self, account: usize, id: MemoryId) -> Result<Vec<MemoryId>, &'static str> {
+        let start = self.find(id).ok_or("not found")?;
+        if start.account != account {
+            return Err("forbidden");
+        }
+        let mut seen = HashSet::from([id]);
+        let mut queue = VecDeque::from([(id, 0)]);
+        while let Some((at, hops)) = queue.pop_front() {
+            if hops == aurra::MAX_CHAIN_HOPS {
+                continue;
+            }
+            let row = self.find(at).expect("visited rows exist");
+            let mut next: Vec<MemoryId> = row.latest().superseded_by.into_iter().collect();
+            next.extend(
+                self.rows
+                    .iter()
+                    .filter(|r| !r.deleted && r.latest().superseded_by == Some(at))
+                    .map(|r| r.id),
+            );
+            for n in next {
+                if let Some(r) = self.find(n)
+                    && r.account == account
+                    && seen.insert(n)
+                {
+                    queue.push_back((n, hops + 1));
+                }
+            }
+        }
+        let mut rows: Vec<&Row> = seen.iter().map(|id| self.find(*id).unwrap()).collect();
+        rows.sort_by_key(|r| (r.valid_from, r.created, r.id));
+        Ok(rows.into_iter().map(|r| r.id).collect())
+    }
+}
+
+/// Drives a real store (on a file, reopened on demand) and the model side by side.
+pub struct Harness {
+    store: Option<Store>,
+    path: PathBuf,
+    clock: ManualClock,
+    model: Model,
+    _dir: tempfile::TempDir,
+}
+
+fn error_kind(e: &Error) -> &'static str {
+    match e {
+        Error::InvalidArgument(_) => "invalid",
+        Error::NotFound(_) => "not found",
+        Error::Forbidden(_) => "forbidden",
+        Error::Conflict(_) => "conflict",
+        other => panic!("unexpected store error: {other}"),
+    }
+}
+
+impl Harness {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("model.redb");
+        let clock = ManualClock::new(Timestamp::from_micros(START));
+        let store = Self::open(&path, &clock);
+        Harness {
+            store: Some(store),
+            path,
+            clock,
+            model: Model::default(),
+            _dir: dir,
+        }
+    }
+
+    fn open(path: &PathBuf, clock: &ManualClock) -> Store {
+        Store::open_with(
+            path,
+            StoreOptions::new().durable(false).clock(clock.clone()),
+        )
+        .expect("open store")
+    }
+
+    fn store(&self) -> &Store {
+        self.store.as_ref().expect("store is open")
+    }
+
+    fn clock(&self) -> i64 {
+        aurra::Clock::now(&self.clock).as_micros()
+    }
+
+    fn id_at(&self, index: u16) -> Option<MemoryId> {
+        (!self.model.rows.is_empty())
+            .then(|| self.model.rows[usize::from(index) % self.model.rows.len()].id)
+    }
+
+    /// Instants worth probing: every recorded time, one microsecond either side, and now.
+    fn instant(&self, index: u16) -> i64 {
+        let mut points = vec![self.clock(), START - SECOND];
+        for r in &self.model.rows {
+            points.extend([r.created, r.valid_from, r.created - 1, r.valid_from - 1]);
+            for v in &r.versions {
+                points.push(v.start);
+                points.extend(v.valid_to);
+                points.extend(v.valid_to.map(|x| x - 1));
+            }
+        }
+        points[usize::from(index) % points.len()]
+    }
+
+    pub fn apply(&mut self, op: &Op) {
+        match op {
+            Op::Write { account, batch } => self.write(usize::from(*account) % 2, batch),
+            Op::Supersede {
+                account,
+                target,
+                replacement,
+                valid_to,
+            } => self.supersede(usize::from(*account) % 2, *target, *replacement, *valid_to),
+            Op::DeleteTenant { account, tenant } => {
+                let (a, t) = (usize::from(*account) % 2, TENANTS[usize::from(*tenant) % 3]);
+                let n = self
+                    .store()
+                    .delete_tenant(ACCOUNTS[a], t)
+                    .expect("delete tenant");
+                let mut expected = 0;
+                for r in self.model.rows.iter_mut() {
+                    if !r.deleted && r.account == a && r.tenant.as_deref() == t {
+                        r.deleted = true;
+                        expected += 1;
+                    }
+                }
+                assert_eq!(n, expected, "deleted count");
+                let clock = self.clock();
+                self.model.tx(clock);
+            }
+            Op::DeleteAccount { account } => {
+                let a = usize::from(*account) % 2;
+                let n = self
+                    .store()
+                    .delete_account(ACCOUNTS[a])
+                    .expect("delete account");
+                let mut expected = 0;
+                for r in self
+                    .model
+                    .rows
+                    .iter_mut()
+                    .filter(|r| !r.deleted && r.account == a)
+                {
+                    r.deleted = true;
+                    expected += 1;
+                }
+                assert_eq!(n, expected, "deleted count");
+                let clock = self.clock();
+                self.model.tx(clock);
+            }
+            Op::Advance(s) => self.clock.advance(i64::from(*s) * SECOND),
+            Op::Rewind(s) => self.clock.advance(-i64::from(*s % 30) * SECOND),
+            Op::Reopen => {
+                drop(self.store.take());
+                self.store = Some(Self::open(&self.path, &self.clock));
+            }
+            Op::Check {
+                account,
+                tenant,
+                instant,
+                instant2,
+                filter,
+                limit,
+            } => self.check(
+                usize::from(*account) % 2,
+                *tenant,
+                *instant,
+                *instant2,
+                *filter,
+                *limit,
+            ),
+            Op::Chain { account, target } => self.chain(usize::from(*account) % 2, *target),
+        }
+    }
+
+    fn write(&mut self, account: usize, batch: &[W]) {
+        let clock = self.clock();
+        let items: Vec<NewMemory> = batch
+            .iter()
+            .map(|w| {
+                let mut m = NewMemory::new(TEXTS[usize::from(w.text) % TEXTS.len()])
+                    .with_source(SOURCES[usize::from(w.source) % SOURCES.len()]);
+                if let Some(t) = TENANTS[usize::from(w.tenant) % 3] {
+                    m = m.with_tenant(t);
+                }
+                if let Some(s) = w.session {
+                    m = m.with_session(SESSIONS[usize::from(s) % 2]);
+                }
+                if let Some(off) = w.valid_from {
+                    m = m.with_valid_from(Timestamp::from_micros(clock + i64::from(off) * SECOND));
+                }
+                if let Some(e) = w.external {
+                    m = m.with_external_id(format!("ts-{}", e % 4));
+                }
+                m
+            })
+            .collect();
+        let outcomes = self
+            .store()
+            .write_batch(ACCOUNTS[account], items.clone())
+            .expect("write");
+        let now = self.model.tx(clock);
+        assert_eq!(outcomes.len(), items.len());
+        for (m, outcome) in items.into_iter().zip(outcomes) {
+            let candidate = Row {
+                id: MemoryId::from_u128(0),
+                account,
+                tenant: m.tenant.clone(),
+                decision: m.decision.clone(),
+                source: m.source.clone(),
+                channel: m.source.clone(),
+                session: m.session_id.clone(),
+                external: m.external_id.clone(),
+                created: now,
+                valid_from: m.valid_from.map_or(now, |t| t.as_micros()),
+                versions: vec![Version {
+                    start: now,
+                    valid_to: None,
+                    valid_to_set_at: None,
+                    superseded_by: None,
+                    tx_end: None,
+                }],
+                events: vec![
+                    (EventKind::Created, now, aurra::EXTRACTOR_ACTOR.to_owned()),
+                    (EventKind::MemoryCreated, now, ACCOUNTS[account].to_owned()),
+                ],
+                deleted: false,
+            };
+            let live_twin = self.model.rows.iter().find(|r| {
+                !r.deleted
+                    && r.account == account
+                    && r.tenant == candidate.tenant
+                    && r.fingerprint() == candidate.fingerprint()
+                    && r.latest().superseded_by.is_none()
+                    && r.latest().valid_to.is_none_or(|e| e > now)
+            });
+            match (outcome, live_twin) {
+                (WriteOutcome::Duplicate { existing }, Some(twin)) => {
+                    assert_eq!(existing, twin.id, "duplicate of the live twin")
+                }
+                (WriteOutcome::Saved(saved), None) => {
+                    assert_eq!(saved.created_at.as_micros(), now, "transaction time");
+                    assert_eq!(saved.valid_from.as_micros(), candidate.valid_from);
+                    self.model.rows.push(Row {
+                        id: saved.id,
+                        ..candidate
+                    });
+                }
+                (outcome, twin) => panic!(
+                    "duplicate suppression disagrees: store {outcome:?}, model twin {:?}",
+                    twin.map(|t| t.id)
+                ),
+            }
+        }
+    }
+
+    fn supersede(
+        &mut self,
+        account: usize,
+        target: u16,
+        replacement: Option<u16>,
+        valid_to: Option<i16>,
+    ) {
+        let Some(id) = self.id_at(target) else { return };
+        let clock = self.clock();
+        let request = Supersede {
+            superseded_by: replacement.and_then(|r| self.id_at(r)),
+            valid_to: valid_to.map(|s| Timestamp::from_micros(clock + i64::from(s) * SECOND)),
+        };
+        let got = self
+            .store()
+            .supersede(ACCOUNTS[account], id, request.clone(), "tester");
+        let expected = self.model_supersede(account, id, &request, clock);
+        match (got, expected) {
+            (Ok(out), Ok(changed)) => assert_eq!(out.changed, changed, "changed flag"),
+            (Err(e), Err(kind)) => assert_eq!(error_kind(&e), kind, "{e}"),
+            (got, expected) => panic!("supersede disagrees: store {got:?}, model {expected:?}"),
+        }
+    }
+
+    fn model_supersede(
+        &mut self,
+        account: usize,
+        id: MemoryId,
+        req: &Supersede,
+        clock: i64,
+    ) -> Result<bool, &'static str> {
+        if req.superseded_by.is_none() && req.valid_to.is_none() {
+            return Err("invalid");
+        }
+        if req.superseded_by == Some(id) {
+            return Err("conflict");
+        }
+        let target = self.model.find(id).ok_or("not found")?;
+        if target.account != account {
+            return Err("forbidden");
+        }
+        if let Some(rep) = req.superseded_by {
+            let r = self.model.find(rep).ok_or("not found")?;
+            if r.account != account {
+                return Err("forbidden");
+            }
+            let mut seen = HashSet::new();
+            let mut step = Some(rep);
+            while let Some(s) = step {
+                if s == id {
+                    return Err("conflict");
+                }
+                let Some(row) = self.model.find(s) else { break };
+                if !seen.insert(s) {
+                    break;
+                }
+                step = row.latest().superseded_by;
+            }
+        }
+        let cur = target.latest().clone();
+        let vf = target.valid_from;
+        if let (Some(a), Some(b)) = (cur.superseded_by, req.superseded_by)
+            && a != b
+        {
+            return Err("conflict");
+        }
+        if let (Some(a), Some(b)) = (cur.valid_to, req.valid_to)
+            && a != b.as_micros()
+        {
+            return Err("conflict");
+        }
+        // The transaction time the store will use; consumed only on success.
+        let now = match self.model.last_tx {
+            Some(last) if clock <= last => last + 1,
+            _ => clock,
+        };
+        let sup = cur.superseded_by.or(req.superseded_by);
+        let vt = cur
+            .valid_to
+            .or(req.valid_to.map(|t| t.as_micros()))
+            .unwrap_or(now.max(vf));
+        if vt < vf {
+            return Err("invalid");
+        }
+        self.model.tx(clock);
+        let next = Version {
+            start: now,
+            valid_to: Some(vt),
+            valid_to_set_at: cur.valid_to_set_at.or(Some(now)),
+            superseded_by: sup,
+            tx_end: cur.tx_end.or(sup.map(|_| now)),
+        };
+        let changed = Version {
+            start: cur.start,
+            ..next.clone()
+        } != cur;
+        if changed {
+            let row = self
+                .model
+                .rows
+                .iter_mut()
+                .find(|r| r.id == id && !r.deleted)
+                .unwrap();
+            let kind = if sup.is_some() {
+                EventKind::MemorySuperseded
+            } else {
+                EventKind::MemoryExpired
+            };
+            row.events.push((kind, now, "tester".to_owned()));
+            row.versions.push(next);
+        }
+        Ok(changed)
+    }
+
+    fn check(
+        &self,
+        account: usize,
+        tenant: u8,
+        instant: u16,
+        instant2: u16,
+        filter: u8,
+        limit: u8,
+    ) {
+        let now = self.model.read_now(self.clock());
+        assert_eq!(self.store().now().unwrap().as_micros(), now, "read time");
+        let (t1, t2) = (
+            Timestamp::from_micros(self.instant(instant)),
+            Timestamp::from_micros(self.instant(instant2)),
+        );
+        let modes = [
+            ReadMode::Current,
+            ReadMode::History,
+            ReadMode::AsOf(t1),
+            ReadMode::TransactionAsOf {
+                at: t1,
+                include_superseded: false,
+            },
+            ReadMode::TransactionAsOf {
+                at: t1,
+                include_superseded: true,
+            },
+            ReadMode::Bitemporal {
+                valid_at: t2,
+                transaction_at: t1,
+            },
+        ];
+        for mode in modes {
+            let mut q = ListQuery::new()
+                .mode(mode)
+                .limit(if limit.is_multiple_of(4) {
+                    100
+                } else {
+                    usize::from(limit % 4)
+                });
+            if let Some(t) = TENANTS[usize::from(tenant) % 3] {
+                q = q.tenant(t);
+            }
+            if filter & 1 == 1 {
+                q = q.source(SOURCES[usize::from(filter >> 2) % 3]);
+            }
+            if filter & 2 == 2 {
+                q = q.session(SESSIONS[usize::from(filter >> 4) % 2]);
+            }
+            let got = self.store().list(ACCOUNTS[account], &q).expect("list");
+            let expected = self.model.list(account, &q, now);
+            let render = |m: &Memory| {
+                (
+                    m.id,
+                    m.valid_to.map(|t| t.as_micros()),
+                    m.superseded_by,
+                    m.transaction_time_end.map(|t| t.as_micros()),
+                )
+            };
+            let got: Vec<_> = got.memories.iter().map(render).collect();
+            let expected: Vec<_> = expected
+                .iter()
+                .map(|(id, v)| (*id, v.valid_to, v.superseded_by, v.tx_end))
+                .collect();
+            assert_eq!(got, expected, "list {q:?} at now={now}");
+        }
+    }
+
+    fn chain(&self, account: usize, target: u16) {
+        let Some(id) = self.id_at(target) else { return };
+        let got = self.store().timeline(ACCOUNTS[account], id);
+        match (got, self.model.timeline(account, id)) {
+            (Ok(t), Ok(ids)) => {
+                assert_eq!(
+                    t.versions.iter().map(|m| m.id).collect::<Vec<_>>(),
+                    ids,
+                    "timeline"
+                )
+            }
+            (Err(e), Err(kind)) => assert_eq!(error_kind(&e), kind),
+            (got, exp) => panic!("timeline disagrees: {got:?} vs {exp:?}"),
+        }
+        let audit = self.store().audit(ACCOUNTS[account], id);
+        match (audit, self.model.find(id)) {
+            (Ok((m, events)), Some(row)) => {
+                assert_eq!(row.account, account);
+                assert_eq!(m.id, id);
+                let got: Vec<_> = events
+                    .iter()
+                    .map(|e| (e.kind, e.at.as_micros(), e.by.clone()))
+                    .collect();
+                assert_eq!(got, row.events, "audit log");
+            }
+            (Err(Error::Forbidden(_)), Some(row)) => assert_ne!(row.account, account),
+            (Err(Error::NotFound(_)), None) => {}
+            (got, row) => panic!("audit disagrees: {got:?} vs row present {}", row.is_some()),
+        }
+    }
+
+    /// Final full comparison: every account, tenant and mode at every probed instant.
+    pub fn check_everything(&self) {
+        for account in 0..2u8 {
+            for tenant in 0..3u8 {
+                for instant in 0..8u16 {
+                    self.check(usize::from(account), tenant, instant * 7, instant * 3, 0, 0);
+                }
+            }
+        }
+    }
+}
+
+/// Decodes operations from arbitrary bytes (for the fuzz target).
+pub fn ops_from_bytes(mut data: &[u8]) -> Vec<Op> {
+    fn byte(data: &mut &[u8]) -> Option<u8> {
+        let (&b, rest) = data.split_first()?;
+        *data = rest;
+        Some(b)
+    }
+    fn word(data: &mut &[u8]) -> Option<u16> {
+        Some(u16::from(byte(data)?) << 8 | u16::from(byte(data)?))
+    }
+    fn opt<T>(data: &mut &[u8], f: impl FnOnce(&mut &[u8]) -> Option<T>) -> Option<Option<T>> {
+        let flag = byte(data)?;
+        if flag & 1 == 1 {
+            f(data).map(Some)
+        } else {
+            Some(None)
+        }
+    }
+    let mut ops = Vec::new();
+    let next = |data: &mut &[u8]| -> Option<Op> {
+        Some(match byte(data)? % 10 {
+            0 | 1 => {
+                let account = byte(data)?;
+                let n = byte(data)? % 3 + 1;
+                let mut batch = Vec::new();
+                for _ in 0..n {
+                    batch.push(W {
+                        tenant: byte(data)?,
+                        text: byte(data)?,
+                        source: byte(data)?,
+                        session: opt(data, byte)?,
+                        valid_from: opt(data, |d| word(d).map(|w| w as i16 / 256))?,
+                        external: opt(data, byte)?,
+                    });
+                }
+                Op::Write { account, batch }
+            }
+            2 => Op::Supersede {
+                account: byte(data)?,
+                target: word(data)?,
+                replacement: opt(data, word)?,
+                valid_to: opt(data, |d| word(d).map(|w| w as i16 / 256))?,
+            },
+            3 => Op::DeleteTenant {
+                account: byte(data)?,
+                tenant: byte(data)?,
+            },
+            4 => Op::DeleteAccount {
+                account: byte(data)?,
+            },
+            5 => Op::Advance(word(data)? % 3600),
+            6 => Op::Rewind(word(data)?),
+            7 => Op::Reopen,
+            8 => Op::Check {
+                account: byte(data)?,
+                tenant: byte(data)?,
+                instant: word(data)?,
+                instant2: word(data)?,
+                filter: byte(data)?,
+                limit: byte(data)?,
+            },
+            _ => Op::Chain {
+                account: byte(data)?,
+                target: word(data)?,
+            },
+        })
+    };
+    while ops.len() < 64 {
+        match next(&mut data) {
+            Some(op) => ops.push(op),
+            None => break,
+        }
+    }
+    ops
+}

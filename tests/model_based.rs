@@ -1,0 +1,75 @@
+//! The store agrees with a plain in-memory model on every read, across random sequences of
+//! writes (incl. back-dated and duplicate), supersessions, expiries, deletes, clock moves and
+//! reopens.
+
+mod model;
+
+use model::{Harness, Op, W};
+use proptest::prelude::*;
+
+fn w() -> impl Strategy<Value = W> {
+    (
+        0u8..3,
+        0u8..6,
+        0u8..3,
+        proptest::option::weighted(0.4, 0u8..2),
+        proptest::option::weighted(0.3, -300i16..300),
+        proptest::option::weighted(0.2, 0u8..4),
+    )
+        .prop_map(|(tenant, text, source, session, valid_from, external)| W {
+            tenant,
+            text,
+            source,
+            session,
+            valid_from,
+            external,
+        })
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0u8..2, proptest::collection::vec(w(), 1..4))
+            .prop_map(|(account, batch)| Op::Write { account, batch }),
+        4 => (
+            0u8..2,
+            any::<u16>(),
+            proptest::option::weighted(0.7, any::<u16>()),
+            proptest::option::weighted(0.4, -200i16..200),
+        )
+            .prop_map(|(account, target, replacement, valid_to)| Op::Supersede {
+                account,
+                target,
+                replacement,
+                valid_to
+            }),
+        1 => (0u8..2, 0u8..3).prop_map(|(account, tenant)| Op::DeleteTenant { account, tenant }),
+        1 => (0u8..2).prop_map(|account| Op::DeleteAccount { account }),
+        3 => (1u16..400).prop_map(Op::Advance),
+        1 => (1u16..30).prop_map(Op::Rewind),
+        1 => Just(Op::Reopen),
+        4 => (0u8..2, 0u8..3, any::<u16>(), any::<u16>(), any::<u8>(), any::<u8>()).prop_map(
+            |(account, tenant, instant, instant2, filter, limit)| Op::Check {
+                account,
+                tenant,
+                instant,
+                instant2,
+                filter,
+                limit
+            }
+        ),
+        2 => (0u8..2, any::<u16>()).prop_map(|(account, target)| Op::Chain { account, target }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn store_agrees_with_model(ops in proptest::collection::vec(op(), 1..60)) {
+        let mut harness = Harness::new();
+        for op in &ops {
+            harness.apply(op);
+        }
+        harness.check_everything();
+    }
+}
