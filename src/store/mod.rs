@@ -108,10 +108,12 @@ impl Store {
 
     /// A store that lives in memory only (for tests and examples).
     pub fn in_memory() -> Result<Store> {
-        Self::open_backend(
-            redb::backends::InMemoryBackend::new(),
-            StoreOptions::default(),
-        )
+        Self::in_memory_with(StoreOptions::default())
+    }
+
+    /// A store that lives in memory only, with options.
+    pub fn in_memory_with(options: StoreOptions) -> Result<Store> {
+        Self::open_backend(redb::backends::InMemoryBackend::new(), options)
     }
 
     fn builder(options: &StoreOptions) -> redb::Builder {
