@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -38,15 +38,28 @@ impl Timestamp {
         Timestamp(Utc::now().timestamp_micros())
     }
 
-    /// Parses an RFC 3339 / ISO 8601 date-time with any offset (`Z`, `+00:00`, `-07:00`, ...),
-    /// normalised to UTC. Sub-microsecond digits are truncated.
+    /// Parses an ISO 8601 date-time, normalised to UTC:
+    /// - with any offset (`Z`, `+00:00`, `-07:00`, ...), `T` or a space between date and time;
+    /// - without an offset (as Python's `datetime.isoformat()` writes naive values): read as
+    ///   UTC;
+    /// - a bare date (`2026-05-05`): midnight UTC.
     ///
-    /// Returns [`Error::InvalidArgument`] for anything else.
+    /// Sub-microsecond digits are truncated. Anything else is [`Error::InvalidArgument`].
     pub fn parse(text: &str) -> Result<Self> {
-        let parsed = DateTime::parse_from_rfc3339(text.trim()).map_err(|e| {
-            Error::InvalidArgument(format!("not an ISO 8601 timestamp: {text:?} ({e})"))
-        })?;
-        Ok(Timestamp(parsed.with_timezone(&Utc).timestamp_micros()))
+        let text = text.trim();
+        let utc = DateTime::parse_from_rfc3339(text)
+            .map(|dt| dt.with_timezone(&Utc))
+            .or_else(|_| {
+                NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+                    .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f"))
+                    .map(|naive| naive.and_utc())
+            })
+            .or_else(|_| {
+                NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                    .map(|date| date.and_time(NaiveTime::MIN).and_utc())
+            })
+            .map_err(|_| Error::InvalidArgument(format!("not an ISO 8601 timestamp: {text:?}")))?;
+        Ok(Timestamp(utc.timestamp_micros()))
     }
 
     /// This instant as a chrono date-time, or `None` outside chrono's range.
@@ -147,6 +160,11 @@ mod tests {
         assert_eq!(a.to_string(), "2026-05-05T23:09:59.063114+00:00");
         let whole = Timestamp::parse("2026-05-05T23:09:59Z").unwrap();
         assert_eq!(whole.to_string(), "2026-05-05T23:09:59.000000+00:00");
+        let naive = Timestamp::parse("2026-05-05T23:09:59.063114").unwrap();
+        assert_eq!(naive, a);
+        assert_eq!(Timestamp::parse("2026-05-05 23:09:59.063114").unwrap(), a);
+        let day = Timestamp::parse("2026-05-05").unwrap();
+        assert_eq!(day.to_string(), "2026-05-05T00:00:00.000000+00:00");
     }
 
     #[test]
@@ -154,7 +172,9 @@ mod tests {
         for bad in [
             "",
             "yesterday",
-            "2026-05-05",
+            "2026-05-05T25:00:00",
+            "1714000000",
+            "2026-05-05T10:00:00+25:00",
             "2026-13-01T00:00:00Z",
             "12:00",
         ] {
