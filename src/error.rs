@@ -24,7 +24,8 @@ pub enum Error {
     /// was; read it (timeline/audit) before deciding what to do.
     Conflict(String),
     /// An earlier commit failed, so this handle no longer knows what is on disk. Writes are
-    /// refused until the store is reopened; reads of committed data still work.
+    /// refused until the store is reopened. Reads may still be served from redb's cache, but
+    /// can fail with `Storage` errors: reopen the store to recover.
     Poisoned,
     /// The file was written by a format this build cannot read. Use a matching version.
     IncompatibleFormat {

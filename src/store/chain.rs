@@ -19,11 +19,11 @@ impl Store {
     /// the walk; at most [`MAX_CHAIN_HOPS`] hops are taken from `id`. Cost: O(chain length).
     pub fn timeline(&self, account: &str, id: MemoryId) -> Result<Timeline> {
         let txn = self.begin_read()?;
-        let now = self.read_now(&txn)?;
         let rows = txn.open_table(ROWS)?;
         let versions = txn.open_table(VERSIONS)?;
         let preds = txn.open_table(PREDECESSORS)?;
         let start = owned_row(&rows, id, account)?;
+        let now = self.read_now(&txn)?;
         let mut found: HashMap<MemoryId, Memory> = HashMap::new();
         found.insert(id, render(id, &start, &latest_version(&versions, id)?));
         let mut queue = VecDeque::from([(id, 0usize)]);

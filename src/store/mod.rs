@@ -6,6 +6,7 @@ pub use chain::MAX_CHAIN_HOPS;
 mod delete;
 mod read;
 mod rows;
+mod stamp;
 mod supersede;
 pub(crate) mod tables;
 mod tree;
@@ -75,6 +76,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     durable: bool,
     poisoned: AtomicBool,
+    stamper: stamp::Stamper,
 }
 
 /// A bitemporal memory store on one redb file.
@@ -94,9 +96,34 @@ impl Store {
     }
 
     /// Opens the store at `path` with options, creating the file if it does not exist.
+    ///
+    /// A new file is initialised under a temporary name and renamed into place, so a crash
+    /// while creating it never leaves a file at `path` that cannot be opened.
     pub fn open_with(path: impl AsRef<Path>, options: StoreOptions) -> Result<Store> {
+        let path = path.as_ref();
+        if !path.exists() {
+            Self::create_file(path, &options)?;
+        }
         let db = Self::builder(&options).create(path)?;
         Self::init(db, options)
+    }
+
+    fn create_file(path: &Path, options: &StoreOptions) -> Result<()> {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(".creating");
+        let staging = path.with_file_name(name);
+        match std::fs::remove_file(&staging) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+        let db = Self::builder(options).create(&staging)?;
+        drop(Self::init(db, options.clone())?);
+        std::fs::rename(&staging, path)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // Make the rename itself durable.
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     }
 
     /// Opens a store on any redb [`StorageBackend`] (an in-memory buffer, a fault-injecting
@@ -154,12 +181,14 @@ impl Store {
             txn.open_table(DEDUP)?;
         }
         txn.commit()?;
+        let stamper = stamp::Stamper::new(options.clock.now().as_micros());
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
                 clock: options.clock,
                 durable: options.durable,
                 poisoned: AtomicBool::new(false),
+                stamper,
             }),
         })
     }
@@ -199,44 +228,43 @@ impl Store {
         if !self.inner.durable {
             txn.set_durability(Durability::None)?;
         }
-        let tx_time = {
-            let mut meta = txn.open_table(META)?;
-            let last = meta
-                .get(META_LAST_TX)?
-                .map(|v| read_i64(v.value()))
-                .transpose()?;
-            let now = self.inner.clock.now();
-            // Transaction time strictly increases from commit to commit, whatever the clock.
-            let t = match last {
-                Some(last) if now.as_micros() <= last => Timestamp::from_micros(last + 1),
-                _ => now,
-            };
-            meta.insert(META_LAST_TX, t.as_micros().to_be_bytes().as_slice())?;
-            t
-        };
-        let value = body(&txn, tx_time)?;
-        txn.commit()?;
-        Ok(value)
+        let last = last_commit(&txn.open_table(META)?)?;
+        // Transaction time strictly increases from commit to commit, whatever the clock, and
+        // stays after every "now" already handed to a reader (see `stamp.rs`).
+        let clock = self.inner.clock.now().as_micros();
+        let stamp = self.inner.stamper.assign(clock, last);
+        let result = (|| {
+            txn.open_table(META)?
+                .insert(META_LAST_TX, stamp.to_be_bytes().as_slice())?;
+            let value = body(&txn, Timestamp::from_micros(stamp))?;
+            txn.commit()?;
+            Ok(value)
+        })();
+        if result.is_err() {
+            self.inner.stamper.abandon(stamp);
+        }
+        result
     }
 
-    /// The read-side "now": the clock, but never earlier than the last committed transaction
-    /// (so that a row is never invisible to the reader that wrote it).
+    /// The read-side "now" for a snapshot: the clock, never before the snapshot's last commit,
+    /// and always before any commit the snapshot does not contain (see `stamp.rs`).
     fn read_now(&self, txn: &redb::ReadTransaction) -> Result<Timestamp> {
-        let meta = txn.open_table(META)?;
-        let last = meta
-            .get(META_LAST_TX)?
-            .map(|v| read_i64(v.value()))
-            .transpose()?;
-        let now = self.inner.clock.now();
-        Ok(match last {
-            Some(last) if last > now.as_micros() => Timestamp::from_micros(last),
-            _ => now,
-        })
+        let last = last_commit(&txn.open_table(META)?)?;
+        let clock = self.inner.clock.now().as_micros();
+        Ok(Timestamp::from_micros(
+            self.inner.stamper.read_now(clock, last),
+        ))
     }
 
     fn begin_read(&self) -> Result<redb::ReadTransaction> {
         Ok(self.inner.db.begin_read()?)
     }
+}
+
+fn last_commit(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<Option<i64>> {
+    meta.get(META_LAST_TX)?
+        .map(|v| read_i64(v.value()))
+        .transpose()
 }
 
 fn read_u32(bytes: &[u8]) -> Result<u32> {

@@ -132,6 +132,8 @@ impl Row {
 pub struct Model {
     rows: Vec<Row>,
     last_tx: Option<i64>,
+    /// The latest "now" the store told a reader: later writes are stamped after it.
+    max_read: std::cell::Cell<Option<i64>>,
 }
 
 fn valid(vf: i64, vt: Option<i64>, t: i64) -> bool {
@@ -139,17 +141,26 @@ fn valid(vf: i64, vt: Option<i64>, t: i64) -> bool {
 }
 
 impl Model {
+    /// The transaction time the next commit gets at this clock reading.
+    fn next_tx(&self, clock: i64) -> i64 {
+        [self.last_tx, self.max_read.get()]
+            .into_iter()
+            .flatten()
+            .fold(clock, |t, floor| t.max(floor + 1))
+    }
+
     fn tx(&mut self, clock: i64) -> i64 {
-        let t = match self.last_tx {
-            Some(last) if clock <= last => last + 1,
-            _ => clock,
-        };
+        let t = self.next_tx(clock);
         self.last_tx = Some(t);
         t
     }
 
+    /// "Now" of a read (no write is ever in flight in the harness); remembered.
     fn read_now(&self, clock: i64) -> i64 {
-        self.last_tx.map_or(clock, |l| l.max(clock))
+        let now = self.last_tx.map_or(clock, |l| l.max(clock));
+        self.max_read
+            .set(Some(self.max_read.get().map_or(now, |m| m.max(now))));
+        now
     }
 
     fn find(&self, id: MemoryId) -> Option<&Row> {
@@ -262,11 +273,14 @@ impl Harness {
         let path = dir.path().join("model.redb");
         let clock = ManualClock::new(Timestamp::from_micros(START));
         let store = Self::open(&path, &clock);
+        let model = Model::default();
+        // The store stamps writes at or after the instant it was opened.
+        model.max_read.set(Some(START - 1));
         Harness {
             store: Some(store),
             path,
             clock,
-            model: Model::default(),
+            model,
             _dir: dir,
         }
     }
@@ -357,6 +371,8 @@ impl Harness {
             Op::Reopen => {
                 drop(self.store.take());
                 self.store = Some(Self::open(&self.path, &self.clock));
+                // A new handle stamps writes at or after the instant it was opened.
+                self.model.max_read.set(Some(self.clock() - 1));
             }
             Op::Check {
                 account,
@@ -530,10 +546,7 @@ impl Harness {
             return Err("conflict");
         }
         // The transaction time the store will use; consumed only on success.
-        let now = match self.model.last_tx {
-            Some(last) if clock <= last => last + 1,
-            _ => clock,
-        };
+        let now = self.model.next_tx(clock);
         let sup = cur.superseded_by.or(req.superseded_by);
         let vt = cur
             .valid_to
@@ -643,6 +656,9 @@ impl Harness {
     fn chain(&self, account: usize, target: u16) {
         let Some(id) = self.id_at(target) else { return };
         let got = self.store().timeline(ACCOUNTS[account], id);
+        if got.is_ok() {
+            self.model.read_now(self.clock());
+        }
         match (got, self.model.timeline(account, id)) {
             (Ok(t), Ok(ids)) => {
                 assert_eq!(
