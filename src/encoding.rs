@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::{AuditEvent, Extraction, MemoryId};
+use crate::model::{AuditEvent, Extraction, MemoryId, WriteShape};
 use crate::time::Timestamp;
 
 /// Version of the on-disk format: table set, key layouts and record encodings.
@@ -38,6 +38,8 @@ pub(crate) struct RowRecord {
     pub created_at: Timestamp,
     pub valid_from: Timestamp,
     pub extraction: Option<Extraction>,
+    /// How the row arrived (for its derived `memory.created` event).
+    pub shape: WriteShape,
     /// Key of the row's duplicate-suppression entry.
     pub dedup_key: Vec<u8>,
 }
@@ -58,13 +60,6 @@ pub(crate) struct VersionRecord {
     pub valid_to_set_at: Option<Timestamp>,
     pub superseded_by: Option<MemoryId>,
     pub transaction_time_end: Option<Timestamp>,
-}
-
-/// Per-tree bookkeeping: the tree's id and the next free sequence number.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct TreeMeta {
-    pub id: u64,
-    pub next_seq: u64,
 }
 
 fn encode_record<T: Serialize>(record: &T) -> Vec<u8> {
@@ -101,7 +96,6 @@ macro_rules! record_codec {
 record_codec!(RowRecord, encode_row, decode_row, "row");
 record_codec!(VersionRecord, encode_version, decode_version, "version");
 record_codec!(AuditEvent, encode_event, decode_event, "event");
-record_codec!(TreeMeta, encode_tree_meta, decode_tree_meta, "tree");
 
 /// Maps an instant to a u64 whose unsigned order is the instant's order.
 pub(crate) fn sortable(t: Timestamp) -> u64 {
@@ -393,7 +387,6 @@ pub fn fuzz_decode_all(bytes: &[u8]) {
     let _ = decode_row(bytes);
     let _ = decode_version(bytes);
     let _ = decode_event(bytes);
-    let _ = decode_tree_meta(bytes);
     let _ = decode_version_key(bytes);
     let _ = decode_event_key(bytes);
     let _ = decode_pred_key(bytes);

@@ -747,7 +747,7 @@ fn the_fixture_keeps_its_transaction_clock_and_duplicate_index() -> TestResult {
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const ROWS: TableDefinition<u128, &[u8]> = TableDefinition::new("rows");
-const BYTES_TABLES: [&str; 4] = ["versions", "events", "trees", "tree_nodes"];
+const BYTES_TABLES: [&str; 3] = ["versions", "events", "tree_nodes"];
 const SET_TABLES: [&str; 2] = ["predecessors", "dedup"];
 
 /// Bytes with every memory id replaced by its name.
@@ -809,6 +809,15 @@ fn logical_dump(path: &Path, names: &BTreeMap<String, MemoryId>) -> TestResult<V
                 tokenise(v.value(), &ids)
             ));
         }
+    }
+    let trees: TableDefinition<&[u8], u64> = TableDefinition::new("trees");
+    for entry in txn.open_table(trees)?.iter()? {
+        let (k, v) = entry?;
+        lines.push(format!(
+            "trees {} = {}",
+            tokenise(k.value(), &ids),
+            v.value()
+        ));
     }
     for table in SET_TABLES {
         let def: TableDefinition<&[u8], ()> = TableDefinition::new(table);

@@ -10,8 +10,8 @@ use super::rows::{latest_version, load_row};
 use super::tables::*;
 use super::write::{validate_account, validate_tenant};
 use crate::encoding::{
-    account_prefix, decode_node, decode_tree_meta, dedup_entry, event_key, node_key, pred_key,
-    scope_prefix, version_key,
+    account_prefix, decode_node, dedup_entry, event_key, node_key, pred_key, scope_prefix,
+    version_key,
 };
 use crate::error::Result;
 use crate::model::MemoryId;
@@ -44,7 +44,7 @@ fn delete_prefix(txn: &WriteTransaction, prefix: &[u8]) -> Result<u64> {
             upper.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
         );
         for entry in trees.extract_from_if::<&[u8], _>(range, |_, _| true)? {
-            tree_ids.push(decode_tree_meta(entry?.1.value())?.id);
+            tree_ids.push(entry?.1.value());
         }
     }
     let mut ids = Vec::new();

@@ -3,11 +3,11 @@
 use std::ops::ControlFlow;
 
 use super::Store;
-use super::rows::{latest_version, owned_row, render, version_at};
+use super::rows::{creation_events, latest_version, owned_row, render, version_at};
 use super::tables::*;
 use super::tree;
 use super::write::{validate_account, validate_tenant};
-use crate::encoding::{Facet, Summary, decode_event, decode_tree_meta, event_key, tree_name};
+use crate::encoding::{Facet, Summary, decode_event, event_key, tree_name};
 use crate::error::{Error, Result};
 use crate::model::{AuditEvent, ListQuery, ListResult, Memory, MemoryId, ReadMode};
 use crate::temporal;
@@ -63,29 +63,26 @@ impl Store {
         };
         let trees = txn.open_table(TREES)?;
         let name = tree_name(account, query.tenant.as_deref(), facet);
-        let Some(meta) = trees
-            .get(name.as_slice())?
-            .map(|v| decode_tree_meta(v.value()))
-        else {
+        let Some(tree_id) = trees.get(name.as_slice())?.map(|v| v.value()) else {
             return Ok(ListResult {
                 memories,
                 now: reference,
             });
         };
-        let meta = meta?;
         let nodes = txn.open_table(TREE_NODES)?;
         let rows = txn.open_table(ROWS)?;
         let versions = txn.open_table(VERSIONS)?;
         let replay_at = query.mode.transaction_instant();
         let mode = query.mode;
         let predicate = |s: &Summary| may_match(&mode, now, s);
-        tree::scan_desc(&nodes, meta.id, meta.next_seq, &predicate, &mut |id| {
+        let count = tree::count(&nodes, tree_id)?;
+        tree::scan_desc(&nodes, tree_id, count, &predicate, &mut |id| {
             let row = super::rows::load_row(&rows, id)?
                 .ok_or_else(|| Error::Corrupted(format!("index names missing memory {id}")))?;
             if query.source.as_ref().is_some_and(|s| *s != row.source) {
                 return Ok(ControlFlow::Continue(()));
             }
-            let Some((_, version)) = version_at(&versions, id, replay_at)? else {
+            let Some(version) = version_at(&versions, id, row.created_at, replay_at)? else {
                 return Ok(ControlFlow::Continue(()));
             };
             let memory = render(id, &row, &version);
@@ -129,10 +126,10 @@ impl Store {
         let row = owned_row(&rows, id, account)?;
         let memory = render(id, &row, &latest_version(&versions, id)?);
         let (lo, hi) = (event_key(id, 0), event_key(id, u32::MAX));
-        let log = events
-            .range(lo.as_slice()..=hi.as_slice())?
-            .map(|entry| decode_event(entry?.1.value()))
-            .collect::<Result<Vec<_>>>()?;
+        let mut log = creation_events(&row).to_vec();
+        for entry in events.range(lo.as_slice()..=hi.as_slice())? {
+            log.push(decode_event(entry?.1.value())?);
+        }
         Ok((memory, log))
     }
 }

@@ -2,11 +2,9 @@
 
 use redb::ReadableTable;
 
-use crate::encoding::{
-    RowRecord, Summary, VersionRecord, decode_row, decode_version, decode_version_key, version_key,
-};
+use crate::encoding::{RowRecord, Summary, VersionRecord, decode_row, decode_version, version_key};
 use crate::error::{Error, Result};
-use crate::model::{Memory, MemoryId};
+use crate::model::{AuditEvent, EXTRACTOR_ACTOR, EventDetails, EventKind, Memory, MemoryId};
 use crate::time::Timestamp;
 
 pub(crate) fn load_row<T>(rows: &T, id: MemoryId) -> Result<Option<RowRecord>>
@@ -30,35 +28,67 @@ where
     }
 }
 
-/// The version believed at `at` (the last one that started at or before it), or the latest
-/// version when `at` is `None`.
+/// The version of a row created at `created_at` that was believed at `at` (the last one that
+/// started at or before it), or the latest when `at` is `None`. `None` if the row did not exist
+/// yet at `at`.
+///
+/// A row's first version is implicit (nothing ended, nothing replaced): only changes are
+/// stored, so an insert writes no version entry.
 pub(crate) fn version_at<T>(
     versions: &T,
     id: MemoryId,
+    created_at: Timestamp,
     at: Option<Timestamp>,
-) -> Result<Option<(Timestamp, VersionRecord)>>
+) -> Result<Option<VersionRecord>>
 where
     T: ReadableTable<&'static [u8], &'static [u8]>,
 {
+    if at.is_some_and(|t| t < created_at) {
+        return Ok(None);
+    }
     let lo = version_key(id, Timestamp::MIN);
     let hi = version_key(id, at.unwrap_or(Timestamp::MAX));
     match versions.range(lo.as_slice()..=hi.as_slice())?.next_back() {
-        None => Ok(None),
-        Some(entry) => {
-            let (key, value) = entry?;
-            let (_, start) = decode_version_key(key.value())?;
-            Ok(Some((start, decode_version(value.value())?)))
-        }
+        None => Ok(Some(VersionRecord::default())),
+        Some(entry) => Ok(Some(decode_version(entry?.1.value())?)),
     }
 }
 
+/// The latest version of a row.
 pub(crate) fn latest_version<T>(versions: &T, id: MemoryId) -> Result<VersionRecord>
 where
     T: ReadableTable<&'static [u8], &'static [u8]>,
 {
-    version_at(versions, id, None)?
-        .map(|(_, v)| v)
-        .ok_or_else(|| Error::Corrupted(format!("memory {id} has no version")))
+    let lo = version_key(id, Timestamp::MIN);
+    let hi = version_key(id, Timestamp::MAX);
+    match versions.range(lo.as_slice()..=hi.as_slice())?.next_back() {
+        None => Ok(VersionRecord::default()),
+        Some(entry) => decode_version(entry?.1.value()),
+    }
+}
+
+/// The two events every row starts with (`created`, `memory.created`). They follow from the
+/// row itself, so they are derived rather than stored.
+pub(crate) fn creation_events(row: &RowRecord) -> [AuditEvent; 2] {
+    [
+        AuditEvent {
+            kind: EventKind::Created,
+            at: row.created_at,
+            by: EXTRACTOR_ACTOR.to_owned(),
+            details: EventDetails::None,
+        },
+        AuditEvent {
+            kind: EventKind::MemoryCreated,
+            at: row.created_at,
+            by: row.account.clone(),
+            details: EventDetails::Created {
+                shape: row.shape,
+                topic: row.topic.clone(),
+                source: row.source.clone(),
+                tenant: row.tenant.clone(),
+            },
+        },
+    ]
 }
 
 pub(crate) fn render(id: MemoryId, row: &RowRecord, version: &VersionRecord) -> Memory {

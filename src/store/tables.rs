@@ -13,8 +13,8 @@ pub(crate) const VERSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new(
 pub(crate) const EVENTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("events");
 /// `(successor id, predecessor id) → ()`: backward supersession links.
 pub(crate) const PREDECESSORS: TableDefinition<&[u8], ()> = TableDefinition::new("predecessors");
-/// `tree name → TreeMeta`: one ordered index tree per scope and facet.
-pub(crate) const TREES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("trees");
+/// `tree name → tree id`: one ordered index tree per scope and facet.
+pub(crate) const TREES: TableDefinition<&[u8], u64> = TableDefinition::new("trees");
 /// `(tree, level, index) → summary [++ id]`: the interval-summary trees.
 pub(crate) const TREE_NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tree_nodes");
 /// `fingerprint ++ id → ()`: duplicate suppression among live rows.

@@ -50,6 +50,18 @@ where
     Ok(acc)
 }
 
+/// Number of rows in the tree (its next sequence number).
+pub(crate) fn count<T>(nodes: &T, tree: u64) -> Result<u64>
+where
+    T: ReadableTable<&'static [u8], &'static [u8]>,
+{
+    let (lo, hi) = (node_key(tree, 0, 0), node_key(tree, 0, u64::MAX));
+    match nodes.range(lo.as_slice()..=hi.as_slice())?.next_back() {
+        None => Ok(0),
+        Some(entry) => Ok(crate::encoding::decode_node_key(entry?.0.value())?.2 + 1),
+    }
+}
+
 /// Appends row `seq` (which must be the tree's next sequence number) with its summary.
 pub(crate) fn append(
     nodes: &mut Table<&'static [u8], &'static [u8]>,

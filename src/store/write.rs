@@ -7,15 +7,11 @@ use super::rows::{latest_version, summary_of};
 use super::tables::*;
 use super::{Store, read_u64, tree};
 use crate::encoding::{
-    Facet, RowRecord, TreeMeta, TreePosition, VersionRecord, decode_event_key, decode_tree_meta,
-    dedup_entry, dedup_entry_id, dedup_key, encode_event, encode_row, encode_tree_meta,
-    encode_version, event_key, tree_name, version_key,
+    Facet, RowRecord, TreePosition, VersionRecord, decode_event_key, dedup_entry, dedup_entry_id,
+    dedup_key, encode_event, encode_row, event_key, tree_name,
 };
 use crate::error::{Error, Result};
-use crate::model::{
-    AuditEvent, EXTRACTOR_ACTOR, EventDetails, EventKind, MemoryId, NewMemory,
-    ORIGINAL_MESSAGE_MAX_CHARS, WriteOutcome,
-};
+use crate::model::{AuditEvent, MemoryId, NewMemory, ORIGINAL_MESSAGE_MAX_CHARS, WriteOutcome};
 use crate::time::Timestamp;
 
 impl Store {
@@ -83,11 +79,11 @@ fn truncate_chars(text: &str, max: usize) -> String {
     }
 }
 
-/// The tree named `name`, created (empty) if it does not exist yet.
-pub(super) fn tree_for(txn: &WriteTransaction, name: &[u8]) -> Result<TreeMeta> {
+/// The id of the tree named `name`, created (empty) if it does not exist yet.
+pub(super) fn tree_for(txn: &WriteTransaction, name: &[u8]) -> Result<u64> {
     let mut trees = txn.open_table(TREES)?;
     if let Some(v) = trees.get(name)? {
-        return decode_tree_meta(v.value());
+        return Ok(v.value());
     }
     let mut meta = txn.open_table(META)?;
     let id = meta
@@ -96,9 +92,8 @@ pub(super) fn tree_for(txn: &WriteTransaction, name: &[u8]) -> Result<TreeMeta> 
         .transpose()?
         .unwrap_or(1);
     meta.insert(META_NEXT_TREE, (id + 1).to_be_bytes().as_slice())?;
-    let tree = TreeMeta { id, next_seq: 0 };
-    trees.insert(name, encode_tree_meta(&tree).as_slice())?;
-    Ok(tree)
+    trees.insert(name, id)?;
+    Ok(id)
 }
 
 pub(super) fn append_event(
@@ -162,7 +157,7 @@ fn insert(
     let scope = tree_for(txn, &tree_name(account, tenant, Facet::All))?;
     let channel = m.channel.clone().unwrap_or_else(|| m.source.clone());
     let fingerprint = dedup_key(
-        scope.id,
+        scope,
         &m.source,
         &channel,
         &m.decision,
@@ -185,17 +180,12 @@ fn insert(
     let mut positions = Vec::with_capacity(facets.len());
     for facet in &facets {
         let tree = tree_for(txn, &tree_name(account, tenant, *facet))?;
-        positions.push((tree_name(account, tenant, *facet), tree));
+        let seq = tree::count(&txn.open_table(TREE_NODES)?, tree)?;
+        positions.push(TreePosition { tree, seq });
     }
     let row = RowRecord {
-        scope: scope.id,
-        positions: positions
-            .iter()
-            .map(|(_, t)| TreePosition {
-                tree: t.id,
-                seq: t.next_seq,
-            })
-            .collect(),
+        scope,
+        positions: positions.clone(),
         account: account.to_owned(),
         tenant: m.tenant.clone(),
         decision: m.decision.clone(),
@@ -212,6 +202,7 @@ fn insert(
         created_at: now,
         valid_from: m.valid_from.or(m.recorded_at).unwrap_or(now),
         extraction: m.extraction.clone(),
+        shape: m.shape,
         dedup_key: fingerprint.clone(),
     };
     let version = VersionRecord::default();
@@ -219,50 +210,14 @@ fn insert(
 
     txn.open_table(ROWS)?
         .insert(id.as_u128(), encode_row(&row).as_slice())?;
-    txn.open_table(VERSIONS)?.insert(
-        version_key(id, now).as_slice(),
-        encode_version(&version).as_slice(),
-    )?;
     {
         let mut nodes = txn.open_table(TREE_NODES)?;
-        let mut trees = txn.open_table(TREES)?;
-        for (name, tree) in positions {
-            tree::append(&mut nodes, tree.id, tree.next_seq, summary, id)?;
-            let next = TreeMeta {
-                id: tree.id,
-                next_seq: tree.next_seq + 1,
-            };
-            trees.insert(name.as_slice(), encode_tree_meta(&next).as_slice())?;
+        for pos in &positions {
+            tree::append(&mut nodes, pos.tree, pos.seq, summary, id)?;
         }
     }
     txn.open_table(DEDUP)?
         .insert(dedup_entry(&fingerprint, id).as_slice(), ())?;
-    let mut events = txn.open_table(EVENTS)?;
-    append_event(
-        &mut events,
-        id,
-        &AuditEvent {
-            kind: EventKind::Created,
-            at: now,
-            by: EXTRACTOR_ACTOR.to_owned(),
-            details: EventDetails::None,
-        },
-    )?;
-    append_event(
-        &mut events,
-        id,
-        &AuditEvent {
-            kind: EventKind::MemoryCreated,
-            at: now,
-            by: account.to_owned(),
-            details: EventDetails::Created {
-                shape: m.shape,
-                topic: row.topic.clone(),
-                source: row.source.clone(),
-                tenant: row.tenant.clone(),
-            },
-        },
-    )?;
     Ok(WriteOutcome::Saved(Box::new(super::rows::render(
         id, &row, &version,
     ))))
