@@ -18,9 +18,8 @@ pub const FORMAT_VERSION: u32 = 1;
 /// The immutable part of a stored memory, written once at insert.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct RowRecord {
-    /// Tree id of the (account, tenant) scope.
-    pub scope: u64,
-    /// Where the row sits in each ordered index tree (all rows, by source, by session).
+    /// Where the row sits in each ordered index tree: its scope's tree of all rows first, then
+    /// by source, then by session.
     pub positions: Vec<TreePosition>,
     pub account: String,
     pub tenant: Option<String>,

@@ -153,57 +153,78 @@ fn insert(
     account: &str,
     m: NewMemory,
 ) -> Result<WriteOutcome> {
-    let tenant = m.tenant.as_deref();
-    let scope = tree_for(txn, &tree_name(account, tenant, Facet::All))?;
-    let channel = m.channel.clone().unwrap_or_else(|| m.source.clone());
-    let fingerprint = dedup_key(
-        scope,
-        &m.source,
-        &channel,
-        &m.decision,
-        m.external_id.as_deref(),
-    );
+    let NewMemory {
+        tenant,
+        decision,
+        summary,
+        topic,
+        importance_score,
+        source,
+        channel,
+        session_id,
+        original_message,
+        original_input,
+        external_id,
+        valid_from,
+        recorded_at,
+        extraction,
+        shape,
+    } = m;
+    let scope = tree_for(txn, &tree_name(account, tenant.as_deref(), Facet::All))?;
+    let channel = channel.unwrap_or_else(|| source.clone());
+    let fingerprint = dedup_key(scope, &source, &channel, &decision, external_id.as_deref());
     if let Some(existing) = find_live_duplicate(txn, &fingerprint, now)? {
         return Ok(WriteOutcome::Duplicate { existing });
     }
 
-    let id = MemoryId::generate();
-    let original_full = m
-        .original_message
-        .clone()
-        .unwrap_or_else(|| m.decision.clone());
-    let captured_at = m.recorded_at.unwrap_or(now);
-    let mut facets = vec![Facet::All, Facet::Source(&m.source)];
-    if let Some(session) = m.session_id.as_deref() {
-        facets.push(Facet::Session(session));
-    }
-    let mut positions = Vec::with_capacity(facets.len());
-    for facet in &facets {
-        let tree = tree_for(txn, &tree_name(account, tenant, *facet))?;
-        let seq = tree::count(&txn.open_table(TREE_NODES)?, tree)?;
-        positions.push(TreePosition { tree, seq });
-    }
-    let row = RowRecord {
+    // The row's place in every tree that orders it: its scope, its source, its session.
+    let mut trees = vec![
         scope,
-        positions: positions.clone(),
+        tree_for(
+            txn,
+            &tree_name(account, tenant.as_deref(), Facet::Source(&source)),
+        )?,
+    ];
+    if let Some(session) = session_id.as_deref() {
+        trees.push(tree_for(
+            txn,
+            &tree_name(account, tenant.as_deref(), Facet::Session(session)),
+        )?);
+    }
+    let positions = {
+        let nodes = txn.open_table(TREE_NODES)?;
+        trees
+            .into_iter()
+            .map(|tree| {
+                Ok(TreePosition {
+                    tree,
+                    seq: tree::count(&nodes, tree)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?
+    };
+    let id = MemoryId::generate();
+    let original_full = original_message.unwrap_or_else(|| decision.clone());
+    let row = RowRecord {
+        positions,
         account: account.to_owned(),
-        tenant: m.tenant.clone(),
-        decision: m.decision.clone(),
-        summary: m.summary.clone().unwrap_or_else(|| m.decision.clone()),
-        topic: m.topic.clone(),
-        importance_score: m.importance_score.clamp(1, 10) as u8,
-        source: m.source.clone(),
+        tenant,
+        summary: summary.unwrap_or_else(|| decision.clone()),
+        decision,
+        topic,
+        importance_score: importance_score.clamp(1, 10) as u8,
+        source,
         channel,
-        session_id: m.session_id.clone(),
+        session_id,
         original_message: truncate_chars(&original_full, ORIGINAL_MESSAGE_MAX_CHARS),
-        original_input: m.original_input.clone().unwrap_or(original_full),
-        external_id: m.external_id.clone(),
-        captured_at,
+        original_input: original_input.unwrap_or(original_full),
+        external_id,
+        captured_at: recorded_at.unwrap_or(now),
         created_at: now,
-        valid_from: m.valid_from.or(m.recorded_at).unwrap_or(now),
-        extraction: m.extraction.clone(),
-        shape: m.shape,
-        dedup_key: fingerprint.clone(),
+        valid_from: valid_from.or(recorded_at).unwrap_or(now),
+        extraction,
+        shape,
+        dedup_key: fingerprint,
     };
     let version = VersionRecord::default();
     let summary = summary_of(&row, &version);
@@ -212,12 +233,12 @@ fn insert(
         .insert(id.as_u128(), encode_row(&row).as_slice())?;
     {
         let mut nodes = txn.open_table(TREE_NODES)?;
-        for pos in &positions {
+        for pos in &row.positions {
             tree::append(&mut nodes, pos.tree, pos.seq, summary, id)?;
         }
     }
     txn.open_table(DEDUP)?
-        .insert(dedup_entry(&fingerprint, id).as_slice(), ())?;
+        .insert(dedup_entry(&row.dedup_key, id).as_slice(), ())?;
     Ok(WriteOutcome::Saved(Box::new(super::rows::render(
         id, &row, &version,
     ))))
