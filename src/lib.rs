@@ -54,6 +54,11 @@ pub use store::{MAX_CHAIN_HOPS, StorageBackend, Store, StoreOptions};
 pub use temporal::TemporalFlags;
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 
+/// The README's Rust examples are compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// Byte-level codecs, exposed only for the fuzz targets. Not a stable API.
 #[doc(hidden)]
 pub mod __fuzz {
