@@ -25,7 +25,8 @@ impl Store {
         let start = owned_row(&rows, id, account)?;
         let now = self.read_now(&txn)?;
         let mut found: HashMap<MemoryId, Memory> = HashMap::new();
-        found.insert(id, render(id, &start, &latest_version(&versions, id)?));
+        let version = latest_version(&versions, id)?;
+        found.insert(id, render(id, start, &version));
         let mut queue = VecDeque::from([(id, 0usize)]);
         while let Some((at, hops)) = queue.pop_front() {
             if hops == MAX_CHAIN_HOPS {
@@ -50,7 +51,8 @@ impl Store {
                 if row.account != account {
                     continue;
                 }
-                found.insert(next, render(next, &row, &latest_version(&versions, next)?));
+                let version = latest_version(&versions, next)?;
+                found.insert(next, render(next, row, &version));
                 queue.push_back((next, hops + 1));
             }
         }

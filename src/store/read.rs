@@ -3,11 +3,11 @@
 use std::ops::ControlFlow;
 
 use super::Store;
-use super::rows::{creation_events, latest_version, owned_row, render, version_at};
+use super::rows::{creation_events, latest_version, never_changed, owned_row, render, version_at};
 use super::tables::*;
 use super::tree;
 use super::write::{validate_account, validate_tenant};
-use crate::encoding::{Facet, Summary, decode_event, event_key, tree_name};
+use crate::encoding::{Facet, Summary, VersionRecord, decode_event, event_key, tree_name};
 use crate::error::{Error, Result};
 use crate::model::{AuditEvent, ListQuery, ListResult, Memory, MemoryId, ReadMode};
 use crate::temporal;
@@ -76,16 +76,22 @@ impl Store {
         let mode = query.mode;
         let predicate = |s: &Summary| may_match(&mode, now, s);
         let count = tree::count(&nodes, tree_id)?;
-        tree::scan_desc(&nodes, tree_id, count, &predicate, &mut |id| {
+        tree::scan_desc(&nodes, tree_id, count, &predicate, &mut |id, summary| {
             let row = super::rows::load_row(&rows, id)?
                 .ok_or_else(|| Error::Corrupted(format!("index names missing memory {id}")))?;
             if query.source.as_ref().is_some_and(|s| *s != row.source) {
                 return Ok(ControlFlow::Continue(()));
             }
-            let Some(version) = version_at(&versions, id, row.created_at, replay_at)? else {
-                return Ok(ControlFlow::Continue(()));
+            // Most rows never change: their leaf summary says so and saves the version lookup.
+            let version = if never_changed(summary) {
+                VersionRecord::default()
+            } else {
+                match version_at(&versions, id, row.created_at, replay_at)? {
+                    Some(version) => version,
+                    None => return Ok(ControlFlow::Continue(())),
+                }
             };
-            let memory = render(id, &row, &version);
+            let memory = render(id, row, &version);
             if temporal::selects(&mode, &memory, now) {
                 memories.push(memory);
             }
@@ -108,7 +114,8 @@ impl Store {
         let rows = txn.open_table(ROWS)?;
         let versions = txn.open_table(VERSIONS)?;
         let row = owned_row(&rows, id, account)?;
-        Ok(render(id, &row, &latest_version(&versions, id)?))
+        let version = latest_version(&versions, id)?;
+        Ok(render(id, row, &version))
     }
 
     /// The read-side "now" (the clock, never before the last commit).
@@ -124,9 +131,11 @@ impl Store {
         let versions = txn.open_table(VERSIONS)?;
         let events = txn.open_table(EVENTS)?;
         let row = owned_row(&rows, id, account)?;
-        let memory = render(id, &row, &latest_version(&versions, id)?);
+        let events_of_creation = creation_events(&row);
+        let version = latest_version(&versions, id)?;
+        let memory = render(id, row, &version);
         let (lo, hi) = (event_key(id, 0), event_key(id, u32::MAX));
-        let mut log = creation_events(&row).to_vec();
+        let mut log = events_of_creation.to_vec();
         for entry in events.range(lo.as_slice()..=hi.as_slice())? {
             log.push(decode_event(entry?.1.value())?);
         }

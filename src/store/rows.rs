@@ -91,21 +91,21 @@ pub(crate) fn creation_events(row: &RowRecord) -> [AuditEvent; 2] {
     ]
 }
 
-pub(crate) fn render(id: MemoryId, row: &RowRecord, version: &VersionRecord) -> Memory {
+pub(crate) fn render(id: MemoryId, row: RowRecord, version: &VersionRecord) -> Memory {
     Memory {
         id,
-        account: row.account.clone(),
-        tenant: row.tenant.clone(),
-        decision: row.decision.clone(),
-        summary: row.summary.clone(),
-        topic: row.topic.clone(),
+        account: row.account,
+        tenant: row.tenant,
+        decision: row.decision,
+        summary: row.summary,
+        topic: row.topic,
         importance_score: row.importance_score,
-        source: row.source.clone(),
-        channel: row.channel.clone(),
-        session_id: row.session_id.clone(),
-        original_message: row.original_message.clone(),
-        original_input: row.original_input.clone(),
-        external_id: row.external_id.clone(),
+        source: row.source,
+        channel: row.channel,
+        session_id: row.session_id,
+        original_message: row.original_message,
+        original_input: row.original_input,
+        external_id: row.external_id,
         captured_at: row.captured_at,
         created_at: row.created_at,
         valid_from: row.valid_from,
@@ -113,8 +113,14 @@ pub(crate) fn render(id: MemoryId, row: &RowRecord, version: &VersionRecord) -> 
         superseded_by: version.superseded_by,
         transaction_time_start: row.created_at,
         transaction_time_end: version.transaction_time_end,
-        extraction: row.extraction.clone(),
+        extraction: row.extraction,
     }
+}
+
+/// Whether a row with this leaf summary has never changed (no version stored), so its only
+/// version is the implicit first one. Every stored version sets `valid_to`.
+pub(crate) fn never_changed(summary: &Summary) -> bool {
+    summary.valid_to_set_at == i64::MIN
 }
 
 /// The index summary of a row in its latest version (see `tree.rs`).

@@ -140,7 +140,7 @@ pub(crate) fn scan_desc<T>(
     tree: u64,
     count: u64,
     may_match: &dyn Fn(&Summary) -> bool,
-    visit: &mut dyn FnMut(MemoryId) -> Result<ControlFlow<()>>,
+    visit: &mut dyn FnMut(MemoryId, &Summary) -> Result<ControlFlow<()>>,
 ) -> Result<()>
 where
     T: ReadableTable<&'static [u8], &'static [u8]>,
@@ -173,7 +173,7 @@ fn search<T>(
     lo: u64,
     hi: u64,
     may_match: &dyn Fn(&Summary) -> bool,
-    visit: &mut dyn FnMut(MemoryId) -> Result<ControlFlow<()>>,
+    visit: &mut dyn FnMut(MemoryId, &Summary) -> Result<ControlFlow<()>>,
 ) -> Result<ControlFlow<()>>
 where
     T: ReadableTable<&'static [u8], &'static [u8]>,
@@ -186,7 +186,7 @@ where
             continue;
         }
         let flow = match id {
-            Some(id) if level == 0 => visit(id)?,
+            Some(id) if level == 0 => visit(id, &summary)?,
             _ => {
                 let index = crate::encoding::decode_node_key(key.value())?.2;
                 let (clo, chi) = children(index);
@@ -265,7 +265,7 @@ mod tests {
                 .collect();
             let mut got = Vec::new();
             let pred = |s: &Summary| s.created <= t && s.valid_to > t;
-            scan_desc(&nodes, 7, n, &pred, &mut |id| {
+            scan_desc(&nodes, 7, n, &pred, &mut |id, _| {
                 got.push(id.as_u128() as u64);
                 Ok(if got.len() == 25 {
                     ControlFlow::Break(())

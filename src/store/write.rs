@@ -37,9 +37,10 @@ impl Store {
             validate_new(m)?;
         }
         self.transact(|txn, now| {
+            let mut tables = InsertTables::open(txn)?;
             memories
                 .into_iter()
-                .map(|m| insert(txn, now, account, m))
+                .map(|m| insert(&mut tables, now, account, m))
                 .collect()
         })
     }
@@ -79,21 +80,76 @@ fn truncate_chars(text: &str, max: usize) -> String {
     }
 }
 
-/// The id of the tree named `name`, created (empty) if it does not exist yet.
-pub(super) fn tree_for(txn: &WriteTransaction, name: &[u8]) -> Result<u64> {
-    let mut trees = txn.open_table(TREES)?;
-    if let Some(v) = trees.get(name)? {
-        return Ok(v.value());
+/// The tables an insert touches, opened once per transaction (opening a redb table is not
+/// free, and a batch inserts many rows).
+struct InsertTables<'t> {
+    meta: Table<'t, &'static str, &'static [u8]>,
+    trees: Table<'t, &'static [u8], u64>,
+    nodes: Table<'t, &'static [u8], &'static [u8]>,
+    rows: Table<'t, u128, &'static [u8]>,
+    versions: Table<'t, &'static [u8], &'static [u8]>,
+    dedup: Table<'t, &'static [u8], ()>,
+}
+
+impl<'t> InsertTables<'t> {
+    fn open(txn: &'t WriteTransaction) -> Result<Self> {
+        Ok(InsertTables {
+            meta: txn.open_table(META)?,
+            trees: txn.open_table(TREES)?,
+            nodes: txn.open_table(TREE_NODES)?,
+            rows: txn.open_table(ROWS)?,
+            versions: txn.open_table(VERSIONS)?,
+            dedup: txn.open_table(DEDUP)?,
+        })
     }
-    let mut meta = txn.open_table(META)?;
-    let id = meta
-        .get(META_NEXT_TREE)?
-        .map(|v| read_u64(v.value()))
-        .transpose()?
-        .unwrap_or(1);
-    meta.insert(META_NEXT_TREE, (id + 1).to_be_bytes().as_slice())?;
-    trees.insert(name, id)?;
-    Ok(id)
+
+    /// The id of the tree named `name`, created (empty) if it does not exist yet.
+    fn tree_for(&mut self, name: &[u8]) -> Result<u64> {
+        if let Some(v) = self.trees.get(name)? {
+            return Ok(v.value());
+        }
+        let id = self
+            .meta
+            .get(META_NEXT_TREE)?
+            .map(|v| read_u64(v.value()))
+            .transpose()?
+            .unwrap_or(1);
+        self.meta
+            .insert(META_NEXT_TREE, (id + 1).to_be_bytes().as_slice())?;
+        self.trees.insert(name, id)?;
+        Ok(id)
+    }
+
+    /// A live row (neither superseded nor expired at `now`) with this fingerprint. Entries of
+    /// rows that can never be live again are dropped on the way.
+    fn find_live_duplicate(
+        &mut self,
+        fingerprint: &[u8],
+        now: Timestamp,
+    ) -> Result<Option<MemoryId>> {
+        let (lo, hi) = (
+            dedup_entry(fingerprint, MemoryId::from_u128(0)),
+            dedup_entry(fingerprint, MemoryId::from_u128(u128::MAX)),
+        );
+        let mut dead = Vec::new();
+        let mut live = None;
+        for entry in self.dedup.range(lo.as_slice()..=hi.as_slice())? {
+            let key = entry?.0;
+            let id = dedup_entry_id(key.value())?;
+            let version = latest_version(&self.versions, id)?;
+            let superseded = version.superseded_by.is_some();
+            let expired = version.valid_to.is_some_and(|end| end <= now);
+            if !superseded && !expired {
+                live = Some(id);
+                break;
+            }
+            dead.push(key.value().to_vec());
+        }
+        for key in dead {
+            self.dedup.remove(key.as_slice())?;
+        }
+        Ok(live)
+    }
 }
 
 pub(super) fn append_event(
@@ -114,41 +170,8 @@ pub(super) fn append_event(
     Ok(())
 }
 
-/// A live row (neither superseded nor expired at `now`) with this fingerprint. Entries of rows
-/// that can never be live again are dropped on the way.
-fn find_live_duplicate(
-    txn: &WriteTransaction,
-    fingerprint: &[u8],
-    now: Timestamp,
-) -> Result<Option<MemoryId>> {
-    let mut dedup = txn.open_table(DEDUP)?;
-    let versions = txn.open_table(VERSIONS)?;
-    let (lo, hi) = (
-        dedup_entry(fingerprint, MemoryId::from_u128(0)),
-        dedup_entry(fingerprint, MemoryId::from_u128(u128::MAX)),
-    );
-    let mut dead = Vec::new();
-    let mut live = None;
-    for entry in dedup.range(lo.as_slice()..=hi.as_slice())? {
-        let key = entry?.0;
-        let id = dedup_entry_id(key.value())?;
-        let version = latest_version(&versions, id)?;
-        let superseded = version.superseded_by.is_some();
-        let expired = version.valid_to.is_some_and(|end| end <= now);
-        if !superseded && !expired {
-            live = Some(id);
-            break;
-        }
-        dead.push(key.value().to_vec());
-    }
-    for key in dead {
-        dedup.remove(key.as_slice())?;
-    }
-    Ok(live)
-}
-
 fn insert(
-    txn: &WriteTransaction,
+    t: &mut InsertTables<'_>,
     now: Timestamp,
     account: &str,
     m: NewMemory,
@@ -170,39 +193,38 @@ fn insert(
         extraction,
         shape,
     } = m;
-    let scope = tree_for(txn, &tree_name(account, tenant.as_deref(), Facet::All))?;
+    let scope = t.tree_for(&tree_name(account, tenant.as_deref(), Facet::All))?;
     let channel = channel.unwrap_or_else(|| source.clone());
     let fingerprint = dedup_key(scope, &source, &channel, &decision, external_id.as_deref());
-    if let Some(existing) = find_live_duplicate(txn, &fingerprint, now)? {
+    if let Some(existing) = t.find_live_duplicate(&fingerprint, now)? {
         return Ok(WriteOutcome::Duplicate { existing });
     }
 
     // The row's place in every tree that orders it: its scope, its source, its session.
     let mut trees = vec![
         scope,
-        tree_for(
-            txn,
-            &tree_name(account, tenant.as_deref(), Facet::Source(&source)),
-        )?,
+        t.tree_for(&tree_name(
+            account,
+            tenant.as_deref(),
+            Facet::Source(&source),
+        ))?,
     ];
     if let Some(session) = session_id.as_deref() {
-        trees.push(tree_for(
-            txn,
-            &tree_name(account, tenant.as_deref(), Facet::Session(session)),
-        )?);
+        trees.push(t.tree_for(&tree_name(
+            account,
+            tenant.as_deref(),
+            Facet::Session(session),
+        ))?);
     }
-    let positions = {
-        let nodes = txn.open_table(TREE_NODES)?;
-        trees
-            .into_iter()
-            .map(|tree| {
-                Ok(TreePosition {
-                    tree,
-                    seq: tree::count(&nodes, tree)?,
-                })
+    let positions = trees
+        .into_iter()
+        .map(|tree| {
+            Ok(TreePosition {
+                tree,
+                seq: tree::count(&t.nodes, tree)?,
             })
-            .collect::<Result<Vec<_>>>()?
-    };
+        })
+        .collect::<Result<Vec<_>>>()?;
     let id = MemoryId::generate();
     let original_full = original_message.unwrap_or_else(|| decision.clone());
     let row = RowRecord {
@@ -229,17 +251,13 @@ fn insert(
     let version = VersionRecord::default();
     let summary = summary_of(&row, &version);
 
-    txn.open_table(ROWS)?
-        .insert(id.as_u128(), encode_row(&row).as_slice())?;
-    {
-        let mut nodes = txn.open_table(TREE_NODES)?;
-        for pos in &row.positions {
-            tree::append(&mut nodes, pos.tree, pos.seq, summary, id)?;
-        }
+    t.rows.insert(id.as_u128(), encode_row(&row).as_slice())?;
+    for pos in &row.positions {
+        tree::append(&mut t.nodes, pos.tree, pos.seq, summary, id)?;
     }
-    txn.open_table(DEDUP)?
+    t.dedup
         .insert(dedup_entry(&row.dedup_key, id).as_slice(), ())?;
     Ok(WriteOutcome::Saved(Box::new(super::rows::render(
-        id, &row, &version,
+        id, row, &version,
     ))))
 }
