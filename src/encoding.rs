@@ -39,8 +39,21 @@ pub(crate) struct RowRecord {
     pub extraction: Option<Extraction>,
     /// How the row arrived (for its derived `memory.created` event).
     pub shape: WriteShape,
-    /// Key of the row's duplicate-suppression entry.
-    pub dedup_key: Vec<u8>,
+}
+
+impl RowRecord {
+    /// The row's duplicate-suppression fingerprint (derived, not stored: its scope is the tree
+    /// of its first position).
+    pub(crate) fn fingerprint(&self) -> Vec<u8> {
+        let scope = self.positions.first().map_or(0, |p| p.tree);
+        dedup_key(
+            scope,
+            &self.source,
+            &self.channel,
+            &self.decision,
+            self.external_id.as_deref(),
+        )
+    }
 }
 
 /// A row's position in one ordered index tree.

@@ -101,7 +101,7 @@ fn delete_row(txn: &WriteTransaction, id: MemoryId) -> Result<bool> {
         preds.remove(pred_key(successor, id).as_slice())?;
     }
     txn.open_table(DEDUP)?
-        .remove(dedup_entry(&row.dedup_key, id).as_slice())?;
+        .remove(dedup_entry(&row.fingerprint(), id).as_slice())?;
     Ok(true)
 }
 

@@ -138,7 +138,7 @@ fn record(
     {
         if next.superseded_by.is_some() {
             txn.open_table(DEDUP)?
-                .remove(dedup_entry(&row.dedup_key, id).as_slice())?;
+                .remove(dedup_entry(&row.fingerprint(), id).as_slice())?;
         }
     }
     let (kind, details) = match next.superseded_by {

@@ -246,7 +246,6 @@ fn insert(
         valid_from: valid_from.or(recorded_at).unwrap_or(now),
         extraction,
         shape,
-        dedup_key: fingerprint,
     };
     let version = VersionRecord::default();
     let summary = summary_of(&row, &version);
@@ -256,7 +255,7 @@ fn insert(
         tree::append(&mut t.nodes, pos.tree, pos.seq, summary, id)?;
     }
     t.dedup
-        .insert(dedup_entry(&row.dedup_key, id).as_slice(), ())?;
+        .insert(dedup_entry(&fingerprint, id).as_slice(), ())?;
     Ok(WriteOutcome::Saved(Box::new(super::rows::render(
         id, row, &version,
     ))))
