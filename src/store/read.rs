@@ -75,7 +75,11 @@ impl Store {
         let replay_at = query.mode.transaction_instant();
         let mode = query.mode;
         let predicate = |s: &Summary| may_match(&mode, now, s);
-        let count = tree::count(&nodes, tree_id)?;
+        let mut count = tree::count(&nodes, tree_id)?;
+        if let Some(at) = replay_at {
+            // Rows written after the replayed instant are a suffix: start the walk before it.
+            count = tree::created_prefix(&nodes, tree_id, count, at.as_micros())?;
+        }
         tree::scan_desc(&nodes, tree_id, count, &predicate, &mut |id, summary| {
             let row = super::rows::load_row(&rows, id)?
                 .ok_or_else(|| Error::Corrupted(format!("index names missing memory {id}")))?;

@@ -62,6 +62,32 @@ where
     }
 }
 
+/// Number of leading rows (of the tree's first `count`) created at or before `t`. Rows are in
+/// `created_at` order, so this is a binary search over level 0: O(log n) point reads.
+pub(crate) fn created_prefix<T>(nodes: &T, tree: u64, count: u64, t: i64) -> Result<u64>
+where
+    T: ReadableTable<&'static [u8], &'static [u8]>,
+{
+    let (mut lo, mut hi) = (0u64, count);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let created = match nodes.get(node_key(tree, 0, mid).as_slice())? {
+            Some(v) => decode_node(v.value())?.0.created,
+            None => {
+                return Err(crate::error::Error::Corrupted(format!(
+                    "tree {tree} misses row {mid}"
+                )));
+            }
+        };
+        if created <= t {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
+}
+
 /// Appends row `seq` (which must be the tree's next sequence number) with its summary.
 pub(crate) fn append(
     nodes: &mut Table<&'static [u8], &'static [u8]>,
@@ -224,6 +250,26 @@ mod tests {
         assert_eq!(top_level(65), 2);
         assert_eq!(top_level(4096), 2);
         assert_eq!(top_level(4097), 3);
+    }
+
+    #[test]
+    fn created_prefix_counts_rows_created_by_an_instant() -> Result<()> {
+        let db = Database::builder().create_with_backend(InMemoryBackend::new())?;
+        let txn = db.begin_write()?;
+        {
+            let mut nodes = txn.open_table(TREE_NODES)?;
+            // Several rows share a creation instant, as the rows of one batch do.
+            for seq in 0..300u64 {
+                let s = summary((seq / 3) as i64 * 10, i64::MAX);
+                append(&mut nodes, 1, seq, s, MemoryId::from_u128(u128::from(seq)))?;
+            }
+            for t in [-1i64, 0, 5, 10, 995, 1000, 2000] {
+                let expected = (0..300u64).filter(|s| (s / 3) as i64 * 10 <= t).count() as u64;
+                assert_eq!(created_prefix(&nodes, 1, 300, t)?, expected, "t = {t}");
+            }
+        }
+        txn.commit()?;
+        Ok(())
     }
 
     /// Every row's "alive" end is mutated at random; the tree search must return exactly the
