@@ -33,6 +33,7 @@
 #![allow(dead_code)]
 
 use std::collections::{BinaryHeap, HashMap};
+use std::hint::black_box;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -41,7 +42,7 @@ use aurra::{
     Clock, ListQuery, ManualClock, Memory, MemoryId, NewMemory, ReadMode, Store, StoreOptions,
     Supersede, Timestamp, WriteOutcome,
 };
-use criterion::Criterion;
+use criterion::{BenchmarkId, Criterion};
 use redb::{ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
 
@@ -1333,6 +1334,48 @@ pub fn tx_as_of_mode(at: i64) -> ReadMode {
         at: Timestamp::from_micros(at),
         include_superseded: false,
     }
+}
+
+/// One time-travel list bench (group `name`): aurra in `mode(T)`, the raw redb floor from T,
+/// SQLite's `sql` at T, on the dataset's instants, at every size; each call asserts 20 rows.
+pub fn instant_list_bench(c: &mut Criterion, name: &str, mode: fn(i64) -> ReadMode, sql: &str) {
+    let mut group = c.benchmark_group(name);
+    for size in sizes() {
+        let d = dataset(size);
+        let label = size_label(size);
+        let instants = &d.instants;
+        let mut i = 0;
+        group.bench_function(BenchmarkId::new("aurra", &label), |b| {
+            b.iter(|| {
+                i += 1;
+                let rows = aurra_list(&d, mode(black_box(instants[i % instants.len()])));
+                assert_eq!(rows.len(), LIMIT);
+                rows
+            })
+        });
+        let mut i = 0;
+        group.bench_function(BenchmarkId::new("redb", &label), |b| {
+            b.iter(|| {
+                i += 1;
+                let at = black_box(instants[i % instants.len()]);
+                let rows = raw::newest(&d.raw, at, LIMIT).expect("raw");
+                assert_eq!(rows.len(), LIMIT);
+                rows
+            })
+        });
+        let conn = d.sqlite.lock().expect("sqlite");
+        let mut i = 0;
+        group.bench_function(BenchmarkId::new("sqlite", &label), |b| {
+            b.iter(|| {
+                i += 1;
+                let at = black_box(instants[i % instants.len()]);
+                let rows = sqlite::list(&conn, sql, at, LIMIT).expect("sqlite");
+                assert_eq!(rows.len(), LIMIT);
+                rows
+            })
+        });
+    }
+    group.finish();
 }
 
 fn verify(d: &Dataset) {
