@@ -46,12 +46,7 @@ where
     if at.is_some_and(|t| t < created_at) {
         return Ok(None);
     }
-    let lo = version_key(id, Timestamp::MIN);
-    let hi = version_key(id, at.unwrap_or(Timestamp::MAX));
-    match versions.range(lo.as_slice()..=hi.as_slice())?.next_back() {
-        None => Ok(Some(VersionRecord::default())),
-        Some(entry) => Ok(Some(decode_version(entry?.1.value())?)),
-    }
+    version_until(versions, id, at.unwrap_or(Timestamp::MAX)).map(Some)
 }
 
 /// The latest version of a row.
@@ -59,8 +54,15 @@ pub(crate) fn latest_version<T>(versions: &T, id: MemoryId) -> Result<VersionRec
 where
     T: ReadableTable<&'static [u8], &'static [u8]>,
 {
-    let lo = version_key(id, Timestamp::MIN);
-    let hi = version_key(id, Timestamp::MAX);
+    version_until(versions, id, Timestamp::MAX)
+}
+
+/// The last stored version that started at or before `until`, or the implicit first one.
+fn version_until<T>(versions: &T, id: MemoryId, until: Timestamp) -> Result<VersionRecord>
+where
+    T: ReadableTable<&'static [u8], &'static [u8]>,
+{
+    let (lo, hi) = (version_key(id, Timestamp::MIN), version_key(id, until));
     match versions.range(lo.as_slice()..=hi.as_slice())?.next_back() {
         None => Ok(VersionRecord::default()),
         Some(entry) => decode_version(entry?.1.value()),

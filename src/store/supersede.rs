@@ -6,8 +6,12 @@ use super::Store;
 use super::rows::{latest_version, load_row, owned_row, summary_of};
 use super::tables::*;
 use super::tree;
-use super::write::append_event;
-use crate::encoding::{VersionRecord, dedup_entry, encode_version, pred_key, version_key};
+use redb::{ReadableTable, Table};
+
+use crate::encoding::{
+    VersionRecord, decode_event_key, dedup_entry, encode_event, encode_version, event_key,
+    pred_key, version_key,
+};
 use crate::error::{Error, Result};
 use crate::model::{AuditEvent, EventDetails, EventKind, MemoryId, Supersede, SupersedeOutcome};
 use crate::time::Timestamp;
@@ -166,4 +170,23 @@ fn record(
             details,
         },
     )
+}
+
+/// Appends `event` to the audit log of `id`, after its last stored event.
+fn append_event(
+    events: &mut Table<&'static [u8], &'static [u8]>,
+    id: MemoryId,
+    event: &AuditEvent,
+) -> Result<()> {
+    let lo = event_key(id, 0);
+    let hi = event_key(id, u32::MAX);
+    let next = match events.range(lo.as_slice()..=hi.as_slice())?.next_back() {
+        None => 0,
+        Some(entry) => decode_event_key(entry?.0.value())?.1 + 1,
+    };
+    events.insert(
+        event_key(id, next).as_slice(),
+        encode_event(event).as_slice(),
+    )?;
+    Ok(())
 }

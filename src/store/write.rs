@@ -1,5 +1,6 @@
-//! Inserting memories: validation, duplicate suppression, row + version + index entries +
-//! audit events, all in one transaction.
+//! Inserting memories: validation, duplicate suppression, the row, its tree leaves and its
+//! fingerprint, all in one transaction. The first version and the creation audit events are
+//! implicit in the row (see `rows.rs`).
 
 use redb::{ReadableTable, Table, WriteTransaction};
 
@@ -7,11 +8,11 @@ use super::rows::{latest_version, summary_of};
 use super::tables::*;
 use super::{Store, read_u64, tree};
 use crate::encoding::{
-    Facet, RowRecord, TreePosition, VersionRecord, decode_event_key, dedup_entry, dedup_entry_id,
-    dedup_key, encode_event, encode_row, event_key, tree_name,
+    Facet, RowRecord, TreePosition, VersionRecord, dedup_entry, dedup_entry_id, dedup_key,
+    encode_row, tree_name,
 };
 use crate::error::{Error, Result};
-use crate::model::{AuditEvent, MemoryId, NewMemory, ORIGINAL_MESSAGE_MAX_CHARS, WriteOutcome};
+use crate::model::{MemoryId, NewMemory, ORIGINAL_MESSAGE_MAX_CHARS, WriteOutcome};
 use crate::time::Timestamp;
 
 impl Store {
@@ -150,24 +151,6 @@ impl<'t> InsertTables<'t> {
         }
         Ok(live)
     }
-}
-
-pub(super) fn append_event(
-    events: &mut Table<&'static [u8], &'static [u8]>,
-    id: MemoryId,
-    event: &AuditEvent,
-) -> Result<()> {
-    let lo = event_key(id, 0);
-    let hi = event_key(id, u32::MAX);
-    let next = match events.range(lo.as_slice()..=hi.as_slice())?.next_back() {
-        None => 0,
-        Some(entry) => decode_event_key(entry?.0.value())?.1 + 1,
-    };
-    events.insert(
-        event_key(id, next).as_slice(),
-        encode_event(event).as_slice(),
-    )?;
-    Ok(())
 }
 
 fn insert(
