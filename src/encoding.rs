@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::account::{Account, ApiKey, Settings, Usage};
 use crate::error::{Error, Result};
 use crate::model::{AuditEvent, Extraction, MemoryId, WriteShape};
 use crate::time::Timestamp;
@@ -108,6 +109,10 @@ macro_rules! record_codec {
 record_codec!(RowRecord, encode_row, decode_row, "row");
 record_codec!(VersionRecord, encode_version, decode_version, "version");
 record_codec!(AuditEvent, encode_event, decode_event, "event");
+record_codec!(Account, encode_account, decode_account, "account");
+record_codec!(ApiKey, encode_api_key, decode_api_key, "api key");
+record_codec!(Settings, encode_settings, decode_settings, "settings");
+record_codec!(Usage, encode_usage, decode_usage, "usage");
 
 /// Maps an instant to a u64 whose unsigned order is the instant's order.
 pub(crate) fn sortable(t: Timestamp) -> u64 {
@@ -399,6 +404,10 @@ pub fn fuzz_decode_all(bytes: &[u8]) {
     let _ = decode_row(bytes);
     let _ = decode_version(bytes);
     let _ = decode_event(bytes);
+    let _ = decode_account(bytes);
+    let _ = decode_api_key(bytes);
+    let _ = decode_settings(bytes);
+    let _ = decode_usage(bytes);
     let _ = decode_version_key(bytes);
     let _ = decode_event_key(bytes);
     let _ = decode_pred_key(bytes);

@@ -36,13 +36,20 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod account;
 mod encoding;
 mod error;
 mod model;
+#[cfg(feature = "server")]
+pub mod server;
 mod store;
 pub mod temporal;
 mod time;
 
+pub use account::{
+    API_KEY_PREFIX, Account, ApiKey, HALF_LIFE_RANGE_DAYS, MIN_CONFIDENCE_FLOOR, Settings,
+    SettingsPatch, Usage, month_start,
+};
 pub use encoding::FORMAT_VERSION;
 pub use error::{Error, Result};
 pub use model::{

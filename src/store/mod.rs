@@ -1,9 +1,11 @@
 //! `Store`: the bitemporal memory store on one redb file. All redb access lives under this
 //! module; nothing above it names a redb type.
 
+mod accounts;
 mod chain;
 pub use chain::MAX_CHAIN_HOPS;
 mod delete;
+mod group;
 mod read;
 mod rows;
 mod stamp;
@@ -77,6 +79,7 @@ struct Inner {
     durable: bool,
     poisoned: AtomicBool,
     stamper: stamp::Stamper,
+    group: group::GroupCommit,
 }
 
 /// A bitemporal memory store on one redb file.
@@ -189,6 +192,7 @@ impl Store {
                 durable: options.durable,
                 poisoned: AtomicBool::new(false),
                 stamper,
+                group: group::GroupCommit::default(),
             }),
         })
     }

@@ -20,6 +20,18 @@ pub(crate) const TREE_NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::ne
 /// `fingerprint ++ id → ()`: duplicate suppression among live rows.
 pub(crate) const DEDUP: TableDefinition<&[u8], ()> = TableDefinition::new("dedup");
 
+// Account tables, created on first use (a file without them is a valid FORMAT_VERSION 1 file
+// with no accounts yet).
+
+/// `account id → Account`.
+pub(crate) const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
+/// `SHA-256(secret) → ApiKey`: keys are looked up by the hash of the presented secret.
+pub(crate) const API_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("api_keys");
+/// `key id → Settings`: per-key settings, absent until first stored.
+pub(crate) const KEY_SETTINGS: TableDefinition<u128, &[u8]> = TableDefinition::new("key_settings");
+/// `account id → Usage`: write requests in the current period.
+pub(crate) const USAGE: TableDefinition<&str, &[u8]> = TableDefinition::new("usage");
+
 pub(crate) const META_FORMAT: &str = "format_version";
 pub(crate) const META_LAST_TX: &str = "last_transaction_time";
 pub(crate) const META_NEXT_TREE: &str = "next_tree_id";

@@ -4,6 +4,7 @@
 
 use redb::{ReadableTable, Table, WriteTransaction};
 
+use super::accounts::count_write;
 use super::rows::{latest_version, summary_of};
 use super::tables::*;
 use super::{Store, read_u64, tree};
@@ -28,6 +29,10 @@ impl Store {
     /// Writes several memories in one transaction: all are stored, or (on error) none.
     /// Outcomes are in input order; later items are checked for duplicates against earlier
     /// ones.
+    ///
+    /// Concurrent calls are group-committed: calls that arrive while a commit is in flight
+    /// share the next transaction (and its one fsync), and each returns once that commit is
+    /// durable. Each call counts as one write request in the account's [`crate::Usage`].
     pub fn write_batch(
         &self,
         account: &str,
@@ -37,13 +42,24 @@ impl Store {
         for m in &memories {
             validate_new(m)?;
         }
-        self.transact(|txn, now| {
-            let mut tables = InsertTables::open(txn)?;
-            memories
-                .into_iter()
-                .map(|m| insert(&mut tables, now, account, m))
-                .collect()
-        })
+        self.inner
+            .group
+            .submit(account.to_owned(), memories, |group| {
+                self.transact(|txn, now| {
+                    let mut tables = InsertTables::open(txn)?;
+                    group
+                        .iter()
+                        .map(|request| {
+                            count_write(&mut tables.usage, &request.account, now)?;
+                            request
+                                .memories
+                                .iter()
+                                .map(|m| insert(&mut tables, now, &request.account, m.clone()))
+                                .collect()
+                        })
+                        .collect()
+                })
+            })
     }
 }
 
@@ -90,6 +106,7 @@ struct InsertTables<'t> {
     rows: Table<'t, u128, &'static [u8]>,
     versions: Table<'t, &'static [u8], &'static [u8]>,
     dedup: Table<'t, &'static [u8], ()>,
+    usage: Table<'t, &'static str, &'static [u8]>,
 }
 
 impl<'t> InsertTables<'t> {
@@ -101,6 +118,7 @@ impl<'t> InsertTables<'t> {
             rows: txn.open_table(ROWS)?,
             versions: txn.open_table(VERSIONS)?,
             dedup: txn.open_table(DEDUP)?,
+            usage: txn.open_table(USAGE)?,
         })
     }
 

@@ -1,0 +1,250 @@
+//! `aurra`: the self-hosted server and its key management. Parses arguments and calls the
+//! library; all behaviour lives in `aurra::server` and `aurra::Store`.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+use aurra::server::{AppState, Config};
+use aurra::{ApiKey, Store};
+
+/// A bitemporal memory store for AI agents, served over the Aurra REST contract.
+#[derive(Parser)]
+#[command(name = "aurra", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the REST server (creates the data dir, and on first start an account and key).
+    Serve(ServeArgs),
+    /// Manage API keys (stop the server first: it holds the data file open).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Args)]
+struct DataDir {
+    /// Directory holding the store file `aurra.redb`.
+    #[arg(long, env = "AURRA_DATA_DIR", default_value = "./aurra-data")]
+    data_dir: PathBuf,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    data: DataDir,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "AURRA_BIND", default_value = "127.0.0.1:8787")]
+    bind: SocketAddr,
+    /// Refuse writes beyond --writes-limit per month (grace period, then blocked).
+    #[arg(long, env = "AURRA_ENFORCE_QUOTA")]
+    enforce_quota: bool,
+    /// Writes per account per UTC calendar month (reported by /plan/status).
+    #[arg(long, env = "AURRA_WRITES_LIMIT", default_value_t = 50_000)]
+    writes_limit: u64,
+    /// Days of grace after the quota runs out before the account is blocked.
+    #[arg(long, env = "AURRA_GRACE_DAYS", default_value_t = 7)]
+    grace_days: u32,
+    /// Plan tier reported by /plan/status.
+    #[arg(long, env = "AURRA_PLAN_TIER", default_value = "starter")]
+    plan_tier: String,
+    /// Requests per minute per API key (default: no rate limit).
+    #[arg(long, env = "AURRA_RATE_LIMIT_PER_MINUTE")]
+    rate_limit_per_minute: Option<NonZeroU32>,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Issue a key; prints the secret once, alone on the first line of stdout.
+    Create {
+        #[command(flatten)]
+        data: DataDir,
+        /// Account (company_id) the key belongs to; created if new.
+        #[arg(long, default_value = "default")]
+        account: String,
+        /// A label to recognise the key by.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List keys: id, shown prefix, account, label, dates. Never secrets.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Revoke a key by its id (from `aurra keys list`).
+    Revoke {
+        #[command(flatten)]
+        data: DataDir,
+        /// The key id.
+        id: uuid::Uuid,
+    },
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AURRA_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args),
+        Command::Keys { command } => keys(command),
+    }
+}
+
+fn open_store(dir: &Path) -> Result<Store> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    let path = dir.join("aurra.redb");
+    Store::open(&path).with_context(|| {
+        format!(
+            "cannot open {} (if an aurra server is running on this data dir, stop it first)",
+            path.display()
+        )
+    })
+}
+
+fn serve(args: ServeArgs) -> Result<()> {
+    let store = open_store(&args.data.data_dir)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let config = Config {
+        enforce_quota: args.enforce_quota,
+        writes_limit: args.writes_limit,
+        grace_days: args.grace_days,
+        plan_tier: args.plan_tier,
+        rate_limit_per_minute: args.rate_limit_per_minute,
+        ..Config::default()
+    };
+    let first_key = if store.api_keys()?.is_empty() {
+        Some(store.create_api_key("default", "created on first start")?)
+    } else {
+        None
+    };
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.bind))?;
+        let addr = listener.local_addr()?;
+        if let Some((key, secret)) = &first_key {
+            print_welcome(key, secret, addr);
+        }
+        tracing::info!(data_dir = %args.data.data_dir.display(), %addr, "aurra serving");
+        println!("aurra listening on http://{addr}");
+        let state = Arc::new(AppState::new(store, config));
+        aurra::server::run(listener, state, shutdown_signal()).await?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    // Dropping the runtime waits for store calls still on its blocking pool; the last store
+    // handle goes with them and redb closes the file cleanly.
+    drop(runtime);
+    tracing::info!("store closed");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}
+
+fn print_welcome(key: &ApiKey, secret: &str, addr: SocketAddr) {
+    println!(
+        "\
+Created account {account:?} and its first API key. It is shown only this once:
+
+    {secret}
+
+Try it:
+
+    curl -s -X POST http://{addr}/agent/memories \\
+      -H 'Authorization: Bearer {secret}' -H 'Content-Type: application/json' \\
+      -d '{{\"content\": \"Alice is a senior engineer at Acme Corp.\"}}'
+    curl -s http://{addr}/agent/memories -H 'Authorization: Bearer {secret}'
+
+From Python (pip install aurra==0.8.1):
+
+    from aurra import Aurra
+    client = Aurra(api_key=\"{secret}\", base_url=\"http://{addr}\")
+    client.memories.add(content=\"Alice is a senior engineer at Acme Corp.\")
+    print(client.memories.list())
+
+More keys: stop the server, then `aurra keys create --account NAME`.
+",
+        account = key.account,
+    );
+}
+
+fn keys(command: KeysCommand) -> Result<()> {
+    match command {
+        KeysCommand::Create {
+            data,
+            account,
+            label,
+        } => {
+            let store = open_store(&data.data_dir)?;
+            let (key, secret) = store.create_api_key(&account, &label)?;
+            println!("{secret}");
+            eprintln!(
+                "Created key {} for account {:?}. The secret above is shown only once.",
+                key.id, key.account
+            );
+        }
+        KeysCommand::List { data } => {
+            let store = open_store(&data.data_dir)?;
+            println!(
+                "{:<36}  {:<14}  {:<20}  {:<16}  {:<32}  status",
+                "id", "prefix", "account", "label", "created"
+            );
+            for key in store.api_keys()? {
+                let status = match key.revoked_at {
+                    Some(at) => format!("revoked {at}"),
+                    None => "active".into(),
+                };
+                println!(
+                    "{:<36}  {:<14}  {:<20}  {:<16}  {:<32}  {status}",
+                    key.id, key.shown_prefix, key.account, key.label, key.created_at
+                );
+            }
+        }
+        KeysCommand::Revoke { data, id } => {
+            let store = open_store(&data.data_dir)?;
+            let keys = store.api_keys()?;
+            if !keys.iter().any(|k| k.id == id) {
+                bail!("no API key with id {id} (see `aurra keys list`)");
+            }
+            let key = store.revoke_api_key(id)?;
+            println!("revoked {} ({}…)", key.id, key.shown_prefix);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! Error responses: every non-2xx answer is a JSON object with `detail` (spec §2.5).
+
+use hyper::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use hyper::{Response, StatusCode};
+use serde_json::{Value, json};
+
+use super::{Body, response};
+use crate::Error;
+
+/// One entry of a FastAPI-style validation error list.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct FieldError {
+    /// Where: `["body", "content"]`, `["query", "limit"]`, `["path", "memory_id"]`, ...
+    pub loc: Vec<Value>,
+    /// What is wrong, in pydantic's words.
+    pub msg: String,
+    /// pydantic's error type (`value_error.missing`, `type_error.str`, ...).
+    pub kind: &'static str,
+}
+
+/// An error response: status, JSON body, and `Retry-After` when the status needs one.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    pub status: StatusCode,
+    pub body: Value,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// `{"detail": message}` with `status`.
+    pub fn detail(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            body: json!({ "detail": message.into() }),
+            retry_after: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::detail(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 429 with `Retry-After` (at least one second).
+    pub fn too_many_requests(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        ApiError {
+            retry_after: Some(retry_after_secs.max(1)),
+            ..Self::detail(StatusCode::TOO_MANY_REQUESTS, message)
+        }
+    }
+
+    /// 422 with the list of field errors.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail: Vec<Value> = errors
+            .into_iter()
+            .map(|e| json!({ "loc": e.loc, "msg": e.msg, "type": e.kind }))
+            .collect();
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            body: json!({ "detail": detail }),
+            retry_after: None,
+        }
+    }
+
+    /// 422 for one malformed path parameter.
+    pub fn bad_path_uuid(name: &str) -> Self {
+        Self::validation(vec![FieldError {
+            loc: vec![json!("path"), json!(name)],
+            msg: "value is not a valid uuid".into(),
+            kind: "type_error.uuid",
+        }])
+    }
+
+    pub fn not_authenticated() -> Self {
+        Self::detail(StatusCode::UNAUTHORIZED, "Not authenticated")
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let mut resp = response(self.status, &self.body);
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::InvalidArgument(msg) | Error::Conflict(msg) => ApiError::bad_request(msg),
+            Error::NotFound(_) => ApiError::detail(StatusCode::NOT_FOUND, "Memory not found"),
+            Error::Forbidden(_) => {
+                ApiError::detail(StatusCode::FORBIDDEN, "Memory belongs to another account")
+            }
+            Error::Poisoned | Error::Storage(_) | Error::Io(_) => {
+                tracing::error!(error = %e, "store unavailable");
+                ApiError::detail(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Storage temporarily unavailable; retry later",
+                )
+            }
+            other => {
+                tracing::error!(error = %other, "store failure");
+                ApiError::detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+            }
+        }
+    }
+}

@@ -1,0 +1,779 @@
+//! The endpoint handlers: validate input, call the library, render wire types.
+
+use std::sync::Arc;
+
+use hyper::{Response, StatusCode};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::errors::ApiError;
+use super::input::{Fields, Query, json_object};
+use super::wire::{self, WireEvent, WireSettings, ts};
+use super::{AppState, Body, auth, response};
+use crate::{
+    ApiKey, Extraction, HALF_LIFE_RANGE_DAYS, ListQuery, MemoryId, NewMemory, ReadMode,
+    SettingsPatch, Supersede, WriteOutcome, WriteShape,
+};
+
+/// Runs a store call on the blocking pool, so the async runtime never waits on redb.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> crate::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(ApiError::from),
+        Err(e) => {
+            tracing::error!(error = %e, "store task failed");
+            Err(ApiError::detail(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal server error",
+            ))
+        }
+    }
+}
+
+/// One authenticated request.
+pub(crate) struct Ctx {
+    pub state: Arc<AppState>,
+    pub key: ApiKey,
+    pub query: Option<String>,
+}
+
+impl Ctx {
+    fn account(&self) -> &str {
+        &self.key.account
+    }
+
+    async fn half_life(&self) -> Result<f64, ApiError> {
+        let store = self.state.store.clone();
+        let key = self.key.id;
+        Ok(blocking(move || store.settings(key))
+            .await?
+            .freshness_half_life_days)
+    }
+}
+
+fn ok(body: &impl serde::Serialize) -> Result<Response<Body>, ApiError> {
+    let value = serde_json::to_value(body).map_err(|e| {
+        tracing::error!(error = %e, "response serialisation failed");
+        ApiError::detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+    })?;
+    Ok(response(StatusCode::OK, &value))
+}
+
+/// The providers a BYO `llm` object may name (spec §9.1).
+const PROVIDERS: [&str; 5] = ["anthropic", "openai", "azure", "gemini", "grok"];
+
+/// A validated BYO-LLM object. The key is held only for this request.
+#[allow(dead_code)] // read by the provider clients of a later release
+pub(crate) struct LlmSpec {
+    pub provider: String,
+    pub api_key: String,
+    pub model: String,
+    pub base_url: Option<String>,
+    pub api_version: Option<String>,
+}
+
+/// Validates the `llm` object: wrong JSON types are `422`, an unknown provider or a missing
+/// required field `400` (spec §9.1).
+fn llm_spec(fields: &mut Fields<'_>) -> Result<Option<LlmSpec>, ApiError> {
+    let Some(map) = fields.object("llm") else {
+        return Ok(None);
+    };
+    let text = |name: &str| match map.get(name) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.clone())),
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(_)) => Ok(None),
+        Some(_) => Err(ApiError::validation(vec![super::errors::FieldError {
+            loc: vec![json!("body"), json!("llm"), json!(name)],
+            msg: "str type expected".into(),
+            kind: "type_error.str",
+        }])),
+    };
+    let provider = text("provider")?
+        .ok_or_else(|| ApiError::bad_request("llm.provider is required"))?
+        .to_ascii_lowercase();
+    if !PROVIDERS.contains(&provider.as_str()) {
+        return Err(ApiError::bad_request(format!(
+            "Unknown llm.provider {provider:?}; expected one of {}",
+            PROVIDERS.join(", ")
+        )));
+    }
+    let api_key = match text("api_key")? {
+        Some(k) => k,
+        None => text("key")?.ok_or_else(|| ApiError::bad_request("llm.api_key is required"))?,
+    };
+    let model = text("model")?.ok_or_else(|| ApiError::bad_request("llm.model is required"))?;
+    let base_url = text("base_url")?;
+    let api_version = match text("api_version")? {
+        Some(v) => Some(v),
+        None => match map.get("extra") {
+            Some(Value::Object(extra)) => extra
+                .get("api_version")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            _ => None,
+        },
+    };
+    Ok(Some(LlmSpec {
+        provider,
+        api_key,
+        model,
+        base_url,
+        api_version,
+    }))
+}
+
+fn not_implemented(what: &str) -> ApiError {
+    ApiError::detail(
+        StatusCode::NOT_IMPLEMENTED,
+        format!("{what} is not implemented in this aurra release yet"),
+    )
+}
+
+/// The Level 2 result for a saved row (spec §9.4). Level 2 classification arrives with the
+/// LLM features; until then it reports honestly that it did not run.
+fn auto_supersede_result(enabled: bool, memory_id: Option<MemoryId>) -> Value {
+    let reason = if enabled {
+        "auto_supersede not available: Level 2 classification is not implemented in this aurra release yet"
+    } else {
+        "auto_supersede disabled"
+    };
+    let mut result = json!({
+        "ran": false,
+        "skipped_reason": reason,
+        "candidates_examined": 0,
+        "supersession": null,
+    });
+    if let Some(id) = memory_id {
+        result["memory_id"] = json!(id.to_string());
+    }
+    result
+}
+
+// ---- POST /agent/memories -------------------------------------------------------------------
+
+pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<Body>, ApiError> {
+    let map = json_object(bytes)?;
+    let mut f = Fields::body(&map);
+    let content = f.str("content");
+    let messages = f.array("messages");
+    let topic = f.str("topic");
+    let importance_score = f.int("importance_score");
+    let importance = f.str("importance");
+    let source = f.str("source");
+    let tenant_id = f.str("tenant_id");
+    let session_id = f.str("session_id");
+    let auto_supersede = f.bool("auto_supersede");
+    let recorded_at = f.timestamp("recorded_at");
+    let valid_from = f.timestamp("valid_from");
+    let external_id = f.str("external_id");
+    let parsed_messages = messages.map(|items| parse_messages(&mut f, items));
+    let llm_present = f.present("llm");
+    let llm = if llm_present {
+        // Type errors of `llm` itself are reported with the others.
+        let spec = llm_spec(&mut f);
+        f.finish()?;
+        spec?
+    } else {
+        f.finish()?;
+        None
+    };
+
+    let present = (
+        map.get("content").is_some_and(|v| !v.is_null()),
+        messages.is_some(),
+    );
+    let tenant = tenant_id.clone();
+    let memory_base = |m: NewMemory| {
+        let m = match &tenant {
+            Some(t) => m.with_tenant(t.clone()),
+            None => m,
+        };
+        NewMemory {
+            recorded_at,
+            external_id: external_id.clone(),
+            ..m
+        }
+    };
+    match present {
+        (true, true) => Err(ApiError::bad_request(
+            "Provide either content or messages, not both",
+        )),
+        (false, false) => Err(ApiError::bad_request("Must provide content or messages")),
+        (true, false) => {
+            let content = content.unwrap_or_default();
+            if content.trim().is_empty() {
+                return Err(ApiError::bad_request("content must not be empty"));
+            }
+            let score = importance_score
+                .or_else(|| importance.as_deref().map(wire::importance_from_legacy))
+                .unwrap_or(5);
+            let mut memory = memory_base(NewMemory::new(content.trim()))
+                .with_importance(score)
+                .with_source(source.unwrap_or_else(|| "agent".into()));
+            memory.topic = topic
+                .filter(|t| !t.trim().is_empty())
+                .unwrap_or_else(|| crate::DEFAULT_TOPIC.into());
+            memory.valid_from = valid_from;
+            memory.original_message = Some(content);
+            if let Some(s) = session_id {
+                memory = memory.with_session(s);
+            }
+            let enabled = auto_supersede_enabled(ctx, auto_supersede).await?;
+            auth::check_write_quota(&ctx.state, ctx.account()).await?;
+            let store = ctx.state.store.clone();
+            let account = ctx.account().to_owned();
+            let outcome = blocking(move || store.write(&account, memory)).await?;
+            let body = match outcome {
+                WriteOutcome::Saved(m) => json!({
+                    "status": "saved",
+                    "memory_id": m.id.to_string(),
+                    "company_id": ctx.account(),
+                    "tenant_id": tenant_id,
+                    "auto_supersede": auto_supersede_result(enabled, None),
+                }),
+                WriteOutcome::Duplicate { existing } => json!({
+                    "status": "duplicate",
+                    "memory_id": null,
+                    "duplicate_of": existing.to_string(),
+                    "company_id": ctx.account(),
+                    "tenant_id": tenant_id,
+                    "auto_supersede": null,
+                }),
+            };
+            Ok(response(StatusCode::OK, &body))
+        }
+        (false, true) => {
+            let turns = parsed_messages.flatten().unwrap_or_default();
+            if turns.is_empty() {
+                return Err(ApiError::bad_request("messages must not be empty"));
+            }
+            if llm.is_some() {
+                return Err(not_implemented("BYO-LLM extraction (the llm field)"));
+            }
+            let enabled = auto_supersede_enabled(ctx, auto_supersede).await?;
+            auth::check_write_quota(&ctx.state, ctx.account()).await?;
+            // The SDK always sends source "agent"; in messages mode that means "absent".
+            let source = source
+                .filter(|s| s != "agent")
+                .unwrap_or_else(|| "agent_session".into());
+            let channel = session_id.clone().unwrap_or_else(|| "agent_session".into());
+            let rendering = render_conversation(&turns);
+            let now = ctx.state.store.clock_now();
+            let extraction = Extraction {
+                provider: BUILTIN_PROVIDER.into(),
+                model: PLACEHOLDER_EXTRACTOR.into(),
+                prompt_version: "v0".into(),
+                extracted_at: recorded_at.unwrap_or(now),
+            };
+            let facts: Vec<NewMemory> = extract_placeholder(&turns)
+                .into_iter()
+                .map(|fact| {
+                    let mut m = memory_base(NewMemory::new(fact))
+                        .with_source(source.clone())
+                        .with_channel(channel.clone())
+                        .with_original_message(rendering.clone());
+                    m.session_id = session_id.clone();
+                    m.extraction = Some(extraction.clone());
+                    m.shape = WriteShape::Messages;
+                    m
+                })
+                .collect();
+            let extracted = facts.len();
+            let store = ctx.state.store.clone();
+            let account = ctx.account().to_owned();
+            let outcomes = blocking(move || store.write_batch(&account, facts)).await?;
+            let ids: Vec<MemoryId> = outcomes.iter().filter_map(WriteOutcome::saved_id).collect();
+            let body = json!({
+                "status": "extracted",
+                "company_id": ctx.account(),
+                "tenant_id": tenant_id,
+                "extracted_count": extracted,
+                "saved_count": ids.len(),
+                "memory_ids": ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "extraction": {
+                    "provider": BUILTIN_PROVIDER,
+                    "model": PLACEHOLDER_EXTRACTOR,
+                    "byo_llm": false,
+                },
+                "auto_supersede": ids
+                    .iter()
+                    .map(|id| auto_supersede_result(enabled, Some(*id)))
+                    .collect::<Vec<_>>(),
+            });
+            Ok(response(StatusCode::OK, &body))
+        }
+    }
+}
+
+const BUILTIN_PROVIDER: &str = "builtin";
+/// The stand-in extractor of this release: one fact per user turn, verbatim. The
+/// conservative rule-based extractor (`rules-v1`) and LLM extraction replace it.
+const PLACEHOLDER_EXTRACTOR: &str = "verbatim-v0";
+
+async fn auto_supersede_enabled(ctx: &Ctx, requested: Option<bool>) -> Result<bool, ApiError> {
+    if let Some(flag) = requested {
+        return Ok(flag);
+    }
+    let store = ctx.state.store.clone();
+    let key = ctx.key.id;
+    Ok(blocking(move || store.settings(key))
+        .await?
+        .auto_supersede_default)
+}
+
+/// Validates the chat array: each item an object with string `role` and `content`.
+fn parse_messages(f: &mut Fields<'_>, items: &[Value]) -> Option<Vec<(String, String)>> {
+    let mut turns = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        let Value::Object(obj) = item else {
+            f.push(
+                vec![json!("messages"), json!(i)],
+                "value is not a valid dict",
+                "type_error.dict",
+            );
+            ok = false;
+            continue;
+        };
+        let mut field = |name: &str| match obj.get(name) {
+            Some(Value::String(s)) => Some(s.clone()),
+            None | Some(Value::Null) => {
+                f.push(
+                    vec![json!("messages"), json!(i), json!(name)],
+                    "field required",
+                    "value_error.missing",
+                );
+                None
+            }
+            Some(_) => {
+                f.push(
+                    vec![json!("messages"), json!(i), json!(name)],
+                    "str type expected",
+                    "type_error.str",
+                );
+                None
+            }
+        };
+        match (field("role"), field("content")) {
+            (Some(role), Some(content)) => turns.push((role, content)),
+            _ => ok = false,
+        }
+    }
+    ok.then_some(turns)
+}
+
+/// `User: …` / `Assistant: …` lines (system turns are not part of the conversation record).
+fn render_conversation(turns: &[(String, String)]) -> String {
+    turns
+        .iter()
+        .filter_map(|(role, content)| match role.to_ascii_lowercase().as_str() {
+            "user" => Some(format!("User: {}", content.trim())),
+            "assistant" => Some(format!("Assistant: {}", content.trim())),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn extract_placeholder(turns: &[(String, String)]) -> Vec<String> {
+    turns
+        .iter()
+        .filter(|(role, content)| role.eq_ignore_ascii_case("user") && !content.trim().is_empty())
+        .map(|(_, content)| content.trim().to_owned())
+        .collect()
+}
+
+// ---- GET /agent/memories --------------------------------------------------------------------
+
+/// The read scope shared by list and query: tenant and temporal mode, with the raw echoes.
+struct Scope {
+    tenant: Option<String>,
+    mode: ReadMode,
+    as_of: Option<String>,
+    transaction_as_of: Option<String>,
+    include_superseded: bool,
+}
+
+pub(crate) async fn list_memories(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
+    let mut q = Query::parse(ctx.query.as_deref());
+    let tenant = q.str("tenant_id");
+    let source = q.str("source");
+    let session = q.str("session_id");
+    let include_superseded = q.bool("include_superseded").unwrap_or(false);
+    let as_of = q.timestamp("as_of");
+    let transaction_as_of = q.timestamp("transaction_as_of");
+    let limit = q.int_in("limit", 1..=1000).unwrap_or(100);
+    q.finish()?;
+    let scope = Scope {
+        tenant,
+        mode: ReadMode::from_params(
+            as_of.as_ref().map(|(t, _)| *t),
+            transaction_as_of.as_ref().map(|(t, _)| *t),
+            include_superseded,
+        ),
+        as_of: as_of.map(|(_, s)| s),
+        transaction_as_of: transaction_as_of.map(|(_, s)| s),
+        include_superseded,
+    };
+    let mut query = ListQuery::new().mode(scope.mode).limit(limit as usize);
+    query.tenant = scope.tenant.clone();
+    query.source = source.clone();
+    query.session_id = session;
+    let half_life = ctx.half_life().await?;
+    let store = ctx.state.store.clone();
+    let account = ctx.account().to_owned();
+    let result = blocking(move || store.list(&account, &query)).await?;
+    ok(&wire::ListResponse {
+        company_id: ctx.account(),
+        tenant_id: scope.tenant.as_deref(),
+        as_of: scope.as_of.as_deref(),
+        transaction_as_of: scope.transaction_as_of.as_deref(),
+        include_superseded: scope.include_superseded,
+        source: source.as_deref(),
+        count: result.memories.len(),
+        superseded_count: wire::superseded_count(&result.memories, result.now),
+        memories: wire::memories(&result.memories, result.now, half_life),
+    })
+}
+
+// ---- DELETE /agent/memories -----------------------------------------------------------------
+
+pub(crate) async fn delete_memories(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
+    let q = Query::parse(ctx.query.as_deref());
+    let tenant = q.str("tenant_id");
+    let store = ctx.state.store.clone();
+    let account = ctx.account().to_owned();
+    let scope = tenant.clone();
+    let deleted = blocking(move || match scope {
+        Some(t) => store.delete_tenant(&account, Some(&t)),
+        None => store.delete_account(&account),
+    })
+    .await?;
+    tracing::info!(account = ctx.account(), tenant = ?tenant, deleted, "bulk delete");
+    Ok(response(
+        StatusCode::OK,
+        &json!({
+            "status": "deleted",
+            "company_id": ctx.account(),
+            "tenant_id": tenant,
+            "deleted_count": deleted,
+        }),
+    ))
+}
+
+// ---- POST /agent/query ----------------------------------------------------------------------
+
+/// The fixed answer when nothing is in scope (spec §6.1).
+const EMPTY_ANSWER: &str = "No memories found for this company yet.";
+
+pub(crate) async fn query(ctx: &Ctx, bytes: &[u8]) -> Result<Response<Body>, ApiError> {
+    let map = json_object(bytes)?;
+    let mut f = Fields::body(&map);
+    let question = f.required_str("question");
+    let limit = f.int("limit");
+    let tenant = f.str("tenant_id");
+    let sources = f.str_list("sources");
+    let as_of_raw = f.str("as_of");
+    let as_of = f.timestamp("as_of");
+    let tx_raw = f.str("transaction_as_of");
+    let transaction_as_of = f.timestamp("transaction_as_of");
+    let include_proof_tree = f.bool("include_proof_tree").unwrap_or(false);
+    let _reference_date = f.timestamp("reference_date");
+    if let Some(q) = &question
+        && q.trim().is_empty()
+    {
+        f.push(
+            vec![json!("question")],
+            "ensure this value has at least 1 characters",
+            "value_error.any_str.min_length",
+        );
+    }
+    let limit = match limit {
+        Some(n) if n < 1 => {
+            f.range_error("limit", true, 1);
+            30
+        }
+        Some(n) if n > 100 => {
+            f.range_error("limit", false, 100);
+            30
+        }
+        Some(n) => n,
+        None => 30,
+    };
+    let llm_present = f.present("llm");
+    let llm = if llm_present {
+        let spec = llm_spec(&mut f);
+        f.finish()?;
+        spec?
+    } else {
+        f.finish()?;
+        None
+    };
+    drop(llm);
+    let question = question.unwrap_or_default();
+    let mode = ReadMode::from_params(as_of, transaction_as_of, false);
+
+    // Is anything in scope? Then answering is needed, which arrives with retrieval.
+    let store = ctx.state.store.clone();
+    let account = ctx.account().to_owned();
+    let probe_tenant = tenant.clone();
+    let probe_sources = sources.clone();
+    let in_scope = blocking(move || {
+        let base = |source: Option<String>| {
+            let mut q = ListQuery::new().mode(mode).limit(1);
+            q.tenant = probe_tenant.clone();
+            q.source = source;
+            q
+        };
+        match &probe_sources {
+            None => Ok(!store.list(&account, &base(None))?.memories.is_empty()),
+            Some(list) => {
+                for s in list {
+                    if !store
+                        .list(&account, &base(Some(s.clone())))?
+                        .memories
+                        .is_empty()
+                    {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+        }
+    })
+    .await?;
+    if in_scope {
+        return Err(not_implemented("Answering questions from memories"));
+    }
+    let mut body = json!({
+        "question": question,
+        "answer": EMPTY_ANSWER,
+        "answer_with_citations": EMPTY_ANSWER,
+        "citations": [],
+        "memories": [],
+        "memories_searched": 0,
+        "search_type": "keyword",
+        "company_id": ctx.account(),
+        "tenant_id": tenant,
+    });
+    if let Some(a) = &as_of_raw {
+        body["as_of"] = json!(a);
+    }
+    if let Some(t) = &tx_raw {
+        body["transaction_as_of"] = json!(t);
+    }
+    if include_proof_tree {
+        body["proof_tree"] = json!({
+            "version": "2.0",
+            "question": question,
+            "answer_hash": answer_hash(EMPTY_ANSWER, &[]),
+            "generated_at": ts(ctx.state.store.clock_now()),
+            "retrieval": {
+                "method": "keyword",
+                "k": limit,
+                "memories_evaluated": 0,
+                "memories_cited": 0,
+                "filters": {
+                    "tenant_id": tenant,
+                    "sources": sources,
+                    "as_of": as_of_raw,
+                    "transaction_as_of": tx_raw,
+                    "similarity_threshold": null,
+                    "include_superseded": false,
+                },
+            },
+            "evidence_chain": [],
+            "supersession_chains": [],
+        });
+    }
+    Ok(response(StatusCode::OK, &body))
+}
+
+/// The proof tree's `answer_hash` (spec §6.3): SHA-256 of the canonical JSON of the answer
+/// and its evidence (keys sorted, no whitespace).
+fn answer_hash(answer: &str, evidence: &[Value]) -> String {
+    // serde_json's map is ordered by key, so `to_string` is the canonical form.
+    let canonical = json!({ "answer": answer, "evidence": evidence }).to_string();
+    Sha256::digest(canonical.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+// ---- /memories/{id}/... ---------------------------------------------------------------------
+
+pub(crate) async fn supersede(
+    ctx: &Ctx,
+    id: MemoryId,
+    bytes: &[u8],
+) -> Result<Response<Body>, ApiError> {
+    let map = json_object(bytes)?;
+    let mut f = Fields::body(&map);
+    let superseded_by = f.uuid("superseded_by");
+    let valid_to = f.timestamp("valid_to");
+    f.finish()?;
+    if superseded_by.is_none() && valid_to.is_none() {
+        return Err(ApiError::bad_request(
+            "Must provide superseded_by or valid_to",
+        ));
+    }
+    let store = ctx.state.store.clone();
+    let account = ctx.account().to_owned();
+    let change = Supersede {
+        superseded_by,
+        valid_to,
+    };
+    let outcome = blocking(move || store.supersede(&account, id, change, &account)).await?;
+    Ok(response(
+        StatusCode::OK,
+        &json!({
+            "status": "superseded",
+            "memory_id": outcome.memory_id.to_string(),
+            "superseded_by": outcome.superseded_by.map(|s| s.to_string()),
+            "valid_to": ts(outcome.valid_to),
+        }),
+    ))
+}
+
+pub(crate) async fn timeline(ctx: &Ctx, id: MemoryId) -> Result<Response<Body>, ApiError> {
+    let half_life = ctx.half_life().await?;
+    let store = ctx.state.store.clone();
+    let account = ctx.account().to_owned();
+    let timeline = blocking(move || store.timeline(&account, id)).await?;
+    Ok(response(
+        StatusCode::OK,
+        &json!({
+            "memory_id": id.to_string(),
+            "company_id": ctx.account(),
+            "chain_length": timeline.versions.len(),
+            "timeline": wire::memories(&timeline.versions, timeline.now, half_life)
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap_or_default(),
+        }),
+    ))
+}
+
+pub(crate) async fn audit(ctx: &Ctx, id: MemoryId) -> Result<Response<Body>, ApiError> {
+    let store = ctx.state.store.clone();
+    let account = ctx.account().to_owned();
+    let (memory, events, now) = blocking(move || {
+        let now = store.now()?;
+        let (memory, events) = store.audit(&account, id)?;
+        Ok((memory, events, now))
+    })
+    .await?;
+    let extraction = match &memory.extraction {
+        Some(e) => json!({
+            "provider": e.provider,
+            "model": e.model,
+            "prompt_version": e.prompt_version,
+            "extracted_at": ts(e.extracted_at),
+        }),
+        // Content mode stores the text verbatim: nothing was extracted.
+        None => json!({
+            "provider": null,
+            "model": null,
+            "prompt_version": null,
+            "extracted_at": null,
+        }),
+    };
+    let history: Vec<WireEvent> = events.iter().map(WireEvent::of).collect();
+    Ok(response(
+        StatusCode::OK,
+        &json!({
+            "memory_id": id.to_string(),
+            "memory": {
+                "summary": memory.summary,
+                "decision": memory.decision,
+                "topic": memory.topic,
+            },
+            "provenance": {
+                "source_type": memory.source,
+                "channel": memory.channel,
+                "tenant_id": memory.tenant,
+                "session_id": memory.session_id,
+                "workspace_id": null,
+                "org_id": null,
+                "external_id": memory.external_id,
+                "original_input": memory.original_input,
+                "captured_at": ts(memory.captured_at),
+            },
+            "extraction": extraction,
+            "temporal": wire::Temporal::of(&memory, now),
+            "history": history,
+        }),
+    ))
+}
+
+// ---- settings and plan ----------------------------------------------------------------------
+
+pub(crate) async fn get_settings(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
+    let store = ctx.state.store.clone();
+    let key = ctx.key.id;
+    let settings = blocking(move || store.settings(key)).await?;
+    let status = if settings.stored { "ok" } else { "default" };
+    ok(&WireSettings::of(&settings, status))
+}
+
+pub(crate) async fn patch_settings(ctx: &Ctx, bytes: &[u8]) -> Result<Response<Body>, ApiError> {
+    let map: Map<String, Value> = json_object(bytes)?;
+    let mut f = Fields::body(&map);
+    let patch = SettingsPatch {
+        auto_supersede_default: f.bool("auto_supersede_default"),
+        excluded_categories: f.str_list("excluded_categories"),
+        min_confidence: f.number("min_confidence"),
+        classifier_model: f.str("classifier_model"),
+        freshness_half_life_days: f.number("freshness_half_life_days"),
+    };
+    f.finish()?;
+    if patch.is_empty() {
+        return Err(ApiError::bad_request("no settings fields provided"));
+    }
+    if let Some(days) = patch.freshness_half_life_days
+        && !HALF_LIFE_RANGE_DAYS.contains(&days)
+    {
+        let hint = "freshness_half_life_days must be a number between 1 and 3650.";
+        return Err(ApiError {
+            status: StatusCode::BAD_REQUEST,
+            body: json!({
+                "status": "error",
+                "error": "validation failed",
+                "hint": hint,
+                "detail": hint,
+            }),
+            retry_after: None,
+        });
+    }
+    let store = ctx.state.store.clone();
+    let key = ctx.key.id;
+    let settings = blocking(move || store.update_settings(key, patch)).await?;
+    ok(&WireSettings::of(&settings, "updated"))
+}
+
+pub(crate) async fn plan_status(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
+    let plan = auth::plan_state(&ctx.state, ctx.account()).await?;
+    let store = ctx.state.store.clone();
+    let account = ctx.account().to_owned();
+    let org_id = blocking(move || store.account(&account))
+        .await?
+        .map(|a| a.org_id)
+        .unwrap_or_default();
+    let config = &ctx.state.config;
+    Ok(response(
+        StatusCode::OK,
+        &json!({
+            "org_id": org_id.to_string(),
+            "plan_tier": config.plan_tier,
+            "plan_status": "active",
+            "writes_used": plan.usage.writes_used,
+            "writes_limit": config.writes_limit,
+            "writes_remaining": config.writes_limit.saturating_sub(plan.usage.writes_used),
+            "period_start": ts(plan.usage.period_start),
+            "in_grace_period": plan.in_grace_period,
+            "blocked": plan.blocked,
+        }),
+    ))
+}

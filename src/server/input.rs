@@ -1,0 +1,374 @@
+//! Request input: reading the body, and typed field extraction that collects FastAPI-style
+//! validation errors (`detail: [{loc, msg, type}]`) instead of stopping at the first one.
+
+use http_body_util::{BodyExt, Limited};
+use hyper::StatusCode;
+use hyper::body::Incoming;
+use serde_json::{Map, Value, json};
+
+use super::errors::{ApiError, FieldError};
+use crate::{MemoryId, Timestamp};
+
+/// Reads the whole body, refusing more than `max` bytes with `413`.
+pub(crate) async fn read_body(
+    headers: &hyper::HeaderMap,
+    body: Incoming,
+    max: usize,
+) -> Result<bytes::Bytes, ApiError> {
+    let too_large = || {
+        ApiError::detail(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Request body too large (limit {max} bytes)"),
+        )
+    };
+    let declared = headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(body, max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(_) => Err(ApiError::bad_request("Could not read the request body")),
+    }
+}
+
+/// Parses a JSON body that must be an object. Malformed JSON (including invalid UTF-8 and an
+/// empty body) is `400`; valid JSON that is not an object is `422`.
+pub(crate) fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("Malformed JSON body: {e}")))?;
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(ApiError::validation(vec![FieldError {
+            loc: vec![json!("body")],
+            msg: "value is not a valid dict".into(),
+            kind: "type_error.dict",
+        }])),
+    }
+}
+
+fn missing(loc: Vec<Value>) -> FieldError {
+    FieldError {
+        loc,
+        msg: "field required".into(),
+        kind: "value_error.missing",
+    }
+}
+
+/// Typed access to a JSON object's fields. Absent and `null` fields read as `None`; a field
+/// of the wrong type records an error and reads as `None`.
+pub(crate) struct Fields<'a> {
+    map: &'a Map<String, Value>,
+    prefix: Vec<Value>,
+    errors: Vec<FieldError>,
+}
+
+impl<'a> Fields<'a> {
+    pub fn body(map: &'a Map<String, Value>) -> Self {
+        Fields {
+            map,
+            prefix: vec![json!("body")],
+            errors: Vec::new(),
+        }
+    }
+
+    fn loc(&self, name: &str) -> Vec<Value> {
+        let mut loc = self.prefix.clone();
+        loc.push(json!(name));
+        loc
+    }
+
+    fn error(&mut self, name: &str, msg: &str, kind: &'static str) {
+        let loc = self.loc(name);
+        self.errors.push(FieldError {
+            loc,
+            msg: msg.into(),
+            kind,
+        });
+    }
+
+    fn value(&self, name: &str) -> Option<&'a Value> {
+        self.map.get(name).filter(|v| !v.is_null())
+    }
+
+    /// Whether the field is present and not `null`.
+    pub fn present(&self, name: &str) -> bool {
+        self.value(name).is_some()
+    }
+
+    pub fn str(&mut self, name: &str) -> Option<String> {
+        match self.value(name)? {
+            Value::String(s) => Some(s.clone()),
+            _ => {
+                self.error(name, "str type expected", "type_error.str");
+                None
+            }
+        }
+    }
+
+    pub fn required_str(&mut self, name: &str) -> Option<String> {
+        if !self.present(name) {
+            let loc = self.loc(name);
+            self.errors.push(missing(loc));
+            return None;
+        }
+        self.str(name)
+    }
+
+    pub fn bool(&mut self, name: &str) -> Option<bool> {
+        match self.value(name)? {
+            Value::Bool(b) => Some(*b),
+            _ => {
+                self.error(
+                    name,
+                    "value could not be parsed to a boolean",
+                    "type_error.bool",
+                );
+                None
+            }
+        }
+    }
+
+    /// An integer; integral floats are accepted, and values beyond `i64` saturate (callers
+    /// clamp or range-check).
+    pub fn int(&mut self, name: &str) -> Option<i64> {
+        let value = self.value(name)?;
+        if let Some(i) = value.as_i64() {
+            return Some(i);
+        }
+        if value.is_u64() {
+            return Some(i64::MAX);
+        }
+        match value.as_f64() {
+            Some(f) if f.is_finite() && f.fract() == 0.0 => Some(f as i64),
+            _ => {
+                self.error(name, "value is not a valid integer", "type_error.integer");
+                None
+            }
+        }
+    }
+
+    pub fn number(&mut self, name: &str) -> Option<f64> {
+        match self.value(name)?.as_f64() {
+            Some(f) if f.is_finite() => Some(f),
+            _ => {
+                self.error(name, "value is not a valid float", "type_error.float");
+                None
+            }
+        }
+    }
+
+    pub fn timestamp(&mut self, name: &str) -> Option<Timestamp> {
+        let text = self.str(name)?;
+        match Timestamp::parse(&text) {
+            Ok(t) => Some(t),
+            Err(_) => {
+                self.error(name, "invalid datetime format", "value_error.datetime");
+                None
+            }
+        }
+    }
+
+    pub fn uuid(&mut self, name: &str) -> Option<MemoryId> {
+        let text = self.str(name)?;
+        match text.parse::<uuid::Uuid>() {
+            Ok(u) => Some(MemoryId::from_uuid(u)),
+            Err(_) => {
+                self.error(name, "value is not a valid uuid", "type_error.uuid");
+                None
+            }
+        }
+    }
+
+    pub fn str_list(&mut self, name: &str) -> Option<Vec<String>> {
+        let Value::Array(items) = self.value(name)? else {
+            self.error(name, "value is not a valid list", "type_error.list");
+            return None;
+        };
+        let mut out = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            match item {
+                Value::String(s) => out.push(s.clone()),
+                _ => {
+                    let mut loc = self.loc(name);
+                    loc.push(json!(i));
+                    self.errors.push(FieldError {
+                        loc,
+                        msg: "str type expected".into(),
+                        kind: "type_error.str",
+                    });
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    pub fn object(&mut self, name: &str) -> Option<&'a Map<String, Value>> {
+        match self.value(name)? {
+            Value::Object(map) => Some(map),
+            _ => {
+                self.error(name, "value is not a valid dict", "type_error.dict");
+                None
+            }
+        }
+    }
+
+    pub fn array(&mut self, name: &str) -> Option<&'a Vec<Value>> {
+        match self.value(name)? {
+            Value::Array(items) => Some(items),
+            _ => {
+                self.error(name, "value is not a valid list", "type_error.list");
+                None
+            }
+        }
+    }
+
+    /// Records an error for a nested location (`["body", "messages", 0, "role"]`).
+    pub fn push(&mut self, loc: Vec<Value>, msg: &str, kind: &'static str) {
+        let mut full = self.prefix.clone();
+        full.extend(loc);
+        self.errors.push(FieldError {
+            loc: full,
+            msg: msg.into(),
+            kind,
+        });
+    }
+
+    /// Records a range error for an integer field.
+    pub fn range_error(&mut self, name: &str, below: bool, limit: i64) {
+        let (msg, kind) = if below {
+            (
+                format!("ensure this value is greater than or equal to {limit}"),
+                "value_error.number.not_ge",
+            )
+        } else {
+            (
+                format!("ensure this value is less than or equal to {limit}"),
+                "value_error.number.not_le",
+            )
+        };
+        let loc = self.loc(name);
+        self.errors.push(FieldError { loc, msg, kind });
+    }
+
+    /// `Ok` if every field read so far was well-typed, else the `422`.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(self.errors))
+        }
+    }
+}
+
+/// Typed access to query-string parameters, with the same error collection.
+pub(crate) struct Query {
+    pairs: Vec<(String, String)>,
+    errors: Vec<FieldError>,
+}
+
+impl Query {
+    pub fn parse(query: Option<&str>) -> Self {
+        let pairs = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        Query {
+            pairs,
+            errors: Vec::new(),
+        }
+    }
+
+    fn error(&mut self, name: &str, msg: String, kind: &'static str) {
+        self.errors.push(FieldError {
+            loc: vec![json!("query"), json!(name)],
+            msg,
+            kind,
+        });
+    }
+
+    /// The last value given for `name` (as FastAPI does for scalar parameters).
+    pub fn str(&self, name: &str) -> Option<String> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    pub fn bool(&mut self, name: &str) -> Option<bool> {
+        let text = self.str(name)?;
+        match text.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Some(true),
+            "false" | "0" | "no" | "off" => Some(false),
+            _ => {
+                self.error(
+                    name,
+                    "value could not be parsed to a boolean".into(),
+                    "type_error.bool",
+                );
+                None
+            }
+        }
+    }
+
+    /// An integer within `range`.
+    pub fn int_in(&mut self, name: &str, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
+        let text = self.str(name)?;
+        let Ok(value) = text.trim().parse::<i64>() else {
+            self.error(
+                name,
+                "value is not a valid integer".into(),
+                "type_error.integer",
+            );
+            return None;
+        };
+        if value < *range.start() {
+            self.error(
+                name,
+                format!(
+                    "ensure this value is greater than or equal to {}",
+                    range.start()
+                ),
+                "value_error.number.not_ge",
+            );
+            return None;
+        }
+        if value > *range.end() {
+            self.error(
+                name,
+                format!("ensure this value is less than or equal to {}", range.end()),
+                "value_error.number.not_le",
+            );
+            return None;
+        }
+        Some(value)
+    }
+
+    pub fn timestamp(&mut self, name: &str) -> Option<(Timestamp, String)> {
+        let text = self.str(name)?;
+        match Timestamp::parse(&text) {
+            Ok(t) => Some((t, text)),
+            Err(_) => {
+                self.error(
+                    name,
+                    "invalid datetime format".into(),
+                    "value_error.datetime",
+                );
+                None
+            }
+        }
+    }
+
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(self.errors))
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The REST server (feature `server`): the hosted Aurra contract over a [`Store`].
+//!
+//! A thin shim: routing, authentication, wire types and errors. Every store call runs on
+//! tokio's blocking pool, so the async runtime never waits on redb or an fsync; concurrent
+//! writes are group-committed by the store itself ([`Store::write_batch`]).
+//!
+//! ```no_run
+//! # async fn serve() -> std::io::Result<()> {
+//! use std::sync::Arc;
+//! let store = aurra::Store::open("aurra-data/aurra.redb").expect("open");
+//! let state = Arc::new(aurra::server::AppState::new(store, aurra::server::Config::default()));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8787").await?;
+//! aurra::server::run(listener, state, async { let _ = tokio::signal::ctrl_c().await; }).await
+//! # }
+//! ```
+
+mod auth;
+mod errors;
+mod handlers;
+mod input;
+mod routes;
+mod wire;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use crate::Store;
+
+/// The largest request body accepted (spec O-30); larger bodies get `413`.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// How long shutdown waits for in-flight requests before closing their connections.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Server configuration. The defaults are the embedded default: no quota enforcement, no
+/// rate limiting.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Refuse writes over `writes_limit` (grace period, then blocked). Off by default.
+    pub enforce_quota: bool,
+    /// Writes per period (a UTC calendar month).
+    pub writes_limit: u64,
+    /// Days of grace after the quota runs out before the account is blocked.
+    pub grace_days: u32,
+    /// `plan_tier` reported by `GET /plan/status`.
+    pub plan_tier: String,
+    /// Requests per minute per API key; `None` disables rate limiting (the default).
+    pub rate_limit_per_minute: Option<NonZeroU32>,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            enforce_quota: false,
+            writes_limit: 50_000,
+            grace_days: 7,
+            plan_tier: "starter".into(),
+            rate_limit_per_minute: None,
+            max_body_bytes: MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// What every request handler shares: the store, the configuration, the rate limiter.
+pub struct AppState {
+    store: Store,
+    config: Config,
+    limiter: Option<auth::RateLimiter>,
+}
+
+impl AppState {
+    /// State over `store` with `config`.
+    pub fn new(store: Store, config: Config) -> Self {
+        let limiter = config.rate_limit_per_minute.map(auth::RateLimiter::new);
+        AppState {
+            store,
+            config,
+            limiter,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Serves HTTP/1.1 on `listener` until `shutdown` completes, then stops accepting, lets
+/// in-flight requests finish (up to 30 s) and returns.
+pub async fn run(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                let service = service_fn(move |req: Request<Incoming>| {
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(routes::handle(state, req).await) }
+                });
+                let conn = http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(Duration::from_secs(30))
+                    .serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tracing::info!("shutting down: waiting for in-flight requests");
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => {
+            tracing::warn!("in-flight requests did not finish in time; closing");
+        }
+    }
+    Ok(())
+}
+
+/// A response body.
+type Body = Full<Bytes>;
+
+fn response(status: hyper::StatusCode, json: &serde_json::Value) -> Response<Body> {
+    let mut resp = Response::new(Full::new(Bytes::from(json.to_string())));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    resp
+}

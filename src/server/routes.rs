@@ -1,0 +1,178 @@
+//! Routing: method and path to handler, authentication first, one log line per request
+//! (method, path, status, latency; never headers, bodies or keys).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+
+use super::errors::ApiError;
+use super::{AppState, Body, auth, handlers, response};
+use crate::MemoryId;
+
+/// The endpoints of spec §4, plus the unauthenticated health check.
+enum Route {
+    Health,
+    WriteMemories,
+    ListMemories,
+    DeleteMemories,
+    Query,
+    Supersede(MemoryId),
+    Timeline(MemoryId),
+    Audit(MemoryId),
+    GetSettings,
+    PatchSettings,
+    PlanStatus,
+}
+
+fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
+    let not_allowed = || ApiError::detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let route = match segments.as_slice() {
+        ["health"] => match *method {
+            Method::GET => Route::Health,
+            _ => return Err(not_allowed()),
+        },
+        ["agent", "memories"] => match *method {
+            Method::POST => Route::WriteMemories,
+            Method::GET => Route::ListMemories,
+            Method::DELETE => Route::DeleteMemories,
+            _ => return Err(not_allowed()),
+        },
+        ["agent", "query"] => match *method {
+            Method::POST => Route::Query,
+            _ => return Err(not_allowed()),
+        },
+        ["agent", "settings"] => match *method {
+            Method::GET => Route::GetSettings,
+            Method::PATCH => Route::PatchSettings,
+            _ => return Err(not_allowed()),
+        },
+        ["plan", "status"] => match *method {
+            Method::GET => Route::PlanStatus,
+            _ => return Err(not_allowed()),
+        },
+        [
+            "memories",
+            id,
+            action @ ("supersede" | "timeline" | "audit"),
+        ] => {
+            let expected = if *action == "supersede" {
+                Method::POST
+            } else {
+                Method::GET
+            };
+            if *method != expected {
+                return Err(not_allowed());
+            }
+            let id = parse_path_id(id)?;
+            match *action {
+                "supersede" => Route::Supersede(id),
+                "timeline" => Route::Timeline(id),
+                _ => Route::Audit(id),
+            }
+        }
+        _ => return Err(ApiError::detail(StatusCode::NOT_FOUND, "Not Found")),
+    };
+    Ok(route)
+}
+
+fn parse_path_id(text: &str) -> Result<MemoryId, ApiError> {
+    let decoded: String = form_urlencoded::parse(format!("x={text}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    decoded
+        .parse::<uuid::Uuid>()
+        .map(MemoryId::from_uuid)
+        .map_err(|_| ApiError::bad_path_uuid("memory_id"))
+}
+
+/// Answers one request. Never fails: every error becomes its JSON response.
+pub(crate) async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Body> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let resp = match dispatch(state, req).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    };
+    tracing::debug!(
+        %method,
+        %path,
+        status = resp.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    resp
+}
+
+async fn dispatch(
+    state: Arc<AppState>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    // Authentication comes before validation (as FastAPI's dependencies do), but a path
+    // that names no endpoint is a 404 for everyone.
+    let route = match route(req.method(), req.uri().path()) {
+        Ok(route) => route,
+        Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
+            auth::authenticate(&state, req.headers()).await?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
+    if let Route::Health = route {
+        return Ok(response(
+            StatusCode::OK,
+            &serde_json::json!({ "status": "ok" }),
+        ));
+    }
+    let key = auth::authenticate(&state, req.headers()).await?;
+    if !matches!(route, Route::PlanStatus) {
+        auth::check_not_blocked(&state, &key.account).await?;
+    }
+    let (parts, body) = req.into_parts();
+    let ctx = handlers::Ctx {
+        state,
+        key,
+        query: parts.uri.query().map(str::to_owned),
+    };
+    let read_body = |ctx: &handlers::Ctx| {
+        let max = ctx.state.config.max_body_bytes;
+        super::input::read_body(&parts.headers, body, max)
+    };
+    match route {
+        Route::Health => unreachable_health(),
+        Route::WriteMemories => {
+            let bytes = read_body(&ctx).await?;
+            handlers::write_memories(&ctx, &bytes).await
+        }
+        Route::ListMemories => handlers::list_memories(&ctx).await,
+        Route::DeleteMemories => handlers::delete_memories(&ctx).await,
+        Route::Query => {
+            let bytes = read_body(&ctx).await?;
+            handlers::query(&ctx, &bytes).await
+        }
+        Route::Supersede(id) => {
+            let bytes = read_body(&ctx).await?;
+            handlers::supersede(&ctx, id, &bytes).await
+        }
+        Route::Timeline(id) => handlers::timeline(&ctx, id).await,
+        Route::Audit(id) => handlers::audit(&ctx, id).await,
+        Route::GetSettings => handlers::get_settings(&ctx).await,
+        Route::PatchSettings => {
+            let bytes = read_body(&ctx).await?;
+            handlers::patch_settings(&ctx, &bytes).await
+        }
+        Route::PlanStatus => handlers::plan_status(&ctx).await,
+    }
+}
+
+/// Health is answered before authentication; this arm cannot be reached.
+fn unreachable_health() -> Result<Response<Body>, ApiError> {
+    Ok(response(
+        StatusCode::OK,
+        &serde_json::json!({ "status": "ok" }),
+    ))
+}

@@ -1,0 +1,239 @@
+//! Wire types: the JSON shapes of the contract, kept apart from the core types so that the
+//! store can evolve without changing what clients see (spec §3.2–3.4, §7.3, §8).
+
+use serde::Serialize;
+
+use crate::temporal::{flags, freshness};
+use crate::{AuditEvent, EventDetails, Memory, MemoryId, Settings, Timestamp};
+
+/// A timestamp as the contract renders it: UTC, 6 fractional digits, `+00:00`.
+pub(crate) fn ts(t: Timestamp) -> String {
+    t.to_string()
+}
+
+fn opt_ts(t: Option<Timestamp>) -> Option<String> {
+    t.map(ts)
+}
+
+fn opt_id(id: Option<MemoryId>) -> Option<String> {
+    id.map(|i| i.to_string())
+}
+
+/// The 9-field `temporal` block (spec §3.3).
+#[derive(Serialize)]
+pub(crate) struct Temporal {
+    valid_from: String,
+    valid_to: Option<String>,
+    superseded_by: Option<String>,
+    is_current: bool,
+    is_expired: bool,
+    is_superseded: bool,
+    transaction_time_start: String,
+    transaction_time_end: Option<String>,
+    is_known_current: bool,
+}
+
+impl Temporal {
+    pub fn of(m: &Memory, now: Timestamp) -> Self {
+        let f = flags(m, now);
+        Temporal {
+            valid_from: ts(m.valid_from),
+            valid_to: opt_ts(m.valid_to),
+            superseded_by: opt_id(m.superseded_by),
+            is_current: f.is_current,
+            is_expired: f.is_expired,
+            is_superseded: f.is_superseded,
+            transaction_time_start: ts(m.transaction_time_start),
+            transaction_time_end: opt_ts(m.transaction_time_end),
+            is_known_current: f.is_known_current,
+        }
+    }
+}
+
+/// `source_citation` (spec §3.4).
+#[derive(Serialize)]
+pub(crate) struct SourceCitation<'a> {
+    r#type: &'a str,
+    channel: &'a str,
+    captured_at: String,
+    session_id: Option<&'a str>,
+    original_message: &'a str,
+}
+
+impl<'a> SourceCitation<'a> {
+    pub fn of(m: &'a Memory) -> Self {
+        SourceCitation {
+            r#type: &m.source,
+            channel: &m.channel,
+            captured_at: ts(m.captured_at),
+            session_id: m.session_id.as_deref(),
+            original_message: &m.original_message,
+        }
+    }
+}
+
+/// The memory object of list, query and timeline responses (spec §3.2).
+#[derive(Serialize)]
+pub(crate) struct WireMemory<'a> {
+    id: String,
+    summary: &'a str,
+    decision: &'a str,
+    topic: &'a str,
+    importance_score: u8,
+    /// Legacy string form of `importance_score` (spec §3.5, optional).
+    importance: &'static str,
+    source: &'a str,
+    channel: &'a str,
+    session_id: Option<&'a str>,
+    original_message: &'a str,
+    created_at: String,
+    valid_from: String,
+    valid_to: Option<String>,
+    superseded_by: Option<String>,
+    tenant_id: Option<&'a str>,
+    freshness: f64,
+    source_citation: SourceCitation<'a>,
+    temporal: Temporal,
+}
+
+impl<'a> WireMemory<'a> {
+    /// `m` as seen at `now`, with freshness from the caller's half-life.
+    pub fn of(m: &'a Memory, now: Timestamp, half_life_days: f64) -> Self {
+        WireMemory {
+            id: m.id.to_string(),
+            summary: &m.summary,
+            decision: &m.decision,
+            topic: &m.topic,
+            importance_score: m.importance_score,
+            importance: legacy_importance(m.importance_score),
+            source: &m.source,
+            channel: &m.channel,
+            session_id: m.session_id.as_deref(),
+            original_message: &m.original_message,
+            created_at: ts(m.created_at),
+            valid_from: ts(m.valid_from),
+            valid_to: opt_ts(m.valid_to),
+            superseded_by: opt_id(m.superseded_by),
+            tenant_id: m.tenant.as_deref(),
+            freshness: freshness(m, now, half_life_days),
+            source_citation: SourceCitation::of(m),
+            temporal: Temporal::of(m, now),
+        }
+    }
+}
+
+fn legacy_importance(score: u8) -> &'static str {
+    match score {
+        7.. => "high",
+        ..=3 => "low",
+        _ => "medium",
+    }
+}
+
+/// The legacy `importance` request string mapped to a score (spec §3.5).
+pub(crate) fn importance_from_legacy(text: &str) -> i64 {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "high" => 8,
+        "low" => 2,
+        _ => 5,
+    }
+}
+
+/// Memories rendered for one read.
+pub(crate) fn memories(list: &[Memory], now: Timestamp, half_life: f64) -> Vec<WireMemory<'_>> {
+    list.iter()
+        .map(|m| WireMemory::of(m, now, half_life))
+        .collect()
+}
+
+/// The `GET /agent/memories` response (spec §5.2).
+#[derive(Serialize)]
+pub(crate) struct ListResponse<'a> {
+    pub company_id: &'a str,
+    pub tenant_id: Option<&'a str>,
+    pub as_of: Option<&'a str>,
+    pub transaction_as_of: Option<&'a str>,
+    pub include_superseded: bool,
+    pub source: Option<&'a str>,
+    pub count: usize,
+    pub superseded_count: usize,
+    pub memories: Vec<WireMemory<'a>>,
+}
+
+/// How many rows of a result are superseded (`superseded_count`, spec O-2).
+pub(crate) fn superseded_count(list: &[Memory], now: Timestamp) -> usize {
+    list.iter().filter(|m| flags(m, now).is_superseded).count()
+}
+
+/// The `GET /agent/settings` object (spec §8.1).
+#[derive(Serialize)]
+pub(crate) struct WireSettings<'a> {
+    auto_supersede_default: bool,
+    excluded_categories: &'a [String],
+    min_confidence: f64,
+    classifier_model: &'a str,
+    freshness_half_life_days: f64,
+    status: &'a str,
+}
+
+impl<'a> WireSettings<'a> {
+    pub fn of(s: &'a Settings, status: &'a str) -> Self {
+        WireSettings {
+            auto_supersede_default: s.auto_supersede_default,
+            excluded_categories: &s.excluded_categories,
+            min_confidence: s.min_confidence,
+            classifier_model: &s.classifier_model,
+            freshness_half_life_days: s.freshness_half_life_days,
+            status,
+        }
+    }
+}
+
+/// One `history` entry of the audit response (spec §9.5).
+#[derive(Serialize)]
+pub(crate) struct WireEvent {
+    event: &'static str,
+    at: String,
+    by: String,
+    details: serde_json::Value,
+}
+
+impl WireEvent {
+    pub fn of(e: &AuditEvent) -> Self {
+        use serde_json::json;
+        let details = match &e.details {
+            EventDetails::Created {
+                shape,
+                topic,
+                source,
+                tenant,
+            } => json!({
+                "shape": shape.as_str(), "topic": topic, "source": source, "tenant_id": tenant,
+            }),
+            EventDetails::Superseded {
+                superseded_by,
+                valid_to,
+            } => json!({ "superseded_by": opt_id(*superseded_by), "valid_to": ts(*valid_to) }),
+            EventDetails::Expired { valid_to } => json!({ "valid_to": ts(*valid_to) }),
+            EventDetails::Classified {
+                verdict,
+                confidence,
+                model,
+                new_memory_id,
+                applied,
+                reasoning,
+            } => json!({
+                "verdict": verdict, "confidence": confidence, "model": model,
+                "new_memory_id": new_memory_id.to_string(), "applied": applied,
+                "reasoning": reasoning,
+            }),
+            _ => serde_json::Value::Null,
+        };
+        WireEvent {
+            event: e.kind.as_str(),
+            at: ts(e.at),
+            by: e.by.clone(),
+            details,
+        }
+    }
+}
