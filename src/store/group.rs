@@ -43,6 +43,11 @@ impl std::fmt::Debug for GroupCommit {
 }
 
 impl GroupCommit {
+    /// Requests waiting for the next commit.
+    pub(super) fn queued(&self) -> usize {
+        self.queue.lock().pending.len()
+    }
+
     /// Queues a request and returns its outcome once committed. `commit` runs a whole group in
     /// one transaction and returns one outcome list per request, in order.
     pub(super) fn submit(

@@ -63,6 +63,14 @@ impl Store {
     }
 }
 
+impl Store {
+    /// How many write requests are queued for the next group commit (for tests).
+    #[doc(hidden)]
+    pub fn queued_writes(&self) -> usize {
+        self.inner.group.queued()
+    }
+}
+
 pub(crate) fn validate_account(account: &str) -> Result<()> {
     if account.is_empty() {
         return Err(Error::InvalidArgument("account must not be empty".into()));

@@ -90,6 +90,22 @@ impl TestServer {
         }
     }
 
+    /// Signals shutdown (as SIGTERM does in the binary) without waiting for it.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Waits for the server to finish and returns what `run` returned.
+    pub fn join(&mut self) -> std::io::Result<()> {
+        self.begin_shutdown();
+        match self.thread.take() {
+            Some(thread) => thread.join().expect("server thread"),
+            None => Ok(()),
+        }
+    }
+
     fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
@@ -168,14 +184,24 @@ impl TestServer {
             .to_owned()
     }
 
-    /// Sends raw bytes on a fresh connection and returns the raw response (the server closes
-    /// or answers; either way this returns what was received).
+    /// Sends raw bytes on a fresh connection and returns everything received until the
+    /// server closes it (requests should say `Connection: close`).
     pub fn raw(&self, request: &[u8]) -> String {
+        self.raw_inner(request, false)
+    }
+
+    /// Like [`TestServer::raw`], but half-closes after sending, as a client that gives up
+    /// mid-request does.
+    pub fn raw_then_close(&self, request: &[u8]) -> String {
+        self.raw_inner(request, true)
+    }
+
+    fn raw_inner(&self, request: &[u8], half_close: bool) -> String {
         let mut stream = TcpStream::connect(self.addr).expect("connect");
-        stream.write_all(request).expect("send");
-        stream
-            .shutdown(std::net::Shutdown::Write)
-            .expect("half-close");
+        let _ = stream.write_all(request);
+        if half_close {
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+        }
         let mut out = Vec::new();
         let _ = stream.read_to_end(&mut out);
         String::from_utf8_lossy(&out).into_owned()

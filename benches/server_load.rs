@@ -1,0 +1,176 @@
+//! Load benchmark of `aurra serve` on loopback: durable content-mode writes/s with 1 and with
+//! 64 concurrent HTTP clients (group commit at work), and list requests/s with p50/p99.
+//!
+//! Not a criterion bench (criterion measures one call at a time): a Rust load generator with
+//! keep-alive connections, one per client, in the same process as the server but on its own
+//! runtime. `cargo bench --bench server_load`; `AURRA_LOAD_SECS` sets each phase's length
+//! (default 5 s), `AURRA_LOAD_CLIENTS` the concurrent count (default 64).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aurra::server::{AppState, Config};
+use aurra::{NewMemory, Store};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+
+const LIST_ROWS: usize = 10_000;
+
+fn main() {
+    let secs: u64 = env_or("AURRA_LOAD_SECS", 5);
+    let many: usize = env_or("AURRA_LOAD_CLIENTS", 64);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path().join("aurra.redb")).expect("open store");
+    let (_, key) = store.create_api_key("bench", "load").expect("key");
+    for chunk in 0..LIST_ROWS / 1000 {
+        let batch = (0..1000)
+            .map(|i| NewMemory::new(format!("list fact {chunk}-{i}")).with_tenant("list"))
+            .collect();
+        store.write_batch("bench", batch).expect("preload");
+    }
+
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("server runtime");
+    let listener = server_rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let state = Arc::new(AppState::new(store, Config::default()));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = server_rt.spawn(aurra::server::run(listener, state, async {
+        let _ = stop_rx.await;
+    }));
+
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    let phase = Duration::from_secs(secs);
+    println!("aurra serve load benchmark: {secs} s per phase, durable store, loopback {addr}");
+    println!("| workload | clients | requests/s | p50 | p99 |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    let mut results = Vec::new();
+    for (name, clients) in [
+        ("durable write", 1),
+        ("durable write", many),
+        ("list (limit 20 of 10k)", 1),
+        ("list (limit 20 of 10k)", many),
+    ] {
+        let write = name.starts_with("durable");
+        let stats = client_rt.block_on(run_phase(addr, &key, clients, phase, write));
+        println!(
+            "| {name} | {clients} | {:.0} | {:.2} ms | {:.2} ms |",
+            stats.rate, stats.p50_ms, stats.p99_ms
+        );
+        results.push(stats);
+    }
+    println!(
+        "\nwrite throughput {many} clients / 1 client: {:.1}x; list p99 at {many} clients: {:.2} ms",
+        results[1].rate / results[0].rate,
+        results[3].p99_ms
+    );
+    let _ = stop_tx.send(());
+    server_rt
+        .block_on(server)
+        .expect("server task")
+        .expect("server run");
+}
+
+struct Stats {
+    rate: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+async fn run_phase(
+    addr: std::net::SocketAddr,
+    key: &str,
+    clients: usize,
+    phase: Duration,
+    write: bool,
+) -> Stats {
+    let started = Instant::now();
+    let deadline = started + phase;
+    let tasks: Vec<_> = (0..clients)
+        .map(|client| {
+            let auth = format!("Bearer {key}");
+            tokio::spawn(async move { client_loop(addr, auth, client, deadline, write).await })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.expect("client task"));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let pick = |q: f64| {
+        let i = ((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1));
+        latencies
+            .get(i)
+            .map_or(0.0, |d: &Duration| d.as_secs_f64() * 1000.0)
+    };
+    Stats {
+        rate: latencies.len() as f64 / elapsed,
+        p50_ms: pick(0.50),
+        p99_ms: pick(0.99),
+    }
+}
+
+async fn client_loop(
+    addr: std::net::SocketAddr,
+    auth: String,
+    client: usize,
+    deadline: Instant,
+    write: bool,
+) -> Vec<Duration> {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(conn);
+    let mut latencies = Vec::new();
+    let mut n = 0u64;
+    while Instant::now() < deadline {
+        let request = if write {
+            let body = format!(
+                r#"{{"content": "client {client} wrote fact number {n} during the load benchmark", "tenant_id": "writes"}}"#
+            );
+            Request::post("/agent/memories")
+                .header("host", "bench")
+                .header("authorization", &auth)
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from(body)))
+        } else {
+            Request::get("/agent/memories?tenant_id=list&limit=20")
+                .header("host", "bench")
+                .header("authorization", &auth)
+                .body(Full::new(Bytes::new()))
+        }
+        .expect("request");
+        let sent = Instant::now();
+        let response = sender.send_request(request).await.expect("response");
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        latencies.push(sent.elapsed());
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        n += 1;
+    }
+    latencies
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

@@ -1,0 +1,147 @@
+//! Malformed input never panics the server: each gets its status, nothing is stored, and the
+//! server keeps serving.
+
+mod http;
+
+use http::{TestServer, raw_status};
+use serde_json::json;
+
+fn request(server: &TestServer, method: &str, path: &str, key: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        server.addr,
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+#[test]
+fn bad_bodies_get_their_status_and_store_nothing() {
+    let server = TestServer::start();
+    let key = server.acme.clone();
+    let cases: Vec<(&[u8], u16)> = vec![
+        (b"{not json", 400),
+        (b"", 400),
+        (b"{\"content\": \"x\"", 400),
+        (b"\xff\xfe{\"content\": \"x\"}", 400),
+        (b"{\"content\": \"\xc3\x28\"}", 400),
+        (b"[1, 2]", 422),
+        (b"\"just a string\"", 422),
+        (b"null", 422),
+        (b"{\"content\": 1e999}", 400),
+        (
+            b"{\"content\": \"x\", \"importance_score\": 123456789012345678901234567890}",
+            200,
+        ),
+        (b"{\"content\": \"y\", \"importance_score\": \"9\"}", 422),
+        (
+            b"{\"content\": \"z\", \"valid_from\": \"2026-02-30T00:00:00Z\"}",
+            422,
+        ),
+        (b"{\"content\": \"z\", \"recorded_at\": 1700000000}", 422),
+    ];
+    for (body, expected) in cases {
+        let resp = server.post_raw(
+            "/agent/memories",
+            &key,
+            std::str::from_utf8(body).unwrap_or("\u{fffd}"),
+        );
+        if std::str::from_utf8(body).is_ok() {
+            assert_eq!(
+                resp.status,
+                expected,
+                "{:?}: {}",
+                String::from_utf8_lossy(body),
+                resp.text
+            );
+            if expected != 200 {
+                let detail = &resp.body["detail"];
+                assert!(detail.is_string() || detail.is_array(), "{}", resp.text);
+            }
+        }
+        // The same bytes on a raw connection (invalid UTF-8 included).
+        let raw = server.raw(&request(&server, "POST", "/agent/memories", &key, body));
+        assert_eq!(
+            raw_status(&raw),
+            expected,
+            "{:?}: {raw}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    // Only the valid write is stored (its raw repeat was suppressed as a duplicate).
+    let list = server.get("/agent/memories?include_superseded=true", &key);
+    assert_eq!(list.body["count"], 1, "{}", list.text);
+    assert_eq!(list.body["memories"][0]["importance_score"], 10);
+}
+
+#[test]
+fn oversized_and_truncated_bodies() {
+    let server = TestServer::start();
+    let key = server.acme.clone();
+    let huge = format!("{{\"content\": \"{}\"}}", "a".repeat(1024 * 1024 + 10));
+    let resp = server.post_raw("/agent/memories", &key, &huge);
+    assert_eq!(resp.status, 413);
+    assert!(resp.body["detail"].as_str().unwrap().contains("too large"));
+
+    // A body that declares more bytes than it sends, then the client half-closes.
+    let mut truncated = format!(
+        "POST /agent/memories HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Length: 100\r\n\r\n"
+    )
+    .into_bytes();
+    truncated.extend_from_slice(b"{\"content\": \"cut");
+    let raw = server.raw_then_close(&truncated);
+    assert!(raw.is_empty() || raw_status(&raw) == 400, "{raw}");
+
+    // Chunked body over the limit is refused while streaming.
+    let mut chunked = format!(
+        "POST /agent/memories HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes();
+    for _ in 0..20 {
+        chunked.extend_from_slice(format!("{:x}\r\n", 65536).as_bytes());
+        chunked.extend(std::iter::repeat_n(b' ', 65536));
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    assert_eq!(raw_status(&server.raw(&chunked)), 413);
+
+    // Garbage that is not HTTP at all.
+    let _ = server.raw_then_close(b"\x00\x01\x02 GARBAGE\r\n\r\n");
+    let health = server.get_anonymous("/health");
+    assert_eq!(health.status, 200);
+    assert_eq!(server.get("/agent/memories", &key).body["count"], 0);
+}
+
+#[test]
+fn bad_paths_queries_and_headers() {
+    let server = TestServer::start();
+    let key = server.acme.clone();
+    let id = server.write(&key, json!({"content": "x"}));
+    for path in [
+        "/memories/not-a-uuid/timeline".to_owned(),
+        "/memories/%ZZ/audit".to_owned(),
+        format!("/memories/{id}x/audit"),
+        "/agent/memories?limit=99999999999999999999999".to_owned(),
+        "/agent/memories?as_of=%FF%FE".to_owned(),
+        "/agent/memories?transaction_as_of=".to_owned(),
+    ] {
+        let resp = server.get(&path, &key);
+        assert_eq!(resp.status, 422, "{path}: {}", resp.text);
+    }
+    // Repeated and unknown parameters are fine.
+    assert_eq!(
+        server
+            .get("/agent/memories?limit=5&limit=6&foo=bar", &key)
+            .status,
+        200
+    );
+    // A non-UTF-8 authorization header is "not authenticated".
+    let mut bad_header = b"GET /agent/memories HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\r\nConnection: close\r\n\r\n".to_vec();
+    assert_eq!(raw_status(&server.raw(&bad_header)), 401);
+    bad_header.clear();
+    let wrong_method = server.raw(format!("PUT /agent/memories HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n").as_bytes());
+    assert_eq!(raw_status(&wrong_method), 405);
+    assert_eq!(server.get_anonymous("/health").status, 200);
+}
