@@ -10,12 +10,15 @@ use redb::backends::InMemoryBackend;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
+/// The signal pair of a held fsync: "entered" to the test, "release" from it.
+type Gate = Arc<Mutex<Option<(Sender<()>, Receiver<()>)>>>;
+
 /// An in-memory backend whose next `sync_data` (the commit's fsync) can be held until the
 /// test releases it.
 #[derive(Debug)]
 struct GatedBackend {
     inner: InMemoryBackend,
-    gate: Arc<Mutex<Option<(Sender<()>, Receiver<()>)>>>,
+    gate: Gate,
 }
 
 impl StorageBackend for GatedBackend {
@@ -43,7 +46,7 @@ impl StorageBackend for GatedBackend {
 
 #[test]
 fn writes_queued_behind_a_commit_share_the_next_one() -> TestResult {
-    let gate = Arc::new(Mutex::new(None));
+    let gate: Gate = Arc::new(Mutex::new(None));
     let backend = GatedBackend {
         inner: InMemoryBackend::new(),
         gate: gate.clone(),
