@@ -4,7 +4,8 @@
 //! Not a criterion bench (criterion measures one call at a time): a Rust load generator with
 //! keep-alive connections, one per client, in the same process as the server but on its own
 //! runtime. `cargo bench --bench server_load`; `AURRA_LOAD_SECS` sets each phase's length
-//! (default 5 s), `AURRA_LOAD_CLIENTS` the concurrent count (default 64).
+//! (default 5 s), `AURRA_LOAD_CLIENTS` the concurrent count (default 64), `AURRA_LOAD_ONLY`
+//! a workload name filter (`write` or `list`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +18,11 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 
 const LIST_ROWS: usize = 10_000;
+
+/// The allocator of the `aurra` binary (and of this benchmark, to measure the same server):
+/// glibc's malloc spent a fifth of the server's time consolidating under concurrent load.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let secs: u64 = env_or("AURRA_LOAD_SECS", 5);

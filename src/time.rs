@@ -4,7 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, Utc};
+use chrono::{
+    DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, Timelike, Utc,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -82,13 +84,32 @@ impl fmt::Display for Timestamp {
     /// `2026-05-05T23:09:59.063114+00:00`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.to_datetime() {
-            Some(dt) => {
-                let text = dt.to_rfc3339_opts(SecondsFormat::Micros, false);
-                f.write_str(&text)
-            }
+            Some(dt) if (0..=9999).contains(&dt.year()) => f.write_str(render(&dt, &mut [0; 32])),
+            Some(dt) => f.write_str(&dt.to_rfc3339_opts(SecondsFormat::Micros, false)),
             None => write!(f, "@{}us", self.0),
         }
     }
+}
+
+/// `2026-05-05T23:09:59.063114+00:00` into `buf`, digit by digit: this runs for every
+/// timestamp of every response, and `core::fmt` for seven integers costs several times more.
+fn render<'b>(dt: &DateTime<Utc>, buf: &'b mut [u8; 32]) -> &'b str {
+    fn digits(buf: &mut [u8], mut value: u32) {
+        for slot in buf.iter_mut().rev() {
+            *slot = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    }
+    *buf = *b"0000-00-00T00:00:00.000000+00:00";
+    digits(&mut buf[0..4], dt.year() as u32);
+    digits(&mut buf[5..7], dt.month());
+    digits(&mut buf[8..10], dt.day());
+    digits(&mut buf[11..13], dt.hour());
+    digits(&mut buf[14..16], dt.minute());
+    digits(&mut buf[17..19], dt.second());
+    digits(&mut buf[20..26], dt.timestamp_subsec_micros());
+    // Every byte written above is an ASCII digit or one of the template's ASCII separators.
+    std::str::from_utf8(buf).unwrap_or("")
 }
 
 impl fmt::Debug for Timestamp {
@@ -190,6 +211,25 @@ mod tests {
         for micros in [0, 1, -1, 1_777_000_000_123_456, -62_000_000_000_000_000] {
             let t = Timestamp::from_micros(micros);
             assert_eq!(Timestamp::parse(&t.to_string()).unwrap(), t);
+        }
+    }
+
+    #[test]
+    fn rendering_matches_chrono_rfc3339() {
+        let mut x: i64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..10_000 {
+            // xorshift over years 0000–9999.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let micros = x.rem_euclid(253_402_300_799_999_999 + 62_167_219_200_000_000)
+                - 62_167_219_200_000_000;
+            let t = Timestamp::from_micros(micros);
+            let dt = t.to_datetime().unwrap();
+            assert_eq!(
+                t.to_string(),
+                dt.to_rfc3339_opts(SecondsFormat::Micros, false)
+            );
         }
     }
 

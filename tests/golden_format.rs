@@ -10,8 +10,13 @@
 //!   leave the same tables with the same keys and values (ids aside).
 //! - A file or a record of another format version is refused with `IncompatibleFormat`.
 //!
+//! - A format-1 file written before the account tables existed
+//!   (`format-v1-before-accounts.redb`, aurra 0.1) still reads back exactly as recorded:
+//!   those tables are optional, created on first use.
+//!
 //! Regenerate the fixture (only when the format changes, together with a FORMAT_VERSION bump
-//! and a new fixture name) with
+//! and a new fixture name; or when format 1 gains an optional table, keeping the older
+//! fixture as a compatibility check) with
 //! `AURRA_REGENERATE_FIXTURES=1 cargo test --test golden_format`.
 
 use std::collections::BTreeMap;
@@ -32,6 +37,12 @@ type TestResult<T = ()> = Result<T, Box<dyn StdError>>;
 const REGENERATE: &str = "AURRA_REGENERATE_FIXTURES";
 const FIXTURE: &str = "format-v1.redb";
 const EXPECTED: &str = "format-v1.expected.json";
+/// Format 1 as written before the optional account tables (accounts, API keys, settings,
+/// usage) were added.
+const BEFORE_ACCOUNTS: (&str, &str) = (
+    "format-v1-before-accounts.redb",
+    "format-v1-before-accounts.expected.json",
+);
 
 const SECOND: i64 = 1_000_000;
 const MINUTE: i64 = 60 * SECOND;
@@ -573,8 +584,30 @@ fn the_fixture_is_of_the_current_format_version() -> TestResult {
 fn the_fixture_reads_back_exactly_as_recorded() -> TestResult {
     let expected = expectations()?;
     let (_dir, path) = fixture_copy()?;
+    reads_back_as_recorded(expected, &path)
+}
+
+#[test]
+fn a_file_from_before_the_account_tables_reads_back_exactly_as_recorded() -> TestResult {
+    let (file, expectations) = BEFORE_ACCOUNTS;
+    let expected: Value =
+        serde_json::from_str(&fs::read_to_string(fixtures_dir().join(expectations))?)?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join(file);
+    fs::copy(fixtures_dir().join(file), &path)?;
+    reads_back_as_recorded(&expected, &path)?;
+    // It has no account tables; using them creates them.
+    let store = Store::open(&path)?;
+    assert!(store.api_keys()?.is_empty());
+    assert_eq!(store.usage("acme")?.writes_used, 0);
+    let (key, secret) = store.create_api_key("acme", "after upgrade")?;
+    assert_eq!(store.authenticate(&secret)?, Some(key));
+    Ok(())
+}
+
+fn reads_back_as_recorded(expected: &Value, path: &Path) -> TestResult {
     let read_at = Timestamp::parse(field(expected, "read_at")?)?;
-    let store = Store::open_with(&path, StoreOptions::new().clock(ManualClock::new(read_at)))?;
+    let store = Store::open_with(path, StoreOptions::new().clock(ManualClock::new(read_at)))?;
     let reads = expected["reads"].as_array().ok_or("no reads")?;
 
     let mut mismatches = Vec::new();

@@ -50,11 +50,22 @@ pub(crate) async fn authenticate(
     let Some(secret) = value.to_str().ok().and_then(bearer_token) else {
         return Err(ApiError::not_authenticated());
     };
-    let secret = secret.to_owned();
-    let store = state.store.clone();
-    let key = blocking(move || store.authenticate(&secret)).await?;
-    let key =
-        key.ok_or_else(|| ApiError::detail(hyper::StatusCode::UNAUTHORIZED, "Invalid API key"))?;
+    let key = match state.caches.key(&state.store, secret) {
+        Ok(key) => key,
+        Err(miss) => {
+            let secret = secret.to_owned();
+            let store = state.store.clone();
+            let key = state
+                .readers
+                .run(move || store.authenticate(&secret))
+                .await?
+                .ok_or_else(|| {
+                    ApiError::detail(hyper::StatusCode::UNAUTHORIZED, "Invalid API key")
+                })?;
+            state.caches.fill_key(miss, &key);
+            key
+        }
+    };
     if let Some(limiter) = &state.limiter
         && let Err(wait) = limiter.check(key.id)
     {
@@ -88,7 +99,10 @@ pub(crate) async fn plan_state(
 ) -> Result<PlanState, ApiError> {
     let store = state.store.clone();
     let owned = account.to_owned();
-    let (usage, now) = blocking(move || Ok((store.usage(&owned)?, store.clock_now()))).await?;
+    let (usage, now) = state
+        .readers
+        .run(move || Ok((store.usage(&owned)?, store.clock_now())))
+        .await?;
     Ok(evaluate(state, usage, now))
 }
 

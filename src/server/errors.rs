@@ -1,6 +1,6 @@
 //! Error responses: every non-2xx answer is a JSON object with `detail` (spec §2.5).
 
-use hyper::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use hyper::header::{CONNECTION, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::{Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -24,6 +24,8 @@ pub(crate) struct ApiError {
     pub status: StatusCode,
     pub body: Value,
     pub retry_after: Option<u64>,
+    /// Answer with `Connection: close` (the request body was not read to its end).
+    pub close: bool,
 }
 
 impl ApiError {
@@ -33,6 +35,7 @@ impl ApiError {
             status,
             body: json!({ "detail": message.into() }),
             retry_after: None,
+            close: false,
         }
     }
 
@@ -58,6 +61,7 @@ impl ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             body: json!({ "detail": detail }),
             retry_after: None,
+            close: false,
         }
     }
 
@@ -79,6 +83,10 @@ impl ApiError {
         if let Some(secs) = self.retry_after {
             resp.headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.close {
+            resp.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
         }
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()

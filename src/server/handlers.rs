@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use super::errors::ApiError;
 use super::input::{Fields, Query, json_object};
 use super::wire::{self, WireEvent, WireSettings, ts};
-use super::{AppState, Body, auth, response};
+use super::{AppState, Body, auth, json_response, response};
 use crate::{
     ApiKey, Extraction, HALF_LIFE_RANGE_DAYS, ListQuery, MemoryId, NewMemory, ReadMode,
     SettingsPatch, Supersede, WriteOutcome, WriteShape,
@@ -44,20 +44,24 @@ impl Ctx {
     }
 
     async fn half_life(&self) -> Result<f64, ApiError> {
-        let store = self.state.store.clone();
-        let key = self.key.id;
-        Ok(blocking(move || store.settings(key))
+        Ok(self
+            .state
+            .settings(self.key.id)
             .await?
             .freshness_half_life_days)
     }
 }
 
+/// A 200 with `body` serialised straight to bytes (no intermediate JSON tree).
 fn ok(body: &impl serde::Serialize) -> Result<Response<Body>, ApiError> {
-    let value = serde_json::to_value(body).map_err(|e| {
+    // Responses are mostly lists of memories of ~1 KiB each: start big enough to avoid the
+    // first few reallocations.
+    let mut bytes = Vec::with_capacity(16 * 1024);
+    serde_json::to_writer(&mut bytes, body).map_err(|e| {
         tracing::error!(error = %e, "response serialisation failed");
         ApiError::detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
     })?;
-    Ok(response(StatusCode::OK, &value))
+    Ok(json_response(StatusCode::OK, bytes))
 }
 
 /// The providers a BYO `llm` object may name (spec §9.1).
@@ -315,11 +319,7 @@ async fn auto_supersede_enabled(ctx: &Ctx, requested: Option<bool>) -> Result<bo
     if let Some(flag) = requested {
         return Ok(flag);
     }
-    let store = ctx.state.store.clone();
-    let key = ctx.key.id;
-    Ok(blocking(move || store.settings(key))
-        .await?
-        .auto_supersede_default)
+    Ok(ctx.state.settings(ctx.key.id).await?.auto_supersede_default)
 }
 
 /// Validates the chat array: each item an object with string `role` and `content`.
@@ -423,7 +423,11 @@ pub(crate) async fn list_memories(ctx: &Ctx) -> Result<Response<Body>, ApiError>
     let half_life = ctx.half_life().await?;
     let store = ctx.state.store.clone();
     let account = ctx.account().to_owned();
-    let result = blocking(move || store.list(&account, &query)).await?;
+    let result = ctx
+        .state
+        .readers
+        .run(move || store.list(&account, &query))
+        .await?;
     ok(&wire::ListResponse {
         company_id: ctx.account(),
         tenant_id: scope.tenant.as_deref(),
@@ -519,30 +523,33 @@ pub(crate) async fn query(ctx: &Ctx, bytes: &[u8]) -> Result<Response<Body>, Api
     let account = ctx.account().to_owned();
     let probe_tenant = tenant.clone();
     let probe_sources = sources.clone();
-    let in_scope = blocking(move || {
-        let base = |source: Option<String>| {
-            let mut q = ListQuery::new().mode(mode).limit(1);
-            q.tenant = probe_tenant.clone();
-            q.source = source;
-            q
-        };
-        match &probe_sources {
-            None => Ok(!store.list(&account, &base(None))?.memories.is_empty()),
-            Some(list) => {
-                for s in list {
-                    if !store
-                        .list(&account, &base(Some(s.clone())))?
-                        .memories
-                        .is_empty()
-                    {
-                        return Ok(true);
+    let in_scope = ctx
+        .state
+        .readers
+        .run(move || {
+            let base = |source: Option<String>| {
+                let mut q = ListQuery::new().mode(mode).limit(1);
+                q.tenant = probe_tenant.clone();
+                q.source = source;
+                q
+            };
+            match &probe_sources {
+                None => Ok(!store.list(&account, &base(None))?.memories.is_empty()),
+                Some(list) => {
+                    for s in list {
+                        if !store
+                            .list(&account, &base(Some(s.clone())))?
+                            .memories
+                            .is_empty()
+                        {
+                            return Ok(true);
+                        }
                     }
+                    Ok(false)
                 }
-                Ok(false)
             }
-        }
-    })
-    .await?;
+        })
+        .await?;
     if in_scope {
         return Err(not_implemented("Answering questions from memories"));
     }
@@ -640,31 +647,31 @@ pub(crate) async fn timeline(ctx: &Ctx, id: MemoryId) -> Result<Response<Body>, 
     let half_life = ctx.half_life().await?;
     let store = ctx.state.store.clone();
     let account = ctx.account().to_owned();
-    let timeline = blocking(move || store.timeline(&account, id)).await?;
-    Ok(response(
-        StatusCode::OK,
-        &json!({
-            "memory_id": id.to_string(),
-            "company_id": ctx.account(),
-            "chain_length": timeline.versions.len(),
-            "timeline": wire::memories(&timeline.versions, timeline.now, half_life)
-                .iter()
-                .map(serde_json::to_value)
-                .collect::<Result<Vec<_>, _>>()
-                .unwrap_or_default(),
-        }),
-    ))
+    let timeline = ctx
+        .state
+        .readers
+        .run(move || store.timeline(&account, id))
+        .await?;
+    ok(&wire::TimelineResponse {
+        memory_id: id.to_string(),
+        company_id: ctx.account(),
+        chain_length: timeline.versions.len(),
+        timeline: wire::memories(&timeline.versions, timeline.now, half_life),
+    })
 }
 
 pub(crate) async fn audit(ctx: &Ctx, id: MemoryId) -> Result<Response<Body>, ApiError> {
     let store = ctx.state.store.clone();
     let account = ctx.account().to_owned();
-    let (memory, events, now) = blocking(move || {
-        let now = store.now()?;
-        let (memory, events) = store.audit(&account, id)?;
-        Ok((memory, events, now))
-    })
-    .await?;
+    let (memory, events, now) = ctx
+        .state
+        .readers
+        .run(move || {
+            let now = store.now()?;
+            let (memory, events) = store.audit(&account, id)?;
+            Ok((memory, events, now))
+        })
+        .await?;
     let extraction = match &memory.extraction {
         Some(e) => json!({
             "provider": e.provider,
@@ -711,9 +718,7 @@ pub(crate) async fn audit(ctx: &Ctx, id: MemoryId) -> Result<Response<Body>, Api
 // ---- settings and plan ----------------------------------------------------------------------
 
 pub(crate) async fn get_settings(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
-    let store = ctx.state.store.clone();
-    let key = ctx.key.id;
-    let settings = blocking(move || store.settings(key)).await?;
+    let settings = ctx.state.settings(ctx.key.id).await?;
     let status = if settings.stored { "ok" } else { "default" };
     ok(&WireSettings::of(&settings, status))
 }
@@ -745,6 +750,7 @@ pub(crate) async fn patch_settings(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
                 "detail": hint,
             }),
             retry_after: None,
+            close: false,
         });
     }
     let store = ctx.state.store.clone();
@@ -757,7 +763,10 @@ pub(crate) async fn plan_status(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let plan = auth::plan_state(&ctx.state, ctx.account()).await?;
     let store = ctx.state.store.clone();
     let account = ctx.account().to_owned();
-    let org_id = blocking(move || store.account(&account))
+    let org_id = ctx
+        .state
+        .readers
+        .run(move || store.account(&account))
         .await?
         .map(|a| a.org_id)
         .unwrap_or_default();

@@ -1,7 +1,7 @@
 //! Request input: reading the body, and typed field extraction that collects FastAPI-style
 //! validation errors (`detail: [{loc, msg, type}]`) instead of stopping at the first one.
 
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::StatusCode;
 use hyper::body::Incoming;
 use serde_json::{Map, Value, json};
@@ -9,14 +9,21 @@ use serde_json::{Map, Value, json};
 use super::errors::{ApiError, FieldError};
 use crate::{MemoryId, Timestamp};
 
+/// How much of an oversized body is read and discarded before answering `413`. Closing a
+/// connection with unread bytes makes the kernel reset it, which can destroy the `413` before
+/// the client reads it; draining a moderately oversized body lets the answer arrive intact.
+/// Beyond this, the server answers at once and closes.
+const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
+
 /// Reads the whole body, refusing more than `max` bytes with `413`.
 pub(crate) async fn read_body(
     headers: &hyper::HeaderMap,
     body: Incoming,
     max: usize,
 ) -> Result<bytes::Bytes, ApiError> {
-    let too_large = || {
-        ApiError::detail(
+    let too_large = || ApiError {
+        close: true,
+        ..ApiError::detail(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("Request body too large (limit {max} bytes)"),
         )
@@ -25,13 +32,48 @@ pub(crate) async fn read_body(
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
-        return Err(too_large());
+    match declared {
+        Some(n) if n > DRAIN_LIMIT as u64 => return Err(too_large()),
+        Some(n) if n > max as u64 => {
+            drain(body).await;
+            return Err(too_large());
+        }
+        _ => {}
     }
-    match Limited::new(body, max).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(_) => Err(ApiError::bad_request("Could not read the request body")),
+    let mut body = body;
+    let mut collected = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(ApiError::bad_request("Could not read the request body"));
+        };
+        if let Ok(data) = frame.into_data() {
+            if collected.len() + data.len() > max {
+                drain(body).await;
+                return Err(too_large());
+            }
+            collected.extend_from_slice(&data);
+        }
+    }
+    Ok(bytes::Bytes::from(collected))
+}
+
+/// How long an oversized body is drained before the server answers anyway (a client that
+/// announced a body and never sends it still gets its `413`).
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Reads and discards up to [`DRAIN_LIMIT`] bytes of the rest of a body, for at most
+/// [`DRAIN_TIME`].
+async fn drain(body: Incoming) {
+    let _ = tokio::time::timeout(DRAIN_TIME, discard(body)).await;
+}
+
+async fn discard(mut body: Incoming) {
+    let mut seen = 0usize;
+    while let Some(Ok(frame)) = body.frame().await {
+        seen += frame.data_ref().map_or(0, |d| d.len());
+        if seen > DRAIN_LIMIT {
+            return;
+        }
     }
 }
 

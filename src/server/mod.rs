@@ -15,9 +15,11 @@
 //! ```
 
 mod auth;
+mod cache;
 mod errors;
 mod handlers;
 mod input;
+mod readers;
 mod routes;
 mod wire;
 
@@ -81,6 +83,8 @@ pub struct AppState {
     store: Store,
     config: Config,
     limiter: Option<auth::RateLimiter>,
+    caches: cache::Caches,
+    readers: readers::ReaderPool,
 }
 
 impl AppState {
@@ -91,6 +95,8 @@ impl AppState {
             store,
             config,
             limiter,
+            caches: cache::Caches::default(),
+            readers: readers::ReaderPool::new(reader_threads()),
         }
     }
 
@@ -98,6 +104,25 @@ impl AppState {
     pub fn store(&self) -> &Store {
         &self.store
     }
+
+    /// The settings of key `key`, from the cache or the store.
+    async fn settings(&self, key: uuid::Uuid) -> Result<crate::Settings, errors::ApiError> {
+        match self.caches.settings(&self.store, key) {
+            Ok(settings) => Ok(settings),
+            Err(miss) => {
+                let store = self.store.clone();
+                let settings = self.readers.run(move || store.settings(key)).await?;
+                self.caches.fill_settings(miss, &settings);
+                Ok(settings)
+            }
+        }
+    }
+}
+
+/// Reader threads: twice the cores (a read that waits on the disk leaves the core to
+/// another), at least four.
+fn reader_threads() -> usize {
+    std::thread::available_parallelism().map_or(4, |n| (2 * n.get()).max(4))
 }
 
 impl std::fmt::Debug for AppState {
@@ -164,7 +189,11 @@ pub async fn run(
 type Body = Full<Bytes>;
 
 fn response(status: hyper::StatusCode, json: &serde_json::Value) -> Response<Body> {
-    let mut resp = Response::new(Full::new(Bytes::from(json.to_string())));
+    json_response(status, json.to_string().into_bytes())
+}
+
+fn json_response(status: hyper::StatusCode, bytes: Vec<u8>) -> Response<Body> {
+    let mut resp = Response::new(Full::new(Bytes::from(bytes)));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         hyper::header::CONTENT_TYPE,

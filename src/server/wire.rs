@@ -11,8 +11,18 @@ pub(crate) fn ts(t: Timestamp) -> String {
     t.to_string()
 }
 
-fn opt_ts(t: Option<Timestamp>) -> Option<String> {
-    t.map(ts)
+/// A timestamp field, written straight into the JSON output (no intermediate `String`).
+#[derive(Clone, Copy)]
+pub(crate) struct Ts(Timestamp);
+
+impl Serialize for Ts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+fn opt_ts(t: Option<Timestamp>) -> Option<Ts> {
+    t.map(Ts)
 }
 
 fn opt_id(id: Option<MemoryId>) -> Option<String> {
@@ -22,14 +32,14 @@ fn opt_id(id: Option<MemoryId>) -> Option<String> {
 /// The 9-field `temporal` block (spec §3.3).
 #[derive(Serialize)]
 pub(crate) struct Temporal {
-    valid_from: String,
-    valid_to: Option<String>,
+    valid_from: Ts,
+    valid_to: Option<Ts>,
     superseded_by: Option<String>,
     is_current: bool,
     is_expired: bool,
     is_superseded: bool,
-    transaction_time_start: String,
-    transaction_time_end: Option<String>,
+    transaction_time_start: Ts,
+    transaction_time_end: Option<Ts>,
     is_known_current: bool,
 }
 
@@ -37,13 +47,13 @@ impl Temporal {
     pub fn of(m: &Memory, now: Timestamp) -> Self {
         let f = flags(m, now);
         Temporal {
-            valid_from: ts(m.valid_from),
+            valid_from: Ts(m.valid_from),
             valid_to: opt_ts(m.valid_to),
             superseded_by: opt_id(m.superseded_by),
             is_current: f.is_current,
             is_expired: f.is_expired,
             is_superseded: f.is_superseded,
-            transaction_time_start: ts(m.transaction_time_start),
+            transaction_time_start: Ts(m.transaction_time_start),
             transaction_time_end: opt_ts(m.transaction_time_end),
             is_known_current: f.is_known_current,
         }
@@ -55,7 +65,7 @@ impl Temporal {
 pub(crate) struct SourceCitation<'a> {
     r#type: &'a str,
     channel: &'a str,
-    captured_at: String,
+    captured_at: Ts,
     session_id: Option<&'a str>,
     original_message: &'a str,
 }
@@ -65,7 +75,7 @@ impl<'a> SourceCitation<'a> {
         SourceCitation {
             r#type: &m.source,
             channel: &m.channel,
-            captured_at: ts(m.captured_at),
+            captured_at: Ts(m.captured_at),
             session_id: m.session_id.as_deref(),
             original_message: &m.original_message,
         }
@@ -86,9 +96,9 @@ pub(crate) struct WireMemory<'a> {
     channel: &'a str,
     session_id: Option<&'a str>,
     original_message: &'a str,
-    created_at: String,
-    valid_from: String,
-    valid_to: Option<String>,
+    created_at: Ts,
+    valid_from: Ts,
+    valid_to: Option<Ts>,
     superseded_by: Option<String>,
     tenant_id: Option<&'a str>,
     freshness: f64,
@@ -110,8 +120,8 @@ impl<'a> WireMemory<'a> {
             channel: &m.channel,
             session_id: m.session_id.as_deref(),
             original_message: &m.original_message,
-            created_at: ts(m.created_at),
-            valid_from: ts(m.valid_from),
+            created_at: Ts(m.created_at),
+            valid_from: Ts(m.valid_from),
             valid_to: opt_ts(m.valid_to),
             superseded_by: opt_id(m.superseded_by),
             tenant_id: m.tenant.as_deref(),
@@ -158,6 +168,15 @@ pub(crate) struct ListResponse<'a> {
     pub count: usize,
     pub superseded_count: usize,
     pub memories: Vec<WireMemory<'a>>,
+}
+
+/// The `GET /memories/{id}/timeline` response (spec §7.2).
+#[derive(Serialize)]
+pub(crate) struct TimelineResponse<'a> {
+    pub memory_id: String,
+    pub company_id: &'a str,
+    pub chain_length: usize,
+    pub timeline: Vec<WireMemory<'a>>,
 }
 
 /// How many rows of a result are superseded (`superseded_count`, spec O-2).

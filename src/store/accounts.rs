@@ -2,6 +2,8 @@
 //!
 //! These tables are created on first use, so a store that never had an account is unchanged.
 
+use std::sync::atomic::Ordering;
+
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, TableDefinition, TableError};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -23,6 +25,20 @@ use crate::time::Timestamp;
 const MAX_ACCOUNT_CHARS: usize = 128;
 
 impl Store {
+    /// A counter that changes after every committed change to API keys or settings made
+    /// through this handle (or its clones). redb lets one process open the file at a time, so
+    /// a caller that caches [`Store::authenticate`] or [`Store::settings`] results stays
+    /// coherent by dropping its cache when this value changes.
+    pub fn accounts_generation(&self) -> u64 {
+        self.inner.accounts_generation.load(Ordering::Acquire)
+    }
+
+    fn accounts_changed(&self) {
+        self.inner
+            .accounts_generation
+            .fetch_add(1, Ordering::AcqRel);
+    }
+
     /// Creates an account. Account ids are 1–128 characters of letters, digits and `._:@-`.
     /// Fails with [`Error::Conflict`] if it exists.
     pub fn create_account(&self, id: &str) -> Result<Account> {
@@ -92,6 +108,7 @@ impl Store {
                 .insert(hash.as_slice(), encode_api_key(&key).as_slice())?;
             Ok(key)
         })?;
+        self.accounts_changed();
         Ok((key, secret))
     }
 
@@ -128,7 +145,7 @@ impl Store {
 
     /// Revokes the key with this id; revoking twice keeps the first revocation time.
     pub fn revoke_api_key(&self, id: Uuid) -> Result<ApiKey> {
-        self.transact(|txn, now| {
+        let revoked = self.transact(|txn, now| {
             let mut keys = txn.open_table(API_KEYS)?;
             let mut found = None;
             for entry in keys.iter()? {
@@ -146,7 +163,9 @@ impl Store {
                 keys.insert(hash.as_slice(), encode_api_key(&key).as_slice())?;
             }
             Ok(key)
-        })
+        })?;
+        self.accounts_changed();
+        Ok(revoked)
     }
 
     /// The settings of key `key` (the defaults if it never stored any).
@@ -167,7 +186,7 @@ impl Store {
     /// 0.85–1.0, `freshness_half_life_days` outside 1–3650, or an empty `classifier_model`.
     pub fn update_settings(&self, key: Uuid, patch: SettingsPatch) -> Result<Settings> {
         validate_patch(&patch)?;
-        self.transact(|txn, _now| {
+        let updated = self.transact(|txn, _now| {
             let mut table = txn.open_table(KEY_SETTINGS)?;
             let mut settings = table
                 .get(key.as_u128())?
@@ -199,7 +218,9 @@ impl Store {
             settings.stored = true;
             table.insert(key.as_u128(), encode_settings(&settings).as_slice())?;
             Ok(settings)
-        })
+        })?;
+        self.accounts_changed();
+        Ok(updated)
     }
 
     /// The account's write usage in the current period (a UTC calendar month).
@@ -352,7 +373,9 @@ mod tests {
 
         let listed = store.api_keys()?;
         assert_eq!(listed, vec![key.clone()]);
+        let generation = store.accounts_generation();
         let revoked = store.revoke_api_key(key.id)?;
+        assert_ne!(store.accounts_generation(), generation);
         assert!(revoked.revoked_at.is_some());
         assert_eq!(store.authenticate(&secret)?, None);
         let (_, other) = store.create_api_key("acme", "ci")?;

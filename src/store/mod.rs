@@ -80,6 +80,9 @@ struct Inner {
     poisoned: AtomicBool,
     stamper: stamp::Stamper,
     group: group::GroupCommit,
+    /// Bumped after every committed change to API keys or settings (see
+    /// [`Store::accounts_generation`]).
+    accounts_generation: std::sync::atomic::AtomicU64,
 }
 
 /// A bitemporal memory store on one redb file.
@@ -193,6 +196,7 @@ impl Store {
                 poisoned: AtomicBool::new(false),
                 stamper,
                 group: group::GroupCommit::default(),
+                accounts_generation: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }

@@ -1,0 +1,160 @@
+//! The `aurra` binary: first start creates and prints one key, later starts never print a key;
+//! `keys create|list|revoke`; SIGTERM stops the server cleanly.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+fn aurra() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aurra"));
+    cmd.env_remove("AURRA_DATA_DIR")
+        .env_remove("AURRA_BIND")
+        .env("AURRA_LOG", "warn");
+    cmd
+}
+
+/// Starts `aurra serve` and returns the child and the stdout lines up to the listening line.
+fn serve(data_dir: &std::path::Path) -> (Child, Vec<String>) {
+    let mut child = aurra()
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn aurra serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("stdout line");
+        let done = line.starts_with("aurra listening on http://127.0.0.1:");
+        lines.push(line);
+        if done {
+            return (child, lines);
+        }
+    }
+    let status = child.wait().expect("wait");
+    panic!("server exited ({status:?}) before listening: {lines:?}");
+}
+
+fn stop(mut child: Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = child.wait().expect("wait");
+    assert!(exit.success(), "server exit status {exit:?}");
+}
+
+#[test]
+fn the_first_start_prints_one_key_and_later_starts_none() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (child, first) = serve(dir.path());
+    stop(child);
+    let keys: Vec<&String> = first
+        .iter()
+        .filter(|l| l.trim().starts_with("aurra_"))
+        .collect();
+    assert_eq!(keys.len(), 1, "{first:?}");
+    let secret = keys[0].trim();
+    assert!(
+        first
+            .iter()
+            .any(|l| l.contains("curl") && l.contains("/agent/memories"))
+    );
+    assert!(first.iter().any(|l| l.contains("base_url=")));
+
+    let (child, second) = serve(dir.path());
+    stop(child);
+    assert!(!second.join("\n").contains("aurra_"), "{second:?}");
+
+    let list = aurra()
+        .args(["keys", "list", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("keys list");
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(list.status.success());
+    assert!(
+        text.contains("default") && text.contains(&secret[..14]),
+        "{text}"
+    );
+    assert!(
+        !text.contains(secret),
+        "a listing must never show a secret: {text}"
+    );
+}
+
+#[test]
+fn keys_are_created_listed_and_revoked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let created = aurra()
+        .args([
+            "keys",
+            "create",
+            "--account",
+            "acme",
+            "--label",
+            "ci",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("keys create");
+    assert!(created.status.success());
+    let stdout = String::from_utf8(created.stdout).expect("utf-8");
+    let secret = stdout.lines().next().expect("secret line").to_owned();
+    assert!(
+        secret.starts_with("aurra_") && secret.len() >= 6 + 32,
+        "{secret}"
+    );
+
+    let store = aurra::Store::open(dir.path().join("aurra.redb")).expect("open");
+    let key = store
+        .authenticate(&secret)
+        .expect("auth")
+        .expect("a live key");
+    assert_eq!((key.account.as_str(), key.label.as_str()), ("acme", "ci"));
+    drop(store);
+
+    // While the store is closed, revoke it by id.
+    let revoked = aurra()
+        .args(["keys", "revoke", "--data-dir"])
+        .arg(dir.path())
+        .arg(key.id.to_string())
+        .output()
+        .expect("keys revoke");
+    assert!(revoked.status.success(), "{revoked:?}");
+    let list = aurra()
+        .args(["keys", "list", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("keys list");
+    assert!(String::from_utf8_lossy(&list.stdout).contains("revoked"));
+    let store = aurra::Store::open(dir.path().join("aurra.redb")).expect("open");
+    assert_eq!(store.authenticate(&secret).expect("auth"), None);
+    drop(store);
+
+    let unknown = aurra()
+        .args(["keys", "revoke", "--data-dir"])
+        .arg(dir.path())
+        .arg("00000000-0000-7000-8000-000000000000")
+        .output()
+        .expect("keys revoke");
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no API key"));
+}
+
+#[test]
+fn a_running_server_keeps_key_management_out_with_a_clear_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (child, _) = serve(dir.path());
+    let blocked = aurra()
+        .args(["keys", "list", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("keys list");
+    stop(child);
+    assert!(!blocked.status.success());
+    let err = String::from_utf8_lossy(&blocked.stderr);
+    assert!(err.contains("stop it first"), "{err}");
+}
