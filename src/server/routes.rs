@@ -123,10 +123,7 @@ async fn dispatch(
         Err(e) => return Err(e),
     };
     if let Route::Health = route {
-        return Ok(response(
-            StatusCode::OK,
-            &serde_json::json!({ "status": "ok" }),
-        ));
+        return Ok(health(&state));
     }
     let key = auth::authenticate(&state, req.headers()).await?;
     if !matches!(route, Route::PlanStatus) {
@@ -143,7 +140,7 @@ async fn dispatch(
         super::input::read_body(&parts.headers, body, max)
     };
     match route {
-        Route::Health => unreachable_health(),
+        Route::Health => Ok(health(&ctx.state)),
         Route::WriteMemories => {
             let bytes = read_body(&ctx).await?;
             handlers::write_memories(&ctx, &bytes).await
@@ -169,10 +166,17 @@ async fn dispatch(
     }
 }
 
-/// Health is answered before authentication; this arm cannot be reached.
-fn unreachable_health() -> Result<Response<Body>, ApiError> {
-    Ok(response(
-        StatusCode::OK,
-        &serde_json::json!({ "status": "ok" }),
-    ))
+/// `{"status":"ok"}`, or `503` once a failed commit has poisoned the store (writes are
+/// refused until the server is restarted, so an orchestrator should restart it).
+fn health(state: &AppState) -> Response<Body> {
+    if state.store.is_poisoned() {
+        return response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({
+                "status": "unavailable",
+                "detail": "A storage write failed; restart the server to recover",
+            }),
+        );
+    }
+    response(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
 }

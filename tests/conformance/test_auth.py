@@ -83,3 +83,15 @@ def test_keys_of_one_account_share_data(server, acme, acme2):
     assert written.memory_id in [m["id"] for m in acme2.memories.list(tenant_id=tenant)]
     # ... and another account does not see it.
     assert server.client("globex").memories.list(tenant_id=tenant) == []
+
+
+def test_a_server_that_is_not_there_is_a_connection_error(server):
+    """The SDK's last mapping: no server at base_url raises AurraConnectionError."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = aurra.Aurra(api_key=server.keys["acme"], base_url=f"http://127.0.0.1:{port}")
+    with pytest.raises(aurra.AurraConnectionError):
+        client.memories.list()

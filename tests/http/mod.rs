@@ -50,7 +50,8 @@ impl TestServer {
         )
     }
 
-    fn launch(store: Store, config: Config) -> TestServer {
+    /// A server over a given store (with the three keys created in it).
+    pub fn launch(store: Store, config: Config) -> TestServer {
         let (_, acme) = store.create_api_key("acme", "first").expect("key");
         let (_, acme_second) = store.create_api_key("acme", "second").expect("key");
         let (_, globex) = store.create_api_key("globex", "").expect("key");

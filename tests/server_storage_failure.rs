@@ -1,0 +1,95 @@
+//! A storage failure under the server: the write gets 503 with a `detail` (never a success),
+//! the handle refuses later writes with 503 too, `/health` turns 503, and the server keeps
+//! answering.
+
+mod http;
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use aurra::server::Config;
+use aurra::{StorageBackend, Store, StoreOptions};
+use http::TestServer;
+use redb::backends::InMemoryBackend;
+use serde_json::json;
+
+/// An in-memory backend whose writes and syncs fail once `failing` is set (a full disk).
+#[derive(Debug)]
+struct FlakyDisk {
+    inner: InMemoryBackend,
+    failing: Arc<AtomicBool>,
+}
+
+impl FlakyDisk {
+    fn check(&self) -> Result<(), io::Error> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(io::Error::other("no space left on device (injected)"));
+        }
+        Ok(())
+    }
+}
+
+impl StorageBackend for FlakyDisk {
+    fn len(&self) -> Result<u64, io::Error> {
+        self.inner.len()
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), io::Error> {
+        self.inner.read(offset, out)
+    }
+    fn set_len(&self, len: u64) -> Result<(), io::Error> {
+        self.check()?;
+        self.inner.set_len(len)
+    }
+    fn sync_data(&self) -> Result<(), io::Error> {
+        self.check()?;
+        self.inner.sync_data()
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), io::Error> {
+        self.check()?;
+        self.inner.write(offset, data)
+    }
+}
+
+#[test]
+fn a_failing_disk_gets_503_and_nothing_is_acknowledged() {
+    let failing = Arc::new(AtomicBool::new(false));
+    let disk = FlakyDisk {
+        inner: InMemoryBackend::new(),
+        failing: failing.clone(),
+    };
+    let store = Store::open_backend(disk, StoreOptions::new()).expect("store");
+    let server = TestServer::launch(store, Config::default());
+    let kept = server.write(
+        &server.acme,
+        json!({"content": "written before the disk filled"}),
+    );
+
+    failing.store(true, Ordering::SeqCst);
+    let refused = server.post("/agent/memories", &server.acme, &json!({"content": "lost"}));
+    assert_eq!(refused.status, 503, "{}", refused.text);
+    assert!(refused.body["detail"].as_str().unwrap().contains("retry"));
+    // The handle is poisoned: later writes are refused without touching the disk.
+    failing.store(false, Ordering::SeqCst);
+    let again = server.post(
+        "/agent/memories",
+        &server.acme,
+        &json!({"content": "later"}),
+    );
+    assert_eq!(again.status, 503);
+    assert!(server.store.is_poisoned());
+    // Health says so (an orchestrator restarts the server); the server keeps answering, and
+    // serves the acknowledged row from redb's cache when it can.
+    let health = server.get_anonymous("/health");
+    assert_eq!(
+        (health.status, health.body["status"].clone()),
+        (503, json!("unavailable"))
+    );
+    let list = server.get("/agent/memories", &server.acme);
+    if list.status == 200 {
+        assert_eq!(list.body["memories"][0]["id"], kept.as_str());
+        assert_eq!(list.body["count"], 1);
+    } else {
+        assert_eq!(list.status, 503, "{}", list.text);
+    }
+}
