@@ -347,6 +347,21 @@ pub(crate) fn tree_name(account: &str, tenant: Option<&str>, facet: Facet<'_>) -
     k
 }
 
+/// The tenant of a `trees` key of `account` whose facet is `facet`, or `None` if the key names
+/// another facet's tree (or is not a key of `account`).
+pub(crate) fn tree_tenant(key: &[u8], account: &str, facet: Facet<'_>) -> Option<Option<String>> {
+    let rest = key.strip_prefix(account_prefix(account).as_slice())?;
+    let tenant = match rest.split_first()? {
+        (0, _) => None,
+        (1, rest) => {
+            let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+            Some(std::str::from_utf8(rest.get(4..4 + len)?).ok()?.to_owned())
+        }
+        _ => return None,
+    };
+    (key == tree_name(account, tenant.as_deref(), facet).as_slice()).then_some(tenant)
+}
+
 /// Longest `decision` prefix used by duplicate suppression, in characters (spec §9.3).
 pub(crate) const DEDUP_PREFIX_CHARS: usize = 100;
 
@@ -418,6 +433,26 @@ pub fn fuzz_decode_all(bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tree_names_give_back_their_tenant_for_their_facet_only() {
+        for tenant in [None, Some(""), Some("a"), Some("a\u{0}b"), Some("ünï")] {
+            let all = tree_name("acme", tenant, Facet::All);
+            assert_eq!(
+                tree_tenant(&all, "acme", Facet::All),
+                Some(tenant.map(str::to_owned))
+            );
+            assert_eq!(tree_tenant(&all, "acm", Facet::All), None);
+            assert_eq!(tree_tenant(&all, "acme", Facet::Source("x")), None);
+            let source = tree_name("acme", tenant, Facet::Source("slack"));
+            assert_eq!(tree_tenant(&source, "acme", Facet::All), None);
+            assert_eq!(
+                tree_tenant(&source, "acme", Facet::Source("slack")),
+                Some(tenant.map(str::to_owned))
+            );
+        }
+        assert_eq!(tree_tenant(b"\x00\x00", "acme", Facet::All), None);
+    }
 
     #[test]
     fn sortable_instants_keep_their_order() {

@@ -381,6 +381,9 @@ impl ReadMode {
 pub struct ListQuery {
     /// Tenant; `None` is the default tenant.
     pub tenant: Option<String>,
+    /// Read every tenant of the account (then `tenant` is ignored). Off by default: reads are
+    /// scoped to one tenant (spec §2.3, O-1).
+    pub all_tenants: bool,
     /// Temporal mode.
     pub mode: ReadMode,
     /// Exact match on `source`.
@@ -396,6 +399,7 @@ impl ListQuery {
     pub fn new() -> Self {
         ListQuery {
             tenant: None,
+            all_tenants: false,
             mode: ReadMode::Current,
             source: None,
             session_id: None,
@@ -406,6 +410,12 @@ impl ListQuery {
     /// Sets the tenant.
     pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
         self.tenant = Some(tenant.into());
+        self
+    }
+
+    /// Reads every tenant of the account instead of one.
+    pub fn all_tenants(mut self) -> Self {
+        self.all_tenants = true;
         self
     }
 

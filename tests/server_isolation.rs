@@ -202,3 +202,55 @@ fn revoked_keys_stop_working_immediately() {
     );
     assert_eq!(server.get("/agent/memories", &server.acme).status, 200);
 }
+
+#[test]
+fn the_all_tenants_switch_widens_untenanted_reads_to_the_account_only() {
+    use aurra::server::Config;
+    let server = TestServer::start_with(Config {
+        all_tenants_when_omitted: true,
+        ..Config::default()
+    });
+    server.write(&server.acme, json!({"content": "default tenant"}));
+    server.write(
+        &server.acme,
+        json!({"content": "tenant a", "tenant_id": "a"}),
+    );
+    server.write(
+        &server.acme,
+        json!({"content": "tenant b", "tenant_id": "b", "source": "slack"}),
+    );
+    server.write(
+        &server.globex,
+        json!({"content": "globex row", "tenant_id": "a"}),
+    );
+    let all = server.get("/agent/memories", &server.acme);
+    let texts: Vec<&str> = all.body["memories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["decision"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["tenant b", "tenant a", "default tenant"]);
+    assert_eq!(all.body["tenant_id"], serde_json::Value::Null);
+    let limited = server.get("/agent/memories?limit=2&source=slack", &server.acme);
+    assert_eq!(limited.body["count"], 1);
+    // An explicit tenant still scopes to exactly that tenant.
+    assert_eq!(
+        server.get("/agent/memories?tenant_id=a", &server.acme).body["count"],
+        1
+    );
+    let globex = server.get("/agent/memories", &server.globex);
+    assert_eq!(globex.body["count"], 1);
+    assert_eq!(globex.body["memories"][0]["decision"], "globex row");
+    // Query's scope follows the same rule: rows only in a named tenant mean "not empty".
+    let deleted = server.delete("/agent/memories?tenant_id=a", &server.globex);
+    assert_eq!(deleted.body["deleted_count"], 1, "{}", deleted.text);
+    let empty = server.post("/agent/query", &server.globex, &json!({"question": "q"}));
+    assert_eq!(empty.body["memories_searched"], 0, "{}", empty.text);
+    server.write(
+        &server.globex,
+        json!({"content": "only in a tenant", "tenant_id": "t"}),
+    );
+    let query = server.post("/agent/query", &server.globex, &json!({"question": "q"}));
+    assert_eq!(query.status, 501, "{}", query.text);
+}

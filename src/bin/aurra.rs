@@ -60,6 +60,9 @@ struct ServeArgs {
     /// Requests per minute per API key (default: no rate limit).
     #[arg(long, env = "AURRA_RATE_LIMIT_PER_MINUTE")]
     rate_limit_per_minute: Option<NonZeroU32>,
+    /// Reads without tenant_id see every tenant of the account (default: the default tenant).
+    #[arg(long, env = "AURRA_ALL_TENANTS_WHEN_OMITTED")]
+    all_tenants_when_omitted: bool,
 }
 
 #[derive(Subcommand)]
@@ -101,6 +104,7 @@ fn main() -> Result<()> {
                 .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args),
@@ -132,6 +136,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         grace_days: args.grace_days,
         plan_tier: args.plan_tier,
         rate_limit_per_minute: args.rate_limit_per_minute,
+        all_tenants_when_omitted: args.all_tenants_when_omitted,
         ..Config::default()
     };
     let first_key = if store.api_keys()?.is_empty() {

@@ -418,6 +418,7 @@ pub(crate) async fn list_memories(ctx: &Ctx) -> Result<Response<Body>, ApiError>
     };
     let mut query = ListQuery::new().mode(scope.mode).limit(limit as usize);
     query.tenant = scope.tenant.clone();
+    query.all_tenants = scope.tenant.is_none() && ctx.state.config.all_tenants_when_omitted;
     query.source = source.clone();
     query.session_id = session;
     let half_life = ctx.half_life().await?;
@@ -522,6 +523,7 @@ pub(crate) async fn query(ctx: &Ctx, bytes: &[u8]) -> Result<Response<Body>, Api
     let store = ctx.state.store.clone();
     let account = ctx.account().to_owned();
     let probe_tenant = tenant.clone();
+    let probe_all = tenant.is_none() && ctx.state.config.all_tenants_when_omitted;
     let probe_sources = sources.clone();
     let in_scope = ctx
         .state
@@ -530,6 +532,7 @@ pub(crate) async fn query(ctx: &Ctx, bytes: &[u8]) -> Result<Response<Body>, Api
             let base = |source: Option<String>| {
                 let mut q = ListQuery::new().mode(mode).limit(1);
                 q.tenant = probe_tenant.clone();
+                q.all_tenants = probe_all;
                 q.source = source;
                 q
             };

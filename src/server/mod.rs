@@ -63,6 +63,9 @@ pub struct Config {
     pub rate_limit_per_minute: Option<NonZeroU32>,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
+    /// Reads (list, query) without `tenant_id` see every tenant of the account instead of
+    /// only the default tenant (spec O-1). Off by default.
+    pub all_tenants_when_omitted: bool,
 }
 
 impl Default for Config {
@@ -74,6 +77,7 @@ impl Default for Config {
             plan_tier: "starter".into(),
             rate_limit_per_minute: None,
             max_body_bytes: MAX_BODY_BYTES,
+            all_tenants_when_omitted: false,
         }
     }
 }

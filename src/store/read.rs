@@ -2,12 +2,16 @@
 
 use std::ops::ControlFlow;
 
+use redb::ReadableTable;
+
 use super::Store;
 use super::rows::{creation_events, latest_version, never_changed, owned_row, render, version_at};
 use super::tables::*;
 use super::tree;
 use super::write::{validate_account, validate_tenant};
-use crate::encoding::{Facet, Summary, VersionRecord, decode_event, event_key, tree_name};
+use crate::encoding::{
+    Facet, Summary, VersionRecord, account_prefix, decode_event, event_key, tree_name, tree_tenant,
+};
 use crate::error::{Error, Result};
 use crate::model::{AuditEvent, ListQuery, ListResult, Memory, MemoryId, ReadMode};
 use crate::temporal;
@@ -40,6 +44,52 @@ fn may_match(mode: &ReadMode, now: Timestamp, s: &Summary) -> bool {
     }
 }
 
+/// Up to `query.limit` rows of one index tree that `query` selects, newest first.
+fn walk_tree(
+    nodes: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    rows: &impl ReadableTable<u128, &'static [u8]>,
+    versions: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    tree_id: u64,
+    query: &ListQuery,
+    now: Timestamp,
+) -> Result<Vec<Memory>> {
+    let mut memories = Vec::new();
+    let replay_at = query.mode.transaction_instant();
+    let mode = query.mode;
+    let predicate = |s: &Summary| may_match(&mode, now, s);
+    let mut count = tree::count(nodes, tree_id)?;
+    if let Some(at) = replay_at {
+        // Rows written after the replayed instant are a suffix: start the walk before it.
+        count = tree::created_prefix(nodes, tree_id, count, at.as_micros())?;
+    }
+    tree::scan_desc(nodes, tree_id, count, &predicate, &mut |id, summary| {
+        let row = super::rows::load_row(rows, id)?
+            .ok_or_else(|| Error::Corrupted(format!("index names missing memory {id}")))?;
+        if query.source.as_ref().is_some_and(|s| *s != row.source) {
+            return Ok(ControlFlow::Continue(()));
+        }
+        // Most rows never change: their leaf summary says so and saves the version lookup.
+        let version = if never_changed(summary) {
+            VersionRecord::default()
+        } else {
+            match version_at(versions, id, row.created_at, replay_at)? {
+                Some(version) => version,
+                None => return Ok(ControlFlow::Continue(())),
+            }
+        };
+        let memory = render(id, row, &version);
+        if temporal::selects(&mode, &memory, now) {
+            memories.push(memory);
+        }
+        Ok(if memories.len() >= query.limit {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        })
+    })?;
+    Ok(memories)
+}
+
 impl Store {
     /// Lists memories of `account` per `query`, newest first (spec §3.7, §5.2).
     pub fn list(&self, account: &str, query: &ListQuery) -> Result<ListResult> {
@@ -62,49 +112,40 @@ impl Store {
             (None, None) => Facet::All,
         };
         let trees = txn.open_table(TREES)?;
-        let name = tree_name(account, query.tenant.as_deref(), facet);
-        let Some(tree_id) = trees.get(name.as_slice())?.map(|v| v.value()) else {
-            return Ok(ListResult {
-                memories,
-                now: reference,
-            });
+        let tree_ids: Vec<u64> = if query.all_tenants {
+            let prefix = account_prefix(account);
+            let mut ids = Vec::new();
+            for entry in trees.range(prefix.as_slice()..)? {
+                let (key, value) = entry?;
+                if !key.value().starts_with(&prefix) {
+                    break;
+                }
+                if tree_tenant(key.value(), account, facet).is_some() {
+                    ids.push(value.value());
+                }
+            }
+            ids
+        } else {
+            let name = tree_name(account, query.tenant.as_deref(), facet);
+            trees
+                .get(name.as_slice())?
+                .map(|v| v.value())
+                .into_iter()
+                .collect()
         };
         let nodes = txn.open_table(TREE_NODES)?;
         let rows = txn.open_table(ROWS)?;
         let versions = txn.open_table(VERSIONS)?;
-        let replay_at = query.mode.transaction_instant();
-        let mode = query.mode;
-        let predicate = |s: &Summary| may_match(&mode, now, s);
-        let mut count = tree::count(&nodes, tree_id)?;
-        if let Some(at) = replay_at {
-            // Rows written after the replayed instant are a suffix: start the walk before it.
-            count = tree::created_prefix(&nodes, tree_id, count, at.as_micros())?;
+        for tree_id in &tree_ids {
+            let found = walk_tree(&nodes, &rows, &versions, *tree_id, query, now)?;
+            memories.extend(found);
         }
-        tree::scan_desc(&nodes, tree_id, count, &predicate, &mut |id, summary| {
-            let row = super::rows::load_row(&rows, id)?
-                .ok_or_else(|| Error::Corrupted(format!("index names missing memory {id}")))?;
-            if query.source.as_ref().is_some_and(|s| *s != row.source) {
-                return Ok(ControlFlow::Continue(()));
-            }
-            // Most rows never change: their leaf summary says so and saves the version lookup.
-            let version = if never_changed(summary) {
-                VersionRecord::default()
-            } else {
-                match version_at(&versions, id, row.created_at, replay_at)? {
-                    Some(version) => version,
-                    None => return Ok(ControlFlow::Continue(())),
-                }
-            };
-            let memory = render(id, row, &version);
-            if temporal::selects(&mode, &memory, now) {
-                memories.push(memory);
-            }
-            Ok(if memories.len() >= query.limit {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            })
-        })?;
+        if tree_ids.len() > 1 {
+            // Each tree's rows are newest first; merge them (ties: insertion order, which is
+            // id order within a commit).
+            memories.sort_by_key(|m| std::cmp::Reverse((m.created_at, m.id)));
+            memories.truncate(query.limit);
+        }
         Ok(ListResult {
             memories,
             now: reference,

@@ -174,7 +174,7 @@ impl Model {
             .iter()
             .filter(|r| !r.deleted && r.account == account)
         {
-            if r.tenant != q.tenant
+            if (!q.all_tenants && r.tenant != q.tenant)
                 || q.source.as_ref().is_some_and(|s| *s != r.source)
                 || q.session_id.is_some() && q.session_id != r.session
             {
@@ -628,6 +628,9 @@ impl Harness {
             if let Some(t) = TENANTS[usize::from(tenant) % 3] {
                 q = q.tenant(t);
             }
+            if filter & 64 == 64 {
+                q = q.all_tenants();
+            }
             if filter & 1 == 1 {
                 q = q.source(SOURCES[usize::from(filter >> 2) % 3]);
             }
@@ -693,6 +696,14 @@ impl Harness {
             for tenant in 0..3u8 {
                 for instant in 0..8u16 {
                     self.check(usize::from(account), tenant, instant * 7, instant * 3, 0, 0);
+                    self.check(
+                        usize::from(account),
+                        tenant,
+                        instant * 7,
+                        instant * 3,
+                        64,
+                        0,
+                    );
                 }
             }
         }
