@@ -91,6 +91,20 @@ impl fmt::Display for Timestamp {
     }
 }
 
+impl Timestamp {
+    /// The contract's rendering as fixed-size ASCII bytes, for years 0000–9999 (`None`
+    /// outside them; `Display` handles every instant).
+    pub(crate) fn rendered(self) -> Option<[u8; 32]> {
+        let dt = self.to_datetime()?;
+        if !(0..=9999).contains(&dt.year()) {
+            return None;
+        }
+        let mut buf = [0; 32];
+        render(&dt, &mut buf);
+        Some(buf)
+    }
+}
+
 /// `2026-05-05T23:09:59.063114+00:00` into `buf`, digit by digit: this runs for every
 /// timestamp of every response, and `core::fmt` for seven integers costs several times more.
 fn render<'b>(dt: &DateTime<Utc>, buf: &'b mut [u8; 32]) -> &'b str {

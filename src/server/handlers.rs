@@ -54,6 +54,11 @@ impl Ctx {
 
 /// A 200 with `body` serialised straight to bytes (no intermediate JSON tree).
 fn ok(body: &impl serde::Serialize) -> Result<Response<Body>, ApiError> {
+    Ok(json_response(StatusCode::OK, to_json(body)?))
+}
+
+/// `body` as JSON bytes.
+fn to_json(body: &impl serde::Serialize) -> Result<Vec<u8>, ApiError> {
     // Responses are mostly lists of memories of ~1 KiB each: start big enough to avoid the
     // first few reallocations.
     let mut bytes = Vec::with_capacity(16 * 1024);
@@ -61,7 +66,7 @@ fn ok(body: &impl serde::Serialize) -> Result<Response<Body>, ApiError> {
         tracing::error!(error = %e, "response serialisation failed");
         ApiError::detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
     })?;
-    Ok(json_response(StatusCode::OK, bytes))
+    Ok(bytes)
 }
 
 /// The providers a BYO `llm` object may name (spec §9.1).
@@ -424,22 +429,27 @@ pub(crate) async fn list_memories(ctx: &Ctx) -> Result<Response<Body>, ApiError>
     let half_life = ctx.half_life().await?;
     let store = ctx.state.store.clone();
     let account = ctx.account().to_owned();
-    let result = ctx
+    // Read and render on the reader thread: a 20-memory response is ~19 KB of JSON, CPU
+    // work that would otherwise hold an async worker away from its connections.
+    let bytes = ctx
         .state
         .readers
-        .run(move || store.list(&account, &query))
+        .run(move || {
+            let result = store.list(&account, &query)?;
+            Ok(to_json(&wire::ListResponse {
+                company_id: &account,
+                tenant_id: scope.tenant.as_deref(),
+                as_of: scope.as_of.as_deref(),
+                transaction_as_of: scope.transaction_as_of.as_deref(),
+                include_superseded: scope.include_superseded,
+                source: source.as_deref(),
+                count: result.memories.len(),
+                superseded_count: wire::superseded_count(&result.memories, result.now),
+                memories: wire::memories(&result.memories, result.now, half_life),
+            }))
+        })
         .await?;
-    ok(&wire::ListResponse {
-        company_id: ctx.account(),
-        tenant_id: scope.tenant.as_deref(),
-        as_of: scope.as_of.as_deref(),
-        transaction_as_of: scope.transaction_as_of.as_deref(),
-        include_superseded: scope.include_superseded,
-        source: source.as_deref(),
-        count: result.memories.len(),
-        superseded_count: wire::superseded_count(&result.memories, result.now),
-        memories: wire::memories(&result.memories, result.now, half_life),
-    })
+    Ok(json_response(StatusCode::OK, bytes?))
 }
 
 // ---- DELETE /agent/memories -----------------------------------------------------------------

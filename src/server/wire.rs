@@ -11,18 +11,40 @@ pub(crate) fn ts(t: Timestamp) -> String {
     t.to_string()
 }
 
-/// A timestamp field, written straight into the JSON output (no intermediate `String`).
+/// A timestamp field, rendered once into a fixed buffer (no `String`, no `core::fmt`); a
+/// memory's instants often coincide (`created_at`, `transaction_time_start`, `captured_at`,
+/// `valid_from`), so [`Ts::like`] reuses a rendering.
 #[derive(Clone, Copy)]
-pub(crate) struct Ts(Timestamp);
+pub(crate) struct Ts {
+    at: Timestamp,
+    text: Option<[u8; 32]>,
+}
+
+impl Ts {
+    fn new(at: Timestamp) -> Self {
+        Ts {
+            at,
+            text: at.rendered(),
+        }
+    }
+
+    /// `at`, reusing `self`'s rendering when it is the same instant.
+    fn like(self, at: Timestamp) -> Self {
+        if at == self.at { self } else { Ts::new(at) }
+    }
+}
 
 impl Serialize for Ts {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&self.0)
+        match self.text.as_ref().and_then(|t| std::str::from_utf8(t).ok()) {
+            Some(text) => serializer.serialize_str(text),
+            None => serializer.collect_str(&self.at),
+        }
     }
 }
 
 fn opt_ts(t: Option<Timestamp>) -> Option<Ts> {
-    t.map(Ts)
+    t.map(Ts::new)
 }
 
 fn opt_id(id: Option<MemoryId>) -> Option<String> {
@@ -45,15 +67,20 @@ pub(crate) struct Temporal {
 
 impl Temporal {
     pub fn of(m: &Memory, now: Timestamp) -> Self {
+        Self::with(m, now, Ts::new(m.created_at))
+    }
+
+    /// Like [`Temporal::of`], reusing `created`'s rendering of `created_at`.
+    fn with(m: &Memory, now: Timestamp, created: Ts) -> Self {
         let f = flags(m, now);
         Temporal {
-            valid_from: Ts(m.valid_from),
+            valid_from: created.like(m.valid_from),
             valid_to: opt_ts(m.valid_to),
             superseded_by: opt_id(m.superseded_by),
             is_current: f.is_current,
             is_expired: f.is_expired,
             is_superseded: f.is_superseded,
-            transaction_time_start: Ts(m.transaction_time_start),
+            transaction_time_start: created.like(m.transaction_time_start),
             transaction_time_end: opt_ts(m.transaction_time_end),
             is_known_current: f.is_known_current,
         }
@@ -71,11 +98,11 @@ pub(crate) struct SourceCitation<'a> {
 }
 
 impl<'a> SourceCitation<'a> {
-    pub fn of(m: &'a Memory) -> Self {
+    fn with(m: &'a Memory, created: Ts) -> Self {
         SourceCitation {
             r#type: &m.source,
             channel: &m.channel,
-            captured_at: Ts(m.captured_at),
+            captured_at: created.like(m.captured_at),
             session_id: m.session_id.as_deref(),
             original_message: &m.original_message,
         }
@@ -109,6 +136,7 @@ pub(crate) struct WireMemory<'a> {
 impl<'a> WireMemory<'a> {
     /// `m` as seen at `now`, with freshness from the caller's half-life.
     pub fn of(m: &'a Memory, now: Timestamp, half_life_days: f64) -> Self {
+        let created = Ts::new(m.created_at);
         WireMemory {
             id: m.id.to_string(),
             summary: &m.summary,
@@ -120,14 +148,14 @@ impl<'a> WireMemory<'a> {
             channel: &m.channel,
             session_id: m.session_id.as_deref(),
             original_message: &m.original_message,
-            created_at: Ts(m.created_at),
-            valid_from: Ts(m.valid_from),
+            created_at: created,
+            valid_from: created.like(m.valid_from),
             valid_to: opt_ts(m.valid_to),
             superseded_by: opt_id(m.superseded_by),
             tenant_id: m.tenant.as_deref(),
             freshness: freshness(m, now, half_life_days),
-            source_citation: SourceCitation::of(m),
-            temporal: Temporal::of(m, now),
+            source_citation: SourceCitation::with(m, created),
+            temporal: Temporal::with(m, now, created),
         }
     }
 }
