@@ -132,6 +132,18 @@ fn llm_spec(fields: &mut Fields<'_>) -> Result<Option<LlmSpec>, ApiError> {
     }))
 }
 
+/// Ends field validation (`422` for any type error, those of `llm` included), then checks
+/// the `llm` object's values (`400`).
+fn finish_with_llm(mut f: Fields<'_>) -> Result<Option<LlmSpec>, ApiError> {
+    if !f.present("llm") {
+        f.finish()?;
+        return Ok(None);
+    }
+    let spec = llm_spec(&mut f);
+    f.finish()?;
+    spec
+}
+
 fn not_implemented(what: &str) -> ApiError {
     ApiError::detail(
         StatusCode::NOT_IMPLEMENTED,
@@ -177,16 +189,7 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
     let valid_from = f.timestamp("valid_from");
     let external_id = f.str("external_id");
     let parsed_messages = messages.map(|items| parse_messages(&mut f, items));
-    let llm_present = f.present("llm");
-    let llm = if llm_present {
-        // Type errors of `llm` itself are reported with the others.
-        let spec = llm_spec(&mut f);
-        f.finish()?;
-        spec?
-    } else {
-        f.finish()?;
-        None
-    };
+    let llm = finish_with_llm(f)?;
 
     let present = (
         map.get("content").is_some_and(|v| !v.is_null()),
@@ -516,16 +519,8 @@ pub(crate) async fn query(ctx: &Ctx, bytes: &[u8]) -> Result<Response<Body>, Api
         Some(n) => n,
         None => 30,
     };
-    let llm_present = f.present("llm");
-    let llm = if llm_present {
-        let spec = llm_spec(&mut f);
-        f.finish()?;
-        spec?
-    } else {
-        f.finish()?;
-        None
-    };
-    drop(llm);
+    // Validated now; answering with it arrives with the provider clients.
+    let _llm = finish_with_llm(f)?;
     let question = question.unwrap_or_default();
     let mode = ReadMode::from_params(as_of, transaction_as_of, false);
 
