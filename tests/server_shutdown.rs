@@ -13,16 +13,26 @@ use http::{TestServer, raw_status};
 fn an_in_flight_request_finishes_after_shutdown_begins() -> std::io::Result<()> {
     let mut server = TestServer::start();
     let body = br#"{"content": "written during shutdown"}"#;
-    let (head, tail) = body.split_at(10);
     let mut conn = TcpStream::connect(server.addr)?;
+    // `Expect: 100-continue`: the server answers "100 Continue" only once the handler asks
+    // for the body, which proves the request is in flight before shutdown begins.
     write!(
         conn,
-        "POST /agent/memories HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "POST /agent/memories HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
         server.acme,
         body.len()
     )?;
-    conn.write_all(head)?;
-    // The server is now reading this request's body.
+    let mut interim = Vec::new();
+    let mut byte = [0u8; 1];
+    while !interim.ends_with(b"\r\n\r\n") {
+        conn.read_exact(&mut byte)?;
+        interim.push(byte[0]);
+    }
+    assert!(
+        interim.starts_with(b"HTTP/1.1 100"),
+        "{}",
+        String::from_utf8_lossy(&interim)
+    );
 
     server.begin_shutdown();
     // Wait until the listener is gone (new connections refused or closed unanswered).
@@ -42,7 +52,7 @@ fn an_in_flight_request_finishes_after_shutdown_begins() -> std::io::Result<()> 
         std::thread::yield_now();
     }
 
-    conn.write_all(tail)?;
+    conn.write_all(body)?;
     let mut response = String::new();
     conn.read_to_string(&mut response)?;
     assert_eq!(raw_status(&response), 200, "{response}");
