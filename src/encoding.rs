@@ -362,6 +362,63 @@ pub(crate) fn tree_tenant(key: &[u8], account: &str, facet: Facet<'_>) -> Option
     (key == tree_name(account, tenant.as_deref(), facet).as_slice()).then_some(tenant)
 }
 
+/// `postings` key prefix of one term in one scope.
+pub(crate) fn posting_prefix(scope: u64, term: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(8 + 4 + term.len() + 16);
+    k.extend_from_slice(&scope.to_be_bytes());
+    push_str(&mut k, term);
+    k
+}
+
+/// `postings` key: term prefix ++ row id.
+pub(crate) fn posting_key(scope: u64, term: &str, id: MemoryId) -> Vec<u8> {
+    let mut k = posting_prefix(scope, term);
+    k.extend_from_slice(&id.as_u128().to_be_bytes());
+    k
+}
+
+/// The row id at the end of a `postings` key.
+pub(crate) fn posting_id(key: &[u8]) -> Result<MemoryId> {
+    let at = key
+        .len()
+        .checked_sub(16)
+        .ok_or_else(|| Error::Corrupted("posting key too short".into()))?;
+    Ok(MemoryId::from_u128(u128::from_be_bytes(take(
+        key, at, "posting",
+    )?)))
+}
+
+/// A posting's value: term frequency and the row's length in terms (both saturating).
+pub(crate) fn encode_posting(tf: usize, len: usize) -> [u8; 4] {
+    let sat = |n: usize| u16::try_from(n).unwrap_or(u16::MAX).to_be_bytes();
+    let (tf, len) = (sat(tf), sat(len));
+    [tf[0], tf[1], len[0], len[1]]
+}
+
+pub(crate) fn decode_posting(bytes: &[u8]) -> Result<(u16, u16)> {
+    exact_len(bytes, 4, "posting value")?;
+    Ok((
+        u16::from_be_bytes([bytes[0], bytes[1]]),
+        u16::from_be_bytes([bytes[2], bytes[3]]),
+    ))
+}
+
+/// A scope's lexical statistics: rows indexed and their total length in terms.
+pub(crate) fn encode_lexical_stats(rows: u64, terms: u64) -> [u8; 16] {
+    let mut out = [0; 16];
+    out[..8].copy_from_slice(&rows.to_be_bytes());
+    out[8..].copy_from_slice(&terms.to_be_bytes());
+    out
+}
+
+pub(crate) fn decode_lexical_stats(bytes: &[u8]) -> Result<(u64, u64)> {
+    exact_len(bytes, 16, "lexical stats")?;
+    Ok((
+        u64::from_be_bytes(take(bytes, 0, "lexical stats")?),
+        u64::from_be_bytes(take(bytes, 8, "lexical stats")?),
+    ))
+}
+
 /// Longest `decision` prefix used by duplicate suppression, in characters (spec §9.3).
 pub(crate) const DEDUP_PREFIX_CHARS: usize = 100;
 
@@ -428,6 +485,9 @@ pub fn fuzz_decode_all(bytes: &[u8]) {
     let _ = decode_pred_key(bytes);
     let _ = decode_node_key(bytes);
     let _ = decode_node(bytes);
+    let _ = posting_id(bytes);
+    let _ = decode_posting(bytes);
+    let _ = decode_lexical_stats(bytes);
 }
 
 #[cfg(test)]

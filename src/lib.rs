@@ -44,6 +44,7 @@ mod model;
 pub mod server;
 mod store;
 pub mod temporal;
+mod text;
 mod time;
 
 pub use account::{
@@ -55,7 +56,8 @@ pub use error::{Error, Result};
 pub use model::{
     AuditEvent, DEFAULT_IMPORTANCE, DEFAULT_TOPIC, EXTRACTOR_ACTOR, EventDetails, EventKind,
     Extraction, ListQuery, ListResult, Memory, MemoryId, NewMemory, ORIGINAL_MESSAGE_MAX_CHARS,
-    ReadMode, Supersede, SupersedeOutcome, Timeline, WriteOutcome, WriteShape,
+    ReadMode, SearchHit, SearchQuery, SearchResult, Supersede, SupersedeOutcome, Timeline,
+    WriteOutcome, WriteShape,
 };
 pub use store::{MAX_CHAIN_HOPS, StorageBackend, Store, StoreOptions};
 pub use temporal::TemporalFlags;

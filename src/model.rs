@@ -450,6 +450,89 @@ impl Default for ListQuery {
     }
 }
 
+/// A lexical search (BM25 over the analysed `decision` text) within the rows a list with the
+/// same scope, mode and source filter would return. Results are best first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchQuery {
+    /// The question or keywords.
+    pub text: String,
+    /// Tenant; `None` is the default tenant.
+    pub tenant: Option<String>,
+    /// Search every tenant of the account (then `tenant` is ignored).
+    pub all_tenants: bool,
+    /// Temporal mode: only rows this mode selects can be hits.
+    pub mode: ReadMode,
+    /// Exact-match filter on `source` (any of these), applied before ranking.
+    pub sources: Option<Vec<String>>,
+    /// Maximum number of hits.
+    pub limit: usize,
+}
+
+impl SearchQuery {
+    /// A current-truth search of the default tenant, 30 hits.
+    pub fn new(text: impl Into<String>) -> Self {
+        SearchQuery {
+            text: text.into(),
+            tenant: None,
+            all_tenants: false,
+            mode: ReadMode::Current,
+            sources: None,
+            limit: 30,
+        }
+    }
+
+    /// Sets the tenant.
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
+
+    /// Searches every tenant of the account.
+    pub fn all_tenants(mut self) -> Self {
+        self.all_tenants = true;
+        self
+    }
+
+    /// Sets the temporal mode.
+    pub fn mode(mut self, mode: ReadMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Keeps only rows whose `source` is one of `sources`.
+    pub fn sources(mut self, sources: Vec<String>) -> Self {
+        self.sources = Some(sources);
+        self
+    }
+
+    /// Sets the limit.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+}
+
+/// One search hit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchHit {
+    /// The memory, in the state the mode reads.
+    pub memory: Memory,
+    /// BM25 score.
+    pub score: f64,
+    /// The score as a fraction of the best score any row could reach for this query in its
+    /// scope (every query term, saturated): in [0, 1], monotone with the score.
+    pub similarity: f64,
+}
+
+/// What a search returns: hits best first, and the instant their flags are computed at.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchResult {
+    /// Hits, best first (ties: newest first).
+    pub hits: Vec<SearchHit>,
+    /// "Now" for these rows (the replayed instant for transaction-time travel).
+    pub now: Timestamp,
+}
+
 /// What a list read returns: the rows and the instant their flags are computed at.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ListResult {

@@ -94,6 +94,7 @@ impl fmt::Display for Timestamp {
 impl Timestamp {
     /// The contract's rendering as fixed-size ASCII bytes, for years 0000–9999 (`None`
     /// outside them; `Display` handles every instant).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) fn rendered(self) -> Option<[u8; 32]> {
         let dt = self.to_datetime()?;
         if !(0..=9999).contains(&dt.year()) {

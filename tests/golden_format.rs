@@ -10,9 +10,10 @@
 //!   leave the same tables with the same keys and values (ids aside).
 //! - A file or a record of another format version is refused with `IncompatibleFormat`.
 //!
-//! - A format-1 file written before the account tables existed
-//!   (`format-v1-before-accounts.redb`, aurra 0.1) still reads back exactly as recorded:
-//!   those tables are optional, created on first use.
+//! - Format-1 files written before the account tables (`format-v1-before-accounts.redb`)
+//!   and before the lexical index (`format-v1-before-lexical.redb`) still read back exactly
+//!   as recorded: the account tables are created on first use, and the rows of an older
+//!   file are indexed when it is opened.
 //!
 //! Regenerate the fixture (only when the format changes, together with a FORMAT_VERSION bump
 //! and a new fixture name; or when format 1 gains an optional table, keeping the older
@@ -27,7 +28,8 @@ use std::sync::OnceLock;
 
 use aurra::{
     AuditEvent, Error, EventDetails, Extraction, ListQuery, ManualClock, Memory, MemoryId,
-    NewMemory, ReadMode, Store, StoreOptions, Supersede, Timestamp, WriteOutcome, WriteShape,
+    NewMemory, ReadMode, SearchQuery, Store, StoreOptions, Supersede, Timestamp, WriteOutcome,
+    WriteShape,
 };
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 use serde_json::{Value, json};
@@ -42,6 +44,11 @@ const EXPECTED: &str = "format-v1.expected.json";
 const BEFORE_ACCOUNTS: (&str, &str) = (
     "format-v1-before-accounts.redb",
     "format-v1-before-accounts.expected.json",
+);
+/// Format 1 as written before the lexical index (postings, lexical stats) was added.
+const BEFORE_LEXICAL: (&str, &str) = (
+    "format-v1-before-lexical.redb",
+    "format-v1-before-lexical.expected.json",
 );
 
 const SECOND: i64 = 1_000_000;
@@ -588,20 +595,36 @@ fn the_fixture_reads_back_exactly_as_recorded() -> TestResult {
 }
 
 #[test]
-fn a_file_from_before_the_account_tables_reads_back_exactly_as_recorded() -> TestResult {
-    let (file, expectations) = BEFORE_ACCOUNTS;
-    let expected: Value =
-        serde_json::from_str(&fs::read_to_string(fixtures_dir().join(expectations))?)?;
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join(file);
-    fs::copy(fixtures_dir().join(file), &path)?;
-    reads_back_as_recorded(&expected, &path)?;
-    // It has no account tables; using them creates them.
-    let store = Store::open(&path)?;
-    assert!(store.api_keys()?.is_empty());
-    assert_eq!(store.usage("acme")?.writes_used, 0);
-    let (key, secret) = store.create_api_key("acme", "after upgrade")?;
-    assert_eq!(store.authenticate(&secret)?, Some(key));
+fn files_from_before_the_optional_tables_read_back_exactly_as_recorded() -> TestResult {
+    for (file, expectations) in [BEFORE_ACCOUNTS, BEFORE_LEXICAL] {
+        let expected: Value =
+            serde_json::from_str(&fs::read_to_string(fixtures_dir().join(expectations))?)?;
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join(file);
+        fs::copy(fixtures_dir().join(file), &path)?;
+        // Opening indexes the rows written before the lexical index, and changes nothing a
+        // read returns.
+        reads_back_as_recorded(&expected, &path)?;
+        let store = Store::open(&path)?;
+        let hits = store.search("acme", &SearchQuery::new("Alice works").limit(100))?;
+        assert!(
+            !hits.hits.is_empty(),
+            "{file}: migrated rows are searchable"
+        );
+        for hit in &hits.hits {
+            assert!(
+                hit.memory.decision.to_lowercase().contains("alice")
+                    || hit.memory.decision.to_lowercase().contains("work")
+            );
+        }
+        if file == BEFORE_ACCOUNTS.0 {
+            // It has no account tables; using them creates them.
+            assert!(store.api_keys()?.is_empty());
+            assert_eq!(store.usage("acme")?.writes_used, 0);
+            let (key, secret) = store.create_api_key("acme", "after upgrade")?;
+            assert_eq!(store.authenticate(&secret)?, Some(key));
+        }
+    }
     Ok(())
 }
 

@@ -6,6 +6,7 @@ mod chain;
 pub use chain::MAX_CHAIN_HOPS;
 mod delete;
 mod group;
+mod lexical;
 mod read;
 mod rows;
 mod stamp;
@@ -83,6 +84,7 @@ struct Inner {
     /// Bumped after every committed change to API keys or settings (see
     /// [`Store::accounts_generation`]).
     accounts_generation: std::sync::atomic::AtomicU64,
+    analyzer: crate::text::Analyzer,
 }
 
 /// A bitemporal memory store on one redb file.
@@ -185,7 +187,11 @@ impl Store {
             txn.open_table(TREES)?;
             txn.open_table(TREE_NODES)?;
             txn.open_table(DEDUP)?;
+            txn.open_table(POSTINGS)?;
+            txn.open_table(LEXICAL_STATS)?;
         }
+        let analyzer = crate::text::Analyzer::default();
+        lexical::build_if_missing(&txn, &analyzer)?;
         txn.commit()?;
         let stamper = stamp::Stamper::new(options.clock.now().as_micros());
         Ok(Store {
@@ -197,6 +203,7 @@ impl Store {
                 stamper,
                 group: group::GroupCommit::default(),
                 accounts_generation: std::sync::atomic::AtomicU64::new(0),
+                analyzer,
             }),
         })
     }

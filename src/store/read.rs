@@ -44,6 +44,36 @@ fn may_match(mode: &ReadMode, now: Timestamp, s: &Summary) -> bool {
     }
 }
 
+/// The trees of `facet` in the scope read: one tenant's, or every tenant's of the account.
+pub(crate) fn scope_trees(
+    trees: &impl ReadableTable<&'static [u8], u64>,
+    account: &str,
+    tenant: Option<&str>,
+    all_tenants: bool,
+    facet: Facet<'_>,
+) -> Result<Vec<u64>> {
+    if !all_tenants {
+        let name = tree_name(account, tenant, facet);
+        return Ok(trees
+            .get(name.as_slice())?
+            .map(|v| v.value())
+            .into_iter()
+            .collect());
+    }
+    let prefix = account_prefix(account);
+    let mut ids = Vec::new();
+    for entry in trees.range(prefix.as_slice()..)? {
+        let (key, value) = entry?;
+        if !key.value().starts_with(&prefix) {
+            break;
+        }
+        if tree_tenant(key.value(), account, facet).is_some() {
+            ids.push(value.value());
+        }
+    }
+    Ok(ids)
+}
+
 /// Up to `query.limit` rows of one index tree that `query` selects, newest first.
 fn walk_tree(
     nodes: &impl ReadableTable<&'static [u8], &'static [u8]>,
@@ -112,27 +142,13 @@ impl Store {
             (None, None) => Facet::All,
         };
         let trees = txn.open_table(TREES)?;
-        let tree_ids: Vec<u64> = if query.all_tenants {
-            let prefix = account_prefix(account);
-            let mut ids = Vec::new();
-            for entry in trees.range(prefix.as_slice()..)? {
-                let (key, value) = entry?;
-                if !key.value().starts_with(&prefix) {
-                    break;
-                }
-                if tree_tenant(key.value(), account, facet).is_some() {
-                    ids.push(value.value());
-                }
-            }
-            ids
-        } else {
-            let name = tree_name(account, query.tenant.as_deref(), facet);
-            trees
-                .get(name.as_slice())?
-                .map(|v| v.value())
-                .into_iter()
-                .collect()
-        };
+        let tree_ids = scope_trees(
+            &trees,
+            account,
+            query.tenant.as_deref(),
+            query.all_tenants,
+            facet,
+        )?;
         let nodes = txn.open_table(TREE_NODES)?;
         let rows = txn.open_table(ROWS)?;
         let versions = txn.open_table(VERSIONS)?;

@@ -32,6 +32,14 @@ pub(crate) const KEY_SETTINGS: TableDefinition<u128, &[u8]> = TableDefinition::n
 /// `account id → Usage`: write requests in the current period.
 pub(crate) const USAGE: TableDefinition<&str, &[u8]> = TableDefinition::new("usage");
 
+/// `scope tree id (8) ++ term (u32 len ++ UTF-8) ++ row id (16) → tf u16 ++ length u16`: the
+/// lexical index, one posting per (term, row) of a scope (its "all rows" tree).
+pub(crate) const POSTINGS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("postings");
+/// `scope tree id → rows u64 ++ total terms u64`: what BM25 needs of a scope.
+pub(crate) const LEXICAL_STATS: TableDefinition<u64, &[u8]> = TableDefinition::new("lexical_stats");
+
 pub(crate) const META_FORMAT: &str = "format_version";
 pub(crate) const META_LAST_TX: &str = "last_transaction_time";
 pub(crate) const META_NEXT_TREE: &str = "next_tree_id";
+/// Present once every row is in the lexical index (files from before it are indexed on open).
+pub(crate) const META_LEXICAL: &str = "lexical_index";

@@ -5,6 +5,7 @@
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::accounts::count_write;
+use super::lexical::index_row;
 use super::rows::{latest_version, summary_of};
 use super::tables::*;
 use super::{Store, read_u64, tree};
@@ -14,6 +15,7 @@ use crate::encoding::{
 };
 use crate::error::{Error, Result};
 use crate::model::{MemoryId, NewMemory, ORIGINAL_MESSAGE_MAX_CHARS, WriteOutcome};
+use crate::text::Analyzer;
 use crate::time::Timestamp;
 
 impl Store {
@@ -46,7 +48,7 @@ impl Store {
             .group
             .submit(account.to_owned(), memories, |group| {
                 self.transact(|txn, now| {
-                    let mut tables = InsertTables::open(txn)?;
+                    let mut tables = InsertTables::open(txn, &self.inner.analyzer)?;
                     group
                         .iter()
                         .map(|request| {
@@ -115,10 +117,13 @@ struct InsertTables<'t> {
     versions: Table<'t, &'static [u8], &'static [u8]>,
     dedup: Table<'t, &'static [u8], ()>,
     usage: Table<'t, &'static str, &'static [u8]>,
+    postings: Table<'t, &'static [u8], &'static [u8]>,
+    lexical_stats: Table<'t, u64, &'static [u8]>,
+    analyzer: &'t Analyzer,
 }
 
 impl<'t> InsertTables<'t> {
-    fn open(txn: &'t WriteTransaction) -> Result<Self> {
+    fn open(txn: &'t WriteTransaction, analyzer: &'t Analyzer) -> Result<Self> {
         Ok(InsertTables {
             meta: txn.open_table(META)?,
             trees: txn.open_table(TREES)?,
@@ -127,6 +132,9 @@ impl<'t> InsertTables<'t> {
             versions: txn.open_table(VERSIONS)?,
             dedup: txn.open_table(DEDUP)?,
             usage: txn.open_table(USAGE)?,
+            postings: txn.open_table(POSTINGS)?,
+            lexical_stats: txn.open_table(LEXICAL_STATS)?,
+            analyzer,
         })
     }
 
@@ -265,6 +273,14 @@ fn insert(
     }
     t.dedup
         .insert(dedup_entry(&fingerprint, id).as_slice(), ())?;
+    index_row(
+        &mut t.postings,
+        &mut t.lexical_stats,
+        t.analyzer,
+        scope,
+        id,
+        &row.decision,
+    )?;
     Ok(WriteOutcome::Saved(Box::new(super::rows::render(
         id, row, &version,
     ))))

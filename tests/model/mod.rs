@@ -11,8 +11,8 @@ use std::collections::{HashSet, VecDeque};
 use std::path::PathBuf;
 
 use aurra::{
-    Error, EventKind, ListQuery, ManualClock, Memory, MemoryId, NewMemory, ReadMode, Store,
-    StoreOptions, Supersede, Timestamp, WriteOutcome,
+    Error, EventKind, ListQuery, ManualClock, Memory, MemoryId, NewMemory, ReadMode, SearchQuery,
+    Store, StoreOptions, Supersede, Timestamp, WriteOutcome,
 };
 
 pub const ACCOUNTS: [&str; 2] = ["acct-a", "acct-b"];
@@ -25,6 +25,8 @@ pub const TEXTS: [&str; 6] = [
     "The launch is on Friday",
     "  Alice works at Acme  ",
 ];
+/// Search questions: each word is a surface form that occurs in `TEXTS` and is no stop word.
+pub const QUERIES: [&str; 5] = ["Alice", "tea", "works", "Friday launch", "coffee Bob"];
 pub const SOURCES: [&str; 3] = ["agent", "slack", "notion"];
 pub const SESSIONS: [&str; 2] = ["s1", "s2"];
 const SECOND: i64 = 1_000_000;
@@ -653,7 +655,55 @@ impl Harness {
                 .map(|(id, v)| (*id, v.valid_to, v.superseded_by, v.tx_end))
                 .collect();
             assert_eq!(got, expected, "list {q:?} at now={now}");
+            if q.session_id.is_none() {
+                self.check_search(
+                    account,
+                    &q,
+                    now,
+                    QUERIES[usize::from(instant) % QUERIES.len()],
+                );
+            }
         }
+    }
+
+    /// A search selects exactly the rows a list with the same scope, mode and source filter
+    /// returns, among those containing a query word; hits are best first.
+    fn check_search(&self, account: usize, q: &ListQuery, now: i64, words: &str) {
+        let mut search = SearchQuery::new(words).mode(q.mode).limit(1000);
+        search.tenant = q.tenant.clone();
+        search.all_tenants = q.all_tenants;
+        search.sources = q.source.clone().map(|s| vec![s]);
+        let got = self
+            .store()
+            .search(ACCOUNTS[account], &search)
+            .expect("search");
+        for pair in got.hits.windows(2) {
+            assert!(pair[0].score >= pair[1].score, "ranked best first");
+            assert!(
+                pair[0].similarity >= pair[1].similarity,
+                "similarity follows rank"
+            );
+        }
+        assert!(got.hits.iter().all(|h| (0.0..=1.0).contains(&h.similarity)));
+        let wanted: Vec<String> = words.split_whitespace().map(str::to_lowercase).collect();
+        let mut everything = q.clone();
+        everything.limit = usize::MAX;
+        let mut expected: Vec<MemoryId> = self
+            .model
+            .list(account, &everything, now)
+            .into_iter()
+            .filter(|(id, _)| {
+                let row = self.model.find(*id).expect("listed row exists");
+                row.decision
+                    .split_whitespace()
+                    .any(|w| wanted.contains(&w.to_lowercase()))
+            })
+            .map(|(id, _)| id)
+            .collect();
+        let mut got: Vec<MemoryId> = got.hits.iter().map(|h| h.memory.id).collect();
+        expected.sort();
+        got.sort();
+        assert_eq!(got, expected, "search {words:?} in {q:?} at now={now}");
     }
 
     fn chain(&self, account: usize, target: u16) {

@@ -1,0 +1,223 @@
+//! The lexical index: BM25 over each memory's analysed `decision`, one posting per (term,
+//! row) keyed under the row's scope, written in the row's own transaction and erased with
+//! it. A search ranks the postings of the question's terms, then walks the ranking and keeps
+//! only rows the temporal mode selects (the same rule as list, `temporal::selects`), so a
+//! current-truth search never returns a superseded or expired row and time travel returns
+//! exactly what a list would.
+
+use std::collections::HashMap;
+
+use redb::{ReadableTable, Table, WriteTransaction};
+
+use super::Store;
+use super::read::scope_trees;
+use super::rows::{load_row, render, version_at};
+use super::tables::*;
+use super::write::{validate_account, validate_tenant};
+use crate::encoding::{
+    Facet, decode_lexical_stats, decode_posting, decode_row, encode_lexical_stats, encode_posting,
+    posting_id, posting_key, posting_prefix,
+};
+use crate::error::{Error, Result};
+use crate::model::{MemoryId, SearchHit, SearchQuery, SearchResult};
+use crate::temporal;
+use crate::text::Analyzer;
+
+/// BM25 term-frequency saturation.
+const K1: f64 = 1.2;
+/// BM25 length normalisation.
+const B: f64 = 0.75;
+
+/// Adds one row to its scope's index: a posting per distinct term, and the scope's counts.
+pub(crate) fn index_row(
+    postings: &mut Table<'_, &'static [u8], &'static [u8]>,
+    stats: &mut Table<'_, u64, &'static [u8]>,
+    analyzer: &Analyzer,
+    scope: u64,
+    id: MemoryId,
+    text: &str,
+) -> Result<()> {
+    let terms = analyzer.terms(text);
+    let mut tf: HashMap<&str, usize> = HashMap::new();
+    for term in &terms {
+        *tf.entry(term.as_str()).or_default() += 1;
+    }
+    for (term, count) in &tf {
+        postings.insert(
+            posting_key(scope, term, id).as_slice(),
+            encode_posting(*count, terms.len()).as_slice(),
+        )?;
+    }
+    let (rows, total) = match stats.get(scope)? {
+        Some(v) => decode_lexical_stats(v.value())?,
+        None => (0, 0),
+    };
+    stats.insert(
+        scope,
+        encode_lexical_stats(rows + 1, total + terms.len() as u64).as_slice(),
+    )?;
+    Ok(())
+}
+
+/// Erases the index of the scopes whose trees are `trees` (a hard delete).
+pub(crate) fn erase_scopes(txn: &WriteTransaction, trees: &[u64]) -> Result<()> {
+    let mut postings = txn.open_table(POSTINGS)?;
+    let mut stats = txn.open_table(LEXICAL_STATS)?;
+    for tree in trees {
+        let lo = tree.to_be_bytes();
+        let hi = tree.saturating_add(1).to_be_bytes();
+        postings.retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
+        stats.remove(*tree)?;
+    }
+    Ok(())
+}
+
+/// Indexes every row of a store written before the lexical index existed (once, at open).
+pub(crate) fn build_if_missing(txn: &WriteTransaction, analyzer: &Analyzer) -> Result<()> {
+    let mut meta = txn.open_table(META)?;
+    if meta.get(META_LEXICAL)?.is_some() {
+        return Ok(());
+    }
+    let mut postings = txn.open_table(POSTINGS)?;
+    let mut stats = txn.open_table(LEXICAL_STATS)?;
+    let rows = txn.open_table(ROWS)?;
+    for entry in rows.iter()? {
+        let (id, bytes) = entry?;
+        let row = decode_row(bytes.value())?;
+        let scope = row
+            .positions
+            .first()
+            .ok_or_else(|| Error::Corrupted("row without a scope tree".into()))?
+            .tree;
+        let id = MemoryId::from_u128(id.value());
+        index_row(
+            &mut postings,
+            &mut stats,
+            analyzer,
+            scope,
+            id,
+            &row.decision,
+        )?;
+    }
+    meta.insert(META_LEXICAL, [1u8].as_slice())?;
+    Ok(())
+}
+
+impl Store {
+    /// Searches the memories of `account` for `query.text` (BM25 over analysed terms), within
+    /// the rows a list with the same tenant, mode and sources would return. Best first.
+    pub fn search(&self, account: &str, query: &SearchQuery) -> Result<SearchResult> {
+        validate_account(account)?;
+        validate_tenant(query.tenant.as_deref())?;
+        let txn = self.begin_read()?;
+        let now = self.read_now(&txn)?;
+        let reference = temporal::reference_instant(&query.mode, now);
+        let mut terms = self.inner.analyzer.terms(&query.text);
+        terms.sort();
+        terms.dedup();
+        let mut hits = Vec::new();
+        if terms.is_empty() || query.limit == 0 {
+            return Ok(SearchResult {
+                hits,
+                now: reference,
+            });
+        }
+        let trees = txn.open_table(TREES)?;
+        let scopes = scope_trees(
+            &trees,
+            account,
+            query.tenant.as_deref(),
+            query.all_tenants,
+            Facet::All,
+        )?;
+        let postings = txn.open_table(POSTINGS)?;
+        let stats = txn.open_table(LEXICAL_STATS)?;
+
+        let mut scored: HashMap<MemoryId, f64> = HashMap::new();
+        // The best score any row could reach (every term, saturated), over the scopes: the
+        // scale of `similarity`, one for all hits so that it is monotone with the score.
+        let mut best_possible: f64 = 0.0;
+        for scope in scopes {
+            let Some((rows, total)) = stats
+                .get(scope)?
+                .map(|v| decode_lexical_stats(v.value()))
+                .transpose()?
+            else {
+                continue;
+            };
+            if rows == 0 {
+                continue;
+            }
+            let n = rows as f64;
+            let avg_len = (total as f64 / n).max(1.0);
+            let mut bound = 0.0;
+            let mut in_scope: Vec<(MemoryId, f64)> = Vec::new();
+            for term in &terms {
+                let prefix = posting_prefix(scope, term);
+                let mut matches = Vec::new();
+                for entry in postings.range(prefix.as_slice()..)? {
+                    let (key, value) = entry?;
+                    if !key.value().starts_with(&prefix) {
+                        break;
+                    }
+                    let (tf, len) = decode_posting(value.value())?;
+                    matches.push((posting_id(key.value())?, f64::from(tf), f64::from(len)));
+                }
+                if matches.is_empty() {
+                    continue;
+                }
+                let df = matches.len() as f64;
+                let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
+                bound += idf * (K1 + 1.0);
+                for (id, tf, len) in matches {
+                    let norm = tf + K1 * (1.0 - B + B * len / avg_len);
+                    in_scope.push((id, idf * tf * (K1 + 1.0) / norm));
+                }
+            }
+            best_possible = best_possible.max(bound);
+            for (id, s) in in_scope {
+                *scored.entry(id).or_default() += s;
+            }
+        }
+        let mut ranked: Vec<(MemoryId, f64)> = scored.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
+
+        // Walk the ranking, keeping what the mode and the source filter select.
+        let rows = txn.open_table(ROWS)?;
+        let versions = txn.open_table(VERSIONS)?;
+        let replay_at = query.mode.transaction_instant();
+        for (id, score) in ranked {
+            let row = load_row(&rows, id)?
+                .ok_or_else(|| Error::Corrupted(format!("index names missing memory {id}")))?;
+            if let Some(sources) = &query.sources
+                && !sources.contains(&row.source)
+            {
+                continue;
+            }
+            let Some(version) = version_at(&versions, id, row.created_at, replay_at)? else {
+                continue;
+            };
+            let memory = render(id, row, &version);
+            if !temporal::selects(&query.mode, &memory, now) {
+                continue;
+            }
+            let similarity = if best_possible > 0.0 {
+                (score / best_possible).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            hits.push(SearchHit {
+                memory,
+                score,
+                similarity,
+            });
+            if hits.len() >= query.limit {
+                break;
+            }
+        }
+        Ok(SearchResult {
+            hits,
+            now: reference,
+        })
+    }
+}

@@ -1,0 +1,196 @@
+//! Lexical search: BM25 over analysed text, scoped by account and tenant, within the rows the
+//! temporal mode selects, filtered by source before ranking.
+
+use aurra::{ListQuery, NewMemory, ReadMode, SearchQuery, Store, Supersede};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn decisions(store: &Store, account: &str, query: &SearchQuery) -> aurra::Result<Vec<String>> {
+    Ok(store
+        .search(account, query)?
+        .hits
+        .into_iter()
+        .map(|h| h.memory.decision)
+        .collect())
+}
+
+#[test]
+fn inflections_match_and_rarer_terms_rank_higher() -> TestResult {
+    let store = Store::in_memory()?;
+    store.write(
+        "acme",
+        NewMemory::new("Melanie painted a sunrise by the lake"),
+    )?;
+    store.write(
+        "acme",
+        NewMemory::new("Melanie went to the lake with the kids"),
+    )?;
+    store.write("acme", NewMemory::new("Melanie likes the lake"))?;
+    store.write("acme", NewMemory::new("Caroline joined a support group"))?;
+    let hits = store.search(
+        "acme",
+        &SearchQuery::new("When did Melanie paint a sunrise?"),
+    )?;
+    assert_eq!(
+        hits.hits[0].memory.decision,
+        "Melanie painted a sunrise by the lake"
+    );
+    assert_eq!(
+        hits.hits.len(),
+        3,
+        "every row with a query term is a candidate"
+    );
+    assert!(hits.hits[0].similarity > hits.hits[1].similarity);
+    assert!(
+        hits.hits
+            .iter()
+            .all(|h| h.similarity > 0.0 && h.similarity <= 1.0)
+    );
+    assert_eq!(
+        decisions(&store, "acme", &SearchQuery::new("support groups"))?,
+        ["Caroline joined a support group"]
+    );
+    assert!(
+        store
+            .search("acme", &SearchQuery::new("the of and"))?
+            .hits
+            .is_empty()
+    );
+    assert!(
+        store
+            .search("acme", &SearchQuery::new("zebra"))?
+            .hits
+            .is_empty()
+    );
+    Ok(())
+}
+
+#[test]
+fn accounts_and_tenants_never_mix() -> TestResult {
+    let store = Store::in_memory()?;
+    store.write("acme", NewMemory::new("Alice works at Acme"))?;
+    store.write(
+        "acme",
+        NewMemory::new("Alice works at Acme").with_tenant("t1"),
+    )?;
+    store.write("globex", NewMemory::new("Alice works at Globex"))?;
+    let q = SearchQuery::new("Alice works");
+    assert_eq!(decisions(&store, "acme", &q)?, ["Alice works at Acme"]);
+    assert_eq!(decisions(&store, "globex", &q)?, ["Alice works at Globex"]);
+    assert_eq!(decisions(&store, "acme", &q.clone().tenant("t1"))?.len(), 1);
+    assert_eq!(decisions(&store, "acme", &q.clone().tenant("t2"))?.len(), 0);
+    assert_eq!(
+        decisions(&store, "acme", &q.clone().all_tenants())?.len(),
+        2
+    );
+    Ok(())
+}
+
+#[test]
+fn superseded_facts_are_never_current_candidates_but_travel_in_time() -> TestResult {
+    let store = Store::in_memory()?;
+    let old = store
+        .write("acme", NewMemory::new("Alice works at Initech"))?
+        .saved_id()
+        .unwrap();
+    let before = store.now()?;
+    let new = store
+        .write("acme", NewMemory::new("Alice works at Globex"))?
+        .saved_id()
+        .unwrap();
+    store.supersede(
+        "acme",
+        old,
+        Supersede {
+            superseded_by: Some(new),
+            valid_to: None,
+        },
+        "acme",
+    )?;
+    let q = SearchQuery::new("Where does Alice work? Initech?");
+    assert_eq!(decisions(&store, "acme", &q)?, ["Alice works at Globex"]);
+    let then = q.clone().mode(ReadMode::TransactionAsOf {
+        at: before,
+        include_superseded: false,
+    });
+    assert_eq!(
+        decisions(&store, "acme", &then)?,
+        ["Alice works at Initech"]
+    );
+    let history = decisions(&store, "acme", &q.clone().mode(ReadMode::History))?;
+    assert_eq!(history, ["Alice works at Initech", "Alice works at Globex"]);
+    Ok(())
+}
+
+#[test]
+fn sources_filter_before_ranking_and_limit_counts_only_selected_rows() -> TestResult {
+    let store = Store::in_memory()?;
+    for i in 0..5 {
+        store.write(
+            "acme",
+            NewMemory::new(format!("deploy note {i} deploy deploy")).with_source("agent"),
+        )?;
+    }
+    store.write(
+        "acme",
+        NewMemory::new("a deploy happened").with_source("slack"),
+    )?;
+    let q = SearchQuery::new("deploy")
+        .sources(vec!["slack".into()])
+        .limit(1);
+    assert_eq!(decisions(&store, "acme", &q)?, ["a deploy happened"]);
+    let both = SearchQuery::new("deploy")
+        .sources(vec!["slack".into(), "agent".into()])
+        .limit(3);
+    assert_eq!(store.search("acme", &both)?.hits.len(), 3);
+    Ok(())
+}
+
+#[test]
+fn hard_delete_removes_postings_and_the_scope_starts_afresh() -> TestResult {
+    let store = Store::in_memory()?;
+    store.write("acme", NewMemory::new("Bob likes tea").with_tenant("t"))?;
+    store.write("acme", NewMemory::new("Bob likes coffee"))?;
+    assert_eq!(store.delete_tenant("acme", Some("t"))?, 1);
+    assert_eq!(
+        decisions(&store, "acme", &SearchQuery::new("tea").tenant("t"))?.len(),
+        0
+    );
+    assert_eq!(
+        decisions(&store, "acme", &SearchQuery::new("coffee"))?.len(),
+        1
+    );
+    store.write(
+        "acme",
+        NewMemory::new("Bob likes green tea").with_tenant("t"),
+    )?;
+    assert_eq!(
+        decisions(&store, "acme", &SearchQuery::new("tea").tenant("t"))?,
+        ["Bob likes green tea"]
+    );
+    store.delete_account("acme")?;
+    assert!(decisions(&store, "acme", &SearchQuery::new("Bob").all_tenants())?.is_empty());
+    assert!(
+        store
+            .list("acme", &ListQuery::new().all_tenants())?
+            .memories
+            .is_empty()
+    );
+    Ok(())
+}
+
+#[test]
+fn the_index_survives_reopen() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("s.redb");
+    {
+        let store = Store::open(&path)?;
+        store.write("acme", NewMemory::new("The launch is on Friday"))?;
+    }
+    let store = Store::open(&path)?;
+    assert_eq!(
+        decisions(&store, "acme", &SearchQuery::new("launch"))?.len(),
+        1
+    );
+    Ok(())
+}
