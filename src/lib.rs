@@ -37,9 +37,11 @@
 #![deny(missing_docs)]
 
 mod account;
+mod answer;
 mod encoding;
 mod error;
 mod model;
+mod query;
 #[cfg(feature = "server")]
 pub mod server;
 mod store;
@@ -51,6 +53,7 @@ pub use account::{
     API_KEY_PREFIX, Account, ApiKey, HALF_LIFE_RANGE_DAYS, MIN_CONFIDENCE_FLOOR, Settings,
     SettingsPatch, Usage, month_start,
 };
+pub use answer::{AnswerRequest, Answerer, Candidate, ExtractiveAnswerer, Marked, verify_markers};
 pub use encoding::FORMAT_VERSION;
 pub use error::{Error, Result};
 pub use model::{
@@ -58,6 +61,10 @@ pub use model::{
     Extraction, ListQuery, ListResult, Memory, MemoryId, NewMemory, ORIGINAL_MESSAGE_MAX_CHARS,
     ReadMode, SearchHit, SearchQuery, SearchResult, Supersede, SupersedeOutcome, Timeline,
     WriteOutcome, WriteShape,
+};
+pub use query::{
+    ChainLink, Citation, EMPTY_ANSWER, ProofTree, QueryAnswer, QueryRequest, SupersessionChain,
+    answer_hash,
 };
 pub use store::{MAX_CHAIN_HOPS, StorageBackend, Store, StoreOptions};
 pub use temporal::TemporalFlags;

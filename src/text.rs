@@ -45,6 +45,10 @@ impl Analyzer {
     pub(crate) fn terms(&self, text: &str) -> Vec<String> {
         let mut out = Vec::new();
         for word in text.unicode_words() {
+            // Before any work on it: stemming a megabyte-long "word" is slow, and useless.
+            if word.len() > MAX_TERM_BYTES {
+                continue;
+            }
             let lower = word.to_lowercase();
             // Apostrophes of both kinds: "Caroline's" and "Caroline’s" are the same word.
             let lower = lower.replace('\u{2019}', "'");
@@ -98,5 +102,6 @@ mod tests {
         );
         assert!(a.terms("the of and").is_empty());
         assert!(a.terms(&"x".repeat(100)).is_empty());
+        assert!(a.terms(&"y".repeat(1 << 20)).is_empty());
     }
 }

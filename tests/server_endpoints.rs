@@ -4,6 +4,7 @@ mod http;
 
 use http::TestServer;
 use serde_json::{Value, json};
+use sha2::Digest;
 
 fn ts_shape(v: &Value) -> bool {
     // 2026-05-05T23:09:59.063114+00:00
@@ -681,7 +682,115 @@ fn query_validates_and_answers_the_empty_scope() {
         &json!({"question": "q", "sources": ["slack"]}),
     );
     assert_eq!(filtered.body["memories_searched"], 0);
-    let in_scope = server.post("/agent/query", &server.acme, &json!({"question": "q"}));
-    assert_eq!(in_scope.status, 501);
-    assert!(in_scope.body["detail"].is_string());
+    // A question none of whose words occur finds no candidate either.
+    let unrelated = server.post("/agent/query", &server.acme, &json!({"question": "zebra"}));
+    assert_eq!(
+        unrelated.body["answer"],
+        "No memories found for this company yet."
+    );
+    let byo = server.post(
+        "/agent/query",
+        &server.acme,
+        &json!({"question": "Alice", "llm": {"provider": "openai", "api_key": "k", "model": "m"}}),
+    );
+    assert_eq!(byo.status, 501);
+}
+
+#[test]
+fn query_answers_with_verified_citations_in_time_and_a_checkable_proof_tree() {
+    let server = TestServer::start();
+    let key = &server.acme;
+    let old = server.write(
+        key,
+        json!({"content": "Alice works at Initech", "source": "crm"}),
+    );
+    let before = server.get("/agent/memories", key).body["memories"][0]["created_at"].clone();
+    let new = server.write(
+        key,
+        json!({"content": "Alice works at Globex", "source": "crm"}),
+    );
+    server.write(key, json!({"content": "Bob likes tea", "source": "slack"}));
+    server.post(
+        &format!("/memories/{old}/supersede"),
+        key,
+        &json!({"superseded_by": new}),
+    );
+
+    let resp = server.post(
+        "/agent/query",
+        key,
+        &json!({"question": "Where does Alice work?", "limit": 10, "include_proof_tree": true}),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    let body = &resp.body;
+    assert_eq!(body["search_type"], "keyword");
+    assert_eq!(
+        body["memories_searched"], 1,
+        "the superseded fact is never a current candidate"
+    );
+    assert_eq!(body["citations"][0]["memory_id"], new.as_str());
+    assert_eq!(body["citations"][0]["index"], 1);
+    assert_eq!(body["citations"][0]["cited_by_llm"], true);
+    assert_eq!(body["citations"][0]["is_superseded"], false);
+    assert_eq!(
+        body["answer_with_citations"],
+        "Alice works at Globex [mem-1]."
+    );
+    assert_eq!(body["answer"], "Alice works at Globex.");
+    let sim = body["citations"][0]["similarity"].as_f64().unwrap();
+    assert!(sim > 0.0 && sim <= 1.0);
+    assert_eq!(body["memories"][0]["id"], new.as_str());
+
+    // The proof tree: the hash recomputed from the evidence, the chain both ways.
+    let tree = &body["proof_tree"];
+    assert_eq!(tree["version"], "2.0");
+    let evidence: Vec<serde_json::Value> = tree["evidence_chain"].as_array().unwrap().iter().map(|e| json!({
+        "cited": e["cited"], "decision": e["decision"], "memory_id": e["memory_id"],
+        "valid_from": e["bi_temporal"]["valid_from"], "valid_to": e["bi_temporal"]["valid_to"],
+    })).collect();
+    let canonical = json!({"answer": body["answer"], "evidence": evidence}).to_string();
+    let hash: String = sha2::Sha256::digest(canonical.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(tree["answer_hash"], hash.as_str());
+    let chain = &tree["supersession_chains"][0];
+    assert_eq!(chain["starting_memory_id"], new.as_str());
+    assert_eq!(chain["current_truth_memory_id"], new.as_str());
+    assert_eq!(chain["chain"][0]["memory_id"], old.as_str());
+    assert_eq!(chain["chain"][0]["superseded_by"], new.as_str());
+    assert_eq!(
+        chain["chain"][0]["decision_at_time"],
+        "Alice works at Initech"
+    );
+    assert_eq!(tree["retrieval"]["k"], 10);
+    assert_eq!(tree["retrieval"]["memories_cited"], 1);
+
+    // Time travel: what the system held before the supersession, phrased historically.
+    let past = server.post(
+        "/agent/query",
+        key,
+        &json!({"question": "Where does Alice work?", "transaction_as_of": before}),
+    );
+    assert_eq!(past.body["citations"][0]["memory_id"], old.as_str());
+    assert!(
+        past.body["answer"].as_str().unwrap().starts_with("As of "),
+        "{}",
+        past.text
+    );
+    assert_eq!(past.body["transaction_as_of"], before);
+
+    // Sources filter before ranking.
+    let slack = server.post(
+        "/agent/query",
+        key,
+        &json!({"question": "Alice Bob tea", "sources": ["slack"]}),
+    );
+    let ids: Vec<&str> = slack.body["citations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["slack"]);
 }

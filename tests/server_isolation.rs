@@ -69,12 +69,16 @@ fn another_account_never_reads_or_changes_a_memory() {
         assert!(!list.text.contains("Acme"), "{params}: {}", list.text);
         assert_eq!(list.body["company_id"], "globex");
     }
-    let query = server.post(
-        "/agent/query",
-        &server.globex,
-        &json!({"question": "plan", "tenant_id": "nobody"}),
-    );
-    assert!(!query.text.contains("Acme"));
+    for tenant in ["nobody", "t"] {
+        let query = server.post(
+            "/agent/query",
+            &server.globex,
+            &json!({"question": "Acme secret plan", "tenant_id": tenant, "include_proof_tree": true}),
+        );
+        assert_eq!(query.status, 200);
+        assert_eq!(query.body["memories_searched"], 0, "{}", query.text);
+        assert_eq!(query.body["proof_tree"]["evidence_chain"], json!([]));
+    }
 
     // A whole-account delete by globex leaves acme's rows alone.
     let deleted = server.delete("/agent/memories", &server.globex);
@@ -251,6 +255,11 @@ fn the_all_tenants_switch_widens_untenanted_reads_to_the_account_only() {
         &server.globex,
         json!({"content": "only in a tenant", "tenant_id": "t"}),
     );
-    let query = server.post("/agent/query", &server.globex, &json!({"question": "q"}));
-    assert_eq!(query.status, 501, "{}", query.text);
+    let query = server.post(
+        "/agent/query",
+        &server.globex,
+        &json!({"question": "tenant"}),
+    );
+    assert_eq!(query.status, 200, "{}", query.text);
+    assert_eq!(query.body["memories_searched"], 1, "{}", query.text);
 }

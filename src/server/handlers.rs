@@ -4,15 +4,15 @@ use std::sync::Arc;
 
 use hyper::{Response, StatusCode};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
 use super::errors::ApiError;
 use super::input::{Fields, Query, json_object};
+use super::wire::QueryEcho;
 use super::wire::{self, WireEvent, WireSettings, ts};
 use super::{AppState, Body, auth, json_response, response};
 use crate::{
-    ApiKey, Extraction, HALF_LIFE_RANGE_DAYS, ListQuery, MemoryId, NewMemory, ReadMode,
-    SettingsPatch, Supersede, WriteOutcome, WriteShape,
+    ApiKey, Extraction, ExtractiveAnswerer, HALF_LIFE_RANGE_DAYS, ListQuery, MemoryId, NewMemory,
+    QueryRequest, ReadMode, SettingsPatch, Supersede, WriteOutcome, WriteShape,
 };
 
 /// Runs a store call on the blocking pool, so the async runtime never waits on redb.
@@ -482,9 +482,6 @@ pub(crate) async fn delete_memories(ctx: &Ctx) -> Result<Response<Body>, ApiErro
 
 // ---- POST /agent/query ----------------------------------------------------------------------
 
-/// The fixed answer when nothing is in scope (spec §6.1).
-const EMPTY_ANSWER: &str = "No memories found for this company yet.";
-
 pub(crate) async fn query(ctx: &Ctx, bytes: &[u8]) -> Result<Response<Body>, ApiError> {
     let map = json_object(bytes)?;
     let mut f = Fields::body(&map);
@@ -497,7 +494,7 @@ pub(crate) async fn query(ctx: &Ctx, bytes: &[u8]) -> Result<Response<Body>, Api
     let tx_raw = f.str("transaction_as_of");
     let transaction_as_of = f.timestamp("transaction_as_of");
     let include_proof_tree = f.bool("include_proof_tree").unwrap_or(false);
-    let _reference_date = f.timestamp("reference_date");
+    let reference_date = f.timestamp("reference_date");
     if let Some(q) = &question
         && q.trim().is_empty()
     {
@@ -519,101 +516,40 @@ pub(crate) async fn query(ctx: &Ctx, bytes: &[u8]) -> Result<Response<Body>, Api
         Some(n) => n,
         None => 30,
     };
-    // Validated now; answering with it arrives with the provider clients.
-    let _llm = finish_with_llm(f)?;
-    let question = question.unwrap_or_default();
-    let mode = ReadMode::from_params(as_of, transaction_as_of, false);
-
-    // Is anything in scope? Then answering is needed, which arrives with retrieval.
+    let llm = finish_with_llm(f)?;
+    if llm.is_some() {
+        return Err(not_implemented("Answering with a BYO-LLM (the llm field)"));
+    }
+    let request = QueryRequest {
+        question: question.unwrap_or_default(),
+        tenant: tenant.clone(),
+        all_tenants: tenant.is_none() && ctx.state.config.all_tenants_when_omitted,
+        mode: ReadMode::from_params(as_of, transaction_as_of, false),
+        sources: sources.clone(),
+        limit: limit as usize,
+        reference_date,
+        include_proof_tree,
+    };
+    let echo = QueryEcho {
+        company_id: ctx.account().to_owned(),
+        tenant_id: tenant,
+        sources,
+        as_of: as_of_raw,
+        transaction_as_of: tx_raw,
+        k: limit,
+    };
+    let half_life = ctx.half_life().await?;
     let store = ctx.state.store.clone();
     let account = ctx.account().to_owned();
-    let probe_tenant = tenant.clone();
-    let probe_all = tenant.is_none() && ctx.state.config.all_tenants_when_omitted;
-    let probe_sources = sources.clone();
-    let in_scope = ctx
+    let bytes = ctx
         .state
         .readers
         .run(move || {
-            let base = |source: Option<String>| {
-                let mut q = ListQuery::new().mode(mode).limit(1);
-                q.tenant = probe_tenant.clone();
-                q.all_tenants = probe_all;
-                q.source = source;
-                q
-            };
-            match &probe_sources {
-                None => Ok(!store.list(&account, &base(None))?.memories.is_empty()),
-                Some(list) => {
-                    for s in list {
-                        if !store
-                            .list(&account, &base(Some(s.clone())))?
-                            .memories
-                            .is_empty()
-                        {
-                            return Ok(true);
-                        }
-                    }
-                    Ok(false)
-                }
-            }
+            let answer = store.query(&account, &request, &ExtractiveAnswerer)?;
+            Ok(to_json(&wire::query_response(&answer, &echo, half_life)))
         })
         .await?;
-    if in_scope {
-        return Err(not_implemented("Answering questions from memories"));
-    }
-    let mut body = json!({
-        "question": question,
-        "answer": EMPTY_ANSWER,
-        "answer_with_citations": EMPTY_ANSWER,
-        "citations": [],
-        "memories": [],
-        "memories_searched": 0,
-        "search_type": "keyword",
-        "company_id": ctx.account(),
-        "tenant_id": tenant,
-    });
-    if let Some(a) = &as_of_raw {
-        body["as_of"] = json!(a);
-    }
-    if let Some(t) = &tx_raw {
-        body["transaction_as_of"] = json!(t);
-    }
-    if include_proof_tree {
-        body["proof_tree"] = json!({
-            "version": "2.0",
-            "question": question,
-            "answer_hash": answer_hash(EMPTY_ANSWER, &[]),
-            "generated_at": ts(ctx.state.store.clock_now()),
-            "retrieval": {
-                "method": "keyword",
-                "k": limit,
-                "memories_evaluated": 0,
-                "memories_cited": 0,
-                "filters": {
-                    "tenant_id": tenant,
-                    "sources": sources,
-                    "as_of": as_of_raw,
-                    "transaction_as_of": tx_raw,
-                    "similarity_threshold": null,
-                    "include_superseded": false,
-                },
-            },
-            "evidence_chain": [],
-            "supersession_chains": [],
-        });
-    }
-    Ok(response(StatusCode::OK, &body))
-}
-
-/// The proof tree's `answer_hash` (spec §6.3): SHA-256 of the canonical JSON of the answer
-/// and its evidence (keys sorted, no whitespace).
-fn answer_hash(answer: &str, evidence: &[Value]) -> String {
-    // serde_json's map is ordered by key, so `to_string` is the canonical form.
-    let canonical = json!({ "answer": answer, "evidence": evidence }).to_string();
-    Sha256::digest(canonical.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Ok(json_response(StatusCode::OK, bytes?))
 }
 
 // ---- /memories/{id}/... ---------------------------------------------------------------------

@@ -284,3 +284,235 @@ impl WireEvent {
         }
     }
 }
+
+/// What a query response echoes of its request.
+pub(crate) struct QueryEcho {
+    pub company_id: String,
+    pub tenant_id: Option<String>,
+    pub sources: Option<Vec<String>>,
+    /// As sent.
+    pub as_of: Option<String>,
+    /// As sent.
+    pub transaction_as_of: Option<String>,
+    /// The candidate limit.
+    pub k: i64,
+}
+
+/// Similarity as the examples show it: 4 decimals.
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// One entry of `citations` (spec §6.2).
+#[derive(Serialize)]
+struct WireCitation<'a> {
+    index: usize,
+    memory_id: String,
+    decision: &'a str,
+    /// Alias of `decision` (old quickstart shape).
+    content: &'a str,
+    topic: &'a str,
+    similarity: f64,
+    cited_by_llm: bool,
+    valid_from: Ts,
+    is_superseded: bool,
+    tenant_id: Option<&'a str>,
+    source: &'a str,
+}
+
+/// A candidate's full memory object, with its similarity.
+#[derive(Serialize)]
+struct RankedMemory<'a> {
+    #[serde(flatten)]
+    memory: WireMemory<'a>,
+    similarity: f64,
+}
+
+#[derive(Serialize)]
+struct BiTemporal {
+    valid_from: Ts,
+    valid_to: Option<Ts>,
+    transaction_time_start: Ts,
+    transaction_time_end: Option<Ts>,
+    superseded_by: Option<String>,
+}
+
+#[derive(Serialize)]
+struct EvidenceEntry<'a> {
+    index: usize,
+    memory_id: String,
+    decision: &'a str,
+    similarity: f64,
+    cited: bool,
+    bi_temporal: BiTemporal,
+    source_citation: SourceCitation<'a>,
+}
+
+#[derive(Serialize)]
+struct Filters<'a> {
+    tenant_id: Option<&'a str>,
+    sources: Option<&'a [String]>,
+    as_of: Option<&'a str>,
+    transaction_as_of: Option<&'a str>,
+    similarity_threshold: Option<f64>,
+    include_superseded: bool,
+}
+
+#[derive(Serialize)]
+struct Retrieval<'a> {
+    method: &'static str,
+    k: i64,
+    memories_evaluated: usize,
+    memories_cited: usize,
+    filters: Filters<'a>,
+}
+
+#[derive(Serialize)]
+struct WireLink {
+    memory_id: String,
+    superseded_by: Option<String>,
+    superseded_at: Option<Ts>,
+    decision_at_time: String,
+}
+
+#[derive(Serialize)]
+struct WireChain {
+    starting_memory_id: String,
+    current_truth_memory_id: Option<String>,
+    chain: Vec<WireLink>,
+}
+
+#[derive(Serialize)]
+struct WireProofTree<'a> {
+    version: &'static str,
+    question: &'a str,
+    answer_hash: &'a str,
+    generated_at: Ts,
+    retrieval: Retrieval<'a>,
+    evidence_chain: Vec<EvidenceEntry<'a>>,
+    supersession_chains: Vec<WireChain>,
+}
+
+/// The `POST /agent/query` response (spec §6.1).
+#[derive(Serialize)]
+pub(crate) struct QueryResponse<'a> {
+    question: &'a str,
+    answer: &'a str,
+    answer_with_citations: &'a str,
+    citations: Vec<WireCitation<'a>>,
+    memories: Vec<RankedMemory<'a>>,
+    memories_searched: usize,
+    search_type: &'static str,
+    company_id: &'a str,
+    tenant_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    as_of: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transaction_as_of: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    proof_tree: Option<WireProofTree<'a>>,
+}
+
+pub(crate) fn query_response<'a>(
+    answer: &'a crate::QueryAnswer,
+    echo: &'a QueryEcho,
+    half_life: f64,
+) -> QueryResponse<'a> {
+    let now = answer.now;
+    let citations = answer
+        .citations
+        .iter()
+        .map(|c| WireCitation {
+            index: c.index,
+            memory_id: c.memory.id.to_string(),
+            decision: &c.memory.decision,
+            content: &c.memory.decision,
+            topic: &c.memory.topic,
+            similarity: round4(c.similarity),
+            cited_by_llm: c.cited,
+            valid_from: Ts::new(c.memory.valid_from),
+            is_superseded: flags(&c.memory, now).is_superseded,
+            tenant_id: c.memory.tenant.as_deref(),
+            source: &c.memory.source,
+        })
+        .collect();
+    let memories = answer
+        .citations
+        .iter()
+        .map(|c| RankedMemory {
+            memory: WireMemory::of(&c.memory, now, half_life),
+            similarity: round4(c.similarity),
+        })
+        .collect();
+    let proof_tree = answer.proof_tree.as_ref().map(|tree| WireProofTree {
+        version: tree.version,
+        question: &answer.question,
+        answer_hash: &tree.answer_hash,
+        generated_at: Ts::new(tree.generated_at),
+        retrieval: Retrieval {
+            method: answer.search_type,
+            k: echo.k,
+            memories_evaluated: answer.citations.len(),
+            memories_cited: answer.citations.iter().filter(|c| c.cited).count(),
+            filters: Filters {
+                tenant_id: echo.tenant_id.as_deref(),
+                sources: echo.sources.as_deref(),
+                as_of: echo.as_of.as_deref(),
+                transaction_as_of: echo.transaction_as_of.as_deref(),
+                similarity_threshold: None,
+                include_superseded: false,
+            },
+        },
+        evidence_chain: answer
+            .citations
+            .iter()
+            .map(|c| EvidenceEntry {
+                index: c.index,
+                memory_id: c.memory.id.to_string(),
+                decision: &c.memory.decision,
+                similarity: round4(c.similarity),
+                cited: c.cited,
+                bi_temporal: BiTemporal {
+                    valid_from: Ts::new(c.memory.valid_from),
+                    valid_to: opt_ts(c.memory.valid_to),
+                    transaction_time_start: Ts::new(c.memory.transaction_time_start),
+                    transaction_time_end: opt_ts(c.memory.transaction_time_end),
+                    superseded_by: opt_id(c.memory.superseded_by),
+                },
+                source_citation: SourceCitation::with(&c.memory, Ts::new(c.memory.created_at)),
+            })
+            .collect(),
+        supersession_chains: tree
+            .supersession_chains
+            .iter()
+            .map(|chain| WireChain {
+                starting_memory_id: chain.starting_memory_id.to_string(),
+                current_truth_memory_id: opt_id(chain.current_truth_memory_id),
+                chain: chain
+                    .chain
+                    .iter()
+                    .map(|link| WireLink {
+                        memory_id: link.memory_id.to_string(),
+                        superseded_by: opt_id(link.superseded_by),
+                        superseded_at: opt_ts(link.superseded_at),
+                        decision_at_time: link.decision_at_time.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    });
+    QueryResponse {
+        question: &answer.question,
+        answer: &answer.answer,
+        answer_with_citations: &answer.answer_with_citations,
+        citations,
+        memories,
+        memories_searched: answer.citations.len(),
+        search_type: answer.search_type,
+        company_id: &echo.company_id,
+        tenant_id: echo.tenant_id.as_deref(),
+        as_of: echo.as_of.as_deref(),
+        transaction_as_of: echo.transaction_as_of.as_deref(),
+        proof_tree,
+    }
+}

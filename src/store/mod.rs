@@ -7,6 +7,7 @@ pub use chain::MAX_CHAIN_HOPS;
 mod delete;
 mod group;
 mod lexical;
+mod query;
 mod read;
 mod rows;
 mod stamp;
