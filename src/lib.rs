@@ -40,6 +40,7 @@ mod account;
 mod answer;
 mod encoding;
 mod error;
+pub mod eval;
 mod model;
 mod query;
 #[cfg(feature = "server")]

@@ -29,6 +29,21 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Measure retrieval quality.
+    Eval {
+        #[command(subcommand)]
+        command: EvalCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Recall@5/10/20 and query latency on a LoCoMo-format file (one tenant per
+    /// conversation, one memory per turn, an in-memory store).
+    Locomo {
+        /// The LoCoMo JSON file (e.g. ../shared/data/locomo/locomo-dev.json).
+        file: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -109,6 +124,16 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve(args),
         Command::Keys { command } => keys(command),
+        Command::Eval {
+            command: EvalCommand::Locomo { file },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let report = aurra::eval::run_locomo(&text)
+                .with_context(|| format!("evaluating {}", file.display()))?;
+            println!("{report}");
+            Ok(())
+        }
     }
 }
 

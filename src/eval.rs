@@ -1,0 +1,284 @@
+//! Retrieval evaluation on LoCoMo-format conversations (`aurra eval locomo FILE`).
+//!
+//! Each conversation goes into its own tenant, one memory per turn (`"<speaker>: <text>"`,
+//! plus the image caption when there is one), `valid_from` = the session's date. Every
+//! question of categories 1–4 goes through [`Store::query`]; recall@k is the fraction of a
+//! question's evidence turns among its top k candidates, averaged over questions.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use chrono::NaiveDateTime;
+use serde_json::Value;
+
+use crate::answer::ExtractiveAnswerer;
+use crate::error::{Error, Result};
+use crate::model::NewMemory;
+use crate::query::QueryRequest;
+use crate::store::{Store, StoreOptions};
+use crate::time::Timestamp;
+
+/// The cut-offs reported.
+pub const RECALL_AT: [usize; 3] = [5, 10, 20];
+
+const ACCOUNT: &str = "locomo";
+
+/// Recall and latency of one evaluation run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LocomoReport {
+    /// Conversations loaded.
+    pub conversations: usize,
+    /// Memories stored (one per turn).
+    pub memories: usize,
+    /// Questions asked (categories 1–4 with evidence).
+    pub questions: usize,
+    /// Mean recall at 5, 10 and 20.
+    pub recall: [f64; 3],
+    /// Per category: questions and mean recall at 5, 10, 20.
+    pub per_category: BTreeMap<u64, (usize, [f64; 3])>,
+    /// Query latency percentiles in microseconds: p50 and p95.
+    pub latency_micros: (u64, u64),
+}
+
+impl std::fmt::Display for LocomoReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{} conversations, {} memories, {} questions (categories 1-4)",
+            self.conversations, self.memories, self.questions
+        )?;
+        writeln!(
+            f,
+            "| category | questions | recall@5 | recall@10 | recall@20 |"
+        )?;
+        writeln!(f, "| --- | ---: | ---: | ---: | ---: |")?;
+        for (category, (n, r)) in &self.per_category {
+            writeln!(
+                f,
+                "| {} | {n} | {:.3} | {:.3} | {:.3} |",
+                category_name(*category),
+                r[0],
+                r[1],
+                r[2]
+            )?;
+        }
+        let r = self.recall;
+        writeln!(
+            f,
+            "| all | {} | {:.3} | {:.3} | {:.3} |",
+            self.questions, r[0], r[1], r[2]
+        )?;
+        write!(
+            f,
+            "query latency: p50 {} µs, p95 {} µs",
+            self.latency_micros.0, self.latency_micros.1
+        )
+    }
+}
+
+fn category_name(category: u64) -> String {
+    match category {
+        1 => "1 multi-hop".into(),
+        2 => "2 temporal".into(),
+        3 => "3 open-domain".into(),
+        4 => "4 single-hop".into(),
+        other => other.to_string(),
+    }
+}
+
+fn bad(what: impl Into<String>) -> Error {
+    Error::InvalidArgument(format!("not a LoCoMo file: {}", what.into()))
+}
+
+/// Parses a session date such as `1:56 pm on 8 May, 2023` (read as UTC).
+pub fn parse_session_date(text: &str) -> Option<Timestamp> {
+    let normalised = text.trim().replace("  ", " ");
+    let parsed = NaiveDateTime::parse_from_str(&normalised, "%I:%M %p on %d %B, %Y")
+        .or_else(|_| NaiveDateTime::parse_from_str(&normalised, "%I:%M %p on %d %b, %Y"))
+        .ok()?;
+    Some(Timestamp::from_micros(parsed.and_utc().timestamp_micros()))
+}
+
+/// Loads the conversations of `json` into a fresh in-memory store, asks every question of
+/// categories 1–4, and reports recall@5/10/20 and query latency.
+pub fn run_locomo(json: &str) -> Result<LocomoReport> {
+    let data: Value = serde_json::from_str(json).map_err(|e| bad(format!("invalid JSON ({e})")))?;
+    let samples = data.as_array().ok_or_else(|| bad("expected a list"))?;
+    let store = Store::in_memory_with(StoreOptions::new().durable(false))?;
+    let mut memories = 0;
+    // (tenant, question, category, evidence)
+    let mut questions = Vec::new();
+    for (n, sample) in samples.iter().enumerate() {
+        let tenant = sample["sample_id"]
+            .as_str()
+            .map_or_else(|| format!("conversation-{n}"), str::to_owned);
+        let conversation = sample["conversation"]
+            .as_object()
+            .ok_or_else(|| bad(format!("{tenant}: no conversation")))?;
+        let mut batch = Vec::new();
+        for s in 1.. {
+            let Some(turns) = conversation.get(&format!("session_{s}")) else {
+                break;
+            };
+            let date = conversation
+                .get(&format!("session_{s}_date_time"))
+                .and_then(Value::as_str)
+                .and_then(parse_session_date);
+            for turn in turns.as_array().into_iter().flatten() {
+                let (Some(speaker), Some(text), Some(dia_id)) = (
+                    turn["speaker"].as_str(),
+                    turn["text"].as_str(),
+                    turn["dia_id"].as_str(),
+                ) else {
+                    continue;
+                };
+                let mut content = format!("{speaker}: {text}");
+                if let Some(caption) = turn["blip_caption"].as_str() {
+                    content.push_str(&format!(" [image: {caption}]"));
+                }
+                let mut memory = NewMemory::new(content)
+                    .with_tenant(tenant.clone())
+                    .with_source("locomo")
+                    .with_channel(dia_id)
+                    .with_session(format!("session_{s}"))
+                    .with_external_id(dia_id);
+                memory.valid_from = date;
+                memory.recorded_at = date;
+                batch.push(memory);
+            }
+        }
+        memories += batch.len();
+        store.write_batch(ACCOUNT, batch)?;
+        for qa in sample["qa"].as_array().into_iter().flatten() {
+            let category = qa["category"].as_u64().unwrap_or(0);
+            let Some(question) = qa["question"].as_str() else {
+                continue;
+            };
+            let evidence: Vec<String> = qa["evidence"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .flat_map(|e| e.split([';', ',', ' ']))
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if (1..=4).contains(&category) && !evidence.is_empty() {
+                questions.push((tenant.clone(), question.to_owned(), category, evidence));
+            }
+        }
+    }
+
+    let deepest = RECALL_AT[RECALL_AT.len() - 1];
+    let mut totals = [0.0; 3];
+    let mut per_category: BTreeMap<u64, (usize, [f64; 3])> = BTreeMap::new();
+    let mut latencies = Vec::with_capacity(questions.len());
+    for (tenant, question, category, evidence) in &questions {
+        let mut request = QueryRequest::new(question.clone());
+        request.tenant = Some(tenant.clone());
+        request.limit = deepest;
+        let started = Instant::now();
+        let answer = store.query(ACCOUNT, &request, &ExtractiveAnswerer)?;
+        latencies.push(started.elapsed().as_micros() as u64);
+        let ranked: Vec<&str> = answer
+            .citations
+            .iter()
+            .filter_map(|c| c.memory.external_id.as_deref())
+            .collect();
+        let entry = per_category.entry(*category).or_default();
+        entry.0 += 1;
+        for (i, k) in RECALL_AT.iter().enumerate() {
+            let top = &ranked[..ranked.len().min(*k)];
+            let found = evidence
+                .iter()
+                .filter(|e| top.contains(&e.as_str()))
+                .count();
+            let recall = found as f64 / evidence.len() as f64;
+            totals[i] += recall;
+            entry.1[i] += recall;
+        }
+    }
+    for (n, sums) in per_category.values_mut() {
+        for s in sums.iter_mut() {
+            *s /= (*n).max(1) as f64;
+        }
+    }
+    let count = questions.len().max(1) as f64;
+    latencies.sort_unstable();
+    let pick = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    Ok(LocomoReport {
+        conversations: samples.len(),
+        memories,
+        questions: questions.len(),
+        recall: totals.map(|t| t / count),
+        per_category,
+        latency_micros: (pick(0.50), pick(0.95)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_dates_parse_in_both_month_spellings() {
+        assert_eq!(
+            parse_session_date("1:56 pm on 8 May, 2023"),
+            Some(Timestamp::parse("2023-05-08T13:56:00Z").unwrap())
+        );
+        assert_eq!(
+            parse_session_date("10:37 am on 27 June, 2023"),
+            Some(Timestamp::parse("2023-06-27T10:37:00Z").unwrap())
+        );
+        assert_eq!(parse_session_date("yesterday"), None);
+    }
+
+    #[test]
+    fn recall_counts_evidence_found_in_the_top_k() {
+        let file = serde_json::json!([{
+            "sample_id": "conv-1",
+            "conversation": {
+                "speaker_a": "Caroline", "speaker_b": "Melanie",
+                "session_1_date_time": "1:56 pm on 8 May, 2023",
+                "session_1": [
+                    {"speaker": "Caroline", "dia_id": "D1:1", "text": "I went to the LGBTQ support group yesterday."},
+                    {"speaker": "Melanie", "dia_id": "D1:2", "text": "I painted a sunrise last year."},
+                    {"speaker": "Caroline", "dia_id": "D1:3", "text": "Nice!", "blip_caption": "a photo of a lake"}
+                ]
+            },
+            "qa": [
+                {"question": "When did Caroline go to the support group?", "answer": "7 May 2023", "evidence": ["D1:1"], "category": 2},
+                {"question": "What did Melanie paint?", "answer": "a sunrise", "evidence": ["D1:2"], "category": 4},
+                {"question": "What is in Caroline's photo?", "answer": "a lake", "evidence": ["D1:3"], "category": 4},
+                {"question": "Unanswerable?", "adversarial_answer": "x", "evidence": ["D1:1"], "category": 5},
+                {"question": "Zebra unicorns?", "answer": "none", "evidence": ["D1:9"], "category": 1}
+            ]
+        }]);
+        let report = run_locomo(&file.to_string()).unwrap();
+        assert_eq!(
+            (report.conversations, report.memories, report.questions),
+            (1, 3, 4)
+        );
+        // Three of four questions find their evidence at rank 1; the last finds nothing.
+        assert_eq!(report.recall, [0.75, 0.75, 0.75]);
+        assert_eq!(report.per_category[&4], (2, [1.0, 1.0, 1.0]));
+        assert_eq!(report.per_category[&1], (1, [0.0, 0.0, 0.0]));
+        assert!(report.to_string().contains("| all | 4 | 0.750"));
+    }
+
+    #[test]
+    fn a_file_that_is_not_locomo_is_refused_with_a_reason() {
+        for bad in ["{", "{}", "[{\"sample_id\": \"x\"}]"] {
+            match run_locomo(bad) {
+                Err(Error::InvalidArgument(msg)) => assert!(msg.contains("LoCoMo"), "{msg}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+}
