@@ -194,3 +194,33 @@ fn the_index_survives_reopen() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn turns_next_to_a_strong_match_in_the_same_session_join_the_candidates() -> TestResult {
+    let store = Store::in_memory()?;
+    let turn = |text: &str, session: &str| NewMemory::new(text).with_session(session);
+    store.write_batch(
+        "acme",
+        vec![
+            turn("Caroline: Did you adopt the puppy?", "s1"),
+            turn("Melanie: Yes, last Tuesday!", "s1"),
+            turn("Caroline: How lovely.", "s1"),
+            turn("Melanie: Yes, we went hiking.", "s2"),
+        ],
+    )?;
+    let hits = decisions(
+        &store,
+        "acme",
+        &SearchQuery::new("When was the puppy adopted?"),
+    )?;
+    assert_eq!(hits[0], "Caroline: Did you adopt the puppy?");
+    assert!(
+        hits.contains(&"Melanie: Yes, last Tuesday!".to_owned()),
+        "{hits:?}"
+    );
+    assert!(
+        !hits.contains(&"Melanie: Yes, we went hiking.".to_owned()),
+        "{hits:?}"
+    );
+    Ok(())
+}

@@ -13,6 +13,7 @@ use super::Store;
 use super::read::scope_trees;
 use super::rows::{load_row, render, version_at};
 use super::tables::*;
+use super::tree;
 use super::write::{validate_account, validate_tenant};
 use crate::encoding::{
     Facet, decode_lexical_stats, decode_posting, decode_row, encode_lexical_stats, encode_posting,
@@ -27,6 +28,13 @@ use crate::text::Analyzer;
 const K1: f64 = 1.2;
 /// BM25 length normalisation.
 const B: f64 = 0.75;
+/// Share of a turn's score lent to its neighbours in the same session: `NEIGHBOUR_WEIGHT / d`
+/// to the turns `d` positions away, up to [`NEIGHBOUR_WINDOW`].
+const NEIGHBOUR_WEIGHT: f64 = 0.5;
+/// How far (in turns of the same session) a turn lends score.
+const NEIGHBOUR_WINDOW: u64 = 2;
+/// How many of the best-scoring rows lend score to their neighbours.
+const NEIGHBOUR_POOL: usize = 100;
 
 /// Adds one row to its scope's index: a posting per distinct term, and the scope's counts.
 pub(crate) fn index_row(
@@ -103,6 +111,57 @@ pub(crate) fn build_if_missing(txn: &WriteTransaction, analyzer: &Analyzer) -> R
     Ok(())
 }
 
+/// BM25 of weighted terms over `scopes`: each row's score, and the best score any row could
+/// reach (every term, saturated) in the best scope.
+fn bm25(
+    postings: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    stats: &impl ReadableTable<u64, &'static [u8]>,
+    scopes: &[u64],
+    terms: &[(String, f64)],
+) -> Result<(HashMap<MemoryId, f64>, f64)> {
+    let mut scored: HashMap<MemoryId, f64> = HashMap::new();
+    let mut best_possible: f64 = 0.0;
+    for &scope in scopes {
+        let Some((rows, total)) = stats
+            .get(scope)?
+            .map(|v| decode_lexical_stats(v.value()))
+            .transpose()?
+        else {
+            continue;
+        };
+        if rows == 0 {
+            continue;
+        }
+        let n = rows as f64;
+        let avg_len = (total as f64 / n).max(1.0);
+        let mut bound = 0.0;
+        for (term, weight) in terms {
+            let prefix = posting_prefix(scope, term);
+            let mut matches = Vec::new();
+            for entry in postings.range(prefix.as_slice()..)? {
+                let (key, value) = entry?;
+                if !key.value().starts_with(&prefix) {
+                    break;
+                }
+                let (tf, len) = decode_posting(value.value())?;
+                matches.push((posting_id(key.value())?, f64::from(tf), f64::from(len)));
+            }
+            if matches.is_empty() {
+                continue;
+            }
+            let df = matches.len() as f64;
+            let idf = weight * (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
+            bound += idf * (K1 + 1.0);
+            for (id, tf, len) in matches {
+                let norm = tf + K1 * (1.0 - B + B * len / avg_len);
+                *scored.entry(id).or_default() += idf * tf * (K1 + 1.0) / norm;
+            }
+        }
+        best_possible = best_possible.max(bound);
+    }
+    Ok((scored, best_possible))
+}
+
 impl Store {
     /// Searches the memories of `account` for `query.text` (BM25 over analysed terms), within
     /// the rows a list with the same tenant, mode and sources would return. Best first.
@@ -133,57 +192,39 @@ impl Store {
         let postings = txn.open_table(POSTINGS)?;
         let stats = txn.open_table(LEXICAL_STATS)?;
 
-        let mut scored: HashMap<MemoryId, f64> = HashMap::new();
-        // The best score any row could reach (every term, saturated), over the scopes: the
-        // scale of `similarity`, one for all hits so that it is monotone with the score.
-        let mut best_possible: f64 = 0.0;
-        for scope in scopes {
-            let Some((rows, total)) = stats
-                .get(scope)?
-                .map(|v| decode_lexical_stats(v.value()))
-                .transpose()?
-            else {
+        let weighted: Vec<(String, f64)> = terms.iter().map(|t| (t.clone(), 1.0)).collect();
+        // `best_possible`: the best score any row could reach (every term, saturated), over
+        // the scopes; the scale of `similarity`, one for all hits, so monotone with the score.
+        let (mut scored, best_possible) = bm25(&postings, &stats, &scopes, &weighted)?;
+        let rows = txn.open_table(ROWS)?;
+        let nodes = txn.open_table(TREE_NODES)?;
+        // Conversation context: a turn near a strongly matching turn of the same session (the
+        // answer to a question, the question of an answer) gains a share of its score.
+        let mut pool: Vec<(MemoryId, f64)> = scored.iter().map(|(id, s)| (*id, *s)).collect();
+        pool.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
+        pool.truncate(NEIGHBOUR_POOL);
+        for (id, score) in pool {
+            let Some(row) = load_row(&rows, id)? else {
                 continue;
             };
-            if rows == 0 {
+            // Positions: scope, source, then the session's tree when there is one.
+            let Some(session) = row.positions.get(2).filter(|_| row.session_id.is_some()) else {
                 continue;
-            }
-            let n = rows as f64;
-            let avg_len = (total as f64 / n).max(1.0);
-            let mut bound = 0.0;
-            let mut in_scope: Vec<(MemoryId, f64)> = Vec::new();
-            for term in &terms {
-                let prefix = posting_prefix(scope, term);
-                let mut matches = Vec::new();
-                for entry in postings.range(prefix.as_slice()..)? {
-                    let (key, value) = entry?;
-                    if !key.value().starts_with(&prefix) {
-                        break;
+            };
+            for d in 1..=NEIGHBOUR_WINDOW {
+                let w = NEIGHBOUR_WEIGHT / d as f64;
+                let before = session.seq.checked_sub(d);
+                for seq in before.into_iter().chain([session.seq + d]) {
+                    if let Some(neighbour) = tree::leaf_id(&nodes, session.tree, seq)? {
+                        *scored.entry(neighbour).or_default() += w * score;
                     }
-                    let (tf, len) = decode_posting(value.value())?;
-                    matches.push((posting_id(key.value())?, f64::from(tf), f64::from(len)));
                 }
-                if matches.is_empty() {
-                    continue;
-                }
-                let df = matches.len() as f64;
-                let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
-                bound += idf * (K1 + 1.0);
-                for (id, tf, len) in matches {
-                    let norm = tf + K1 * (1.0 - B + B * len / avg_len);
-                    in_scope.push((id, idf * tf * (K1 + 1.0) / norm));
-                }
-            }
-            best_possible = best_possible.max(bound);
-            for (id, s) in in_scope {
-                *scored.entry(id).or_default() += s;
             }
         }
         let mut ranked: Vec<(MemoryId, f64)> = scored.into_iter().collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
 
         // Walk the ranking, keeping what the mode and the source filter select.
-        let rows = txn.open_table(ROWS)?;
         let versions = txn.open_table(VERSIONS)?;
         let replay_at = query.mode.transaction_instant();
         for (id, score) in ranked {

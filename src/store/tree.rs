@@ -51,6 +51,17 @@ where
 }
 
 /// Number of rows in the tree (its next sequence number).
+/// The row at position `seq` of `tree`, if there is one.
+pub(crate) fn leaf_id<T>(nodes: &T, tree: u64, seq: u64) -> Result<Option<MemoryId>>
+where
+    T: ReadableTable<&'static [u8], &'static [u8]>,
+{
+    match nodes.get(node_key(tree, 0, seq).as_slice())? {
+        Some(value) => Ok(decode_node(value.value())?.1),
+        None => Ok(None),
+    }
+}
+
 pub(crate) fn count<T>(nodes: &T, tree: u64) -> Result<u64>
 where
     T: ReadableTable<&'static [u8], &'static [u8]>,

@@ -666,8 +666,9 @@ impl Harness {
         }
     }
 
-    /// A search selects exactly the rows a list with the same scope, mode and source filter
-    /// returns, among those containing a query word; hits are best first.
+    /// A search returns only rows a list with the same scope, mode and source filter returns,
+    /// and every such row that contains a query word (others may join as session neighbours
+    /// of a match); hits are best first.
     fn check_search(&self, account: usize, q: &ListQuery, now: i64, words: &str) {
         let mut search = SearchQuery::new(words).mode(q.mode).limit(1000);
         search.tenant = q.tenant.clone();
@@ -688,22 +689,31 @@ impl Harness {
         let wanted: Vec<String> = words.split_whitespace().map(str::to_lowercase).collect();
         let mut everything = q.clone();
         everything.limit = usize::MAX;
-        let mut expected: Vec<MemoryId> = self
+        let listed: Vec<MemoryId> = self
             .model
             .list(account, &everything, now)
             .into_iter()
-            .filter(|(id, _)| {
-                let row = self.model.find(*id).expect("listed row exists");
-                row.decision
-                    .split_whitespace()
-                    .any(|w| wanted.contains(&w.to_lowercase()))
-            })
             .map(|(id, _)| id)
             .collect();
-        let mut got: Vec<MemoryId> = got.hits.iter().map(|h| h.memory.id).collect();
-        expected.sort();
-        got.sort();
-        assert_eq!(got, expected, "search {words:?} in {q:?} at now={now}");
+        let matching = listed.iter().filter(|id| {
+            let row = self.model.find(**id).expect("listed row exists");
+            row.decision
+                .split_whitespace()
+                .any(|w| wanted.contains(&w.to_lowercase()))
+        });
+        let got: Vec<MemoryId> = got.hits.iter().map(|h| h.memory.id).collect();
+        for id in &got {
+            assert!(
+                listed.contains(id),
+                "search {words:?} in {q:?}: {id} is out of scope"
+            );
+        }
+        for id in matching {
+            assert!(
+                got.contains(id),
+                "search {words:?} in {q:?}: {id} matches but is missing"
+            );
+        }
     }
 
     fn chain(&self, account: usize, target: u16) {
