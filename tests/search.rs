@@ -224,3 +224,41 @@ fn turns_next_to_a_strong_match_in_the_same_session_join_the_candidates() -> Tes
     );
     Ok(())
 }
+
+#[test]
+fn a_store_opened_without_the_index_refuses_search_and_is_reindexed_later() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("s.redb");
+    let texts = ["Bob likes tea", "Bob likes green tea", "Alice likes coffee"];
+    {
+        let store = Store::open(&path)?;
+        store.write("acme", NewMemory::new(texts[0]))?;
+    }
+    {
+        let store = Store::open_with(&path, aurra::StoreOptions::new().lexical_index(false))?;
+        store.write("acme", NewMemory::new(texts[1]))?;
+        store.write("acme", NewMemory::new(texts[2]))?;
+        assert!(matches!(
+            store.search("acme", &SearchQuery::new("tea")),
+            Err(aurra::Error::InvalidArgument(_))
+        ));
+    }
+    // Reopened with the index: rebuilt from every row, scored as if indexed all along.
+    let store = Store::open(&path)?;
+    let reference = Store::in_memory()?;
+    for text in texts {
+        reference.write("acme", NewMemory::new(text))?;
+    }
+    for question in ["tea", "Bob likes", "coffee"] {
+        let got = store.search("acme", &SearchQuery::new(question))?;
+        let want = reference.search("acme", &SearchQuery::new(question))?;
+        let pairs = |r: &aurra::SearchResult| -> Vec<(String, String)> {
+            r.hits
+                .iter()
+                .map(|h| (h.memory.decision.clone(), format!("{:.9}", h.score)))
+                .collect()
+        };
+        assert_eq!(pairs(&got), pairs(&want), "{question}");
+    }
+    Ok(())
+}

@@ -81,7 +81,15 @@ pub(crate) fn erase_scopes(txn: &WriteTransaction, trees: &[u64]) -> Result<()> 
     Ok(())
 }
 
-/// Indexes every row of a store written before the lexical index existed (once, at open).
+/// Marks the index as not covering every row (a handle that skips indexing is writing), so
+/// that the next handle with the index on rebuilds it.
+pub(crate) fn mark_stale(txn: &WriteTransaction) -> Result<()> {
+    txn.open_table(META)?.remove(META_LEXICAL)?;
+    Ok(())
+}
+
+/// Indexes every row unless the index is marked complete: for a store written before the
+/// index existed, or by a handle that skipped it (once, at open).
 pub(crate) fn build_if_missing(txn: &WriteTransaction, analyzer: &Analyzer) -> Result<()> {
     let mut meta = txn.open_table(META)?;
     if meta.get(META_LEXICAL)?.is_some() {
@@ -89,6 +97,9 @@ pub(crate) fn build_if_missing(txn: &WriteTransaction, analyzer: &Analyzer) -> R
     }
     let mut postings = txn.open_table(POSTINGS)?;
     let mut stats = txn.open_table(LEXICAL_STATS)?;
+    // Start from nothing: a partial index would count rows twice.
+    postings.retain(|_, _| false)?;
+    stats.retain(|_, _| false)?;
     let rows = txn.open_table(ROWS)?;
     for entry in rows.iter()? {
         let (id, bytes) = entry?;
@@ -169,6 +180,12 @@ impl Store {
     pub fn search(&self, account: &str, query: &SearchQuery) -> Result<SearchResult> {
         validate_account(account)?;
         validate_tenant(query.tenant.as_deref())?;
+        if !self.inner.lexical_index {
+            return Err(Error::InvalidArgument(
+                "this store was opened without the lexical index (StoreOptions::lexical_index)"
+                    .into(),
+            ));
+        }
         let txn = self.begin_read()?;
         let now = self.read_now(&txn)?;
         let reference = temporal::reference_instant(&query.mode, now);

@@ -35,6 +35,7 @@ pub struct StoreOptions {
     clock: Arc<dyn Clock>,
     cache_size: Option<usize>,
     durable: bool,
+    lexical_index: bool,
 }
 
 impl Default for StoreOptions {
@@ -43,6 +44,7 @@ impl Default for StoreOptions {
             clock: Arc::new(SystemClock),
             cache_size: None,
             durable: true,
+            lexical_index: true,
         }
     }
 }
@@ -72,6 +74,14 @@ impl StoreOptions {
         self.durable = durable;
         self
     }
+
+    /// With `false`, writes skip the lexical index (cheaper writes for stores that never
+    /// search) and [`Store::search`] / [`Store::query`] refuse with `InvalidArgument`.
+    /// Reopening with the index on rebuilds it from every row.
+    pub fn lexical_index(mut self, on: bool) -> Self {
+        self.lexical_index = on;
+        self
+    }
 }
 
 #[derive(Debug)]
@@ -79,6 +89,7 @@ struct Inner {
     db: Database,
     clock: Arc<dyn Clock>,
     durable: bool,
+    lexical_index: bool,
     poisoned: AtomicBool,
     stamper: stamp::Stamper,
     group: group::GroupCommit,
@@ -192,7 +203,11 @@ impl Store {
             txn.open_table(LEXICAL_STATS)?;
         }
         let analyzer = crate::text::Analyzer::default();
-        lexical::build_if_missing(&txn, &analyzer)?;
+        if options.lexical_index {
+            lexical::build_if_missing(&txn, &analyzer)?;
+        } else {
+            lexical::mark_stale(&txn)?;
+        }
         txn.commit()?;
         let stamper = stamp::Stamper::new(options.clock.now().as_micros());
         Ok(Store {
@@ -200,6 +215,7 @@ impl Store {
                 db,
                 clock: options.clock,
                 durable: options.durable,
+                lexical_index: options.lexical_index,
                 poisoned: AtomicBool::new(false),
                 stamper,
                 group: group::GroupCommit::default(),

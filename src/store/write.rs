@@ -48,7 +48,8 @@ impl Store {
             .group
             .submit(account.to_owned(), memories, |group| {
                 self.transact(|txn, now| {
-                    let mut tables = InsertTables::open(txn, &self.inner.analyzer)?;
+                    let analyzer = self.inner.lexical_index.then_some(&self.inner.analyzer);
+                    let mut tables = InsertTables::open(txn, analyzer)?;
                     group
                         .iter()
                         .map(|request| {
@@ -119,11 +120,12 @@ struct InsertTables<'t> {
     usage: Table<'t, &'static str, &'static [u8]>,
     postings: Table<'t, &'static [u8], &'static [u8]>,
     lexical_stats: Table<'t, u64, &'static [u8]>,
-    analyzer: &'t Analyzer,
+    /// `None` when this handle skips the lexical index.
+    analyzer: Option<&'t Analyzer>,
 }
 
 impl<'t> InsertTables<'t> {
-    fn open(txn: &'t WriteTransaction, analyzer: &'t Analyzer) -> Result<Self> {
+    fn open(txn: &'t WriteTransaction, analyzer: Option<&'t Analyzer>) -> Result<Self> {
         Ok(InsertTables {
             meta: txn.open_table(META)?,
             trees: txn.open_table(TREES)?,
@@ -273,14 +275,16 @@ fn insert(
     }
     t.dedup
         .insert(dedup_entry(&fingerprint, id).as_slice(), ())?;
-    index_row(
-        &mut t.postings,
-        &mut t.lexical_stats,
-        t.analyzer,
-        scope,
-        id,
-        &row.decision,
-    )?;
+    if let Some(analyzer) = t.analyzer {
+        index_row(
+            &mut t.postings,
+            &mut t.lexical_stats,
+            analyzer,
+            scope,
+            id,
+            &row.decision,
+        )?;
+    }
     Ok(WriteOutcome::Saved(Box::new(super::rows::render(
         id, row, &version,
     ))))
