@@ -113,6 +113,7 @@ record_codec!(Account, encode_account, decode_account, "account");
 record_codec!(ApiKey, encode_api_key, decode_api_key, "api key");
 record_codec!(Settings, encode_settings, decode_settings, "settings");
 record_codec!(Usage, encode_usage, decode_usage, "usage");
+record_codec!(DeltaRecord, encode_delta, decode_delta, "delta");
 
 /// Maps an instant to a u64 whose unsigned order is the instant's order.
 pub(crate) fn sortable(t: Timestamp) -> u64 {
@@ -403,19 +404,61 @@ pub(crate) fn decode_posting(bytes: &[u8]) -> Result<(u16, u16)> {
     ))
 }
 
-/// A scope's lexical statistics: rows indexed and their total length in terms.
-pub(crate) fn encode_lexical_stats(rows: u64, terms: u64) -> [u8; 16] {
-    let mut out = [0; 16];
-    out[..8].copy_from_slice(&rows.to_be_bytes());
-    out[8..].copy_from_slice(&terms.to_be_bytes());
+/// A scope's lexical statistics: rows indexed, their total length in terms, and how many of
+/// them wait in the delta (not yet merged into postings).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct LexicalStats {
+    pub rows: u64,
+    pub terms: u64,
+    pub pending: u64,
+}
+
+pub(crate) fn encode_lexical_stats(s: LexicalStats) -> [u8; 24] {
+    let mut out = [0; 24];
+    out[..8].copy_from_slice(&s.rows.to_be_bytes());
+    out[8..16].copy_from_slice(&s.terms.to_be_bytes());
+    out[16..].copy_from_slice(&s.pending.to_be_bytes());
     out
 }
 
-pub(crate) fn decode_lexical_stats(bytes: &[u8]) -> Result<(u64, u64)> {
-    exact_len(bytes, 16, "lexical stats")?;
+/// Reads 24-byte stats, and the 16-byte ones written before the delta existed.
+pub(crate) fn decode_lexical_stats(bytes: &[u8]) -> Result<LexicalStats> {
+    if bytes.len() != 16 {
+        exact_len(bytes, 24, "lexical stats")?;
+    }
+    Ok(LexicalStats {
+        rows: u64::from_be_bytes(take(bytes, 0, "lexical stats")?),
+        terms: u64::from_be_bytes(take(bytes, 8, "lexical stats")?),
+        pending: if bytes.len() == 24 {
+            u64::from_be_bytes(take(bytes, 16, "lexical stats")?)
+        } else {
+            0
+        },
+    })
+}
+
+/// A row waiting in its scope's delta: its distinct terms with their frequencies, and its
+/// length in terms.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DeltaRecord {
+    pub len: u32,
+    pub terms: Vec<(String, u32)>,
+}
+
+/// `lexical_delta` key: scope (8) ++ row id (16). Ids grow with time, so a scope's delta is
+/// appended at its end.
+pub(crate) fn delta_key(scope: u64, id: MemoryId) -> [u8; 24] {
+    let mut k = [0; 24];
+    k[..8].copy_from_slice(&scope.to_be_bytes());
+    k[8..].copy_from_slice(&id.as_u128().to_be_bytes());
+    k
+}
+
+pub(crate) fn decode_delta_key(bytes: &[u8]) -> Result<(u64, MemoryId)> {
+    exact_len(bytes, 24, "delta")?;
     Ok((
-        u64::from_be_bytes(take(bytes, 0, "lexical stats")?),
-        u64::from_be_bytes(take(bytes, 8, "lexical stats")?),
+        u64::from_be_bytes(take(bytes, 0, "delta")?),
+        MemoryId::from_u128(u128::from_be_bytes(take(bytes, 8, "delta")?)),
     ))
 }
 
@@ -488,6 +531,8 @@ pub fn fuzz_decode_all(bytes: &[u8]) {
     let _ = posting_id(bytes);
     let _ = decode_posting(bytes);
     let _ = decode_lexical_stats(bytes);
+    let _ = decode_delta(bytes);
+    let _ = decode_delta_key(bytes);
 }
 
 #[cfg(test)]

@@ -11,9 +11,10 @@
 //! - A file or a record of another format version is refused with `IncompatibleFormat`.
 //!
 //! - Format-1 files written before the account tables (`format-v1-before-accounts.redb`)
-//!   and before the lexical index (`format-v1-before-lexical.redb`) still read back exactly
-//!   as recorded: the account tables are created on first use, and the rows of an older
-//!   file are indexed when it is opened.
+//!   before the lexical index (`format-v1-before-lexical.redb`) and before its delta
+//!   (`format-v1-before-delta.redb`) still read back exactly as recorded: the account tables
+//!   are created on first use, the rows of a file without the index are indexed when it is
+//!   opened, and postings written directly stay valid next to the delta.
 //!
 //! Regenerate the fixture (only when the format changes, together with a FORMAT_VERSION bump
 //! and a new fixture name; or when format 1 gains an optional table, keeping the older
@@ -49,6 +50,12 @@ const BEFORE_ACCOUNTS: (&str, &str) = (
 const BEFORE_LEXICAL: (&str, &str) = (
     "format-v1-before-lexical.redb",
     "format-v1-before-lexical.expected.json",
+);
+/// Format 1 as written before the lexical delta (every posting written at insert, 16-byte
+/// lexical stats).
+const BEFORE_DELTA: (&str, &str) = (
+    "format-v1-before-delta.redb",
+    "format-v1-before-delta.expected.json",
 );
 
 const SECOND: i64 = 1_000_000;
@@ -596,7 +603,7 @@ fn the_fixture_reads_back_exactly_as_recorded() -> TestResult {
 
 #[test]
 fn files_from_before_the_optional_tables_read_back_exactly_as_recorded() -> TestResult {
-    for (file, expectations) in [BEFORE_ACCOUNTS, BEFORE_LEXICAL] {
+    for (file, expectations) in [BEFORE_ACCOUNTS, BEFORE_LEXICAL, BEFORE_DELTA] {
         let expected: Value =
             serde_json::from_str(&fs::read_to_string(fixtures_dir().join(expectations))?)?;
         let dir = tempfile::tempdir()?;

@@ -262,3 +262,47 @@ fn a_store_opened_without_the_index_refuses_search_and_is_reindexed_later() -> T
     }
     Ok(())
 }
+
+#[test]
+fn rows_merged_into_postings_and_rows_still_pending_score_alike() -> TestResult {
+    // More rows than one delta holds: some are merged into postings, the rest pending.
+    let store = Store::in_memory()?;
+    let reference_texts: Vec<String> = (0..600)
+        .map(|i| {
+            let extra = if i % 7 == 0 { " beta" } else { "" };
+            format!("item{i} alpha{extra}")
+        })
+        .collect();
+    for chunk in reference_texts.chunks(50) {
+        let batch = chunk
+            .iter()
+            .map(|t| NewMemory::new(t.clone()).with_tenant("t"))
+            .collect();
+        store.write_batch("acme", batch)?;
+    }
+    let beta = store.search("acme", &SearchQuery::new("beta").tenant("t").limit(1000))?;
+    assert_eq!(
+        beta.hits.len(),
+        reference_texts
+            .iter()
+            .filter(|t| t.ends_with("beta"))
+            .count()
+    );
+    // Every "beta" row has the same length and term frequencies: one score for all.
+    let first = beta.hits[0].score;
+    assert!(beta.hits.iter().all(|h| (h.score - first).abs() < 1e-9));
+    let alpha = store.search("acme", &SearchQuery::new("alpha").tenant("t").limit(1000))?;
+    assert_eq!(alpha.hits.len(), 600);
+    let one = store.search("acme", &SearchQuery::new("item599").tenant("t"))?;
+    assert_eq!(one.hits[0].memory.decision, "item599 alpha");
+    let old = store.search("acme", &SearchQuery::new("item3").tenant("t"))?;
+    assert_eq!(old.hits[0].memory.decision, "item3 alpha");
+    assert_eq!(store.delete_tenant("acme", Some("t"))?, 600);
+    assert!(
+        store
+            .search("acme", &SearchQuery::new("alpha").tenant("t"))?
+            .hits
+            .is_empty()
+    );
+    Ok(())
+}

@@ -5,7 +5,7 @@
 //! current-truth search never returns a superseded or expired row and time travel returns
 //! exactly what a list would.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use redb::{ReadableTable, Table, WriteTransaction};
 
@@ -16,7 +16,8 @@ use super::tables::*;
 use super::tree;
 use super::write::{validate_account, validate_tenant};
 use crate::encoding::{
-    Facet, decode_lexical_stats, decode_posting, decode_row, encode_lexical_stats, encode_posting,
+    DeltaRecord, Facet, LexicalStats, decode_delta, decode_delta_key, decode_lexical_stats,
+    decode_posting, decode_row, delta_key, encode_delta, encode_lexical_stats, encode_posting,
     posting_id, posting_key, posting_prefix,
 };
 use crate::error::{Error, Result};
@@ -37,45 +38,110 @@ const NEIGHBOUR_WINDOW: u64 = 2;
 /// recall on LoCoMo; 30 costs half the time).
 const NEIGHBOUR_POOL: usize = 30;
 
-/// Adds one row to its scope's index: a posting per distinct term, and the scope's counts.
+/// Rows a scope's delta holds before they are merged into `postings` in one go: a write
+/// appends one record instead of ~10 scattered postings, and every `MERGE_AT`-th write pays
+/// for a sorted bulk merge; a search scans at most this many small records per scope.
+const MERGE_AT: u64 = 64;
+
+/// The tables an insert writes the index to.
+pub(crate) struct IndexTables<'t> {
+    pub postings: Table<'t, &'static [u8], &'static [u8]>,
+    pub delta: Table<'t, &'static [u8], &'static [u8]>,
+    pub stats: Table<'t, u64, &'static [u8]>,
+}
+
+impl<'t> IndexTables<'t> {
+    pub(crate) fn open(txn: &'t WriteTransaction) -> Result<Self> {
+        Ok(IndexTables {
+            postings: txn.open_table(POSTINGS)?,
+            delta: txn.open_table(LEXICAL_DELTA)?,
+            stats: txn.open_table(LEXICAL_STATS)?,
+        })
+    }
+}
+
+/// Adds one row to its scope's index: appended to the scope's delta (merged into postings
+/// every [`MERGE_AT`] rows), and the scope's counts.
 pub(crate) fn index_row(
-    postings: &mut Table<'_, &'static [u8], &'static [u8]>,
-    stats: &mut Table<'_, u64, &'static [u8]>,
+    t: &mut IndexTables<'_>,
     analyzer: &Analyzer,
     scope: u64,
     id: MemoryId,
     text: &str,
 ) -> Result<()> {
     let terms = analyzer.terms(text);
-    let mut tf: HashMap<&str, usize> = HashMap::new();
+    let mut tf: BTreeMap<String, u32> = BTreeMap::new();
     for term in &terms {
-        *tf.entry(term.as_str()).or_default() += 1;
+        *tf.entry(term.clone()).or_default() += 1;
     }
-    for (term, count) in &tf {
-        postings.insert(
-            posting_key(scope, term, id).as_slice(),
-            encode_posting(*count, terms.len()).as_slice(),
-        )?;
-    }
-    let (rows, total) = match stats.get(scope)? {
-        Some(v) => decode_lexical_stats(v.value())?,
-        None => (0, 0),
+    let record = DeltaRecord {
+        len: u32::try_from(terms.len()).unwrap_or(u32::MAX),
+        terms: tf.into_iter().collect(),
     };
-    stats.insert(
-        scope,
-        encode_lexical_stats(rows + 1, total + terms.len() as u64).as_slice(),
+    t.delta.insert(
+        delta_key(scope, id).as_slice(),
+        encode_delta(&record).as_slice(),
     )?;
+    let mut stats = match t.stats.get(scope)? {
+        Some(v) => decode_lexical_stats(v.value())?,
+        None => LexicalStats::default(),
+    };
+    stats.rows += 1;
+    stats.terms += terms.len() as u64;
+    stats.pending += 1;
+    if stats.pending >= MERGE_AT {
+        merge_scope(&mut t.postings, &mut t.delta, scope)?;
+        stats.pending = 0;
+    }
+    t.stats
+        .insert(scope, encode_lexical_stats(stats).as_slice())?;
     Ok(())
+}
+
+/// Moves a scope's delta into `postings`, in key order.
+fn merge_scope(
+    postings: &mut Table<'_, &'static [u8], &'static [u8]>,
+    delta: &mut Table<'_, &'static [u8], &'static [u8]>,
+    scope: u64,
+) -> Result<()> {
+    let (lo, hi) = delta_range(scope);
+    let mut entries = Vec::new();
+    for entry in delta.extract_from_if(lo.as_slice()..=hi.as_slice(), |_, _| true)? {
+        let (key, value) = entry?;
+        let (_, id) = decode_delta_key(key.value())?;
+        let record = decode_delta(value.value())?;
+        for (term, tf) in record.terms {
+            entries.push((
+                posting_key(scope, &term, id),
+                encode_posting(tf as usize, record.len as usize),
+            ));
+        }
+    }
+    entries.sort_unstable();
+    for (key, value) in entries {
+        postings.insert(key.as_slice(), value.as_slice())?;
+    }
+    Ok(())
+}
+
+fn delta_range(scope: u64) -> ([u8; 24], [u8; 24]) {
+    (
+        delta_key(scope, MemoryId::from_u128(0)),
+        delta_key(scope, MemoryId::from_u128(u128::MAX)),
+    )
 }
 
 /// Erases the index of the scopes whose trees are `trees` (a hard delete).
 pub(crate) fn erase_scopes(txn: &WriteTransaction, trees: &[u64]) -> Result<()> {
     let mut postings = txn.open_table(POSTINGS)?;
+    let mut delta = txn.open_table(LEXICAL_DELTA)?;
     let mut stats = txn.open_table(LEXICAL_STATS)?;
     for tree in trees {
         let lo = tree.to_be_bytes();
         let hi = tree.saturating_add(1).to_be_bytes();
         postings.retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
+        let (lo, hi) = delta_range(*tree);
+        delta.retain_in(lo.as_slice()..=hi.as_slice(), |_, _| false)?;
         stats.remove(*tree)?;
     }
     Ok(())
@@ -95,11 +161,11 @@ pub(crate) fn build_if_missing(txn: &WriteTransaction, analyzer: &Analyzer) -> R
     if meta.get(META_LEXICAL)?.is_some() {
         return Ok(());
     }
-    let mut postings = txn.open_table(POSTINGS)?;
-    let mut stats = txn.open_table(LEXICAL_STATS)?;
+    let mut tables = IndexTables::open(txn)?;
     // Start from nothing: a partial index would count rows twice.
-    postings.retain(|_, _| false)?;
-    stats.retain(|_, _| false)?;
+    tables.postings.retain(|_, _| false)?;
+    tables.delta.retain(|_, _| false)?;
+    tables.stats.retain(|_, _| false)?;
     let rows = txn.open_table(ROWS)?;
     for entry in rows.iter()? {
         let (id, bytes) = entry?;
@@ -110,14 +176,7 @@ pub(crate) fn build_if_missing(txn: &WriteTransaction, analyzer: &Analyzer) -> R
             .ok_or_else(|| Error::Corrupted("row without a scope tree".into()))?
             .tree;
         let id = MemoryId::from_u128(id.value());
-        index_row(
-            &mut postings,
-            &mut stats,
-            analyzer,
-            scope,
-            id,
-            &row.decision,
-        )?;
+        index_row(&mut tables, analyzer, scope, id, &row.decision)?;
     }
     meta.insert(META_LEXICAL, [1u8].as_slice())?;
     Ok(())
@@ -127,6 +186,7 @@ pub(crate) fn build_if_missing(txn: &WriteTransaction, analyzer: &Analyzer) -> R
 /// reach (every term, saturated) in the best scope.
 fn bm25(
     postings: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    delta: &impl ReadableTable<&'static [u8], &'static [u8]>,
     stats: &impl ReadableTable<u64, &'static [u8]>,
     scopes: &[u64],
     terms: &[(String, f64)],
@@ -134,18 +194,30 @@ fn bm25(
     let mut scored: HashMap<MemoryId, f64> = HashMap::new();
     let mut best_possible: f64 = 0.0;
     for &scope in scopes {
-        let Some((rows, total)) = stats
+        let Some(scope_stats) = stats
             .get(scope)?
             .map(|v| decode_lexical_stats(v.value()))
             .transpose()?
         else {
             continue;
         };
-        if rows == 0 {
+        if scope_stats.rows == 0 {
             continue;
         }
-        let n = rows as f64;
-        let avg_len = (total as f64 / n).max(1.0);
+        let n = scope_stats.rows as f64;
+        let avg_len = (scope_stats.terms as f64 / n).max(1.0);
+        // The rows not merged yet: scanned whole (at most MERGE_AT small records).
+        let mut recent = Vec::new();
+        if scope_stats.pending > 0 {
+            let (lo, hi) = delta_range(scope);
+            for entry in delta.range(lo.as_slice()..=hi.as_slice())? {
+                let (key, value) = entry?;
+                recent.push((
+                    decode_delta_key(key.value())?.1,
+                    decode_delta(value.value())?,
+                ));
+            }
+        }
         let mut bound = 0.0;
         for (term, weight) in terms {
             let prefix = posting_prefix(scope, term);
@@ -157,6 +229,11 @@ fn bm25(
                 }
                 let (tf, len) = decode_posting(value.value())?;
                 matches.push((posting_id(key.value())?, f64::from(tf), f64::from(len)));
+            }
+            for (id, record) in &recent {
+                if let Ok(i) = record.terms.binary_search_by(|(t, _)| t.as_str().cmp(term)) {
+                    matches.push((*id, f64::from(record.terms[i].1), f64::from(record.len)));
+                }
             }
             if matches.is_empty() {
                 continue;
@@ -208,12 +285,13 @@ impl Store {
             Facet::All,
         )?;
         let postings = txn.open_table(POSTINGS)?;
+        let delta = txn.open_table(LEXICAL_DELTA)?;
         let stats = txn.open_table(LEXICAL_STATS)?;
 
         let weighted: Vec<(String, f64)> = terms.iter().map(|t| (t.clone(), 1.0)).collect();
         // `best_possible`: the best score any row could reach (every term, saturated), over
         // the scopes; the scale of `similarity`, one for all hits, so monotone with the score.
-        let (mut scored, best_possible) = bm25(&postings, &stats, &scopes, &weighted)?;
+        let (mut scored, best_possible) = bm25(&postings, &delta, &stats, &scopes, &weighted)?;
         let rows = txn.open_table(ROWS)?;
         let nodes = txn.open_table(TREE_NODES)?;
         // Conversation context: a turn near a strongly matching turn of the same session (the

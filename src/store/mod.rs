@@ -200,6 +200,7 @@ impl Store {
             txn.open_table(TREE_NODES)?;
             txn.open_table(DEDUP)?;
             txn.open_table(POSTINGS)?;
+            txn.open_table(LEXICAL_DELTA)?;
             txn.open_table(LEXICAL_STATS)?;
         }
         let analyzer = crate::text::Analyzer::default();

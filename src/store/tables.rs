@@ -35,7 +35,11 @@ pub(crate) const USAGE: TableDefinition<&str, &[u8]> = TableDefinition::new("usa
 /// `scope tree id (8) ++ term (u32 len ++ UTF-8) ++ row id (16) → tf u16 ++ length u16`: the
 /// lexical index, one posting per (term, row) of a scope (its "all rows" tree).
 pub(crate) const POSTINGS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("postings");
-/// `scope tree id → rows u64 ++ total terms u64`: what BM25 needs of a scope.
+/// `scope tree id (8) ++ row id (16) → DeltaRecord`: rows not yet merged into `postings`
+/// (one append per insert; merged in bulk every [`crate::store`] `MERGE_AT` rows).
+pub(crate) const LEXICAL_DELTA: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("lexical_delta");
+/// `scope tree id → rows u64 ++ total terms u64 ++ pending u64`: what BM25 needs of a scope.
 pub(crate) const LEXICAL_STATS: TableDefinition<u64, &[u8]> = TableDefinition::new("lexical_stats");
 
 pub(crate) const META_FORMAT: &str = "format_version";

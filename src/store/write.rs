@@ -5,7 +5,7 @@
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::accounts::count_write;
-use super::lexical::index_row;
+use super::lexical::{IndexTables, index_row};
 use super::rows::{latest_version, summary_of};
 use super::tables::*;
 use super::{Store, read_u64, tree};
@@ -118,8 +118,7 @@ struct InsertTables<'t> {
     versions: Table<'t, &'static [u8], &'static [u8]>,
     dedup: Table<'t, &'static [u8], ()>,
     usage: Table<'t, &'static str, &'static [u8]>,
-    postings: Table<'t, &'static [u8], &'static [u8]>,
-    lexical_stats: Table<'t, u64, &'static [u8]>,
+    index: IndexTables<'t>,
     /// `None` when this handle skips the lexical index.
     analyzer: Option<&'t Analyzer>,
 }
@@ -134,8 +133,7 @@ impl<'t> InsertTables<'t> {
             versions: txn.open_table(VERSIONS)?,
             dedup: txn.open_table(DEDUP)?,
             usage: txn.open_table(USAGE)?,
-            postings: txn.open_table(POSTINGS)?,
-            lexical_stats: txn.open_table(LEXICAL_STATS)?,
+            index: IndexTables::open(txn)?,
             analyzer,
         })
     }
@@ -276,14 +274,7 @@ fn insert(
     t.dedup
         .insert(dedup_entry(&fingerprint, id).as_slice(), ())?;
     if let Some(analyzer) = t.analyzer {
-        index_row(
-            &mut t.postings,
-            &mut t.lexical_stats,
-            analyzer,
-            scope,
-            id,
-            &row.decision,
-        )?;
+        index_row(&mut t.index, analyzer, scope, id, &row.decision)?;
     }
     Ok(WriteOutcome::Saved(Box::new(super::rows::render(
         id, row, &version,
