@@ -306,3 +306,15 @@ fn rows_merged_into_postings_and_rows_still_pending_score_alike() -> TestResult 
     );
     Ok(())
 }
+
+#[test]
+fn a_huge_question_is_bounded_and_still_answers() -> TestResult {
+    let store = Store::in_memory()?;
+    store.write("acme", NewMemory::new("Bob likes tea"))?;
+    // The first words count; a megabyte of distinct noise after them does not.
+    let noise: Vec<String> = (0..100_000).map(|i| format!("noise{i}")).collect();
+    let question = format!("tea {}", noise.join(" "));
+    let hits = store.search("acme", &SearchQuery::new(question))?;
+    assert_eq!(hits.hits.len(), 1);
+    Ok(())
+}

@@ -38,6 +38,9 @@ const NEIGHBOUR_WINDOW: u64 = 2;
 /// recall on LoCoMo; 30 costs half the time).
 const NEIGHBOUR_POOL: usize = 30;
 
+/// Distinct terms of a question that are searched.
+const MAX_QUERY_TERMS: usize = 64;
+
 /// Rows a scope's delta holds before they are merged into `postings` in one go: a write
 /// appends one record instead of ~10 scattered postings, and every `MERGE_AT`-th write pays
 /// for a sorted bulk merge; a search scans at most this many small records per scope.
@@ -267,8 +270,12 @@ impl Store {
         let now = self.read_now(&txn)?;
         let reference = temporal::reference_instant(&query.mode, now);
         let mut terms = self.inner.analyzer.terms(&query.text);
+        // A question is a sentence, not a document: its first MAX_QUERY_TERMS distinct terms
+        // are searched (a megabyte of text would otherwise cost one index scan per word).
+        let mut seen = std::collections::HashSet::new();
+        terms.retain(|t| seen.insert(t.clone()));
+        terms.truncate(MAX_QUERY_TERMS);
         terms.sort();
-        terms.dedup();
         let mut hits = Vec::new();
         if terms.is_empty() || query.limit == 0 {
             return Ok(SearchResult {
