@@ -178,9 +178,10 @@ fn serve(args: ServeArgs) -> Result<()> {
             print_welcome(key, secret, addr);
         }
         tracing::info!(data_dir = %args.data.data_dir.display(), %addr, "aurra serving");
+        let shutdown = shutdown_signal()?;
         println!("aurra listening on http://{addr}");
         let state = Arc::new(AppState::new(store, config));
-        aurra::server::run(listener, state, shutdown_signal()).await?;
+        aurra::server::run(listener, state, shutdown).await?;
         Ok::<_, anyhow::Error>(())
     })?;
     // Dropping the runtime waits for store calls still on its blocking pool; the last store
@@ -190,26 +191,30 @@ fn serve(args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Installs the SIGINT/SIGTERM handlers now (before the server says it is listening, so a
+/// signal sent right after that line is never fatal) and returns the future that completes
+/// on the first of them.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {},
+                _ = terminate.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+            tracing::info!("shutdown signal received");
+        })
     }
-    tracing::info!("shutdown signal received");
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutdown signal received");
+        })
+    }
 }
 
 fn print_welcome(key: &ApiKey, secret: &str, addr: SocketAddr) {
