@@ -23,7 +23,7 @@ pub struct AnswerRequest<'a> {
     pub question: &'a str,
     /// Candidates in rank order (never empty: with no candidates no answerer is called).
     pub candidates: &'a [Candidate<'a>],
-    /// For time-travel queries, the instant the answer describes ("As of <date>, ...").
+    /// For time-travel queries, the instant the answer describes (`As of <date>, ...`).
     pub as_of: Option<Timestamp>,
     /// The date the answer treats as "today".
     pub reference_date: Timestamp,
@@ -44,7 +44,7 @@ pub trait Answerer: Send + Sync {
 
 /// The offline answerer: deterministic and extractive. It states the best candidate, and the
 /// next ones while they score at least [`ExtractiveAnswerer::RELATIVE_FLOOR`] of it (up to
-/// three facts), each followed by its marker; time-travel answers start "As of <date>, ".
+/// three facts), each followed by its marker; time-travel answers start `As of <date>, `.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ExtractiveAnswerer;
 

@@ -10,8 +10,13 @@
 //! of versions can be walked both ways, and every row keeps an append-only audit log. Reads
 //! travel in time on either axis or both.
 //!
-//! What it is not (yet): a server (see the `aurra` binary's `serve` command, coming with the
-//! `server` feature), a vector database, or a distributed store.
+//! It also answers questions from memories with citations ([`Store::search`],
+//! [`Store::query`]: lexical retrieval within the temporal scope, an offline extractive
+//! answerer, a hash-bound proof tree), and, with the default `server` feature, serves the
+//! hosted Aurra REST contract ([`server`], the `aurra serve` binary).
+//!
+//! What it is not (yet): a vector database (embeddings are not wired in yet), or a
+//! distributed store.
 //!
 //! ```
 //! use aurra::{ListQuery, NewMemory, ReadMode, Store, Supersede};
