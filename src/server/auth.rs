@@ -11,7 +11,6 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::errors::ApiError;
-use super::handlers::blocking;
 use crate::{ApiKey, Timestamp, Usage};
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
@@ -54,10 +53,8 @@ pub(crate) async fn authenticate(
         Ok(key) => key,
         Err(miss) => {
             let secret = secret.to_owned();
-            let store = state.store.clone();
             let key = state
-                .readers
-                .run(move || store.authenticate(&secret))
+                .read(move |store| store.authenticate(&secret))
                 .await?
                 .ok_or_else(|| {
                     ApiError::detail(hyper::StatusCode::UNAUTHORIZED, "Invalid API key")
@@ -97,11 +94,9 @@ pub(crate) async fn plan_state(
     state: &Arc<AppState>,
     account: &str,
 ) -> Result<PlanState, ApiError> {
-    let store = state.store.clone();
     let owned = account.to_owned();
     let (usage, now) = state
-        .readers
-        .run(move || Ok((store.usage(&owned)?, store.clock_now())))
+        .read(move |store| Ok((store.usage(&owned)?, store.clock_now())))
         .await?;
     Ok(evaluate(state, usage, now))
 }
@@ -164,9 +159,10 @@ pub(crate) async fn check_write_quota(
         return Ok(());
     }
     if plan.usage.grace_started_at.is_none() {
-        let store = state.store.clone();
         let owned = account.to_owned();
-        blocking(move || store.start_grace_period(&owned)).await?;
+        state
+            .write(move |store| store.start_grace_period(&owned))
+            .await?;
     }
     Err(ApiError::too_many_requests(
         format!(

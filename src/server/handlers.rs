@@ -12,24 +12,8 @@ use super::wire::{self, WireEvent, WireSettings, ts};
 use super::{AppState, Body, auth, json_response, response};
 use crate::{
     ApiKey, Extraction, ExtractiveAnswerer, HALF_LIFE_RANGE_DAYS, ListQuery, MemoryId, NewMemory,
-    QueryRequest, ReadMode, SettingsPatch, Supersede, WriteOutcome, WriteShape,
+    QueryRequest, ReadMode, SettingsPatch, Store, Supersede, WriteOutcome, WriteShape,
 };
-
-/// Runs a store call on the blocking pool, so the async runtime never waits on redb.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> crate::Result<T> + Send + 'static,
-) -> Result<T, ApiError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(result) => result.map_err(ApiError::from),
-        Err(e) => {
-            tracing::error!(error = %e, "store task failed");
-            Err(ApiError::detail(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal server error",
-            ))
-        }
-    }
-}
 
 /// One authenticated request.
 pub(crate) struct Ctx {
@@ -41,6 +25,24 @@ pub(crate) struct Ctx {
 impl Ctx {
     fn account(&self) -> &str {
         &self.key.account
+    }
+
+    /// Runs a read of the caller's account on the reader pool.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store, &str) -> crate::Result<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let account = self.key.account.clone();
+        self.state.read(move |store| f(store, &account)).await
+    }
+
+    /// Runs a write of the caller's account on the blocking pool.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store, &str) -> crate::Result<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let account = self.key.account.clone();
+        self.state.write(move |store| f(store, &account)).await
     }
 
     async fn half_life(&self) -> Result<f64, ApiError> {
@@ -233,9 +235,9 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
             }
             let enabled = auto_supersede_enabled(ctx, auto_supersede).await?;
             auth::check_write_quota(&ctx.state, ctx.account()).await?;
-            let store = ctx.state.store.clone();
-            let account = ctx.account().to_owned();
-            let outcome = blocking(move || store.write(&account, memory)).await?;
+            let outcome = ctx
+                .write(move |store, account| store.write(account, memory))
+                .await?;
             let body = match outcome {
                 WriteOutcome::Saved(m) => json!({
                     "status": "saved",
@@ -292,9 +294,9 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
                 })
                 .collect();
             let extracted = facts.len();
-            let store = ctx.state.store.clone();
-            let account = ctx.account().to_owned();
-            let outcomes = blocking(move || store.write_batch(&account, facts)).await?;
+            let outcomes = ctx
+                .write(move |store, account| store.write_batch(account, facts))
+                .await?;
             let ids: Vec<MemoryId> = outcomes.iter().filter_map(WriteOutcome::saved_id).collect();
             let body = json!({
                 "status": "extracted",
@@ -430,17 +432,13 @@ pub(crate) async fn list_memories(ctx: &Ctx) -> Result<Response<Body>, ApiError>
     query.source = source.clone();
     query.session_id = session;
     let half_life = ctx.half_life().await?;
-    let store = ctx.state.store.clone();
-    let account = ctx.account().to_owned();
     // Read and render on the reader thread: a 20-memory response is ~19 KB of JSON, CPU
     // work that would otherwise hold an async worker away from its connections.
     let bytes = ctx
-        .state
-        .readers
-        .run(move || {
-            let result = store.list(&account, &query)?;
+        .read(move |store, account| {
+            let result = store.list(account, &query)?;
             Ok(to_json(&wire::ListResponse {
-                company_id: &account,
+                company_id: account,
                 tenant_id: scope.tenant.as_deref(),
                 as_of: scope.as_of.as_deref(),
                 transaction_as_of: scope.transaction_as_of.as_deref(),
@@ -460,14 +458,13 @@ pub(crate) async fn list_memories(ctx: &Ctx) -> Result<Response<Body>, ApiError>
 pub(crate) async fn delete_memories(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let q = Query::parse(ctx.query.as_deref());
     let tenant = q.str("tenant_id");
-    let store = ctx.state.store.clone();
-    let account = ctx.account().to_owned();
     let scope = tenant.clone();
-    let deleted = blocking(move || match scope {
-        Some(t) => store.delete_tenant(&account, Some(&t)),
-        None => store.delete_account(&account),
-    })
-    .await?;
+    let deleted = ctx
+        .write(move |store, account| match scope {
+            Some(t) => store.delete_tenant(account, Some(&t)),
+            None => store.delete_account(account),
+        })
+        .await?;
     tracing::info!(account = ctx.account(), tenant = ?tenant, deleted, "bulk delete");
     Ok(response(
         StatusCode::OK,
@@ -539,13 +536,9 @@ pub(crate) async fn query(ctx: &Ctx, bytes: &[u8]) -> Result<Response<Body>, Api
         k: limit,
     };
     let half_life = ctx.half_life().await?;
-    let store = ctx.state.store.clone();
-    let account = ctx.account().to_owned();
     let bytes = ctx
-        .state
-        .readers
-        .run(move || {
-            let answer = store.query(&account, &request, &ExtractiveAnswerer)?;
+        .read(move |store, account| {
+            let answer = store.query(account, &request, &ExtractiveAnswerer)?;
             Ok(to_json(&wire::query_response(&answer, &echo, half_life)))
         })
         .await?;
@@ -569,13 +562,13 @@ pub(crate) async fn supersede(
             "Must provide superseded_by or valid_to",
         ));
     }
-    let store = ctx.state.store.clone();
-    let account = ctx.account().to_owned();
     let change = Supersede {
         superseded_by,
         valid_to,
     };
-    let outcome = blocking(move || store.supersede(&account, id, change, &account)).await?;
+    let outcome = ctx
+        .write(move |store, account| store.supersede(account, id, change, account))
+        .await?;
     Ok(response(
         StatusCode::OK,
         &json!({
@@ -589,12 +582,8 @@ pub(crate) async fn supersede(
 
 pub(crate) async fn timeline(ctx: &Ctx, id: MemoryId) -> Result<Response<Body>, ApiError> {
     let half_life = ctx.half_life().await?;
-    let store = ctx.state.store.clone();
-    let account = ctx.account().to_owned();
     let timeline = ctx
-        .state
-        .readers
-        .run(move || store.timeline(&account, id))
+        .read(move |store, account| store.timeline(account, id))
         .await?;
     ok(&wire::TimelineResponse {
         memory_id: id.to_string(),
@@ -605,14 +594,10 @@ pub(crate) async fn timeline(ctx: &Ctx, id: MemoryId) -> Result<Response<Body>, 
 }
 
 pub(crate) async fn audit(ctx: &Ctx, id: MemoryId) -> Result<Response<Body>, ApiError> {
-    let store = ctx.state.store.clone();
-    let account = ctx.account().to_owned();
     let (memory, events, now) = ctx
-        .state
-        .readers
-        .run(move || {
+        .read(move |store, account| {
             let now = store.now()?;
-            let (memory, events) = store.audit(&account, id)?;
+            let (memory, events) = store.audit(account, id)?;
             Ok((memory, events, now))
         })
         .await?;
@@ -697,20 +682,18 @@ pub(crate) async fn patch_settings(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
             close: false,
         });
     }
-    let store = ctx.state.store.clone();
     let key = ctx.key.id;
-    let settings = blocking(move || store.update_settings(key, patch)).await?;
+    let settings = ctx
+        .state
+        .write(move |store| store.update_settings(key, patch))
+        .await?;
     ok(&WireSettings::of(&settings, "updated"))
 }
 
 pub(crate) async fn plan_status(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let plan = auth::plan_state(&ctx.state, ctx.account()).await?;
-    let store = ctx.state.store.clone();
-    let account = ctx.account().to_owned();
     let org_id = ctx
-        .state
-        .readers
-        .run(move || store.account(&account))
+        .read(move |store, account| store.account(account))
         .await?
         .map(|a| a.org_id)
         .unwrap_or_default();

@@ -109,13 +109,39 @@ impl AppState {
         &self.store
     }
 
+    /// Runs a store read on the reader pool.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> crate::Result<T> + Send + 'static,
+    ) -> Result<T, errors::ApiError> {
+        let store = self.store.clone();
+        self.readers.run(move || f(&store)).await
+    }
+
+    /// Runs a store write on tokio's blocking pool (where it mostly sleeps in group commit).
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> crate::Result<T> + Send + 'static,
+    ) -> Result<T, errors::ApiError> {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || f(&store)).await {
+            Ok(result) => result.map_err(errors::ApiError::from),
+            Err(e) => {
+                tracing::error!(error = %e, "store task failed");
+                Err(errors::ApiError::detail(
+                    hyper::StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal server error",
+                ))
+            }
+        }
+    }
+
     /// The settings of key `key`, from the cache or the store.
     async fn settings(&self, key: uuid::Uuid) -> Result<crate::Settings, errors::ApiError> {
         match self.caches.settings(&self.store, key) {
             Ok(settings) => Ok(settings),
             Err(miss) => {
-                let store = self.store.clone();
-                let settings = self.readers.run(move || store.settings(key)).await?;
+                let settings = self.read(move |store| store.settings(key)).await?;
                 self.caches.fill_settings(miss, &settings);
                 Ok(settings)
             }

@@ -16,7 +16,7 @@ use super::errors::ApiError;
 type Job = Box<dyn FnOnce() + Send>;
 
 pub(crate) struct ReaderPool {
-    jobs: Mutex<Sender<Job>>,
+    jobs: Sender<Job>,
 }
 
 impl ReaderPool {
@@ -33,9 +33,7 @@ impl ReaderPool {
                 tracing::error!(error = %e, "cannot start a reader thread");
             }
         }
-        ReaderPool {
-            jobs: Mutex::new(tx),
-        }
+        ReaderPool { jobs: tx }
     }
 
     /// Runs `f` on a reader thread and waits for its result without blocking the runtime.
@@ -47,10 +45,7 @@ impl ReaderPool {
         let job: Job = Box::new(move || {
             let _ = tx.send(f());
         });
-        let sent = match self.jobs.lock() {
-            Ok(jobs) => jobs.send(job).is_ok(),
-            Err(_) => false,
-        };
+        let sent = self.jobs.send(job).is_ok();
         let unavailable = || {
             tracing::error!("reader pool unavailable");
             ApiError::detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
