@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::answer::ExtractiveAnswerer;
 use crate::error::{Error, Result};
-use crate::model::NewMemory;
+use crate::model::{NewMemory, SearchQuery};
 use crate::query::QueryRequest;
 use crate::store::{Store, StoreOptions};
 use crate::time::Timestamp;
@@ -175,9 +175,13 @@ pub fn run_locomo(json: &str) -> Result<LocomoReport> {
     let mut per_category: BTreeMap<u64, (usize, [f64; 3])> = BTreeMap::new();
     let mut latencies = Vec::with_capacity(questions.len());
     for (tenant, question, category, evidence) in &questions {
-        let mut request = QueryRequest::new(question.clone());
-        request.tenant = Some(tenant.clone());
-        request.limit = deepest;
+        let request = QueryRequest {
+            search: SearchQuery::new(question.clone())
+                .tenant(tenant.clone())
+                .limit(deepest),
+            reference_date: None,
+            include_proof_tree: false,
+        };
         let started = Instant::now();
         let answer = store.query(ACCOUNT, &request, &ExtractiveAnswerer)?;
         latencies.push(started.elapsed().as_micros() as u64);

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::model::{Memory, MemoryId, ReadMode};
+use crate::model::{Memory, MemoryId, SearchQuery};
 use crate::time::Timestamp;
 
 /// The fixed answer when nothing is in scope (no answerer is called).
@@ -13,18 +13,9 @@ pub const EMPTY_ANSWER: &str = "No memories found for this company yet.";
 /// A question to answer from the memories of one scope.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QueryRequest {
-    /// The question.
-    pub question: String,
-    /// Tenant; `None` is the default tenant.
-    pub tenant: Option<String>,
-    /// Query every tenant of the account.
-    pub all_tenants: bool,
-    /// Temporal mode of the candidates (current truth, `as_of`, ...).
-    pub mode: ReadMode,
-    /// Exact-match filter on `source`, before ranking.
-    pub sources: Option<Vec<String>>,
-    /// Number of candidates retrieved and handed to the answerer.
-    pub limit: usize,
+    /// The question and how candidates are retrieved: its text, tenant, temporal mode,
+    /// sources, and how many candidates the answerer gets (`limit`).
+    pub search: SearchQuery,
     /// The date the answerer treats as "today" (default: the read time).
     pub reference_date: Option<Timestamp>,
     /// Build the proof tree.
@@ -35,12 +26,7 @@ impl QueryRequest {
     /// A current-truth question over the default tenant with 30 candidates.
     pub fn new(question: impl Into<String>) -> Self {
         QueryRequest {
-            question: question.into(),
-            tenant: None,
-            all_tenants: false,
-            mode: ReadMode::Current,
-            sources: None,
-            limit: 30,
+            search: SearchQuery::new(question),
             reference_date: None,
             include_proof_tree: false,
         }
@@ -75,8 +61,6 @@ pub struct QueryAnswer {
     pub search_type: &'static str,
     /// "Now" of the candidates' flags (the replayed instant for transaction-time travel).
     pub now: Timestamp,
-    /// Who answered.
-    pub answered_by: Option<(String, String)>,
     /// The proof tree, when requested.
     pub proof_tree: Option<ProofTree>,
 }

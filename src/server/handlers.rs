@@ -12,7 +12,7 @@ use super::wire::{self, WireEvent, WireSettings, ts};
 use super::{AppState, Body, auth, json_response, response};
 use crate::{
     ApiKey, Extraction, ExtractiveAnswerer, HALF_LIFE_RANGE_DAYS, ListQuery, MemoryId, NewMemory,
-    QueryRequest, ReadMode, SettingsPatch, Store, Supersede, WriteOutcome, WriteShape,
+    QueryRequest, ReadMode, SearchQuery, SettingsPatch, Store, Supersede, WriteOutcome, WriteShape,
 };
 
 /// One authenticated request.
@@ -518,12 +518,14 @@ pub(crate) async fn query(ctx: &Ctx, bytes: &[u8]) -> Result<Response<Body>, Api
         return Err(not_implemented("Answering with a BYO-LLM (the llm field)"));
     }
     let request = QueryRequest {
-        question: question.unwrap_or_default(),
-        tenant: tenant.clone(),
-        all_tenants: tenant.is_none() && ctx.state.config.all_tenants_when_omitted,
-        mode: ReadMode::from_params(as_of, transaction_as_of, false),
-        sources: sources.clone(),
-        limit: limit as usize,
+        search: SearchQuery {
+            text: question.unwrap_or_default(),
+            tenant: tenant.clone(),
+            all_tenants: tenant.is_none() && ctx.state.config.all_tenants_when_omitted,
+            mode: ReadMode::from_params(as_of, transaction_as_of, false),
+            sources: sources.clone(),
+            limit: limit as usize,
+        },
         reference_date,
         include_proof_tree,
     };

@@ -4,7 +4,7 @@
 use super::Store;
 use crate::answer::{AnswerRequest, Answerer, Candidate, verify_markers};
 use crate::error::Result;
-use crate::model::{ReadMode, SearchQuery};
+use crate::model::ReadMode;
 use crate::query::{
     ChainLink, Citation, EMPTY_ANSWER, ProofTree, QueryAnswer, QueryRequest, SupersessionChain,
     answer_hash,
@@ -20,23 +20,11 @@ impl Store {
         request: &QueryRequest,
         answerer: &dyn Answerer,
     ) -> Result<QueryAnswer> {
-        let search = SearchQuery {
-            text: request.question.clone(),
-            tenant: request.tenant.clone(),
-            all_tenants: request.all_tenants,
-            mode: request.mode,
-            sources: request.sources.clone(),
-            limit: request.limit,
-        };
-        let found = self.search(account, &search)?;
+        let found = self.search(account, &request.search)?;
         let now = found.now;
-        let (answer, answer_with_citations, citations, answered_by) = if found.hits.is_empty() {
-            (
-                EMPTY_ANSWER.to_owned(),
-                EMPTY_ANSWER.to_owned(),
-                Vec::new(),
-                None,
-            )
+        let question = &request.search.text;
+        let (answer, answer_with_citations, citations) = if found.hits.is_empty() {
+            (EMPTY_ANSWER.to_owned(), EMPTY_ANSWER.to_owned(), Vec::new())
         } else {
             let candidates: Vec<Candidate<'_>> = found
                 .hits
@@ -49,9 +37,9 @@ impl Store {
                 })
                 .collect();
             let raw = answerer.answer(&AnswerRequest {
-                question: &request.question,
+                question,
                 candidates: &candidates,
-                as_of: historical_instant(&request.mode),
+                as_of: historical_instant(&request.search.mode),
                 reference_date: request.reference_date.unwrap_or(now),
             })?;
             let marked = verify_markers(&raw, candidates.len());
@@ -66,8 +54,7 @@ impl Store {
                     similarity: hit.similarity,
                 })
                 .collect();
-            let by = (answerer.provider().to_owned(), answerer.model().to_owned());
-            (marked.plain, marked.with_citations, citations, Some(by))
+            (marked.plain, marked.with_citations, citations)
         };
         let proof_tree = if request.include_proof_tree {
             Some(self.proof_tree(account, &answer, &citations)?)
@@ -75,13 +62,12 @@ impl Store {
             None
         };
         Ok(QueryAnswer {
-            question: request.question.clone(),
+            question: question.clone(),
             answer,
             answer_with_citations,
             citations,
             search_type: "keyword",
             now,
-            answered_by,
             proof_tree,
         })
     }
