@@ -73,12 +73,13 @@ pub(crate) fn index_row(
     text: &str,
 ) -> Result<()> {
     let terms = analyzer.terms(text);
+    let len = terms.len();
     let mut tf: BTreeMap<String, u32> = BTreeMap::new();
-    for term in &terms {
-        *tf.entry(term.clone()).or_default() += 1;
+    for term in terms {
+        *tf.entry(term).or_default() += 1;
     }
     let record = DeltaRecord {
-        len: u32::try_from(terms.len()).unwrap_or(u32::MAX),
+        len: u32::try_from(len).unwrap_or(u32::MAX),
         terms: tf.into_iter().collect(),
     };
     t.delta.insert(
@@ -90,7 +91,7 @@ pub(crate) fn index_row(
         None => LexicalStats::default(),
     };
     stats.rows += 1;
-    stats.terms += terms.len() as u64;
+    stats.terms += len as u64;
     stats.pending += 1;
     if stats.pending >= MERGE_AT {
         merge_scope(&mut t.postings, &mut t.delta, scope)?;
@@ -185,14 +186,14 @@ pub(crate) fn build_if_missing(txn: &WriteTransaction, analyzer: &Analyzer) -> R
     Ok(())
 }
 
-/// BM25 of weighted terms over `scopes`: each row's score, and the best score any row could
+/// BM25 of `terms` over `scopes`: each row's score, and the best score any row could
 /// reach (every term, saturated) in the best scope.
 fn bm25(
     postings: &impl ReadableTable<&'static [u8], &'static [u8]>,
     delta: &impl ReadableTable<&'static [u8], &'static [u8]>,
     stats: &impl ReadableTable<u64, &'static [u8]>,
     scopes: &[u64],
-    terms: &[(String, f64)],
+    terms: &[String],
 ) -> Result<(HashMap<MemoryId, f64>, f64)> {
     let mut scored: HashMap<MemoryId, f64> = HashMap::new();
     let mut best_possible: f64 = 0.0;
@@ -222,7 +223,7 @@ fn bm25(
             }
         }
         let mut bound = 0.0;
-        for (term, weight) in terms {
+        for term in terms {
             let prefix = posting_prefix(scope, term);
             let mut matches = Vec::new();
             for entry in postings.range(prefix.as_slice()..)? {
@@ -242,7 +243,7 @@ fn bm25(
                 continue;
             }
             let df = matches.len() as f64;
-            let idf = weight * (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
+            let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
             bound += idf * (K1 + 1.0);
             for (id, tf, len) in matches {
                 let norm = tf + K1 * (1.0 - B + B * len / avg_len);
@@ -295,10 +296,9 @@ impl Store {
         let delta = txn.open_table(LEXICAL_DELTA)?;
         let stats = txn.open_table(LEXICAL_STATS)?;
 
-        let weighted: Vec<(String, f64)> = terms.iter().map(|t| (t.clone(), 1.0)).collect();
         // `best_possible`: the best score any row could reach (every term, saturated), over
         // the scopes; the scale of `similarity`, one for all hits, so monotone with the score.
-        let (mut scored, best_possible) = bm25(&postings, &delta, &stats, &scopes, &weighted)?;
+        let (mut scored, best_possible) = bm25(&postings, &delta, &stats, &scopes, &terms)?;
         let rows = txn.open_table(ROWS)?;
         let nodes = txn.open_table(TREE_NODES)?;
         // Conversation context: a turn near a strongly matching turn of the same session (the
