@@ -210,54 +210,31 @@ fn locomo_recall() {
         return;
     };
     let report = aurra::eval::run_locomo(&text).expect("aurra eval");
-    // FTS5 on the same turns, one conversation at a time, same tokens the dataset's reference
-    // BM25 uses (lower-cased alphanumeric words, no stemming).
-    let data: serde_json::Value = serde_json::from_str(&text).expect("json");
+    // FTS5 on the same turns (the same stored text), one conversation at a time; questions
+    // become an OR of their words longer than two letters.
+    let conversations = aurra::eval::parse_locomo(&text).expect("parse LoCoMo");
     let conn = Connection::open_in_memory().expect("sqlite");
     conn.execute_batch(
         "CREATE VIRTUAL TABLE turns USING fts5(conv UNINDEXED, dia UNINDEXED, body);",
     )
     .expect("fts5");
     let (mut sum, mut count) = (0.0, 0usize);
-    for (n, sample) in data.as_array().into_iter().flatten().enumerate() {
-        let conv = sample["conversation"].as_object().expect("conversation");
-        for s in 1.. {
-            let Some(turns) = conv.get(&format!("session_{s}")) else {
-                break;
-            };
-            for t in turns.as_array().into_iter().flatten() {
-                let body = format!(
-                    "{}: {} {}",
-                    t["speaker"].as_str().unwrap_or(""),
-                    t["text"].as_str().unwrap_or(""),
-                    t["blip_caption"].as_str().unwrap_or("")
-                );
-                conn.execute(
-                    "INSERT INTO turns(conv, dia, body) VALUES (?1, ?2, ?3)",
-                    params![n as i64, t["dia_id"].as_str().unwrap_or(""), body],
-                )
-                .expect("insert");
-            }
+    for (n, conversation) in conversations.iter().enumerate() {
+        for turn in &conversation.turns {
+            conn.execute(
+                "INSERT INTO turns(conv, dia, body) VALUES (?1, ?2, ?3)",
+                params![n as i64, turn.dia_id, turn.content],
+            )
+            .expect("insert");
         }
-        for qa in sample["qa"].as_array().into_iter().flatten() {
-            let category = qa["category"].as_u64().unwrap_or(0);
-            let evidence: Vec<&str> = qa["evidence"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|e| e.as_str())
-                .collect();
-            if !(1..=4).contains(&category) || evidence.is_empty() {
-                continue;
-            }
-            let terms: Vec<String> = qa["question"]
-                .as_str()
-                .unwrap_or("")
+        for question in &conversation.questions {
+            let terms: Vec<String> = question
+                .text
                 .split(|c: char| !c.is_alphanumeric())
                 .filter(|w| w.len() > 2)
                 .map(str::to_lowercase)
                 .collect();
-            let mut found = Vec::new();
+            let mut found: Vec<String> = Vec::new();
             if !terms.is_empty() {
                 let mut stmt = conn
                     .prepare_cached(
@@ -274,10 +251,8 @@ fn locomo_recall() {
                     .collect::<Result<_, _>>()
                     .expect("rows");
             }
-            let hit = evidence
-                .iter()
-                .filter(|e| found.iter().any(|f| f == *e))
-                .count();
+            let evidence = &question.evidence;
+            let hit = evidence.iter().filter(|e| found.contains(e)).count();
             sum += hit as f64 / evidence.len() as f64;
             count += 1;
         }

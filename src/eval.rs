@@ -99,32 +99,63 @@ pub fn parse_session_date(text: &str) -> Option<Timestamp> {
     Some(Timestamp::from_micros(parsed.and_utc().timestamp_micros()))
 }
 
-/// Loads the conversations of `json` into a fresh in-memory store, asks every question of
-/// categories 1–4, and reports recall@5/10/20 and query latency.
-pub fn run_locomo(json: &str) -> Result<LocomoReport> {
+/// One conversation of a LoCoMo file: its turns and its scored questions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Conversation {
+    /// `sample_id` (or `conversation-N`).
+    pub id: String,
+    /// Every turn, in order.
+    pub turns: Vec<Turn>,
+    /// Questions of categories 1–4 that name evidence.
+    pub questions: Vec<Question>,
+}
+
+/// One turn, as stored: one memory each.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Turn {
+    /// `D1:3`.
+    pub dia_id: String,
+    /// 1-based session number.
+    pub session: usize,
+    /// The session's date, when it parses.
+    pub date: Option<Timestamp>,
+    /// `"<speaker>: <text>"`, plus ` [image: <caption>]` when there is one.
+    pub content: String,
+}
+
+/// One scored question.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Question {
+    /// The question.
+    pub text: String,
+    /// 1 multi-hop, 2 temporal, 3 open-domain, 4 single-hop.
+    pub category: u64,
+    /// The `dia_id`s of its evidence turns.
+    pub evidence: Vec<String>,
+}
+
+/// Parses a LoCoMo-format file (see `../shared/data/locomo/README.md`).
+pub fn parse_locomo(json: &str) -> Result<Vec<Conversation>> {
     let data: Value = serde_json::from_str(json).map_err(|e| bad(format!("invalid JSON ({e})")))?;
     let samples = data.as_array().ok_or_else(|| bad("expected a list"))?;
-    let store = Store::in_memory_with(StoreOptions::new().durable(false))?;
-    let mut memories = 0;
-    // (tenant, question, category, evidence)
-    let mut questions = Vec::new();
+    let mut conversations = Vec::with_capacity(samples.len());
     for (n, sample) in samples.iter().enumerate() {
-        let tenant = sample["sample_id"]
+        let id = sample["sample_id"]
             .as_str()
             .map_or_else(|| format!("conversation-{n}"), str::to_owned);
         let conversation = sample["conversation"]
             .as_object()
-            .ok_or_else(|| bad(format!("{tenant}: no conversation")))?;
-        let mut batch = Vec::new();
-        for s in 1.. {
-            let Some(turns) = conversation.get(&format!("session_{s}")) else {
+            .ok_or_else(|| bad(format!("{id}: no conversation")))?;
+        let mut turns = Vec::new();
+        for session in 1.. {
+            let Some(session_turns) = conversation.get(&format!("session_{session}")) else {
                 break;
             };
             let date = conversation
-                .get(&format!("session_{s}_date_time"))
+                .get(&format!("session_{session}_date_time"))
                 .and_then(Value::as_str)
                 .and_then(parse_session_date);
-            for turn in turns.as_array().into_iter().flatten() {
+            for turn in session_turns.as_array().into_iter().flatten() {
                 let (Some(speaker), Some(text), Some(dia_id)) = (
                     turn["speaker"].as_str(),
                     turn["text"].as_str(),
@@ -136,22 +167,18 @@ pub fn run_locomo(json: &str) -> Result<LocomoReport> {
                 if let Some(caption) = turn["blip_caption"].as_str() {
                     content.push_str(&format!(" [image: {caption}]"));
                 }
-                let mut memory = NewMemory::new(content)
-                    .with_tenant(tenant.clone())
-                    .with_source("locomo")
-                    .with_channel(dia_id)
-                    .with_session(format!("session_{s}"))
-                    .with_external_id(dia_id);
-                memory.valid_from = date;
-                memory.recorded_at = date;
-                batch.push(memory);
+                turns.push(Turn {
+                    dia_id: dia_id.to_owned(),
+                    session,
+                    date,
+                    content,
+                });
             }
         }
-        memories += batch.len();
-        store.write_batch(ACCOUNT, batch)?;
+        let mut questions = Vec::new();
         for qa in sample["qa"].as_array().into_iter().flatten() {
             let category = qa["category"].as_u64().unwrap_or(0);
-            let Some(question) = qa["question"].as_str() else {
+            let Some(text) = qa["question"].as_str() else {
                 continue;
             };
             let evidence: Vec<String> = qa["evidence"]
@@ -165,19 +192,65 @@ pub fn run_locomo(json: &str) -> Result<LocomoReport> {
                 .map(str::to_owned)
                 .collect();
             if (1..=4).contains(&category) && !evidence.is_empty() {
-                questions.push((tenant.clone(), question.to_owned(), category, evidence));
+                questions.push(Question {
+                    text: text.to_owned(),
+                    category,
+                    evidence,
+                });
             }
         }
+        conversations.push(Conversation {
+            id,
+            turns,
+            questions,
+        });
     }
+    Ok(conversations)
+}
+
+/// Loads the conversations of `json` into a fresh in-memory store, asks every question of
+/// categories 1–4, and reports recall@5/10/20 and query latency.
+pub fn run_locomo(json: &str) -> Result<LocomoReport> {
+    let conversations = parse_locomo(json)?;
+    let store = Store::in_memory_with(StoreOptions::new().durable(false))?;
+    let mut memories = 0;
+    for conversation in &conversations {
+        let batch: Vec<NewMemory> = conversation
+            .turns
+            .iter()
+            .map(|turn| {
+                let mut memory = NewMemory::new(turn.content.clone())
+                    .with_tenant(conversation.id.clone())
+                    .with_source("locomo")
+                    .with_channel(turn.dia_id.clone())
+                    .with_session(format!("session_{}", turn.session))
+                    .with_external_id(turn.dia_id.clone());
+                memory.valid_from = turn.date;
+                memory.recorded_at = turn.date;
+                memory
+            })
+            .collect();
+        memories += batch.len();
+        store.write_batch(ACCOUNT, batch)?;
+    }
+    let questions: Vec<(&str, &Question)> = conversations
+        .iter()
+        .flat_map(|c| c.questions.iter().map(move |q| (c.id.as_str(), q)))
+        .collect();
 
     let deepest = RECALL_AT[RECALL_AT.len() - 1];
     let mut totals = [0.0; 3];
     let mut per_category: BTreeMap<u64, (usize, [f64; 3])> = BTreeMap::new();
     let mut latencies = Vec::with_capacity(questions.len());
-    for (tenant, question, category, evidence) in &questions {
+    for (tenant, question) in &questions {
+        let Question {
+            text,
+            category,
+            evidence,
+        } = question;
         let request = QueryRequest {
-            search: SearchQuery::new(question.clone())
-                .tenant(tenant.clone())
+            search: SearchQuery::new(text.clone())
+                .tenant(*tenant)
                 .limit(deepest),
             reference_date: None,
             include_proof_tree: false,
@@ -217,7 +290,7 @@ pub fn run_locomo(json: &str) -> Result<LocomoReport> {
             .unwrap_or(0)
     };
     Ok(LocomoReport {
-        conversations: samples.len(),
+        conversations: conversations.len(),
         memories,
         questions: questions.len(),
         recall: totals.map(|t| t / count),
