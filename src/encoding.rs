@@ -445,21 +445,63 @@ pub(crate) struct DeltaRecord {
     pub terms: Vec<(String, u32)>,
 }
 
-/// `lexical_delta` key: scope (8) ++ row id (16). Ids grow with time, so a scope's delta is
-/// appended at its end.
-pub(crate) fn delta_key(scope: u64, id: MemoryId) -> [u8; 24] {
+/// `lexical_delta` and `vectors` key: scope (8) ++ row id (16). Ids grow with time, so a
+/// scope's entries are appended at its end.
+pub(crate) fn scope_row_key(scope: u64, id: MemoryId) -> [u8; 24] {
     let mut k = [0; 24];
     k[..8].copy_from_slice(&scope.to_be_bytes());
     k[8..].copy_from_slice(&id.as_u128().to_be_bytes());
     k
 }
 
-pub(crate) fn decode_delta_key(bytes: &[u8]) -> Result<(u64, MemoryId)> {
+pub(crate) fn decode_scope_row_key(bytes: &[u8]) -> Result<(u64, MemoryId)> {
     exact_len(bytes, 24, "delta")?;
     Ok((
         u64::from_be_bytes(take(bytes, 0, "delta")?),
         MemoryId::from_u128(u128::from_be_bytes(take(bytes, 8, "delta")?)),
     ))
+}
+
+/// Version byte of a `vectors` value.
+const VECTOR_V1: u8 = 1;
+
+/// `vectors` value: version (1) ++ vector space tag (8, big-endian) ++ the unit vector's
+/// components as little-endian f32.
+pub(crate) fn encode_vector(tag: u64, vector: &[f32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(9 + 4 * vector.len());
+    out.push(VECTOR_V1);
+    out.extend_from_slice(&tag.to_be_bytes());
+    for x in vector {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out
+}
+
+/// Decodes a `vectors` value into `into` (reused between rows), returning its space tag.
+pub(crate) fn decode_vector_into(bytes: &[u8], into: &mut Vec<f32>) -> Result<u64> {
+    match bytes.first() {
+        Some(&VECTOR_V1) => {}
+        Some(&found) => {
+            return Err(Error::IncompatibleFormat {
+                found: u32::from(found),
+                supported: u32::from(VECTOR_V1),
+            });
+        }
+        None => return Err(Error::Corrupted("empty vector record".into())),
+    }
+    let tag = u64::from_be_bytes(take(bytes, 1, "vector")?);
+    let body = &bytes[9..];
+    if !body.len().is_multiple_of(4) {
+        return Err(Error::Corrupted(
+            "vector length is not a multiple of 4".into(),
+        ));
+    }
+    into.clear();
+    into.extend(
+        body.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+    );
+    Ok(tag)
 }
 
 /// Longest `decision` prefix used by duplicate suppression, in characters (spec §9.3).
@@ -532,12 +574,31 @@ pub fn fuzz_decode_all(bytes: &[u8]) {
     let _ = decode_posting(bytes);
     let _ = decode_lexical_stats(bytes);
     let _ = decode_delta(bytes);
-    let _ = decode_delta_key(bytes);
+    let _ = decode_scope_row_key(bytes);
+    let _ = decode_vector_into(bytes, &mut Vec::new());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vectors_round_trip_and_bad_records_are_refused() {
+        let v = [0.5f32, -0.25, 1.0e-3];
+        let bytes = encode_vector(42, &v);
+        let mut out = Vec::new();
+        assert_eq!(decode_vector_into(&bytes, &mut out).unwrap(), 42);
+        assert_eq!(out, v);
+        assert!(decode_vector_into(&bytes[..bytes.len() - 1], &mut out).is_err());
+        assert!(decode_vector_into(&bytes[..5], &mut out).is_err());
+        assert!(decode_vector_into(&[], &mut out).is_err());
+        let mut future = bytes.clone();
+        future[0] = 2;
+        assert!(matches!(
+            decode_vector_into(&future, &mut out),
+            Err(Error::IncompatibleFormat { found: 2, .. })
+        ));
+    }
 
     #[test]
     fn tree_names_give_back_their_tenant_for_their_facet_only() {

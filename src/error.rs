@@ -8,7 +8,8 @@ use crate::model::MemoryId;
 ///
 /// Variants fall into three groups: the caller's mistakes (`InvalidArgument`, `NotFound`,
 /// `Forbidden`, `Conflict`), conditions of the store (`Poisoned`, `IncompatibleFormat`,
-/// `Corrupted`), and failures underneath it (`Storage`, `Io`). Each variant says what to do.
+/// `Corrupted`), and failures underneath it (`Storage`, `Io`, `Unavailable`). Each variant
+/// says what to do.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -41,6 +42,9 @@ pub enum Error {
     Storage(String),
     /// An operating-system I/O error.
     Io(std::io::Error),
+    /// A service the operation needs (the embedding model) failed or could not be reached.
+    /// Nothing was written; retry with backoff.
+    Unavailable(String),
 }
 
 /// `Result` with [`Error`].
@@ -63,6 +67,7 @@ impl fmt::Display for Error {
             Error::Corrupted(msg) => write!(f, "corrupted store: {msg}"),
             Error::Storage(msg) => write!(f, "storage error: {msg}"),
             Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::Unavailable(msg) => write!(f, "unavailable: {msg}"),
         }
     }
 }

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::answer::ExtractiveAnswerer;
 use crate::error::{Error, Result};
-use crate::model::{NewMemory, SearchQuery};
+use crate::model::{NewMemory, SearchQuery, SearchType};
 use crate::query::QueryRequest;
 use crate::store::{Store, StoreOptions};
 use crate::time::Timestamp;
@@ -38,14 +38,19 @@ pub struct LocomoReport {
     pub per_category: BTreeMap<u64, (usize, [f64; 3])>,
     /// Query latency percentiles in microseconds: p50 and p95.
     pub latency_micros: (u64, u64),
+    /// How candidates were retrieved.
+    pub search_type: SearchType,
 }
 
 impl std::fmt::Display for LocomoReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "{} conversations, {} memories, {} questions (categories 1-4)",
-            self.conversations, self.memories, self.questions
+            "{} conversations, {} memories, {} questions (categories 1-4), {} search",
+            self.conversations,
+            self.memories,
+            self.questions,
+            self.search_type.as_str()
         )?;
         writeln!(
             f,
@@ -208,11 +213,12 @@ pub fn parse_locomo(json: &str) -> Result<Vec<Conversation>> {
     Ok(conversations)
 }
 
-/// Loads the conversations of `json` into a fresh in-memory store, asks every question of
-/// categories 1–4, and reports recall@5/10/20 and query latency.
-pub fn run_locomo(json: &str) -> Result<LocomoReport> {
+/// Loads the conversations of `json` into a fresh in-memory store opened with `options`
+/// (e.g. with an embedder, to measure hybrid search), asks every question of categories 1–4,
+/// and reports recall@5/10/20 and query latency.
+pub fn run_locomo(json: &str, options: StoreOptions) -> Result<LocomoReport> {
     let conversations = parse_locomo(json)?;
-    let store = Store::in_memory_with(StoreOptions::new().durable(false))?;
+    let store = Store::in_memory_with(options.durable(false))?;
     let mut memories = 0;
     for conversation in &conversations {
         let batch: Vec<NewMemory> = conversation
@@ -242,6 +248,9 @@ pub fn run_locomo(json: &str) -> Result<LocomoReport> {
     let mut totals = [0.0; 3];
     let mut per_category: BTreeMap<u64, (usize, [f64; 3])> = BTreeMap::new();
     let mut latencies = Vec::with_capacity(questions.len());
+    let search_type = store
+        .search_type()
+        .ok_or_else(|| Error::InvalidArgument("the store options allow no search".into()))?;
     for (tenant, question) in &questions {
         let Question {
             text,
@@ -296,6 +305,7 @@ pub fn run_locomo(json: &str) -> Result<LocomoReport> {
         recall: totals.map(|t| t / count),
         per_category,
         latency_micros: (pick(0.50), pick(0.95)),
+        search_type,
     })
 }
 
@@ -337,7 +347,7 @@ mod tests {
                 {"question": "Zebra unicorns?", "answer": "none", "evidence": ["D1:9"], "category": 1}
             ]
         }]);
-        let report = run_locomo(&file.to_string()).unwrap();
+        let report = run_locomo(&file.to_string(), StoreOptions::new()).unwrap();
         assert_eq!(
             (report.conversations, report.memories, report.questions),
             (1, 3, 4)
@@ -352,7 +362,7 @@ mod tests {
     #[test]
     fn a_file_that_is_not_locomo_is_refused_with_a_reason() {
         for bad in ["{", "{}", "[{\"sample_id\": \"x\"}]"] {
-            match run_locomo(bad) {
+            match run_locomo(bad, StoreOptions::new()) {
                 Err(Error::InvalidArgument(msg)) => assert!(msg.contains("LoCoMo"), "{msg}"),
                 other => panic!("{bad}: {other:?}"),
             }

@@ -15,8 +15,13 @@
 //! answerer, a hash-bound proof tree), and, with the default `server` feature, serves the
 //! hosted Aurra REST contract ([`server`], the `aurra serve` binary).
 //!
-//! What it is not (yet): a vector database (embeddings are not wired in yet), or a
-//! distributed store.
+//! Retrieval is lexical by default (no network needed); with an [`Embedder`] configured
+//! ([`StoreOptions::embedder`], e.g. [`OpenAiEmbedder`] for any OpenAI-compatible
+//! `/v1/embeddings` server) it is hybrid: BM25 and exact cosine similarity fused by
+//! reciprocal rank.
+//!
+//! What it is not (yet): an approximate-nearest-neighbour vector database (semantic search
+//! scans a scope's vectors exactly), or a distributed store.
 //!
 //! ```
 //! use aurra::{ListQuery, NewMemory, ReadMode, Store, Supersede};
@@ -43,6 +48,7 @@
 
 mod account;
 mod answer;
+mod embed;
 mod encoding;
 mod error;
 pub mod eval;
@@ -60,13 +66,16 @@ pub use account::{
     SettingsPatch, Usage, month_start,
 };
 pub use answer::{AnswerRequest, Answerer, Candidate, ExtractiveAnswerer, Marked, verify_markers};
+pub use embed::Embedder;
+#[cfg(feature = "http")]
+pub use embed::OpenAiEmbedder;
 pub use encoding::FORMAT_VERSION;
 pub use error::{Error, Result};
 pub use model::{
     AuditEvent, DEFAULT_IMPORTANCE, DEFAULT_TOPIC, EXTRACTOR_ACTOR, EventDetails, EventKind,
     Extraction, ListQuery, ListResult, Memory, MemoryId, NewMemory, ORIGINAL_MESSAGE_MAX_CHARS,
-    ReadMode, SearchHit, SearchQuery, SearchResult, Supersede, SupersedeOutcome, Timeline,
-    WriteOutcome, WriteShape,
+    ReadMode, SearchHit, SearchQuery, SearchResult, SearchType, Supersede, SupersedeOutcome,
+    Timeline, WriteOutcome, WriteShape,
 };
 pub use query::{
     ChainLink, Citation, EMPTY_ANSWER, ProofTree, QueryAnswer, QueryRequest, SupersessionChain,

@@ -517,10 +517,11 @@ impl SearchQuery {
 pub struct SearchHit {
     /// The memory, in the state the mode reads.
     pub memory: Memory,
-    /// BM25 score.
+    /// The ranking score: BM25 (with lent neighbour score) for keyword search, else the same
+    /// as `similarity`.
     pub score: f64,
-    /// The score as a fraction of the best score any row could reach for this query in its
-    /// scope (every query term, saturated): in [0, 1], monotone with the score.
+    /// In [0, 1], never increasing down the hits; its meaning depends on the
+    /// [`SearchType`] (see there).
     pub similarity: f64,
 }
 
@@ -531,6 +532,31 @@ pub struct SearchResult {
     pub hits: Vec<SearchHit>,
     /// "Now" for these rows (the replayed instant for transaction-time travel).
     pub now: Timestamp,
+    /// How the hits were retrieved.
+    pub search_type: SearchType,
+}
+
+/// How a search retrieves candidates (spec O-5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SearchType {
+    /// Lexical only (BM25); `similarity` is the score over the best score any row could reach.
+    Keyword,
+    /// Embeddings only; `similarity` is the cosine similarity to the question, floored at 0.
+    Semantic,
+    /// Both, fused by reciprocal rank; `similarity` is the fused score over the score of a
+    /// row ranked first by both.
+    Hybrid,
+}
+
+impl SearchType {
+    /// The wire name: `keyword`, `semantic` or `hybrid`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SearchType::Keyword => "keyword",
+            SearchType::Semantic => "semantic",
+            SearchType::Hybrid => "hybrid",
+        }
+    }
 }
 
 /// What a list read returns: the rows and the instant their flags are computed at.

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::model::{Memory, MemoryId, SearchQuery};
+use crate::model::{Memory, MemoryId, SearchQuery, SearchType};
 use crate::time::Timestamp;
 
 /// The fixed answer when nothing is in scope (no answerer is called).
@@ -57,8 +57,8 @@ pub struct QueryAnswer {
     pub answer_with_citations: String,
     /// Every candidate in rank order.
     pub citations: Vec<Citation>,
-    /// `keyword`, `semantic` or `hybrid`: how candidates were retrieved.
-    pub search_type: &'static str,
+    /// How candidates were retrieved.
+    pub search_type: SearchType,
     /// "Now" of the candidates' flags (the replayed instant for transaction-time travel).
     pub now: Timestamp,
     /// The proof tree, when requested.

@@ -12,9 +12,12 @@
 //!
 //! - Format-1 files written before the account tables (`format-v1-before-accounts.redb`)
 //!   before the lexical index (`format-v1-before-lexical.redb`) and before its delta
-//!   (`format-v1-before-delta.redb`) still read back exactly as recorded: the account tables
-//!   are created on first use, the rows of a file without the index are indexed when it is
-//!   opened, and postings written directly stay valid next to the delta.
+//!   (`format-v1-before-delta.redb`) and before the vectors (`format-v1-before-vectors.redb`)
+//!   still read back exactly as recorded: the account tables are created on first use, the
+//!   rows of a file without the index are indexed when it is opened, postings written
+//!   directly stay valid next to the delta, and rows without vectors are found lexically.
+//! - The fixture is written with a deterministic in-process embedder, so its `vectors` table
+//!   is part of the byte comparison, and a semantic search over it finds what it should.
 //!
 //! Regenerate the fixture (only when the format changes, together with a FORMAT_VERSION bump
 //! and a new fixture name; or when format 1 gains an optional table, keeping the older
@@ -28,9 +31,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use aurra::{
-    AuditEvent, Error, EventDetails, Extraction, ListQuery, ManualClock, Memory, MemoryId,
-    NewMemory, ReadMode, SearchQuery, Store, StoreOptions, Supersede, Timestamp, WriteOutcome,
-    WriteShape,
+    AuditEvent, Embedder, Error, EventDetails, Extraction, ListQuery, ManualClock, Memory,
+    MemoryId, NewMemory, ReadMode, SearchQuery, Store, StoreOptions, Supersede, Timestamp,
+    WriteOutcome, WriteShape,
 };
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 use serde_json::{Value, json};
@@ -57,6 +60,35 @@ const BEFORE_DELTA: (&str, &str) = (
     "format-v1-before-delta.redb",
     "format-v1-before-delta.expected.json",
 );
+
+/// Format 1 as written before the vector table (embeddings) was added.
+const BEFORE_VECTORS: (&str, &str) = (
+    "format-v1-before-vectors.redb",
+    "format-v1-before-vectors.expected.json",
+);
+
+/// The fixture's embedder: deterministic, in-process, 4 dimensions (byte sums by position).
+#[derive(Debug)]
+struct FixtureEmbedder;
+
+impl Embedder for FixtureEmbedder {
+    fn space(&self) -> &str {
+        "golden-fixture-v1"
+    }
+
+    fn embed(&self, texts: &[&str]) -> aurra::Result<Vec<Vec<f32>>> {
+        Ok(texts
+            .iter()
+            .map(|t| {
+                let mut v = vec![0f32; 4];
+                for (i, b) in t.bytes().enumerate() {
+                    v[i % 4] += f32::from(b);
+                }
+                v
+            })
+            .collect())
+    }
+}
 
 const SECOND: i64 = 1_000_000;
 const MINUTE: i64 = 60 * SECOND;
@@ -115,7 +147,12 @@ fn by(id: MemoryId) -> Supersede {
 /// between operations. Returns the memory ids by name. Deterministic but for the ids.
 fn build(path: &Path) -> aurra::Result<BTreeMap<String, MemoryId>> {
     let clock = ManualClock::new(start());
-    let store = Store::open_with(path, StoreOptions::new().clock(clock.clone()))?;
+    let store = Store::open_with(
+        path,
+        StoreOptions::new()
+            .clock(clock.clone())
+            .embedder(FixtureEmbedder),
+    )?;
     let mut ids = BTreeMap::new();
 
     // A memory with a session id; the first link of a chain of three.
@@ -602,8 +639,32 @@ fn the_fixture_reads_back_exactly_as_recorded() -> TestResult {
 }
 
 #[test]
+fn the_fixtures_vectors_are_searched_by_its_embedder() -> TestResult {
+    let expected = expectations()?;
+    let (_dir, path) = fixture_copy()?;
+    let store = Store::open_with(
+        &path,
+        StoreOptions::new()
+            .lexical_index(false)
+            .embedder(FixtureEmbedder),
+    )?;
+    let query = SearchQuery::new("Alice works at Initech").mode(ReadMode::History);
+    let found = store.search("acme", &query)?;
+    assert_eq!(found.search_type, aurra::SearchType::Semantic);
+    let top = &found.hits[0];
+    assert_eq!(top.memory.id, id_of(expected, "alice-initech")?);
+    assert!((top.similarity - 1.0).abs() < 1e-6, "{}", top.similarity);
+    Ok(())
+}
+
+#[test]
 fn files_from_before_the_optional_tables_read_back_exactly_as_recorded() -> TestResult {
-    for (file, expectations) in [BEFORE_ACCOUNTS, BEFORE_LEXICAL, BEFORE_DELTA] {
+    for (file, expectations) in [
+        BEFORE_ACCOUNTS,
+        BEFORE_LEXICAL,
+        BEFORE_DELTA,
+        BEFORE_VECTORS,
+    ] {
         let expected: Value =
             serde_json::from_str(&fs::read_to_string(fixtures_dir().join(expectations))?)?;
         let dir = tempfile::tempdir()?;
@@ -810,7 +871,7 @@ fn the_fixture_keeps_its_transaction_clock_and_duplicate_index() -> TestResult {
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const ROWS: TableDefinition<u128, &[u8]> = TableDefinition::new("rows");
-const BYTES_TABLES: [&str; 3] = ["versions", "events", "tree_nodes"];
+const BYTES_TABLES: [&str; 4] = ["versions", "events", "tree_nodes", "vectors"];
 const SET_TABLES: [&str; 2] = ["predecessors", "dedup"];
 
 /// Bytes with every memory id replaced by its name.

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 use aurra::server::{AppState, Config};
-use aurra::{ApiKey, Store};
+use aurra::{ApiKey, OpenAiEmbedder, Store, StoreOptions};
 
 /// A bitemporal memory store for AI agents, served over the Aurra REST contract.
 #[derive(Parser)]
@@ -43,7 +43,51 @@ enum EvalCommand {
     Locomo {
         /// The LoCoMo JSON file (e.g. ../shared/data/locomo/locomo-dev.json).
         file: PathBuf,
+        #[command(flatten)]
+        embed: EmbedArgs,
     },
+}
+
+/// Optional embeddings: with --embed-base-url and --embed-model, every written memory is
+/// embedded through an OpenAI-compatible /v1/embeddings endpoint and queries are hybrid
+/// (BM25 + cosine, fused by rank).
+#[derive(Args)]
+struct EmbedArgs {
+    /// Base URL of an OpenAI-compatible embeddings API, as the OpenAI SDKs take it (e.g.
+    /// https://api.openai.com/v1, or http://127.0.0.1:11434/v1 for a local Ollama).
+    #[arg(long, env = "AURRA_EMBED_BASE_URL", requires = "embed_model")]
+    embed_base_url: Option<String>,
+    /// The embedding model (e.g. text-embedding-3-small, nomic-embed-text).
+    #[arg(long, env = "AURRA_EMBED_MODEL", requires = "embed_base_url")]
+    embed_model: Option<String>,
+    /// API key sent as a bearer token (never logged).
+    #[arg(long, env = "AURRA_EMBED_API_KEY", hide_env_values = true)]
+    embed_api_key: Option<String>,
+    /// Vector dimensions to ask for (models that support shortening).
+    #[arg(long, env = "AURRA_EMBED_DIMENSIONS")]
+    embed_dimensions: Option<u32>,
+    /// Seconds before an embeddings request is abandoned (the write or query then fails
+    /// with 503).
+    #[arg(long, env = "AURRA_EMBED_TIMEOUT_SECS", default_value_t = 30)]
+    embed_timeout_secs: u64,
+}
+
+impl EmbedArgs {
+    fn store_options(&self) -> StoreOptions {
+        let options = StoreOptions::new();
+        let (Some(base_url), Some(model)) = (&self.embed_base_url, &self.embed_model) else {
+            return options;
+        };
+        let mut embedder = OpenAiEmbedder::new(base_url, model)
+            .timeout(std::time::Duration::from_secs(self.embed_timeout_secs));
+        if let Some(key) = &self.embed_api_key {
+            embedder = embedder.api_key(key.clone());
+        }
+        if let Some(dimensions) = self.embed_dimensions {
+            embedder = embedder.dimensions(dimensions);
+        }
+        options.embedder(embedder)
+    }
 }
 
 #[derive(Args)]
@@ -78,6 +122,8 @@ struct ServeArgs {
     /// Reads without tenant_id see every tenant of the account (default: the default tenant).
     #[arg(long, env = "AURRA_ALL_TENANTS_WHEN_OMITTED")]
     all_tenants_when_omitted: bool,
+    #[command(flatten)]
+    embed: EmbedArgs,
 }
 
 #[derive(Subcommand)]
@@ -125,11 +171,11 @@ fn main() -> Result<()> {
         Command::Serve(args) => serve(args),
         Command::Keys { command } => keys(command),
         Command::Eval {
-            command: EvalCommand::Locomo { file },
+            command: EvalCommand::Locomo { file, embed },
         } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            let report = aurra::eval::run_locomo(&text)
+            let report = aurra::eval::run_locomo(&text, embed.store_options())
                 .with_context(|| format!("evaluating {}", file.display()))?;
             println!("{report}");
             Ok(())
@@ -137,11 +183,11 @@ fn main() -> Result<()> {
     }
 }
 
-fn open_store(dir: &Path) -> Result<Store> {
+fn open_store(dir: &Path, options: StoreOptions) -> Result<Store> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data dir {}", dir.display()))?;
     let path = dir.join("aurra.redb");
-    Store::open(&path).with_context(|| {
+    Store::open_with(&path, options).with_context(|| {
         format!(
             "cannot open {} (if an aurra server is running on this data dir, stop it first)",
             path.display()
@@ -150,7 +196,7 @@ fn open_store(dir: &Path) -> Result<Store> {
 }
 
 fn serve(args: ServeArgs) -> Result<()> {
-    let store = open_store(&args.data.data_dir)?;
+    let store = open_store(&args.data.data_dir, args.embed.store_options())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -251,7 +297,7 @@ fn keys(command: KeysCommand) -> Result<()> {
             account,
             label,
         } => {
-            let store = open_store(&data.data_dir)?;
+            let store = open_store(&data.data_dir, StoreOptions::new())?;
             let (key, secret) = store.create_api_key(&account, &label)?;
             println!("{secret}");
             eprintln!(
@@ -260,7 +306,7 @@ fn keys(command: KeysCommand) -> Result<()> {
             );
         }
         KeysCommand::List { data } => {
-            let store = open_store(&data.data_dir)?;
+            let store = open_store(&data.data_dir, StoreOptions::new())?;
             println!(
                 "{:<36}  {:<14}  {:<20}  {:<16}  {:<32}  status",
                 "id", "prefix", "account", "label", "created"
@@ -277,7 +323,7 @@ fn keys(command: KeysCommand) -> Result<()> {
             }
         }
         KeysCommand::Revoke { data, id } => {
-            let store = open_store(&data.data_dir)?;
+            let store = open_store(&data.data_dir, StoreOptions::new())?;
             let keys = store.api_keys()?;
             if !keys.iter().any(|k| k.id == id) {
                 bail!("no API key with id {id} (see `aurra keys list`)");

@@ -111,6 +111,14 @@ impl From<Error> for ApiError {
                     "Storage temporarily unavailable; retry later",
                 )
             }
+            Error::Unavailable(msg) => {
+                // The message names the operator's endpoint: logged, not sent to clients.
+                tracing::warn!(error = %msg, "embedding model unavailable");
+                ApiError::detail(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Embedding model temporarily unavailable; retry later",
+                )
+            }
             other => {
                 tracing::error!(error = %other, "store failure");
                 ApiError::detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")

@@ -450,7 +450,7 @@ pub(crate) fn query_response<'a>(
         answer_hash: &tree.answer_hash,
         generated_at: Ts::new(tree.generated_at),
         retrieval: Retrieval {
-            method: answer.search_type,
+            method: answer.search_type.as_str(),
             k: echo.k,
             memories_evaluated: answer.citations.len(),
             memories_cited: answer.citations.iter().filter(|c| c.cited).count(),
@@ -508,7 +508,7 @@ pub(crate) fn query_response<'a>(
         citations,
         memories,
         memories_searched: answer.citations.len(),
-        search_type: answer.search_type,
+        search_type: answer.search_type.as_str(),
         company_id: &echo.company_id,
         tenant_id: echo.tenant_id.as_deref(),
         as_of: echo.as_of.as_deref(),

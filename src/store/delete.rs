@@ -66,8 +66,10 @@ fn delete_prefix(txn: &WriteTransaction, prefix: &[u8]) -> Result<u64> {
             }
         }
     }
-    // Only "all rows" trees key postings; erasing the others' ranges removes nothing.
+    // Only "all rows" trees key postings and vectors; erasing the others' ranges removes
+    // nothing.
     super::lexical::erase_scopes(txn, &tree_ids)?;
+    super::vectors::erase_scopes(txn, &tree_ids)?;
     ids.sort_unstable();
     ids.dedup();
     let mut deleted = 0u64;

@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
 
+use super::write::Prepared;
 use crate::error::{Error, Result};
-use crate::model::{NewMemory, WriteOutcome};
+use crate::model::WriteOutcome;
 
 /// The outcome a leader leaves for one queued request.
 type Slot = Arc<Mutex<Option<Result<Vec<WriteOutcome>>>>>;
@@ -20,7 +21,7 @@ type Slot = Arc<Mutex<Option<Result<Vec<WriteOutcome>>>>>;
 /// One queued write request.
 pub(super) struct Request {
     pub account: String,
-    pub memories: Vec<NewMemory>,
+    pub memories: Vec<Prepared>,
     slot: Slot,
 }
 
@@ -53,7 +54,7 @@ impl GroupCommit {
     pub(super) fn submit(
         &self,
         account: String,
-        memories: Vec<NewMemory>,
+        memories: Vec<Prepared>,
         commit: impl Fn(&[Request]) -> Result<Vec<Vec<WriteOutcome>>>,
     ) -> Result<Vec<WriteOutcome>> {
         let slot: Slot = Arc::default();
@@ -110,5 +111,6 @@ fn replicate(e: &Error) -> Error {
         Error::Corrupted(m) => Error::Corrupted(m.clone()),
         Error::Storage(m) => Error::Storage(m.clone()),
         Error::Io(io) => Error::Io(std::io::Error::new(io.kind(), io.to_string())),
+        Error::Unavailable(m) => Error::Unavailable(m.clone()),
     }
 }

@@ -1,28 +1,22 @@
 //! The lexical index: BM25 over each memory's analysed `decision`, one posting per (term,
 //! row) keyed under the row's scope, written in the row's own transaction and erased with
-//! it. A search ranks the postings of the question's terms, then walks the ranking and keeps
-//! only rows the temporal mode selects (the same rule as list, `temporal::selects`), so a
-//! current-truth search never returns a superseded or expired row and time travel returns
-//! exactly what a list would.
+//! it. [`score`] ranks the postings of the question's terms; `search.rs` walks the ranking
+//! within the temporal scope.
 
 use std::collections::{BTreeMap, HashMap};
 
-use redb::{ReadableTable, Table, WriteTransaction};
+use redb::{ReadTransaction, ReadableTable, Table, WriteTransaction};
 
-use super::Store;
-use super::read::scope_trees;
-use super::rows::{load_row, render, version_at};
+use super::rows::load_row;
 use super::tables::*;
 use super::tree;
-use super::write::{validate_account, validate_tenant};
 use crate::encoding::{
-    DeltaRecord, Facet, LexicalStats, decode_delta, decode_delta_key, decode_lexical_stats,
-    decode_posting, decode_row, delta_key, encode_delta, encode_lexical_stats, encode_posting,
-    posting_id, posting_key, posting_prefix,
+    DeltaRecord, LexicalStats, RowRecord, decode_delta, decode_lexical_stats, decode_posting,
+    decode_row, decode_scope_row_key, encode_delta, encode_lexical_stats, encode_posting,
+    posting_id, posting_key, posting_prefix, scope_row_key,
 };
 use crate::error::{Error, Result};
-use crate::model::{MemoryId, SearchHit, SearchQuery, SearchResult};
-use crate::temporal;
+use crate::model::MemoryId;
 use crate::text::Analyzer;
 
 /// BM25 term-frequency saturation.
@@ -83,7 +77,7 @@ pub(crate) fn index_row(
         terms: tf.into_iter().collect(),
     };
     t.delta.insert(
-        delta_key(scope, id).as_slice(),
+        scope_row_key(scope, id).as_slice(),
         encode_delta(&record).as_slice(),
     )?;
     let mut stats = match t.stats.get(scope)? {
@@ -112,7 +106,7 @@ fn merge_scope(
     let mut entries = Vec::new();
     for entry in delta.extract_from_if(lo.as_slice()..=hi.as_slice(), |_, _| true)? {
         let (key, value) = entry?;
-        let (_, id) = decode_delta_key(key.value())?;
+        let (_, id) = decode_scope_row_key(key.value())?;
         let record = decode_delta(value.value())?;
         for (term, tf) in record.terms {
             entries.push((
@@ -130,8 +124,8 @@ fn merge_scope(
 
 fn delta_range(scope: u64) -> ([u8; 24], [u8; 24]) {
     (
-        delta_key(scope, MemoryId::from_u128(0)),
-        delta_key(scope, MemoryId::from_u128(u128::MAX)),
+        scope_row_key(scope, MemoryId::from_u128(0)),
+        scope_row_key(scope, MemoryId::from_u128(u128::MAX)),
     )
 }
 
@@ -217,7 +211,7 @@ fn bm25(
             for entry in delta.range(lo.as_slice()..=hi.as_slice())? {
                 let (key, value) = entry?;
                 recent.push((
-                    decode_delta_key(key.value())?.1,
+                    decode_scope_row_key(key.value())?.1,
                     decode_delta(value.value())?,
                 ));
             }
@@ -255,119 +249,71 @@ fn bm25(
     Ok((scored, best_possible))
 }
 
-impl Store {
-    /// Searches the memories of `account` for `query.text` (BM25 over analysed terms), within
-    /// the rows a list with the same tenant, mode and sources would return. Best first.
-    pub fn search(&self, account: &str, query: &SearchQuery) -> Result<SearchResult> {
-        validate_account(account)?;
-        validate_tenant(query.tenant.as_deref())?;
-        if !self.inner.lexical_index {
-            return Err(Error::InvalidArgument(
-                "this store was opened without the lexical index (StoreOptions::lexical_index)"
-                    .into(),
-            ));
-        }
-        let txn = self.begin_read()?;
-        let now = self.read_now(&txn)?;
-        let reference = temporal::reference_instant(&query.mode, now);
-        let mut terms = self.inner.analyzer.terms(&query.text);
-        // A question is a sentence, not a document: its first MAX_QUERY_TERMS distinct terms
-        // are searched (a megabyte of text would otherwise cost one index scan per word).
-        let mut seen = std::collections::HashSet::new();
-        terms.retain(|t| seen.insert(t.clone()));
-        terms.truncate(MAX_QUERY_TERMS);
-        terms.sort();
-        let mut hits = Vec::new();
-        if terms.is_empty() || query.limit == 0 {
-            return Ok(SearchResult {
-                hits,
-                now: reference,
-            });
-        }
-        let trees = txn.open_table(TREES)?;
-        let scopes = scope_trees(
-            &trees,
-            account,
-            query.tenant.as_deref(),
-            query.all_tenants,
-            Facet::All,
-        )?;
-        let postings = txn.open_table(POSTINGS)?;
-        let delta = txn.open_table(LEXICAL_DELTA)?;
-        let stats = txn.open_table(LEXICAL_STATS)?;
+/// What the lexical side of a search found: each matching row's score (BM25, plus what its
+/// session neighbours lent it), the scale of those scores, and the rows loaded on the way.
+#[derive(Default)]
+pub(crate) struct LexicalScores {
+    pub scored: HashMap<MemoryId, f64>,
+    /// The best score any row could reach (every term, saturated) in the best scope: the
+    /// scale of `similarity`, one for all hits, so similarity is monotone with the score.
+    pub best_possible: f64,
+    /// Rows loaded while lending: the likeliest hits, kept for the walk.
+    pub loaded: HashMap<MemoryId, RowRecord>,
+}
 
-        // `best_possible`: the best score any row could reach (every term, saturated), over
-        // the scopes; the scale of `similarity`, one for all hits, so monotone with the score.
-        let (mut scored, best_possible) = bm25(&postings, &delta, &stats, &scopes, &terms)?;
-        let rows = txn.open_table(ROWS)?;
-        let nodes = txn.open_table(TREE_NODES)?;
-        // Conversation context: a turn near a strongly matching turn of the same session (the
-        // answer to a question, the question of an answer) gains a share of its score.
-        let mut pool: Vec<(MemoryId, f64)> = scored.iter().map(|(id, s)| (*id, *s)).collect();
-        pool.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
-        pool.truncate(NEIGHBOUR_POOL);
-        // Rows loaded here are the likeliest hits: kept for the walk below.
-        let mut loaded = HashMap::with_capacity(pool.len());
-        for (id, score) in pool {
-            let Some(row) = load_row(&rows, id)? else {
-                continue;
-            };
-            let row = &*loaded.entry(id).or_insert(row);
-            // Positions: scope, source, then the session's tree when there is one.
-            let Some(session) = row.positions.get(2).filter(|_| row.session_id.is_some()) else {
-                continue;
-            };
-            for d in 1..=NEIGHBOUR_WINDOW {
-                let w = NEIGHBOUR_WEIGHT / d as f64;
-                let before = session.seq.checked_sub(d);
-                for seq in before.into_iter().chain([session.seq + d]) {
-                    if let Some(neighbour) = tree::leaf_id(&nodes, session.tree, seq)? {
-                        *scored.entry(neighbour).or_default() += w * score;
-                    }
+/// Scores `text` over `scopes`.
+pub(crate) fn score(
+    txn: &ReadTransaction,
+    analyzer: &Analyzer,
+    scopes: &[u64],
+    text: &str,
+) -> Result<LexicalScores> {
+    let mut terms = analyzer.terms(text);
+    // A question is a sentence, not a document: its first MAX_QUERY_TERMS distinct terms are
+    // searched (a megabyte of text would otherwise cost one index scan per word).
+    let mut seen = std::collections::HashSet::new();
+    terms.retain(|t| seen.insert(t.clone()));
+    terms.truncate(MAX_QUERY_TERMS);
+    terms.sort();
+    let mut found = LexicalScores {
+        scored: HashMap::new(),
+        best_possible: 0.0,
+        loaded: HashMap::new(),
+    };
+    if terms.is_empty() {
+        return Ok(found);
+    }
+    let postings = txn.open_table(POSTINGS)?;
+    let delta = txn.open_table(LEXICAL_DELTA)?;
+    let stats = txn.open_table(LEXICAL_STATS)?;
+    let (mut scored, best_possible) = bm25(&postings, &delta, &stats, scopes, &terms)?;
+    let rows = txn.open_table(ROWS)?;
+    let nodes = txn.open_table(TREE_NODES)?;
+    // Conversation context: a turn near a strongly matching turn of the same session (the
+    // answer to a question, the question of an answer) gains a share of its score.
+    let mut pool: Vec<(MemoryId, f64)> = scored.iter().map(|(id, s)| (*id, *s)).collect();
+    pool.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
+    pool.truncate(NEIGHBOUR_POOL);
+    for (id, score) in pool {
+        let Some(row) = load_row(&rows, id)? else {
+            continue;
+        };
+        let row = &*found.loaded.entry(id).or_insert(row);
+        // Positions: scope, source, then the session's tree when there is one.
+        let Some(session) = row.positions.get(2).filter(|_| row.session_id.is_some()) else {
+            continue;
+        };
+        for d in 1..=NEIGHBOUR_WINDOW {
+            let w = NEIGHBOUR_WEIGHT / d as f64;
+            let before = session.seq.checked_sub(d);
+            for seq in before.into_iter().chain([session.seq + d]) {
+                if let Some(neighbour) = tree::leaf_id(&nodes, session.tree, seq)? {
+                    *scored.entry(neighbour).or_default() += w * score;
                 }
             }
         }
-        let mut ranked: Vec<(MemoryId, f64)> = scored.into_iter().collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
-
-        // Walk the ranking, keeping what the mode and the source filter select.
-        let versions = txn.open_table(VERSIONS)?;
-        let replay_at = query.mode.transaction_instant();
-        for (id, score) in ranked {
-            let row = match loaded.remove(&id) {
-                Some(row) => row,
-                None => load_row(&rows, id)?
-                    .ok_or_else(|| Error::Corrupted(format!("index names missing memory {id}")))?,
-            };
-            if let Some(sources) = &query.sources
-                && !sources.contains(&row.source)
-            {
-                continue;
-            }
-            let Some(version) = version_at(&versions, id, row.created_at, replay_at)? else {
-                continue;
-            };
-            let memory = render(id, row, &version);
-            if !temporal::selects(&query.mode, &memory, now) {
-                continue;
-            }
-            let similarity = if best_possible > 0.0 {
-                (score / best_possible).clamp(0.0, 1.0)
-            } else {
-                0.0
-            };
-            hits.push(SearchHit {
-                memory,
-                score,
-                similarity,
-            });
-            if hits.len() >= query.limit {
-                break;
-            }
-        }
-        Ok(SearchResult {
-            hits,
-            now: reference,
-        })
     }
+    found.scored = scored;
+    found.best_possible = best_possible;
+    Ok(found)
 }

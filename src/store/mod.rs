@@ -10,10 +10,12 @@ mod lexical;
 mod query;
 mod read;
 mod rows;
+mod search;
 mod stamp;
 mod supersede;
 pub(crate) mod tables;
 mod tree;
+mod vectors;
 mod write;
 
 use std::path::Path;
@@ -22,6 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, WriteTransaction};
 
+use crate::embed::Embedder;
 use crate::encoding::FORMAT_VERSION;
 use crate::error::{Error, Result};
 use crate::time::{Clock, SystemClock, Timestamp};
@@ -36,6 +39,7 @@ pub struct StoreOptions {
     cache_size: Option<usize>,
     durable: bool,
     lexical_index: bool,
+    embedder: Option<Arc<dyn Embedder>>,
 }
 
 impl Default for StoreOptions {
@@ -45,6 +49,7 @@ impl Default for StoreOptions {
             cache_size: None,
             durable: true,
             lexical_index: true,
+            embedder: None,
         }
     }
 }
@@ -82,6 +87,15 @@ impl StoreOptions {
         self.lexical_index = on;
         self
     }
+
+    /// Embeds every written memory with `embedder` (before its write transaction; a failure
+    /// writes nothing and returns [`Error::Unavailable`]) and stores the vector with the row;
+    /// searches then rank by cosine similarity too ([`crate::SearchType`]). Rows written
+    /// without an embedder, or with another model, are found by lexical search only.
+    pub fn embedder(mut self, embedder: impl Embedder + 'static) -> Self {
+        self.embedder = Some(Arc::new(embedder));
+        self
+    }
 }
 
 #[derive(Debug)]
@@ -97,6 +111,9 @@ struct Inner {
     /// [`Store::accounts_generation`]).
     accounts_generation: std::sync::atomic::AtomicU64,
     analyzer: crate::text::Analyzer,
+    embedder: Option<Arc<dyn Embedder>>,
+    /// The tag of the embedder's vector space (0 without one).
+    embedder_tag: u64,
 }
 
 /// A bitemporal memory store on one redb file.
@@ -202,6 +219,7 @@ impl Store {
             txn.open_table(POSTINGS)?;
             txn.open_table(LEXICAL_DELTA)?;
             txn.open_table(LEXICAL_STATS)?;
+            txn.open_table(VECTORS)?;
         }
         let analyzer = crate::text::Analyzer::default();
         if options.lexical_index {
@@ -222,6 +240,11 @@ impl Store {
                 group: group::GroupCommit::default(),
                 accounts_generation: std::sync::atomic::AtomicU64::new(0),
                 analyzer,
+                embedder_tag: options
+                    .embedder
+                    .as_ref()
+                    .map_or(0, |e| crate::embed::space_tag(e.space())),
+                embedder: options.embedder,
             }),
         })
     }

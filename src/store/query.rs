@@ -1,10 +1,13 @@
 //! `Store::query`: retrieve candidates (lexical search within the temporal scope), hand them
 //! to an answerer, verify its markers, and build the proof tree on request.
 
+use std::rc::Rc;
+
 use super::Store;
+use super::chain::chains;
 use crate::answer::{AnswerRequest, Answerer, Candidate, verify_markers};
 use crate::error::Result;
-use crate::model::ReadMode;
+use crate::model::{Memory, ReadMode};
 use crate::query::{
     ChainLink, Citation, EMPTY_ANSWER, ProofTree, QueryAnswer, QueryRequest, SupersessionChain,
     answer_hash,
@@ -20,8 +23,17 @@ impl Store {
         request: &QueryRequest,
         answerer: &dyn Answerer,
     ) -> Result<QueryAnswer> {
-        let found = self.search(account, &request.search)?;
+        let (found, snapshot) = self.search_snapshot(account, &request.search)?;
+        // The evidence's chains, from the snapshot the candidates were read in.
+        let chains = if request.include_proof_tree {
+            let ids: Vec<_> = found.hits.iter().map(|h| h.memory.id).collect();
+            Some(chains(&snapshot, account, &ids)?)
+        } else {
+            None
+        };
+        drop(snapshot);
         let now = found.now;
+        let search_type = found.search_type;
         let question = &request.search.text;
         let (answer, answer_with_citations, citations) = if found.hits.is_empty() {
             (EMPTY_ANSWER.to_owned(), EMPTY_ANSWER.to_owned(), Vec::new())
@@ -56,39 +68,38 @@ impl Store {
                 .collect();
             (marked.plain, marked.with_citations, citations)
         };
-        let proof_tree = if request.include_proof_tree {
-            Some(self.proof_tree(account, &answer, &citations)?)
-        } else {
-            None
-        };
+        let proof_tree = chains.map(|chains| self.proof_tree(&answer, &citations, &chains));
         Ok(QueryAnswer {
             question: question.clone(),
             answer,
             answer_with_citations,
             citations,
-            search_type: "keyword",
+            search_type,
             now,
             proof_tree,
         })
     }
 
-    fn proof_tree(&self, account: &str, answer: &str, citations: &[Citation]) -> Result<ProofTree> {
+    /// The proof tree of `answer`; `chains[i]` is the chain of `citations[i]`.
+    fn proof_tree(
+        &self,
+        answer: &str,
+        citations: &[Citation],
+        chains: &[Rc<Vec<Memory>>],
+    ) -> ProofTree {
         let mut supersession_chains = Vec::new();
-        for citation in citations {
-            let timeline = self.timeline(account, citation.memory.id)?;
-            if timeline.versions.len() < 2 {
+        for (citation, chain) in citations.iter().zip(chains) {
+            if chain.len() < 2 {
                 continue;
             }
             supersession_chains.push(SupersessionChain {
                 starting_memory_id: citation.memory.id,
-                current_truth_memory_id: timeline
-                    .versions
+                current_truth_memory_id: chain
                     .iter()
                     .rev()
                     .find(|m| m.superseded_by.is_none())
                     .map(|m| m.id),
-                chain: timeline
-                    .versions
+                chain: chain
                     .iter()
                     .map(|m| ChainLink {
                         memory_id: m.id,
@@ -99,12 +110,12 @@ impl Store {
                     .collect(),
             });
         }
-        Ok(ProofTree {
+        ProofTree {
             version: "2.0",
             answer_hash: answer_hash(answer, citations),
             generated_at: self.clock_now(),
             supersession_chains,
-        })
+        }
     }
 }
 

@@ -42,6 +42,10 @@ pub(crate) const LEXICAL_DELTA: TableDefinition<&[u8], &[u8]> =
 /// `scope tree id → rows u64 ++ total terms u64 ++ pending u64`: what BM25 needs of a scope.
 pub(crate) const LEXICAL_STATS: TableDefinition<u64, &[u8]> = TableDefinition::new("lexical_stats");
 
+/// `scope tree id (8) ++ row id (16) → version ++ space tag ++ unit f32 vector`: the
+/// embedding of each row written while an embedder was configured.
+pub(crate) const VECTORS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("vectors");
+
 pub(crate) const META_FORMAT: &str = "format_version";
 pub(crate) const META_LAST_TX: &str = "last_transaction_time";
 pub(crate) const META_NEXT_TREE: &str = "next_tree_id";

@@ -8,7 +8,9 @@ use super::accounts::count_write;
 use super::lexical::{IndexTables, index_row};
 use super::rows::{latest_version, summary_of};
 use super::tables::*;
+use super::vectors::store_vector;
 use super::{Store, read_u64, tree};
+use crate::embed::normalized;
 use crate::encoding::{
     Facet, RowRecord, TreePosition, VersionRecord, dedup_entry, dedup_entry_id, dedup_key,
     encode_row, tree_name,
@@ -44,12 +46,13 @@ impl Store {
         for m in &memories {
             validate_new(m)?;
         }
+        let prepared = self.embed(memories)?;
         self.inner
             .group
-            .submit(account.to_owned(), memories, |group| {
+            .submit(account.to_owned(), prepared, |group| {
                 self.transact(|txn, now| {
                     let analyzer = self.inner.lexical_index.then_some(&self.inner.analyzer);
-                    let mut tables = InsertTables::open(txn, analyzer)?;
+                    let mut tables = InsertTables::open(txn, analyzer, self.inner.embedder_tag)?;
                     group
                         .iter()
                         .map(|request| {
@@ -57,13 +60,52 @@ impl Store {
                             request
                                 .memories
                                 .iter()
-                                .map(|m| insert(&mut tables, now, &request.account, m.clone()))
+                                .map(|p| insert(&mut tables, now, &request.account, p.clone()))
                                 .collect()
                         })
                         .collect()
                 })
             })
     }
+
+    /// Embeds the memories' decisions when an embedder is configured: outside any
+    /// transaction, so no writer waits on the network.
+    fn embed(&self, memories: Vec<NewMemory>) -> Result<Vec<Prepared>> {
+        let Some(embedder) = &self.inner.embedder else {
+            return Ok(memories
+                .into_iter()
+                .map(|memory| Prepared {
+                    memory,
+                    vector: None,
+                })
+                .collect());
+        };
+        let texts: Vec<&str> = memories.iter().map(|m| m.decision.as_str()).collect();
+        let vectors = embedder.embed(&texts)?;
+        if vectors.len() != memories.len() {
+            return Err(Error::Unavailable(format!(
+                "the embedder returned {} vectors for {} texts",
+                vectors.len(),
+                memories.len()
+            )));
+        }
+        Ok(memories
+            .into_iter()
+            .zip(vectors)
+            .map(|(memory, vector)| Prepared {
+                memory,
+                vector: normalized(vector),
+            })
+            .collect())
+    }
+}
+
+/// A memory ready for the write transaction: with its unit embedding when an embedder is
+/// configured (and gave it a direction).
+#[derive(Clone)]
+pub(super) struct Prepared {
+    pub memory: NewMemory,
+    pub vector: Option<Vec<f32>>,
 }
 
 impl Store {
@@ -121,10 +163,13 @@ struct InsertTables<'t> {
     index: IndexTables<'t>,
     /// `None` when this handle skips the lexical index.
     analyzer: Option<&'t Analyzer>,
+    vectors: Table<'t, &'static [u8], &'static [u8]>,
+    /// The embedder's vector space tag.
+    space: u64,
 }
 
 impl<'t> InsertTables<'t> {
-    fn open(txn: &'t WriteTransaction, analyzer: Option<&'t Analyzer>) -> Result<Self> {
+    fn open(txn: &'t WriteTransaction, analyzer: Option<&'t Analyzer>, space: u64) -> Result<Self> {
         Ok(InsertTables {
             meta: txn.open_table(META)?,
             trees: txn.open_table(TREES)?,
@@ -135,6 +180,8 @@ impl<'t> InsertTables<'t> {
             usage: txn.open_table(USAGE)?,
             index: IndexTables::open(txn)?,
             analyzer,
+            vectors: txn.open_table(VECTORS)?,
+            space,
         })
     }
 
@@ -191,8 +238,9 @@ fn insert(
     t: &mut InsertTables<'_>,
     now: Timestamp,
     account: &str,
-    m: NewMemory,
+    prepared: Prepared,
 ) -> Result<WriteOutcome> {
+    let Prepared { memory: m, vector } = prepared;
     let NewMemory {
         tenant,
         decision,
@@ -275,6 +323,9 @@ fn insert(
         .insert(dedup_entry(&fingerprint, id).as_slice(), ())?;
     if let Some(analyzer) = t.analyzer {
         index_row(&mut t.index, analyzer, scope, id, &row.decision)?;
+    }
+    if let Some(vector) = &vector {
+        store_vector(&mut t.vectors, scope, id, t.space, vector)?;
     }
     Ok(WriteOutcome::Saved(Box::new(super::rows::render(
         id, row, &version,

@@ -1,0 +1,99 @@
+//! Embeddings: the [`Embedder`] interface the store calls to turn text into vectors, and the
+//! vector arithmetic of semantic search. With an embedder configured
+//! ([`crate::StoreOptions::embedder`]) every written memory's `decision` is embedded before
+//! its write transaction and the vector is stored with the row; a search embeds the question
+//! and ranks the scope's vectors by cosine similarity.
+//!
+//! The one client shipped, [`OpenAiEmbedder`] (feature `http`), speaks the OpenAI-compatible
+//! `POST /v1/embeddings` API, which OpenAI, Azure OpenAI, Ollama, vLLM, llama.cpp's server and
+//! most gateways serve.
+
+use std::fmt;
+
+use crate::error::Result;
+
+#[cfg(feature = "http")]
+mod openai;
+#[cfg(feature = "http")]
+pub use openai::OpenAiEmbedder;
+
+/// Turns texts into vectors of one space.
+///
+/// Implementations must be deterministic enough that the same text maps to (nearly) the same
+/// vector, return one vector per input in input order, and report failures of the service
+/// as [`crate::Error::Unavailable`] (the store then writes nothing and the server answers
+/// 503, so that clients retry).
+pub trait Embedder: Send + Sync + fmt::Debug {
+    /// Names the vector space (model and anything else that changes it, such as requested
+    /// dimensions). Vectors are stored with a tag derived from it, and vectors of another
+    /// space are never compared with this one's: changing the model leaves older memories to
+    /// lexical search until they are embedded again.
+    fn space(&self) -> &str;
+
+    /// One vector per text, in order. All vectors have the same, non-zero length.
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
+}
+
+/// The 8-byte tag stored with each vector: the first bytes of SHA-256 of the space's name.
+pub(crate) fn space_tag(space: &str) -> u64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(space.as_bytes());
+    let mut tag = [0u8; 8];
+    tag.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(tag)
+}
+
+/// `v` scaled to unit length, or `None` for a zero, empty or non-finite vector (which has no
+/// direction to compare).
+pub(crate) fn normalized(mut v: Vec<f32>) -> Option<Vec<f32>> {
+    let norm = v
+        .iter()
+        .map(|x| f64::from(*x) * f64::from(*x))
+        .sum::<f64>()
+        .sqrt();
+    if v.is_empty() || !norm.is_finite() || norm == 0.0 {
+        return None;
+    }
+    for x in &mut v {
+        *x = (f64::from(*x) / norm) as f32;
+    }
+    Some(v)
+}
+
+/// Cosine similarity of two unit vectors of the same length.
+pub(crate) fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    // Four lanes: lets the compiler vectorise the sum (f32 adds are not reassociated
+    // otherwise).
+    let mut acc = [0f32; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..4 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
+    f64::from(acc.iter().sum::<f32>() + tail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalized_vectors_have_unit_length_and_cosine_is_their_dot_product() {
+        let a = normalized(vec![3.0, 4.0, 0.0, 0.0, 0.0]).unwrap();
+        let b = normalized(vec![0.0, 2.0, 0.0, 0.0, 0.0]).unwrap();
+        assert!((cosine(&a, &a) - 1.0).abs() < 1e-6);
+        assert!((cosine(&a, &b) - 0.8).abs() < 1e-6);
+        assert!(normalized(vec![0.0; 4]).is_none());
+        assert!(normalized(vec![]).is_none());
+        assert!(normalized(vec![f32::NAN, 1.0]).is_none());
+    }
+
+    #[test]
+    fn space_tags_differ_by_name() {
+        assert_ne!(space_tag("a"), space_tag("b"));
+        assert_eq!(space_tag("model"), space_tag("model"));
+    }
+}

@@ -1,0 +1,240 @@
+//! `Store::search`: candidates for a question within the temporal scope. Up to two rankings
+//! are computed over the scope (lexical BM25 when the index is on, cosine similarity when an
+//! embedder is configured), fused by reciprocal rank when there are two, and the fused
+//! ranking is walked keeping only rows the temporal mode and the source filter select (the
+//! same rule as list, `temporal::selects`). So a current-truth search never returns a
+//! superseded or expired row, and time travel returns exactly what a list would.
+
+use std::collections::HashMap;
+
+use redb::ReadTransaction;
+
+use super::Store;
+use super::lexical;
+use super::read::scope_trees;
+use super::rows::{load_row, render, version_at};
+use super::tables::*;
+use super::vectors;
+use super::write::{validate_account, validate_tenant};
+use crate::embed::normalized;
+use crate::encoding::Facet;
+use crate::error::{Error, Result};
+use crate::model::{MemoryId, SearchHit, SearchQuery, SearchResult, SearchType};
+use crate::temporal;
+
+/// Reciprocal rank fusion constant (Cormack et al. 2009): a row's fused score is
+/// `Σ 1 / (RRF_K + rank)` over the rankings it appears in.
+const RRF_K: f64 = 60.0;
+
+impl Store {
+    /// How [`Store::search`] retrieves candidates with this handle's options.
+    pub fn search_type(&self) -> Option<SearchType> {
+        match (self.inner.lexical_index, self.inner.embedder.is_some()) {
+            (true, false) => Some(SearchType::Keyword),
+            (false, true) => Some(SearchType::Semantic),
+            (true, true) => Some(SearchType::Hybrid),
+            (false, false) => None,
+        }
+    }
+
+    /// Searches the memories of `account` for `query.text`, within the rows a list with the
+    /// same tenant, mode and sources would return. Best first.
+    ///
+    /// Keyword search (BM25 over analysed terms, with session neighbours lending score) when
+    /// only the lexical index is on; semantic (cosine to the question's embedding) when only
+    /// an embedder is configured; both fused by reciprocal rank (hybrid) when both are.
+    /// Embedding the question can fail with [`Error::Unavailable`].
+    pub fn search(&self, account: &str, query: &SearchQuery) -> Result<SearchResult> {
+        Ok(self.search_snapshot(account, query)?.0)
+    }
+
+    /// [`Store::search`], and the snapshot it read (for reads that must agree with it).
+    pub(super) fn search_snapshot(
+        &self,
+        account: &str,
+        query: &SearchQuery,
+    ) -> Result<(SearchResult, ReadTransaction)> {
+        validate_account(account)?;
+        validate_tenant(query.tenant.as_deref())?;
+        let Some(search_type) = self.search_type() else {
+            return Err(Error::InvalidArgument(
+                "this store was opened without the lexical index (StoreOptions::lexical_index) \
+                 and without an embedder: it cannot search"
+                    .into(),
+            ));
+        };
+        // The network call happens before the snapshot is taken: no read transaction waits
+        // on it.
+        let question_vector = match &self.inner.embedder {
+            Some(embedder) if query.limit > 0 && !query.text.trim().is_empty() => {
+                let mut out = embedder.embed(&[query.text.as_str()])?;
+                out.pop().and_then(normalized)
+            }
+            _ => None,
+        };
+        let txn = self.begin_read()?;
+        let now = self.read_now(&txn)?;
+        let reference = temporal::reference_instant(&query.mode, now);
+        let hits = Vec::new();
+        if query.limit == 0 {
+            let empty = SearchResult {
+                hits,
+                now: reference,
+                search_type,
+            };
+            return Ok((empty, txn));
+        }
+        let trees = txn.open_table(TREES)?;
+        let scopes = scope_trees(
+            &trees,
+            account,
+            query.tenant.as_deref(),
+            query.all_tenants,
+            Facet::All,
+        )?;
+        let mut lexical = if self.inner.lexical_index {
+            lexical::score(&txn, &self.inner.analyzer, &scopes, &query.text)?
+        } else {
+            lexical::LexicalScores::default()
+        };
+        let semantic = match &question_vector {
+            Some(v) => vectors::rank(
+                &txn.open_table(VECTORS)?,
+                &scopes,
+                self.inner.embedder_tag,
+                v,
+            )?,
+            None => Vec::new(),
+        };
+
+        // (id, similarity in [0, 1]), best first, ties newest first.
+        let ranked: Vec<(MemoryId, f64)> = match search_type {
+            SearchType::Keyword => {
+                let scale = lexical.best_possible;
+                let mut ranked: Vec<(MemoryId, f64)> = lexical
+                    .scored
+                    .iter()
+                    .map(|(id, score)| (*id, scaled(*score, scale)))
+                    .collect();
+                sort(&mut ranked);
+                ranked
+            }
+            SearchType::Semantic => semantic
+                .into_iter()
+                .map(|(id, cosine)| (id, cosine.clamp(0.0, 1.0)))
+                .collect(),
+            SearchType::Hybrid => fuse(&lexical.scored, &semantic),
+        };
+
+        // Walk the ranking, keeping what the mode and the source filter select.
+        let hits = self.walk(&txn, query, ranked, &mut lexical, search_type, now)?;
+        let result = SearchResult {
+            hits,
+            now: reference,
+            search_type,
+        };
+        Ok((result, txn))
+    }
+
+    fn walk(
+        &self,
+        txn: &ReadTransaction,
+        query: &SearchQuery,
+        ranked: Vec<(MemoryId, f64)>,
+        lexical: &mut lexical::LexicalScores,
+        search_type: SearchType,
+        now: crate::time::Timestamp,
+    ) -> Result<Vec<SearchHit>> {
+        let mut hits = Vec::new();
+        let rows = txn.open_table(ROWS)?;
+        let versions = txn.open_table(VERSIONS)?;
+        let replay_at = query.mode.transaction_instant();
+        for (id, similarity) in ranked {
+            let row = match lexical.loaded.remove(&id) {
+                Some(row) => row,
+                None => load_row(&rows, id)?
+                    .ok_or_else(|| Error::Corrupted(format!("index names missing memory {id}")))?,
+            };
+            if let Some(sources) = &query.sources
+                && !sources.contains(&row.source)
+            {
+                continue;
+            }
+            let Some(version) = version_at(&versions, id, row.created_at, replay_at)? else {
+                continue;
+            };
+            let memory = render(id, row, &version);
+            if !temporal::selects(&query.mode, &memory, now) {
+                continue;
+            }
+            let score = match search_type {
+                SearchType::Keyword => lexical.scored.get(&id).copied().unwrap_or(0.0),
+                _ => similarity,
+            };
+            hits.push(SearchHit {
+                memory,
+                score,
+                similarity,
+            });
+            if hits.len() >= query.limit {
+                break;
+            }
+        }
+        Ok(hits)
+    }
+}
+
+fn scaled(score: f64, scale: f64) -> f64 {
+    if scale > 0.0 {
+        (score / scale).clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
+fn sort(ranked: &mut [(MemoryId, f64)]) {
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
+}
+
+/// Reciprocal rank fusion of the lexical scores and the semantic ranking, scaled so that a
+/// row first in both rankings has similarity 1.
+fn fuse(lexical: &HashMap<MemoryId, f64>, semantic: &[(MemoryId, f64)]) -> Vec<(MemoryId, f64)> {
+    let mut by_score: Vec<(MemoryId, f64)> = lexical.iter().map(|(id, s)| (*id, *s)).collect();
+    sort(&mut by_score);
+    let mut fused: HashMap<MemoryId, f64> = HashMap::with_capacity(semantic.len());
+    for ranking in [by_score.as_slice(), semantic] {
+        for (rank, (id, _)) in ranking.iter().enumerate() {
+            *fused.entry(*id).or_default() += 1.0 / (RRF_K + 1.0 + rank as f64);
+        }
+    }
+    let best = 2.0 / (RRF_K + 1.0);
+    let mut ranked: Vec<(MemoryId, f64)> = fused
+        .into_iter()
+        .map(|(id, score)| (id, (score / best).clamp(0.0, 1.0)))
+        .collect();
+    sort(&mut ranked);
+    ranked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u128) -> MemoryId {
+        MemoryId::from_u128(n)
+    }
+
+    #[test]
+    fn fusion_prefers_rows_both_rankings_agree_on_and_scales_to_one() {
+        let lexical = HashMap::from([(id(1), 9.0), (id(2), 5.0), (id(3), 1.0)]);
+        let semantic = vec![(id(2), 0.9), (id(4), 0.8), (id(1), 0.1)];
+        let fused = fuse(&lexical, &semantic);
+        let order: Vec<u128> = fused.iter().map(|(id, _)| id.as_u128()).collect();
+        // 2: ranks 2 and 1; 1: ranks 1 and 3; 4: rank 2 only; 3: rank 3 only.
+        assert_eq!(order, [2, 1, 4, 3]);
+        assert!(fused.windows(2).all(|w| w[0].1 >= w[1].1));
+        assert!(fused.iter().all(|(_, s)| (0.0..=1.0).contains(s)));
+        let top = fuse(&HashMap::from([(id(7), 1.0)]), &[(id(7), 0.5)]);
+        assert!((top[0].1 - 1.0).abs() < 1e-12);
+    }
+}
