@@ -1,6 +1,8 @@
 //! The `aurra` binary: first start creates and prints one key, later starts never print a key;
 //! `keys create|list|revoke`; SIGTERM stops the server cleanly.
 
+mod fake_embeddings;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
@@ -8,13 +10,20 @@ fn aurra() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aurra"));
     cmd.env_remove("AURRA_DATA_DIR")
         .env_remove("AURRA_BIND")
+        .env_remove("AURRA_EMBED_BASE_URL")
+        .env_remove("AURRA_EMBED_MODEL")
+        .env_remove("AURRA_EMBED_API_KEY")
         .env("AURRA_LOG", "warn");
     cmd
 }
 
 /// Starts `aurra serve` and returns the child and the stdout lines up to the listening line.
 fn serve(data_dir: &std::path::Path) -> (Child, Vec<String>) {
-    let mut child = aurra()
+    serve_with(data_dir, aurra())
+}
+
+fn serve_with(data_dir: &std::path::Path, mut cmd: Command) -> (Child, Vec<String>) {
+    let mut child = cmd
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .stdout(Stdio::piped())
@@ -157,4 +166,82 @@ fn a_running_server_keeps_key_management_out_with_a_clear_error() {
     assert!(!blocked.status.success());
     let err = String::from_utf8_lossy(&blocked.stderr);
     assert!(err.contains("stop it first"), "{err}");
+}
+
+#[test]
+fn embeddings_flags_make_queries_hybrid_and_the_key_stays_secret() {
+    let fake = fake_embeddings::FakeEmbeddings::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Configured through the environment (`serve_with` adds the subcommand and its flags).
+    let mut cmd = aurra();
+    cmd.env("AURRA_EMBED_API_KEY", "sk-embed-secret")
+        .env("AURRA_EMBED_BASE_URL", fake.base_url())
+        .env("AURRA_EMBED_MODEL", "fake-embed");
+    let (child, lines) = serve_with(dir.path(), cmd);
+    let key = lines
+        .iter()
+        .find_map(|l| l.split_whitespace().find(|w| w.starts_with("aurra_")))
+        .expect("first-start key")
+        .to_owned();
+    let addr = lines
+        .last()
+        .and_then(|l| l.strip_prefix("aurra listening on "))
+        .expect("listening line")
+        .to_owned();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let auth = format!("Bearer {key}");
+    let write = agent
+        .post(&format!("{addr}/agent/memories"))
+        .header("Authorization", &auth)
+        .header("Content-Type", "application/json")
+        .send(r#"{"content": "Alice bought an automobile"}"#)
+        .expect("write");
+    assert_eq!(write.status(), 200);
+    let mut query = agent
+        .post(&format!("{addr}/agent/query"))
+        .header("Authorization", &auth)
+        .header("Content-Type", "application/json")
+        .send(r#"{"question": "which car?"}"#)
+        .expect("query");
+    let body: serde_json::Value =
+        serde_json::from_str(&query.body_mut().read_to_string().expect("body")).expect("json");
+    assert_eq!(body["search_type"], "hybrid");
+    assert_eq!(
+        body["citations"][0]["content"],
+        "Alice bought an automobile"
+    );
+    let seen = fake.seen();
+    assert_eq!(
+        seen.len(),
+        2,
+        "one call for the write, one for the question"
+    );
+    assert!(seen.iter().all(|s| s.body["model"] == "fake-embed"));
+    assert!(
+        seen.iter()
+            .all(|s| s.authorization.as_deref() == Some("Bearer sk-embed-secret"))
+    );
+    stop(child);
+
+    // --help never shows the key's value, and a base URL without a model is refused.
+    let help = aurra()
+        .env("AURRA_EMBED_API_KEY", "sk-embed-secret")
+        .args(["serve", "--help"])
+        .output()
+        .expect("help");
+    assert!(help.status.success());
+    assert!(!String::from_utf8_lossy(&help.stdout).contains("sk-embed-secret"));
+    let refused = aurra()
+        .args(["serve", "--embed-base-url", "http://127.0.0.1:1/v1"])
+        .output()
+        .expect("refused");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--embed-model"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 }

@@ -1,6 +1,6 @@
 //! The store agrees with a plain in-memory model on every read, across random sequences of
 //! writes (incl. back-dated and duplicate), supersessions, expiries, deletes, clock moves and
-//! reopens.
+//! reopens; with and without embeddings (hybrid search).
 
 mod model;
 
@@ -65,8 +65,11 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     #[test]
-    fn store_agrees_with_model(ops in proptest::collection::vec(op(), 1..60)) {
-        let mut harness = Harness::new();
+    fn store_agrees_with_model(
+        embeddings in any::<bool>(),
+        ops in proptest::collection::vec(op(), 1..60),
+    ) {
+        let mut harness = Harness::with_embeddings(embeddings);
         for op in &ops {
             harness.apply(op);
         }

@@ -250,9 +250,35 @@ impl Model {
     }
 }
 
+/// A deterministic in-process embedder: every text gets a non-zero vector, so with it every
+/// row of a scope is a semantic candidate.
+#[derive(Debug)]
+struct ByteEmbedder;
+
+impl aurra::Embedder for ByteEmbedder {
+    fn space(&self) -> &str {
+        "model-test"
+    }
+
+    fn embed(&self, texts: &[&str]) -> aurra::Result<Vec<Vec<f32>>> {
+        Ok(texts
+            .iter()
+            .map(|t| {
+                let mut v = vec![1f32; 8];
+                for (i, b) in t.bytes().enumerate() {
+                    v[i % 8] += f32::from(b % 17);
+                }
+                v
+            })
+            .collect())
+    }
+}
+
 /// Drives a real store (on a file, reopened on demand) and the model side by side.
 pub struct Harness {
     store: Option<Store>,
+    /// The store embeds every row (searches are hybrid).
+    embeddings: bool,
     path: PathBuf,
     clock: ManualClock,
     model: Model,
@@ -270,16 +296,23 @@ fn error_kind(e: &Error) -> &'static str {
 }
 
 impl Harness {
+    /// A store with lexical search only.
     pub fn new() -> Self {
+        Self::with_embeddings(false)
+    }
+
+    /// With `embeddings`, the store also embeds every row and searches are hybrid.
+    pub fn with_embeddings(embeddings: bool) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("model.redb");
         let clock = ManualClock::new(Timestamp::from_micros(START));
-        let store = Self::open(&path, &clock);
+        let store = Self::open(&path, &clock, embeddings);
         let model = Model::default();
         // The store stamps writes at or after the instant it was opened.
         model.max_read.set(Some(START - 1));
         Harness {
             store: Some(store),
+            embeddings,
             path,
             clock,
             model,
@@ -287,12 +320,12 @@ impl Harness {
         }
     }
 
-    fn open(path: &PathBuf, clock: &ManualClock) -> Store {
-        Store::open_with(
-            path,
-            StoreOptions::new().durable(false).clock(clock.clone()),
-        )
-        .expect("open store")
+    fn open(path: &PathBuf, clock: &ManualClock, embeddings: bool) -> Store {
+        let mut options = StoreOptions::new().durable(false).clock(clock.clone());
+        if embeddings {
+            options = options.embedder(ByteEmbedder);
+        }
+        Store::open_with(path, options).expect("open store")
     }
 
     fn store(&self) -> &Store {
@@ -372,7 +405,7 @@ impl Harness {
             Op::Rewind(s) => self.clock.advance(-i64::from(*s % 30) * SECOND),
             Op::Reopen => {
                 drop(self.store.take());
-                self.store = Some(Self::open(&self.path, &self.clock));
+                self.store = Some(Self::open(&self.path, &self.clock, self.embeddings));
                 // A new handle stamps writes at or after the instant it was opened.
                 self.model.max_read.set(Some(self.clock() - 1));
             }
@@ -668,7 +701,8 @@ impl Harness {
 
     /// A search returns only rows a list with the same scope, mode and source filter returns,
     /// and every such row that contains a query word (others may join as session neighbours
-    /// of a match); hits are best first.
+    /// of a match); hits are best first. With embeddings every row is a candidate, so a
+    /// search returns exactly the rows the list returns.
     fn check_search(&self, account: usize, q: &ListQuery, now: i64, words: &str) {
         let mut search = SearchQuery::new(words).mode(q.mode).limit(1000);
         search.tenant = q.tenant.clone();
@@ -701,7 +735,20 @@ impl Harness {
                 .split_whitespace()
                 .any(|w| wanted.contains(&w.to_lowercase()))
         });
+        let expected_type = if self.embeddings {
+            aurra::SearchType::Hybrid
+        } else {
+            aurra::SearchType::Keyword
+        };
+        assert_eq!(got.search_type, expected_type);
         let got: Vec<MemoryId> = got.hits.iter().map(|h| h.memory.id).collect();
+        if self.embeddings {
+            let mut sorted = got.clone();
+            sorted.sort();
+            let mut all = listed.clone();
+            all.sort();
+            assert_eq!(sorted, all, "hybrid search {words:?} in {q:?} = list");
+        }
         for id in &got {
             assert!(
                 listed.contains(id),
