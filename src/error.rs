@@ -45,6 +45,9 @@ pub enum Error {
     /// A service the operation needs (the embedding model) failed or could not be reached.
     /// Nothing was written; retry with backoff.
     Unavailable(String),
+    /// The language model provider failed or refused the call (see the kind: a bad key, an
+    /// unknown model, its rate limit, an outage, unusable output). Nothing was written.
+    Llm(crate::llm::LlmError),
 }
 
 /// `Result` with [`Error`].
@@ -68,6 +71,7 @@ impl fmt::Display for Error {
             Error::Storage(msg) => write!(f, "storage error: {msg}"),
             Error::Io(e) => write!(f, "I/O error: {e}"),
             Error::Unavailable(msg) => write!(f, "unavailable: {msg}"),
+            Error::Llm(e) => write!(f, "language model: {e}"),
         }
     }
 }

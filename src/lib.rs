@@ -52,6 +52,7 @@ mod embed;
 mod encoding;
 mod error;
 pub mod eval;
+pub mod llm;
 mod model;
 mod query;
 #[cfg(feature = "server")]
@@ -65,7 +66,10 @@ pub use account::{
     API_KEY_PREFIX, Account, ApiKey, HALF_LIFE_RANGE_DAYS, MIN_CONFIDENCE_FLOOR, Settings,
     SettingsPatch, Usage, month_start,
 };
-pub use answer::{AnswerRequest, Answerer, Candidate, ExtractiveAnswerer, Marked, verify_markers};
+pub use answer::{
+    ANSWER_PROMPT_VERSION, AnswerRequest, Answerer, Candidate, ExtractiveAnswerer, LlmAnswerer,
+    Marked, verify_markers,
+};
 pub use embed::Embedder;
 #[cfg(feature = "http")]
 pub use embed::OpenAiEmbedder;

@@ -1,7 +1,7 @@
 //! The `aurra` binary: first start creates and prints one key, later starts never print a key;
 //! `keys create|list|revoke`; SIGTERM stops the server cleanly.
 
-mod fake_embeddings;
+mod fakes;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -170,7 +170,7 @@ fn a_running_server_keeps_key_management_out_with_a_clear_error() {
 
 #[test]
 fn embeddings_flags_make_queries_hybrid_and_the_key_stays_secret() {
-    let fake = fake_embeddings::FakeEmbeddings::start();
+    let fake = fakes::embeddings::FakeEmbeddings::start();
     let dir = tempfile::tempdir().expect("temp dir");
     // Configured through the environment (`serve_with` adds the subcommand and its flags).
     let mut cmd = aurra();

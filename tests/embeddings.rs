@@ -2,13 +2,13 @@
 //! vectors stored with each write, hybrid and semantic search, the temporal scope, and every
 //! way the service can fail (nothing written, `Error::Unavailable`).
 
-mod fake_embeddings;
+mod fakes;
 
 use aurra::{
     Error, ListQuery, NewMemory, OpenAiEmbedder, ReadMode, SearchQuery, SearchType, Store,
     StoreOptions, Supersede,
 };
-use fake_embeddings::{FakeEmbeddings, Reply};
+use fakes::embeddings::{FakeEmbeddings, Reply};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 

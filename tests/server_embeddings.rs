@@ -2,12 +2,12 @@
 //! tree) and find memories by meaning; a failing embeddings service is a 503 with a clear
 //! detail that names neither the operator's endpoint nor its key, and writes nothing.
 
-mod fake_embeddings;
+mod fakes;
 mod http;
 
 use aurra::server::Config;
 use aurra::{OpenAiEmbedder, Store, StoreOptions};
-use fake_embeddings::{FakeEmbeddings, Reply};
+use fakes::embeddings::{FakeEmbeddings, Reply};
 use http::TestServer;
 use serde_json::json;
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
+use aurra::llm::{BaseUrlPolicy, LlmConfig, Provider};
 use aurra::server::{AppState, Config};
 use aurra::{ApiKey, OpenAiEmbedder, Store, StoreOptions};
 
@@ -23,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the REST server (creates the data dir, and on first start an account and key).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage API keys (stop the server first: it holds the data file open).
     Keys {
         #[command(subcommand)]
@@ -124,6 +125,65 @@ struct ServeArgs {
     all_tenants_when_omitted: bool,
     #[command(flatten)]
     embed: EmbedArgs,
+    #[command(flatten)]
+    llm: LlmArgs,
+}
+
+/// The server's default language model (query answers). Without one, the built-in offline
+/// implementations answer; a request's own `llm` object always takes precedence.
+#[derive(Args)]
+struct LlmArgs {
+    /// anthropic, openai (also any OpenAI-compatible server with --llm-base-url), azure,
+    /// gemini or grok.
+    #[arg(long, env = "AURRA_LLM_PROVIDER", requires_all = ["llm_model", "llm_api_key"])]
+    llm_provider: Option<String>,
+    /// The provider's model id (Azure: the deployment name).
+    #[arg(long, env = "AURRA_LLM_MODEL", requires = "llm_provider")]
+    llm_model: Option<String>,
+    /// The provider key (never logged).
+    #[arg(
+        long,
+        env = "AURRA_LLM_API_KEY",
+        hide_env_values = true,
+        requires = "llm_provider"
+    )]
+    llm_api_key: Option<String>,
+    /// Another endpoint: an OpenAI-compatible server, the Azure resource URL, a proxy.
+    #[arg(long, env = "AURRA_LLM_BASE_URL", requires = "llm_provider")]
+    llm_base_url: Option<String>,
+    /// Azure's api-version.
+    #[arg(long, env = "AURRA_LLM_API_VERSION", requires = "llm_provider")]
+    llm_api_version: Option<String>,
+    /// Seconds one provider call may take.
+    #[arg(long, env = "AURRA_LLM_TIMEOUT_SECS", default_value_t = 60)]
+    llm_timeout_secs: u64,
+    /// Let callers' `llm.base_url` point at loopback, private and link-local addresses (a
+    /// local Ollama or vLLM, an internal proxy). Off: only public addresses.
+    #[arg(long, env = "AURRA_LLM_ALLOW_PRIVATE_BASE_URL")]
+    llm_allow_private_base_url: bool,
+}
+
+impl LlmArgs {
+    fn default_llm(&self) -> Result<Option<LlmConfig>> {
+        let Some(name) = &self.llm_provider else {
+            return Ok(None);
+        };
+        let Some(provider) = Provider::parse(&name.to_ascii_lowercase()) else {
+            bail!(
+                "unknown --llm-provider {name:?}: expected anthropic, openai, azure, gemini or grok"
+            );
+        };
+        if provider == Provider::Azure && self.llm_base_url.is_none() {
+            bail!("--llm-provider azure needs --llm-base-url (the resource endpoint)");
+        }
+        Ok(Some(LlmConfig {
+            provider,
+            model: self.llm_model.clone().unwrap_or_default(),
+            api_key: self.llm_api_key.clone().unwrap_or_default(),
+            base_url: self.llm_base_url.clone(),
+            api_version: self.llm_api_version.clone(),
+        }))
+    }
 }
 
 #[derive(Subcommand)]
@@ -168,7 +228,7 @@ fn main() -> Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match Cli::parse().command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Keys { command } => keys(command),
         Command::Eval {
             command: EvalCommand::Locomo { file, embed },
@@ -208,6 +268,11 @@ fn serve(args: ServeArgs) -> Result<()> {
         plan_tier: args.plan_tier,
         rate_limit_per_minute: args.rate_limit_per_minute,
         all_tenants_when_omitted: args.all_tenants_when_omitted,
+        default_llm: args.llm.default_llm()?,
+        llm_timeout: std::time::Duration::from_secs(args.llm.llm_timeout_secs),
+        base_url_policy: BaseUrlPolicy {
+            allow_private: args.llm.llm_allow_private_base_url,
+        },
         ..Config::default()
     };
     let first_key = if store.api_keys()?.is_empty() {

@@ -74,6 +74,34 @@ impl ApiError {
         }])
     }
 
+    /// `{"detail": {"error": "llm_provider_error", "provider", "message"}}` with the status of
+    /// spec §9.1 (the SDK raises `AurraLLMProviderError` on the object, whatever the status).
+    pub fn llm_provider(e: &crate::llm::LlmError) -> Self {
+        use crate::llm::LlmErrorKind;
+        let (status, retry_after) = match e.kind {
+            LlmErrorKind::Unauthorized => (StatusCode::UNAUTHORIZED, None),
+            LlmErrorKind::InvalidModel => (StatusCode::UNPROCESSABLE_ENTITY, None),
+            LlmErrorKind::RateLimited { retry_after } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(retry_after.unwrap_or(1).max(1)),
+            ),
+            LlmErrorKind::Refused => (StatusCode::BAD_REQUEST, None),
+            LlmErrorKind::Unavailable | LlmErrorKind::BadOutput => (StatusCode::BAD_GATEWAY, None),
+        };
+        // Provider and kind only: the message may quote the caller's input, never a key.
+        tracing::warn!(provider = %e.provider, kind = ?e.kind, "llm provider error");
+        ApiError {
+            status,
+            body: json!({"detail": {
+                "error": "llm_provider_error",
+                "provider": e.provider,
+                "message": e.message,
+            }}),
+            retry_after,
+            close: false,
+        }
+    }
+
     pub fn not_authenticated() -> Self {
         Self::detail(StatusCode::UNAUTHORIZED, "Not authenticated")
     }
@@ -88,7 +116,8 @@ impl ApiError {
             resp.headers_mut()
                 .insert(CONNECTION, HeaderValue::from_static("close"));
         }
-        if self.status == StatusCode::UNAUTHORIZED {
+        // Our own authentication failure (a provider's 401 is the provider's, not ours).
+        if self.status == StatusCode::UNAUTHORIZED && self.body["detail"].is_string() {
             resp.headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
@@ -111,6 +140,7 @@ impl From<Error> for ApiError {
                     "Storage temporarily unavailable; retry later",
                 )
             }
+            Error::Llm(e) => ApiError::llm_provider(&e),
             Error::Unavailable(msg) => {
                 // The message names the operator's endpoint: logged, not sent to clients.
                 tracing::warn!(error = %msg, "embedding model unavailable");

@@ -10,9 +10,11 @@ use super::input::{Fields, Query, json_object};
 use super::wire::QueryEcho;
 use super::wire::{self, WireEvent, WireSettings, ts};
 use super::{AppState, Body, auth, json_response, response};
+use crate::llm::{HttpLlm, LlmConfig, Provider};
 use crate::{
-    ApiKey, Extraction, ExtractiveAnswerer, HALF_LIFE_RANGE_DAYS, ListQuery, MemoryId, NewMemory,
-    QueryRequest, ReadMode, SearchQuery, SettingsPatch, Store, Supersede, WriteOutcome, WriteShape,
+    ApiKey, Extraction, ExtractiveAnswerer, HALF_LIFE_RANGE_DAYS, ListQuery, LlmAnswerer, MemoryId,
+    NewMemory, QueryRequest, ReadMode, SearchQuery, SearchType, SettingsPatch, Store, Supersede,
+    WriteOutcome, WriteShape,
 };
 
 /// One authenticated request.
@@ -71,22 +73,9 @@ fn to_json(body: &impl serde::Serialize) -> Result<Vec<u8>, ApiError> {
     Ok(bytes)
 }
 
-/// The providers a BYO `llm` object may name (spec §9.1).
-const PROVIDERS: [&str; 5] = ["anthropic", "openai", "azure", "gemini", "grok"];
-
-/// A validated BYO-LLM object. The key is held only for this request.
-#[allow(dead_code)] // read by the provider clients of a later release
-pub(crate) struct LlmSpec {
-    pub provider: String,
-    pub api_key: String,
-    pub model: String,
-    pub base_url: Option<String>,
-    pub api_version: Option<String>,
-}
-
 /// Validates the `llm` object: wrong JSON types are `422`, an unknown provider or a missing
 /// required field `400` (spec §9.1).
-fn llm_spec(fields: &mut Fields<'_>) -> Result<Option<LlmSpec>, ApiError> {
+fn llm_spec(fields: &mut Fields<'_>) -> Result<Option<LlmConfig>, ApiError> {
     let Some(map) = fields.object("llm") else {
         return Ok(None);
     };
@@ -100,15 +89,16 @@ fn llm_spec(fields: &mut Fields<'_>) -> Result<Option<LlmSpec>, ApiError> {
             kind: "type_error.str",
         }])),
     };
-    let provider = text("provider")?
+    let name = text("provider")?
         .ok_or_else(|| ApiError::bad_request("llm.provider is required"))?
         .to_ascii_lowercase();
-    if !PROVIDERS.contains(&provider.as_str()) {
+    let Some(provider) = Provider::parse(&name) else {
+        let names: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
         return Err(ApiError::bad_request(format!(
-            "Unknown llm.provider {provider:?}; expected one of {}",
-            PROVIDERS.join(", ")
+            "Unknown llm.provider {name:?}; expected one of {}",
+            names.join(", ")
         )));
-    }
+    };
     let api_key = match text("api_key")? {
         Some(k) => k,
         None => text("key")?.ok_or_else(|| ApiError::bad_request("llm.api_key is required"))?,
@@ -125,7 +115,7 @@ fn llm_spec(fields: &mut Fields<'_>) -> Result<Option<LlmSpec>, ApiError> {
             _ => None,
         },
     };
-    Ok(Some(LlmSpec {
+    Ok(Some(LlmConfig {
         provider,
         api_key,
         model,
@@ -136,7 +126,7 @@ fn llm_spec(fields: &mut Fields<'_>) -> Result<Option<LlmSpec>, ApiError> {
 
 /// Ends field validation (`422` for any type error, those of `llm` included), then checks
 /// the `llm` object's values (`400`).
-fn finish_with_llm(mut f: Fields<'_>) -> Result<Option<LlmSpec>, ApiError> {
+fn finish_with_llm(mut f: Fields<'_>) -> Result<Option<LlmConfig>, ApiError> {
     if !f.present("llm") {
         f.finish()?;
         return Ok(None);
@@ -513,10 +503,7 @@ pub(crate) async fn query(ctx: &Ctx, bytes: &[u8]) -> Result<Response<Body>, Api
         Some(n) => n,
         None => 30,
     };
-    let llm = finish_with_llm(f)?;
-    if llm.is_some() {
-        return Err(not_implemented("Answering with a BYO-LLM (the llm field)"));
-    }
+    let byo_llm = finish_with_llm(f)?;
     let request = QueryRequest {
         search: SearchQuery {
             text: question.unwrap_or_default(),
@@ -538,12 +525,35 @@ pub(crate) async fn query(ctx: &Ctx, bytes: &[u8]) -> Result<Response<Body>, Api
         k: limit,
     };
     let half_life = ctx.half_life().await?;
-    let bytes = ctx
-        .read(move |store, account| {
-            let answer = store.query(account, &request, &ExtractiveAnswerer)?;
-            Ok(to_json(&wire::query_response(&answer, &echo, half_life)))
-        })
-        .await?;
+    let config = &ctx.state.config;
+    // The caller's model (its base_url checked against the policy), else the server's
+    // default, else the offline answerer. No fallback from one to another.
+    let llm = match byo_llm {
+        Some(c) => Some((c, Some(config.base_url_policy))),
+        None => config.default_llm.clone().map(|c| (c, None)),
+    };
+    let timeout = config.llm_timeout;
+    // Provider and embedding calls wait on the network: the blocking pool, not the readers.
+    let network = llm.is_some() || ctx.state.store.search_type() != Some(SearchType::Keyword);
+    let answer = move |store: &Store, account: &str| {
+        let answer = match llm {
+            Some((llm_config, policy)) => {
+                let llm = match policy {
+                    Some(policy) => HttpLlm::checked(llm_config, timeout, policy),
+                    None => HttpLlm::new(llm_config, timeout),
+                }
+                .map_err(crate::Error::Llm)?;
+                store.query(account, &request, &LlmAnswerer::new(&llm))?
+            }
+            None => store.query(account, &request, &ExtractiveAnswerer)?,
+        };
+        Ok(to_json(&wire::query_response(&answer, &echo, half_life)))
+    };
+    let bytes = if network {
+        ctx.write(answer).await?
+    } else {
+        ctx.read(answer).await?
+    };
     Ok(json_response(StatusCode::OK, bytes?))
 }
 

@@ -66,6 +66,13 @@ pub struct Config {
     /// Reads (list, query) without `tenant_id` see every tenant of the account instead of
     /// only the default tenant (spec O-1). Off by default.
     pub all_tenants_when_omitted: bool,
+    /// The server's default language model (answers; later extraction). `None`: the built-in
+    /// offline implementations answer.
+    pub default_llm: Option<crate::llm::LlmConfig>,
+    /// How long one provider call may take.
+    pub llm_timeout: std::time::Duration,
+    /// Which hosts a caller's `llm.base_url` may point at (default: public addresses only).
+    pub base_url_policy: crate::llm::BaseUrlPolicy,
 }
 
 impl Default for Config {
@@ -78,6 +85,9 @@ impl Default for Config {
             rate_limit_per_minute: None,
             max_body_bytes: MAX_BODY_BYTES,
             all_tenants_when_omitted: false,
+            default_llm: None,
+            llm_timeout: std::time::Duration::from_secs(60),
+            base_url_policy: crate::llm::BaseUrlPolicy::default(),
         }
     }
 }
@@ -118,7 +128,8 @@ impl AppState {
         self.readers.run(move || f(&store)).await
     }
 
-    /// Runs a store write on tokio's blocking pool (where it mostly sleeps in group commit).
+    /// Runs a store write, or anything that waits on the network (a provider call), on
+    /// tokio's blocking pool, keeping the fixed reader pool free for reads.
     async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Store) -> crate::Result<T> + Send + 'static,

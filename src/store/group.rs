@@ -112,5 +112,6 @@ fn replicate(e: &Error) -> Error {
         Error::Storage(m) => Error::Storage(m.clone()),
         Error::Io(io) => Error::Io(std::io::Error::new(io.kind(), io.to_string())),
         Error::Unavailable(m) => Error::Unavailable(m.clone()),
+        Error::Llm(e) => Error::Llm(e.clone()),
     }
 }

@@ -9,8 +9,6 @@ import re
 
 import pytest
 
-from aurra import AurraServerError
-
 from aurra_helpers import assert_json_error, assert_validation_detail, unique
 
 EMPTY_ANSWER = "No memories found for this company yet."
@@ -216,12 +214,3 @@ def test_the_proof_tree_hash_binds_answer_and_evidence(server, acme, populated):
     assert chain.current_truth_memory_id == globex
     assert [link.decision_at_time for link in chain.chain] == [
         "Alice works at Initech", "Alice works at Globex"]
-
-
-def test_byo_llm_answering_is_not_implemented_yet(acme, populated):
-    """NOT YET IMPLEMENTED: answering with a BYO `llm` arrives with the provider clients."""
-    tenant, _ = populated
-    with pytest.raises(AurraServerError) as err:
-        acme.memories.query("Where does Alice work?", tenant_id=tenant,
-                            llm={"provider": "openai", "api_key": "sk-test", "model": "gpt-4o"})
-    assert err.value.status_code == 501

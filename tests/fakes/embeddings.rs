@@ -3,12 +3,11 @@
 //! so "car" and "automobile" embed alike while sharing no letters), records every request, and
 //! can be told to fail in the ways real services do.
 
-#![allow(dead_code)] // each test file uses a different part of the fake
-
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+
+use super::http;
 
 use serde_json::{Value, json};
 
@@ -62,17 +61,9 @@ pub struct FakeEmbeddings {
 
 impl FakeEmbeddings {
     pub fn start() -> FakeEmbeddings {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let state = shared.clone();
-                std::thread::spawn(move || serve(stream, &state));
-            }
-        });
+        let addr = http::serve(move |request| handle(request, &shared));
         FakeEmbeddings { addr, state }
     }
 
@@ -114,47 +105,18 @@ pub fn embed(text: &str) -> Vec<f32> {
     v
 }
 
-fn serve(stream: TcpStream, state: &Mutex<State>) {
-    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-        return;
-    }
-    let path = request_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("")
-        .to_owned();
-    let mut content_length = 0;
-    let mut authorization = None;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            let value = value.trim().to_owned();
-            match name.to_ascii_lowercase().as_str() {
-                "content-length" => content_length = value.parse().unwrap_or(0),
-                "authorization" => authorization = Some(value),
-                _ => {}
-            }
-        }
-    }
-    let mut body = vec![0; content_length];
-    if reader.read_exact(&mut body).is_err() {
-        return;
-    }
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+fn handle(request: http::Request, state: &Mutex<State>) -> http::Reply {
+    let body = request.body;
+    let path = request.path;
     let reply = {
         let mut state = state.lock().unwrap();
         state.seen.push(Seen {
             path: path.clone(),
-            authorization,
+            authorization: request
+                .headers
+                .iter()
+                .find(|(n, _)| n == "authorization")
+                .map(|(_, v)| v.clone()),
             body: body.clone(),
         });
         state.script.pop_front().unwrap_or(Reply::Vectors)
@@ -174,43 +136,40 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
             .map(|(i, text)| json!({"object": "embedding", "index": i, "embedding": embed(text)}))
             .collect()
     };
-    let (status, text) = if path != "/v1/embeddings" {
-        (
-            404,
-            json!({"error": {"message": "no such route"}}).to_string(),
-        )
-    } else {
-        match reply {
-            Reply::Vectors => {
-                // Reversed, as the API allows: clients must order by `index`.
-                let mut items = data(&inputs);
-                items.reverse();
-                (
-                    200,
-                    json!({"object": "list", "data": items, "model": body["model"]}).to_string(),
-                )
-            }
-            Reply::Status(status, text) => (status, text),
-            Reply::Garbage => (200, "<html>not json</html>".to_owned()),
-            Reply::TooFew => {
-                let mut items = data(&inputs);
-                items.pop();
-                (200, json!({"data": items}).to_string())
-            }
-            Reply::MixedLengths => {
-                let mut items = data(&inputs);
-                if let Some(first) = items.first_mut() {
-                    first["embedding"] = json!([1.0, 0.0]);
-                }
-                (200, json!({"data": items}).to_string())
-            }
+    if path != "/v1/embeddings" {
+        return http::Reply::json(404, &json!({"error": {"message": "no such route"}}));
+    }
+    match reply {
+        Reply::Vectors => {
+            // Reversed, as the API allows: clients must order by `index`.
+            let mut items = data(&inputs);
+            items.reverse();
+            http::Reply::json(
+                200,
+                &json!({"object": "list", "data": items, "model": body["model"]}),
+            )
         }
-    };
-    let mut stream = stream;
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-        text.len()
-    );
-    let _ = stream.flush();
+        Reply::Status(status, text) => http::Reply {
+            status,
+            headers: Vec::new(),
+            body: text,
+        },
+        Reply::Garbage => http::Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: "<html>not json</html>".to_owned(),
+        },
+        Reply::TooFew => {
+            let mut items = data(&inputs);
+            items.pop();
+            http::Reply::json(200, &json!({"data": items}))
+        }
+        Reply::MixedLengths => {
+            let mut items = data(&inputs);
+            if let Some(first) = items.first_mut() {
+                first["embedding"] = json!([1.0, 0.0]);
+            }
+            http::Reply::json(200, &json!({"data": items}))
+        }
+    }
 }

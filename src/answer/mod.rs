@@ -1,6 +1,9 @@
 //! Answering from candidates: the [`Answerer`] interface, the built-in offline
 //! [`ExtractiveAnswerer`], and the `[mem-N]` marker rules (spec §6.1 steps 4–6, §6.2).
 
+mod llm;
+pub use llm::{ANSWER_PROMPT_VERSION, LlmAnswerer};
+
 use crate::error::Result;
 use crate::model::Memory;
 use crate::time::Timestamp;

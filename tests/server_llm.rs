@@ -1,0 +1,195 @@
+//! `POST /agent/query` with a language model: a caller's BYO `llm` (its key used for that
+//! request only, its `base_url` checked against the server's policy), the server's default
+//! model, and every provider failure as an `llm_provider_error` with the statuses of spec §9.1.
+
+mod fakes;
+mod http;
+
+use aurra::Store;
+use aurra::llm::{BaseUrlPolicy, LlmConfig, Provider};
+use aurra::server::Config;
+use fakes::llm::{FakeLlm, Script, Shape, user_text};
+use http::TestServer;
+use serde_json::{Value, json};
+
+fn open_policy() -> Config {
+    Config {
+        base_url_policy: BaseUrlPolicy {
+            allow_private: true,
+        },
+        ..Config::default()
+    }
+}
+
+fn byo(fake: &FakeLlm) -> Value {
+    json!({"provider": "openai", "api_key": "sk-caller-secret", "model": "gpt-fake",
+           "base_url": format!("{}/v1", fake.url())})
+}
+
+#[test]
+fn a_byo_llm_answers_with_verified_markers_and_its_key_goes_nowhere_else() {
+    let fake = FakeLlm::start();
+    let server = TestServer::start_with(open_policy());
+    let key = &server.acme;
+    let id = server.write(key, json!({"content": "Alice works at Acme"}));
+    server.write(key, json!({"content": "Bob likes tea"}));
+    let resp = server.post(
+        "/agent/query",
+        key,
+        &json!({"question": "Where does Alice work?", "llm": byo(&fake), "include_proof_tree": true}),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    // The fake cites [mem-1] and an invented [mem-99], which verification drops.
+    assert_eq!(
+        resp.body["answer_with_citations"],
+        "Alice works at Acme [mem-1]."
+    );
+    assert_eq!(resp.body["answer"], "Alice works at Acme.");
+    assert_eq!(resp.body["citations"][0]["memory_id"], id.as_str());
+    assert_eq!(resp.body["citations"][0]["cited_by_llm"], true);
+    assert!(!resp.text.contains("sk-caller-secret"));
+
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some("Bearer sk-caller-secret")
+    );
+    assert_eq!(seen[0].body["model"], "gpt-fake");
+    let user = user_text(Shape::OpenAi, &seen[0].body);
+    assert!(user.contains("[mem-1] (valid from "), "{user}");
+    assert!(user.contains("Question: Where does Alice work?"), "{user}");
+    let system = seen[0].body["messages"][0]["content"].as_str().unwrap();
+    assert!(system.contains("[mem-N]"), "{system}");
+
+    // Nothing about the key is stored: the audit log and the memories never mention it.
+    let audit = server.get(&format!("/memories/{id}/audit"), key);
+    assert!(!audit.text.contains("sk-caller-secret"));
+}
+
+#[test]
+fn time_travel_asks_for_historical_phrasing_and_an_empty_scope_calls_no_model() {
+    let fake = FakeLlm::start();
+    let server = TestServer::start_with(open_policy());
+    let key = &server.acme;
+    let resp = server.post(
+        "/agent/query",
+        key,
+        &json!({"question": "Anything?", "llm": byo(&fake)}),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(
+        resp.body["answer"],
+        "No memories found for this company yet."
+    );
+    assert!(fake.seen().is_empty(), "no candidates: no model call");
+
+    server.write(key, json!({"content": "Alice works at Acme"}));
+    let at = "2030-01-01T00:00:00Z";
+    let resp = server.post(
+        "/agent/query",
+        key,
+        &json!({"question": "Where did Alice work?", "as_of": at, "llm": byo(&fake)}),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    let user = user_text(Shape::OpenAi, &fake.seen()[0].body);
+    assert!(
+        user.contains("begin the answer with \"As of 2030-01-01,\""),
+        "{user}"
+    );
+}
+
+#[test]
+fn provider_failures_are_llm_provider_errors_with_the_contracts_statuses() {
+    let fake = FakeLlm::start();
+    let server = TestServer::start_with(open_policy());
+    let key = &server.acme;
+    server.write(key, json!({"content": "Alice works at Acme"}));
+    let cases = [
+        (Script::BadKey, 401, None),
+        (Script::UnknownModel, 422, None),
+        (Script::RateLimited(7), 429, Some("7")),
+        (Script::Outage, 502, None),
+        (Script::NoText, 502, None),
+    ];
+    for (script, status, retry_after) in cases {
+        fake.script([script.clone()]);
+        let resp = server.post(
+            "/agent/query",
+            key,
+            &json!({"question": "Where does Alice work?", "llm": byo(&fake)}),
+        );
+        assert_eq!(resp.status, status, "{script:?}: {}", resp.text);
+        assert_eq!(resp.body["detail"]["error"], "llm_provider_error");
+        assert_eq!(resp.body["detail"]["provider"], "openai");
+        assert!(resp.body["detail"]["message"].is_string());
+        assert_eq!(resp.retry_after.as_deref(), retry_after, "{script:?}");
+        assert!(!resp.text.contains("sk-caller-secret"));
+    }
+}
+
+#[test]
+fn a_private_base_url_is_refused_by_default_before_anything_is_sent() {
+    let fake = FakeLlm::start();
+    let server = TestServer::start();
+    let key = &server.acme;
+    server.write(key, json!({"content": "Alice works at Acme"}));
+    let resp = server.post(
+        "/agent/query",
+        key,
+        &json!({"question": "Where does Alice work?", "llm": byo(&fake)}),
+    );
+    assert_eq!(resp.status, 400, "{}", resp.text);
+    assert_eq!(resp.body["detail"]["error"], "llm_provider_error");
+    assert!(
+        resp.body["detail"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("non-public"),
+        "{}",
+        resp.text
+    );
+    assert!(fake.seen().is_empty());
+}
+
+#[test]
+fn the_servers_default_model_answers_unless_the_caller_brings_one() {
+    let default = FakeLlm::start();
+    let callers = FakeLlm::start();
+    let config = Config {
+        default_llm: Some(LlmConfig {
+            provider: Provider::Anthropic,
+            model: "claude-fake".into(),
+            api_key: "sk-operator".into(),
+            base_url: Some(default.url()),
+            api_version: None,
+        }),
+        ..open_policy()
+    };
+    let server = TestServer::launch(Store::in_memory().unwrap(), config);
+    let key = &server.acme;
+    server.write(key, json!({"content": "Alice works at Acme"}));
+    let resp = server.post(
+        "/agent/query",
+        key,
+        &json!({"question": "Where does Alice work?"}),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(
+        resp.body["answer_with_citations"],
+        "Alice works at Acme [mem-1]."
+    );
+    assert_eq!(default.seen().len(), 1);
+    assert_eq!(default.seen()[0].header("x-api-key"), Some("sk-operator"));
+
+    // A caller's model replaces it, with no fallback when it fails.
+    callers.script([Script::Outage]);
+    let resp = server.post(
+        "/agent/query",
+        key,
+        &json!({"question": "Where does Alice work?", "llm": byo(&callers)}),
+    );
+    assert_eq!(resp.status, 502, "{}", resp.text);
+    assert_eq!(default.seen().len(), 1, "no fallback to the default model");
+    assert_eq!(callers.seen().len(), 1);
+}
