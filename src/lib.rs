@@ -52,6 +52,7 @@ mod embed;
 mod encoding;
 mod error;
 pub mod eval;
+pub mod extract;
 pub mod llm;
 mod model;
 mod query;

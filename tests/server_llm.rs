@@ -193,3 +193,76 @@ fn the_servers_default_model_answers_unless_the_caller_brings_one() {
     assert_eq!(default.seen().len(), 1, "no fallback to the default model");
     assert_eq!(callers.seen().len(), 1);
 }
+
+#[test]
+fn messages_mode_extracts_with_the_servers_default_model() {
+    let fake = FakeLlm::start();
+    let config = Config {
+        default_llm: Some(LlmConfig {
+            provider: Provider::Gemini,
+            model: "gemini-fake".into(),
+            api_key: "operator-key".into(),
+            base_url: Some(fake.url()),
+            api_version: None,
+        }),
+        ..Config::default()
+    };
+    let server = TestServer::launch(Store::in_memory().unwrap(), config);
+    let key = &server.acme;
+    fake.script([Script::Text(
+        r#"```json
+{"facts": [{"decision": "User's name is Alice", "topic": "Identity", "importance_score": 8},
+           {"decision": "User moved to Lisbon last year", "topic": "Location", "importance_score": 12}]}
+```"#
+            .into(),
+    )]);
+    let resp = server.post(
+        "/agent/memories",
+        key,
+        &json!({"messages": [{"role": "user", "content": "I'm Alice; I moved to Lisbon last year."}],
+                "recorded_at": "2026-03-01T10:00:00Z"}),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.body["extracted_count"], 2);
+    assert_eq!(
+        resp.body["extraction"],
+        json!({"provider": "gemini", "model": "gemini-fake", "byo_llm": false})
+    );
+    let sent = &fake.seen()[0];
+    assert_eq!(
+        sent.body["generationConfig"]["responseMimeType"],
+        "application/json"
+    );
+    let user = user_text(Shape::Gemini, &sent.body);
+    assert!(user.starts_with("Today: 2026-03-01\n"), "{user}");
+    assert!(
+        user.contains("User: I'm Alice; I moved to Lisbon last year."),
+        "{user}"
+    );
+    let list = server.get("/agent/memories", key);
+    let rows = list.body["memories"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    let lisbon = rows
+        .iter()
+        .find(|m| m["decision"] == "User moved to Lisbon last year")
+        .unwrap();
+    assert_eq!(lisbon["topic"], "Location");
+    assert_eq!(lisbon["importance_score"], 10, "clamped to 1-10");
+    let audit = server.get(
+        &format!("/memories/{}/audit", lisbon["id"].as_str().unwrap()),
+        key,
+    );
+    assert_eq!(audit.body["extraction"]["prompt_version"], "extract-v1");
+
+    // Output that is not the JSON contract is a 502 and writes nothing.
+    fake.script([Script::Text("I found two facts!".into())]);
+    let resp = server.post(
+        "/agent/memories",
+        key,
+        &json!({"messages": [{"role": "user", "content": "I keep bees."}], "tenant_id": "t2"}),
+    );
+    assert_eq!(resp.status, 502, "{}", resp.text);
+    assert_eq!(resp.body["detail"]["error"], "llm_provider_error");
+    let list = server.get("/agent/memories?tenant_id=t2", key);
+    assert_eq!(list.body["memories"], json!([]));
+}

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
-use aurra::llm::{BaseUrlPolicy, LlmConfig, Provider};
+use aurra::extract::{LlmExtractor, RulesExtractor};
+use aurra::llm::{BaseUrlPolicy, HttpLlm, LlmConfig, Provider};
 use aurra::server::{AppState, Config};
 use aurra::{ApiKey, OpenAiEmbedder, Store, StoreOptions};
 
@@ -46,6 +47,14 @@ enum EvalCommand {
         file: PathBuf,
         #[command(flatten)]
         embed: EmbedArgs,
+    },
+    /// Precision and recall of messages-mode extraction on a labelled set (e.g.
+    /// tests/fixtures/extraction/labelled.json): the offline rules, or the --llm-* model.
+    Extraction {
+        /// The labelled JSON file.
+        file: PathBuf,
+        #[command(flatten)]
+        llm: LlmArgs,
     },
 }
 
@@ -238,6 +247,23 @@ fn main() -> Result<()> {
             let report = aurra::eval::run_locomo(&text, embed.store_options())
                 .with_context(|| format!("evaluating {}", file.display()))?;
             println!("{report}");
+            Ok(())
+        }
+        Command::Eval {
+            command: EvalCommand::Extraction { file, llm },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let report = match llm.default_llm()? {
+                Some(config) => {
+                    let timeout = std::time::Duration::from_secs(llm.llm_timeout_secs);
+                    let client = HttpLlm::new(config, timeout)?;
+                    aurra::eval::run_extraction(&text, &LlmExtractor::new(&client))
+                }
+                None => aurra::eval::run_extraction(&text, &RulesExtractor),
+            }
+            .with_context(|| format!("evaluating {}", file.display()))?;
+            print!("{report}");
             Ok(())
         }
     }

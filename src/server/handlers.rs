@@ -10,7 +10,8 @@ use super::input::{Fields, Query, json_object};
 use super::wire::QueryEcho;
 use super::wire::{self, WireEvent, WireSettings, ts};
 use super::{AppState, Body, auth, json_response, response};
-use crate::llm::{HttpLlm, LlmConfig, Provider};
+use crate::extract::{Extractor, LlmExtractor, RulesExtractor, Turn};
+use crate::llm::{BaseUrlPolicy, HttpLlm, LlmConfig, Provider};
 use crate::{
     ApiKey, Extraction, ExtractiveAnswerer, HALF_LIFE_RANGE_DAYS, ListQuery, LlmAnswerer, MemoryId,
     NewMemory, QueryRequest, ReadMode, SearchQuery, SearchType, SettingsPatch, Store, Supersede,
@@ -136,13 +137,6 @@ fn finish_with_llm(mut f: Fields<'_>) -> Result<Option<LlmConfig>, ApiError> {
     spec
 }
 
-fn not_implemented(what: &str) -> ApiError {
-    ApiError::detail(
-        StatusCode::NOT_IMPLEMENTED,
-        format!("{what} is not implemented in this aurra release yet"),
-    )
-}
-
 /// The Level 2 result for a saved row (spec §9.4). Level 2 classification arrives with the
 /// LLM features; until then it reports honestly that it did not run.
 fn auto_supersede_result(enabled: bool, memory_id: Option<MemoryId>) -> Value {
@@ -188,7 +182,7 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
         messages.is_some(),
     );
     let tenant = tenant_id.clone();
-    let memory_base = |m: NewMemory| {
+    let memory_base = move |m: NewMemory| {
         let m = match &tenant {
             Some(t) => m.with_tenant(t.clone()),
             None => m,
@@ -252,9 +246,6 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
             if turns.is_empty() {
                 return Err(ApiError::bad_request("messages must not be empty"));
             }
-            if llm.is_some() {
-                return Err(not_implemented("BYO-LLM extraction (the llm field)"));
-            }
             let enabled = auto_supersede_enabled(ctx, auto_supersede).await?;
             auth::check_write_quota(&ctx.state, ctx.account()).await?;
             // The SDK always sends source "agent"; in messages mode that means "absent".
@@ -263,29 +254,58 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
                 .unwrap_or_else(|| "agent_session".into());
             let channel = session_id.clone().unwrap_or_else(|| "agent_session".into());
             let rendering = render_conversation(&turns);
-            let now = ctx.state.store.clock_now();
-            let extraction = Extraction {
-                provider: BUILTIN_PROVIDER.into(),
-                model: PLACEHOLDER_EXTRACTOR.into(),
-                prompt_version: "v0".into(),
-                extracted_at: recorded_at.unwrap_or(now),
-            };
-            let facts: Vec<NewMemory> = extract_placeholder(&turns)
+            let today = recorded_at.unwrap_or_else(|| ctx.state.store.clock_now());
+            let byo = llm.is_some();
+            let model = chosen_llm(ctx, llm);
+            let timeout = ctx.state.config.llm_timeout;
+            let turns: Vec<Turn> = turns
                 .into_iter()
-                .map(|fact| {
-                    let mut m = memory_base(NewMemory::new(fact))
-                        .with_source(source.clone())
-                        .with_channel(channel.clone())
-                        .with_original_message(rendering.clone());
-                    m.session_id = session_id.clone();
-                    m.extraction = Some(extraction.clone());
-                    m.shape = WriteShape::Messages;
-                    m
-                })
+                .map(|(role, content)| Turn::new(role, content))
                 .collect();
-            let extracted = facts.len();
-            let outcomes = ctx
-                .write(move |store, account| store.write_batch(account, facts))
+            // Extraction (a provider call, or the offline rules) runs off the async threads
+            // and outside any write transaction; then the facts are written in one batch.
+            let (extracted, outcomes, meta) = ctx
+                .write(move |store, account| {
+                    let (facts, meta) = match model {
+                        Some((config, policy)) => {
+                            let llm = connect(config, policy, timeout)?;
+                            let extractor = LlmExtractor::new(&llm);
+                            (
+                                extractor.extract(&turns, today)?,
+                                ExtractionMeta::of(&extractor),
+                            )
+                        }
+                        None => (
+                            RulesExtractor.extract(&turns, today)?,
+                            ExtractionMeta::of(&RulesExtractor),
+                        ),
+                    };
+                    let extraction = Extraction {
+                        provider: meta.provider.clone(),
+                        model: meta.model.clone(),
+                        prompt_version: meta.prompt_version.clone(),
+                        extracted_at: today,
+                    };
+                    let memories: Vec<NewMemory> = facts
+                        .into_iter()
+                        .map(|fact| {
+                            let mut m = memory_base(NewMemory::new(fact.decision))
+                                .with_source(source.clone())
+                                .with_channel(channel.clone())
+                                .with_original_message(rendering.clone())
+                                .with_importance(fact.importance_score);
+                            m.topic = fact.topic;
+                            m.session_id = session_id.clone();
+                            m.extraction = Some(extraction.clone());
+                            m.shape = WriteShape::Messages;
+                            m
+                        })
+                        .collect();
+                    let extracted = memories.len();
+                    // Even with no facts: the request still counts as one write (spec O-12).
+                    let outcomes = store.write_batch(account, memories)?;
+                    Ok((extracted, outcomes, meta))
+                })
                 .await?;
             let ids: Vec<MemoryId> = outcomes.iter().filter_map(WriteOutcome::saved_id).collect();
             let body = json!({
@@ -296,9 +316,9 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
                 "saved_count": ids.len(),
                 "memory_ids": ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 "extraction": {
-                    "provider": BUILTIN_PROVIDER,
-                    "model": PLACEHOLDER_EXTRACTOR,
-                    "byo_llm": false,
+                    "provider": meta.provider,
+                    "model": meta.model,
+                    "byo_llm": byo,
                 },
                 "auto_supersede": ids
                     .iter()
@@ -310,10 +330,45 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
     }
 }
 
-const BUILTIN_PROVIDER: &str = "builtin";
-/// The stand-in extractor of this release: one fact per user turn, verbatim. The
-/// conservative rule-based extractor (`rules-v1`) and LLM extraction replace it.
-const PLACEHOLDER_EXTRACTOR: &str = "verbatim-v0";
+/// Provider, model and prompt version of the extractor that ran.
+struct ExtractionMeta {
+    provider: String,
+    model: String,
+    prompt_version: String,
+}
+
+impl ExtractionMeta {
+    fn of(extractor: &dyn Extractor) -> Self {
+        ExtractionMeta {
+            provider: extractor.provider().to_owned(),
+            model: extractor.model().to_owned(),
+            prompt_version: extractor.prompt_version().to_owned(),
+        }
+    }
+}
+
+/// The model a request uses: the caller's `llm` (with the base-URL policy to check), else the
+/// server's default, else none (the offline implementation). Never a fallback between them.
+fn chosen_llm(ctx: &Ctx, byo: Option<LlmConfig>) -> Option<(LlmConfig, Option<BaseUrlPolicy>)> {
+    let config = &ctx.state.config;
+    match byo {
+        Some(c) => Some((c, Some(config.base_url_policy))),
+        None => config.default_llm.clone().map(|c| (c, None)),
+    }
+}
+
+/// A client for a chosen model (a caller's base URL checked against the policy).
+fn connect(
+    config: LlmConfig,
+    policy: Option<BaseUrlPolicy>,
+    timeout: std::time::Duration,
+) -> crate::Result<HttpLlm> {
+    match policy {
+        Some(policy) => HttpLlm::checked(config, timeout, policy),
+        None => HttpLlm::new(config, timeout),
+    }
+    .map_err(crate::Error::Llm)
+}
 
 async fn auto_supersede_enabled(ctx: &Ctx, requested: Option<bool>) -> Result<bool, ApiError> {
     if let Some(flag) = requested {
@@ -374,14 +429,6 @@ fn render_conversation(turns: &[(String, String)]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-fn extract_placeholder(turns: &[(String, String)]) -> Vec<String> {
-    turns
-        .iter()
-        .filter(|(role, content)| role.eq_ignore_ascii_case("user") && !content.trim().is_empty())
-        .map(|(_, content)| content.trim().to_owned())
-        .collect()
 }
 
 // ---- GET /agent/memories --------------------------------------------------------------------
@@ -525,24 +572,14 @@ pub(crate) async fn query(ctx: &Ctx, bytes: &[u8]) -> Result<Response<Body>, Api
         k: limit,
     };
     let half_life = ctx.half_life().await?;
-    let config = &ctx.state.config;
-    // The caller's model (its base_url checked against the policy), else the server's
-    // default, else the offline answerer. No fallback from one to another.
-    let llm = match byo_llm {
-        Some(c) => Some((c, Some(config.base_url_policy))),
-        None => config.default_llm.clone().map(|c| (c, None)),
-    };
-    let timeout = config.llm_timeout;
+    let llm = chosen_llm(ctx, byo_llm);
+    let timeout = ctx.state.config.llm_timeout;
     // Provider and embedding calls wait on the network: the blocking pool, not the readers.
     let network = llm.is_some() || ctx.state.store.search_type() != Some(SearchType::Keyword);
     let answer = move |store: &Store, account: &str| {
         let answer = match llm {
             Some((llm_config, policy)) => {
-                let llm = match policy {
-                    Some(policy) => HttpLlm::checked(llm_config, timeout, policy),
-                    None => HttpLlm::new(llm_config, timeout),
-                }
-                .map_err(crate::Error::Llm)?;
+                let llm = connect(llm_config, policy, timeout)?;
                 store.query(account, &request, &LlmAnswerer::new(&llm))?
             }
             None => store.query(account, &request, &ExtractiveAnswerer)?,

@@ -3,8 +3,9 @@
 It serves the OpenAI Chat Completions shape (`/v1/chat/completions`, and Azure's
 `/openai/deployments/<d>/chat/completions`), records every request, and can be told to fail
 the next request the way OpenAI does: 401 bad key, 404 unknown model, 429 with
-`Retry-After`, 500. By default it answers with the first candidate's text and its marker,
-plus an invented `[mem-99]` that the server must drop.
+`Retry-After`, 500. By default it answers a JSON-mode request (extraction) with one fact per user line, and
+any other request (answering) with the first candidate's text and its marker, plus an invented
+`[mem-99]` that the server must drop.
 """
 
 from __future__ import annotations
@@ -46,7 +47,13 @@ class FakeProvider:
                                          "code": code}}
                     self._send(status, payload, {"Retry-After": "7"} if status == 429 else {})
                     return
-                text = fake.answer or fake._cite(body["messages"][-1]["content"])
+                prompt = body["messages"][-1]["content"]
+                if fake.answer is not None:
+                    text = fake.answer
+                elif body.get("response_format", {}).get("type") == "json_object":
+                    text = fake._facts(prompt)
+                else:
+                    text = fake._cite(prompt)
                 self._send(200, {"id": "chatcmpl-fake", "object": "chat.completion",
                                  "choices": [{"index": 0, "finish_reason": "stop",
                                               "message": {"role": "assistant",
@@ -65,6 +72,14 @@ class FakeProvider:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @staticmethod
+    def _facts(prompt: str) -> str:
+        """An extraction: one fact per user line, "User said: <line>"."""
+        facts = [{"decision": f"User said: {line[len('User: '):]}", "topic": "Chat",
+                  "importance_score": 6}
+                 for line in prompt.splitlines() if line.startswith("User: ")]
+        return json.dumps({"facts": facts})
 
     @staticmethod
     def _cite(prompt: str) -> str:

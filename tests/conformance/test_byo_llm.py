@@ -1,5 +1,5 @@
-"""BYO-LLM on `POST /agent/query` (spec §6.1 steps 4–5, §9.1) through the SDK, against a fake
-OpenAI-compatible provider on 127.0.0.1. The server under test runs with
+"""BYO-LLM on `POST /agent/query` (spec §6.1 steps 4–5, §9.1) and on messages-mode
+extraction (§9.2) through the SDK, against a fake OpenAI-compatible provider on 127.0.0.1. The server under test runs with
 `--llm-allow-private-base-url` (a caller may point `llm.base_url` at loopback); the shared
 server, without it, refuses such a `base_url`.
 """
@@ -122,3 +122,69 @@ def test_a_loopback_base_url_is_refused_by_a_default_server(server, provider):
     assert err.value.status_code == 400
     assert "non-public" in err.value.provider_message
     assert len(provider.requests) == before, "nothing was sent"
+
+
+def test_messages_mode_extracts_with_a_byo_llm(byo_server, provider):
+    acme = byo_server.client("acme")
+    tenant = unique("byo")
+    before = len(provider.requests)
+    result = acme.memories.add(
+        messages=[{"role": "user", "content": "I keep bees in my garden."},
+                  {"role": "assistant", "content": "How lovely!"}],
+        tenant_id=tenant, session_id="s-1", llm=openai_llm(provider))
+    assert result.status == "extracted"
+    assert result.extracted_count == 1 and result.saved_count == 1
+    assert result.extraction == {"provider": "openai", "model": "gpt-fake", "byo_llm": True}
+    sent = provider.requests[before:]
+    assert len(sent) == 1
+    assert sent[0]["body"]["response_format"] == {"type": "json_object"}
+    assert "User: I keep bees in my garden." in sent[0]["body"]["messages"][-1]["content"]
+    rows = acme.memories.list(tenant_id=tenant)
+    assert [r["decision"] for r in rows] == ["User said: I keep bees in my garden."]
+    assert rows[0]["topic"] == "Chat" and rows[0]["importance_score"] == 6
+    assert rows[0]["channel"] == "s-1"
+    audit = byo_server.get(f"/memories/{rows[0]['id']}/audit")
+    assert audit.status_code == 200
+    assert SECRET not in audit.text
+    assert audit.json()["extraction"]["model"] == "gpt-fake"
+
+
+def test_unparseable_extraction_is_502_and_writes_nothing(byo_server, provider):
+    acme = byo_server.client("acme")
+    tenant = unique("byo")
+    provider.answer = "Sure! Here are the facts: bees."
+    try:
+        with pytest.raises(AurraLLMProviderError) as err:
+            acme.memories.add(messages=[{"role": "user", "content": "I keep bees."}],
+                              tenant_id=tenant, llm=openai_llm(provider))
+    finally:
+        provider.answer = None
+    assert err.value.status_code == 502
+    assert acme.memories.list(tenant_id=tenant) == []
+
+
+def test_messages_mode_provider_errors_raise_and_write_nothing(byo_server, provider):
+    acme = byo_server.client("acme")
+    tenant = unique("byo")
+    provider.next_failure = "bad_key"
+    with pytest.raises(AurraLLMProviderError) as err:
+        acme.memories.add(messages=[{"role": "user", "content": "I keep bees."}],
+                          tenant_id=tenant, llm=openai_llm(provider))
+    assert err.value.status_code == 401
+    assert acme.memories.list(tenant_id=tenant) == []
+
+
+def test_messages_mode_without_an_llm_uses_the_offline_rules(server):
+    acme = server.client("acme")
+    tenant = unique("rules")
+    result = acme.memories.add(
+        messages=[{"role": "user", "content": "Hi! My name is Dana and I'm allergic to cats."},
+                  {"role": "assistant", "content": "Nice to meet you, Dana."},
+                  {"role": "user", "content": "What's the weather like?"}],
+        tenant_id=tenant)
+    assert result.extraction == {"provider": "builtin", "model": "rules-v1", "byo_llm": False}
+    decisions = sorted(r["decision"] for r in acme.memories.list(tenant_id=tenant))
+    assert decisions == ["User is allergic to cats.", "User's name is Dana."]
+    greeting = acme.memories.add(messages=[{"role": "user", "content": "Hello there!"}],
+                                 tenant_id=tenant)
+    assert greeting.extracted_count == 0 and greeting.saved_count == 0

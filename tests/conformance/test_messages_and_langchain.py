@@ -279,7 +279,7 @@ def test_langchain_user_turns_in_a_row(server):
 def test_langchain_tenant_variant(server):
     session, tenant = unique("lc"), unique("lct")
     h = history(server, session, tenant_id=tenant)
-    h.add_user_message("Our fiscal year starts in April.")
+    h.add_user_message("Remember that our fiscal year starts in April.")
     h.add_ai_message("Understood, April it is.")
     msgs = h.messages
     assert msgs and isinstance(msgs[0], HumanMessage)

@@ -1,9 +1,15 @@
-//! Retrieval evaluation on LoCoMo-format conversations (`aurra eval locomo FILE`).
+//! Quality measurements: retrieval on LoCoMo-format conversations (`aurra eval locomo FILE`)
+//! and messages-mode extraction on a labelled set ([`extraction`], `aurra eval extraction
+//! FILE`).
 //!
+//! LoCoMo:
 //! Each conversation goes into its own tenant, one memory per turn (`"<speaker>: <text>"`,
 //! plus the image caption when there is one), `valid_from` = the session's date. Every
 //! question of categories 1–4 goes through [`Store::query`]; recall@k is the fraction of a
 //! question's evidence turns among its top k candidates, averaged over questions.
+
+mod extraction;
+pub use extraction::{ExtractionReport, run_extraction};
 
 use std::collections::BTreeMap;
 use std::time::Instant;
