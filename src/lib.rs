@@ -48,6 +48,7 @@
 
 mod account;
 mod answer;
+pub mod classify;
 mod embed;
 mod encoding;
 mod error;
@@ -77,16 +78,16 @@ pub use embed::OpenAiEmbedder;
 pub use encoding::FORMAT_VERSION;
 pub use error::{Error, Result};
 pub use model::{
-    AuditEvent, DEFAULT_IMPORTANCE, DEFAULT_TOPIC, EXTRACTOR_ACTOR, EventDetails, EventKind,
-    Extraction, ListQuery, ListResult, Memory, MemoryId, NewMemory, ORIGINAL_MESSAGE_MAX_CHARS,
-    ReadMode, SearchHit, SearchQuery, SearchResult, SearchType, Supersede, SupersedeOutcome,
-    Timeline, WriteOutcome, WriteShape,
+    AuditEvent, Classification, DEFAULT_IMPORTANCE, DEFAULT_TOPIC, EXTRACTOR_ACTOR, EventDetails,
+    EventKind, Extraction, ListQuery, ListResult, Memory, MemoryId, NewMemory,
+    ORIGINAL_MESSAGE_MAX_CHARS, ReadMode, SearchHit, SearchQuery, SearchResult, SearchType,
+    Supersede, SupersedeOutcome, Timeline, WriteOutcome, WriteShape,
 };
 pub use query::{
     ChainLink, Citation, EMPTY_ANSWER, ProofTree, QueryAnswer, QueryRequest, SupersessionChain,
     answer_hash,
 };
-pub use store::{MAX_CHAIN_HOPS, StorageBackend, Store, StoreOptions};
+pub use store::{CLASSIFIER_ACTOR, MAX_CHAIN_HOPS, StorageBackend, Store, StoreOptions};
 pub use temporal::TemporalFlags;
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 

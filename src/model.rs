@@ -655,6 +655,20 @@ pub enum EventDetails {
     },
 }
 
+/// One Level 2 judgement of a candidate against a new memory, as recorded in the
+/// candidate's `memory.classified` event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Classification {
+    /// The judged (older) memory.
+    pub candidate: MemoryId,
+    /// `supersedes`, `refines` or `independent`.
+    pub verdict: String,
+    /// 0–1.
+    pub confidence: f64,
+    /// One sentence.
+    pub reasoning: String,
+}
+
 /// One entry of a memory's append-only audit log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {

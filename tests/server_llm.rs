@@ -266,3 +266,104 @@ fn messages_mode_extracts_with_the_servers_default_model() {
     let list = server.get("/agent/memories?tenant_id=t2", key);
     assert_eq!(list.body["memories"], json!([]));
 }
+
+#[test]
+fn level2_classifies_with_the_default_model_and_survives_its_failure() {
+    let fake = FakeLlm::start();
+    let config = Config {
+        default_llm: Some(LlmConfig {
+            provider: Provider::OpenAi,
+            model: "gpt-fake".into(),
+            api_key: "sk-operator".into(),
+            base_url: Some(format!("{}/v1", fake.url())),
+            api_version: None,
+        }),
+        ..Config::default()
+    };
+    let server = TestServer::launch(Store::in_memory().unwrap(), config);
+    let key = &server.acme;
+    let old = server.write(key, json!({"content": "User works at Initech"}));
+    fake.script([Script::Text(
+        r#"{"verdict": "supersedes", "confidence": 0.91, "reasoning": "Employer changed."}"#.into(),
+    )]);
+    let resp = server.post(
+        "/agent/memories",
+        key,
+        &json!({"content": "User is an engineer at Globex these days", "auto_supersede": true}),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    let auto = &resp.body["auto_supersede"];
+    assert_eq!(auto["ran"], true, "{}", resp.text);
+    assert_eq!(auto["supersession"]["old_memory_id"], old.as_str());
+    assert_eq!(auto["supersession"]["confidence"], 0.91);
+    assert_eq!(auto["supersession"]["reasoning"], "Employer changed.");
+    // The hosted default classifier id is Anthropic's: on OpenAI the default model is used.
+    assert_eq!(auto["supersession"]["model"], "gpt-fake");
+    let sent = fake.seen().pop().unwrap();
+    assert_eq!(sent.body["model"], "gpt-fake");
+    assert_eq!(sent.body["response_format"]["type"], "json_object");
+    let user = user_text(Shape::OpenAi, &sent.body);
+    assert!(user.contains("OLD (valid from "), "{user}");
+    assert!(user.contains("User works at Initech"), "{user}");
+    assert!(user.contains("NEW (valid from "), "{user}");
+
+    // A failing classifier leaves the new row saved and says why.
+    fake.script([Script::Outage]);
+    let resp = server.post(
+        "/agent/memories",
+        key,
+        &json!({"content": "User is an engineer at Hooli these days", "auto_supersede": true}),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    let auto = &resp.body["auto_supersede"];
+    assert_eq!(auto["ran"], false);
+    assert!(
+        auto["skipped_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("classifier unavailable:"),
+        "{}",
+        resp.text
+    );
+    assert!(resp.body["memory_id"].is_string());
+
+    // classifier_model names the model the backend is asked for; builtin-rules-v1 is offline.
+    let patch = server.patch(
+        "/agent/settings",
+        key,
+        &json!({"classifier_model": "gpt-classifier"}),
+    );
+    assert_eq!(patch.status, 200, "{}", patch.text);
+    // Two current candidates (Globex, Hooli): two classifications.
+    let refines = r#"{"verdict": "refines", "confidence": 0.6, "reasoning": "More detail."}"#;
+    fake.script([Script::Text(refines.into()), Script::Text(refines.into())]);
+    let resp = server.post(
+        "/agent/memories",
+        key,
+        &json!({"content": "User is an engineer at Globex on the payments team", "auto_supersede": true}),
+    );
+    assert_eq!(resp.body["auto_supersede"]["ran"], true, "{}", resp.text);
+    assert_eq!(resp.body["auto_supersede"]["candidates_examined"], 2);
+    assert_eq!(fake.seen().pop().unwrap().body["model"], "gpt-classifier");
+    let before = fake.seen().len();
+    server.patch(
+        "/agent/settings",
+        key,
+        &json!({"classifier_model": "builtin-rules-v1"}),
+    );
+    let resp = server.post(
+        "/agent/memories",
+        key,
+        &json!({"content": "User is no longer an engineer at Globex these days", "auto_supersede": true}),
+    );
+    assert_eq!(resp.body["auto_supersede"]["ran"], true, "{}", resp.text);
+    assert_eq!(
+        resp.body["auto_supersede"]["supersession"]["model"],
+        "builtin-rules-v1"
+    );
+    assert_eq!(
+        fake.seen().len(),
+        before,
+        "the offline classifier calls no model"
+    );
+}

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
+use aurra::classify::RulesClassifier;
 use aurra::extract::{LlmExtractor, RulesExtractor};
 use aurra::llm::{BaseUrlPolicy, HttpLlm, LlmConfig, Provider};
 use aurra::server::{AppState, Config};
@@ -47,6 +48,12 @@ enum EvalCommand {
         file: PathBuf,
         #[command(flatten)]
         embed: EmbedArgs,
+    },
+    /// Precision and recall of the offline Level 2 classifier (builtin-rules-v1) on labelled
+    /// pairs (e.g. tests/fixtures/classification/labelled-pairs.json).
+    Classification {
+        /// The labelled JSON file.
+        file: PathBuf,
     },
     /// Precision and recall of messages-mode extraction on a labelled set (e.g.
     /// tests/fixtures/extraction/labelled.json): the offline rules, or the --llm-* model.
@@ -247,6 +254,20 @@ fn main() -> Result<()> {
             let report = aurra::eval::run_locomo(&text, embed.store_options())
                 .with_context(|| format!("evaluating {}", file.display()))?;
             println!("{report}");
+            Ok(())
+        }
+        Command::Eval {
+            command: EvalCommand::Classification { file },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let classifier = RulesClassifier::default();
+            let report =
+                aurra::eval::run_classification(&text, aurra::MIN_CONFIDENCE_FLOOR, |old, new| {
+                    Ok(classifier.judge(old, new))
+                })
+                .with_context(|| format!("evaluating {}", file.display()))?;
+            print!("{report}");
             Ok(())
         }
         Command::Eval {

@@ -1,6 +1,6 @@
 //! Quality measurements: retrieval on LoCoMo-format conversations (`aurra eval locomo FILE`)
-//! and messages-mode extraction on a labelled set ([`extraction`], `aurra eval extraction
-//! FILE`).
+//! messages-mode extraction on labelled conversations (`aurra eval extraction FILE`), and the
+//! Level 2 classifier on labelled pairs (`aurra eval classification FILE`).
 //!
 //! LoCoMo:
 //! Each conversation goes into its own tenant, one memory per turn (`"<speaker>: <text>"`,
@@ -8,7 +8,9 @@
 //! question of categories 1–4 goes through [`Store::query`]; recall@k is the fraction of a
 //! question's evidence turns among its top k candidates, averaged over questions.
 
+mod classification;
 mod extraction;
+pub use classification::{ClassificationReport, run_classification};
 pub use extraction::{ExtractionReport, run_extraction};
 
 use std::collections::BTreeMap;

@@ -10,12 +10,13 @@ use super::input::{Fields, Query, json_object};
 use super::wire::QueryEcho;
 use super::wire::{self, WireEvent, WireSettings, ts};
 use super::{AppState, Body, auth, json_response, response};
+use crate::classify::{Classifier, Level2Result, LlmClassifier, RulesClassifier, run_level2};
 use crate::extract::{Extractor, LlmExtractor, RulesExtractor, Turn};
 use crate::llm::{BaseUrlPolicy, HttpLlm, LlmConfig, Provider};
 use crate::{
-    ApiKey, Extraction, ExtractiveAnswerer, HALF_LIFE_RANGE_DAYS, ListQuery, LlmAnswerer, MemoryId,
-    NewMemory, QueryRequest, ReadMode, SearchQuery, SearchType, SettingsPatch, Store, Supersede,
-    WriteOutcome, WriteShape,
+    ApiKey, Extraction, ExtractiveAnswerer, HALF_LIFE_RANGE_DAYS, ListQuery, LlmAnswerer, Memory,
+    MemoryId, NewMemory, QueryRequest, ReadMode, SearchQuery, SearchType, Settings, SettingsPatch,
+    Store, Supersede, WriteOutcome, WriteShape,
 };
 
 /// One authenticated request.
@@ -137,24 +138,122 @@ fn finish_with_llm(mut f: Fields<'_>) -> Result<Option<LlmConfig>, ApiError> {
     spec
 }
 
-/// The Level 2 result for a saved row (spec §9.4). Level 2 classification arrives with the
-/// LLM features; until then it reports honestly that it did not run.
-fn auto_supersede_result(enabled: bool, memory_id: Option<MemoryId>) -> Value {
-    let reason = if enabled {
-        "auto_supersede not available: Level 2 classification is not implemented in this aurra release yet"
-    } else {
-        "auto_supersede disabled"
-    };
-    let mut result = json!({
-        "ran": false,
-        "skipped_reason": reason,
-        "candidates_examined": 0,
-        "supersession": null,
+/// The Level 2 result object of spec §9.4 (`memory_id` in messages mode); the supersession
+/// carries both spellings the SDK and the docs use.
+fn level2_json(result: &Level2Result, memory_id: Option<MemoryId>) -> Value {
+    let supersession = result.supersession.as_ref().map(|s| {
+        json!({
+            "old_memory_id": s.old_memory_id.to_string(),
+            "superseded_id": s.old_memory_id.to_string(),
+            "verdict": s.verdict.as_str(),
+            "confidence": s.confidence,
+            "reasoning": s.reasoning,
+            "reason": s.reasoning,
+            "model": s.model,
+        })
+    });
+    let mut value = json!({
+        "ran": result.ran,
+        "skipped_reason": result.skipped_reason,
+        "candidates_examined": result.candidates_examined,
+        "supersession": supersession,
     });
     if let Some(id) = memory_id {
-        result["memory_id"] = json!(id.to_string());
+        value["memory_id"] = json!(id.to_string());
     }
-    result
+    value
+}
+
+/// What Level 2 needs to run for a request: the key's settings and the classifier to use.
+#[derive(Clone)]
+struct Level2Plan {
+    settings: Settings,
+    /// The server's default model with the classifier model id; `None`: the offline rules.
+    llm: Option<LlmConfig>,
+    timeout: std::time::Duration,
+}
+
+impl Level2Plan {
+    /// The plan when Level 2 is enabled for this request, else `None`.
+    async fn of(ctx: &Ctx, requested: Option<bool>) -> Result<Option<Level2Plan>, ApiError> {
+        let settings = ctx.state.settings(ctx.key.id).await?;
+        if !requested.unwrap_or(settings.auto_supersede_default) {
+            return Ok(None);
+        }
+        let config = &ctx.state.config;
+        // The classifier is the server's default model with `classifier_model` (spec O-10:
+        // any id the configured backend knows); the hosted default id, which only Anthropic
+        // knows, means the default model itself on other providers; `builtin-rules-v1` (or no
+        // default model) is the offline classifier. A caller's `llm` is never used (§9.1).
+        let llm = config.default_llm.clone().and_then(|mut llm| {
+            let model = settings.classifier_model.trim();
+            if model == RulesClassifier::MODEL {
+                return None;
+            }
+            let hosted_default = Settings::default().classifier_model;
+            if model != hosted_default || llm.provider == Provider::Anthropic {
+                llm.model = model.to_owned();
+            }
+            Some(llm)
+        });
+        Ok(Some(Level2Plan {
+            settings,
+            llm,
+            timeout: config.llm_timeout,
+        }))
+    }
+
+    /// Runs Level 2 for each saved row (`siblings`: all rows the request saved). A classifier
+    /// that fails leaves the rows saved and says why in `skipped_reason`.
+    fn run(&self, store: &Store, account: &str, saved: &[Memory]) -> Vec<Level2Result> {
+        let ids: Vec<MemoryId> = saved.iter().map(|m| m.id).collect();
+        let client = match &self.llm {
+            Some(config) => match HttpLlm::new(config.clone(), self.timeout) {
+                Ok(client) => Some(client),
+                Err(e) => {
+                    let reason = format!("classifier unavailable: {}", e.message);
+                    return saved
+                        .iter()
+                        .map(|_| Level2Result::skipped(&reason))
+                        .collect();
+                }
+            },
+            None => None,
+        };
+        let rules = RulesClassifier::default();
+        let llm_classifier = client.as_ref().map(|c| LlmClassifier::new(c));
+        let classifier: &dyn Classifier = match &llm_classifier {
+            Some(c) => c,
+            None => &rules,
+        };
+        saved
+            .iter()
+            .map(|memory| {
+                let siblings: Vec<MemoryId> =
+                    ids.iter().copied().filter(|id| *id != memory.id).collect();
+                run_level2(
+                    store,
+                    account,
+                    memory,
+                    &siblings,
+                    &self.settings,
+                    classifier,
+                )
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "level 2 classification failed");
+                    let message = match e {
+                        crate::Error::Llm(e) => e.message,
+                        other => other.to_string(),
+                    };
+                    Level2Result::skipped(format!("classifier unavailable: {message}"))
+                })
+            })
+            .collect()
+    }
+}
+
+fn disabled() -> Level2Result {
+    Level2Result::skipped("auto_supersede disabled")
 }
 
 // ---- POST /agent/memories -------------------------------------------------------------------
@@ -217,10 +316,19 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
             if let Some(s) = session_id {
                 memory = memory.with_session(s);
             }
-            let enabled = auto_supersede_enabled(ctx, auto_supersede).await?;
+            let level2 = Level2Plan::of(ctx, auto_supersede).await?;
             auth::check_write_quota(&ctx.state, ctx.account()).await?;
-            let outcome = ctx
-                .write(move |store, account| store.write(account, memory))
+            let (outcome, level2) = ctx
+                .write(move |store, account| {
+                    let outcome = store.write(account, memory)?;
+                    let result = match (&outcome, &level2) {
+                        (WriteOutcome::Saved(m), Some(plan)) => plan
+                            .run(store, account, std::slice::from_ref(m.as_ref()))
+                            .pop(),
+                        _ => None,
+                    };
+                    Ok((outcome, result))
+                })
                 .await?;
             let body = match outcome {
                 WriteOutcome::Saved(m) => json!({
@@ -228,7 +336,7 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
                     "memory_id": m.id.to_string(),
                     "company_id": ctx.account(),
                     "tenant_id": tenant_id,
-                    "auto_supersede": auto_supersede_result(enabled, None),
+                    "auto_supersede": level2_json(&level2.unwrap_or_else(disabled), None),
                 }),
                 WriteOutcome::Duplicate { existing } => json!({
                     "status": "duplicate",
@@ -246,7 +354,7 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
             if turns.is_empty() {
                 return Err(ApiError::bad_request("messages must not be empty"));
             }
-            let enabled = auto_supersede_enabled(ctx, auto_supersede).await?;
+            let level2 = Level2Plan::of(ctx, auto_supersede).await?;
             auth::check_write_quota(&ctx.state, ctx.account()).await?;
             // The SDK always sends source "agent"; in messages mode that means "absent".
             let source = source
@@ -264,7 +372,7 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
                 .collect();
             // Extraction (a provider call, or the offline rules) runs off the async threads
             // and outside any write transaction; then the facts are written in one batch.
-            let (extracted, outcomes, meta) = ctx
+            let (extracted, saved, level2_results, meta) = ctx
                 .write(move |store, account| {
                     let (facts, meta) = match model {
                         Some((config, policy)) => {
@@ -304,10 +412,21 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
                     let extracted = memories.len();
                     // Even with no facts: the request still counts as one write (spec O-12).
                     let outcomes = store.write_batch(account, memories)?;
-                    Ok((extracted, outcomes, meta))
+                    let saved: Vec<Memory> = outcomes
+                        .into_iter()
+                        .filter_map(|o| match o {
+                            WriteOutcome::Saved(m) => Some(*m),
+                            WriteOutcome::Duplicate { .. } => None,
+                        })
+                        .collect();
+                    let results = match &level2 {
+                        Some(plan) => plan.run(store, account, &saved),
+                        None => saved.iter().map(|_| disabled()).collect(),
+                    };
+                    Ok((extracted, saved, results, meta))
                 })
                 .await?;
-            let ids: Vec<MemoryId> = outcomes.iter().filter_map(WriteOutcome::saved_id).collect();
+            let ids: Vec<MemoryId> = saved.iter().map(|m| m.id).collect();
             let body = json!({
                 "status": "extracted",
                 "company_id": ctx.account(),
@@ -320,9 +439,10 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
                     "model": meta.model,
                     "byo_llm": byo,
                 },
-                "auto_supersede": ids
+                "auto_supersede": level2_results
                     .iter()
-                    .map(|id| auto_supersede_result(enabled, Some(*id)))
+                    .zip(&ids)
+                    .map(|(result, id)| level2_json(result, Some(*id)))
                     .collect::<Vec<_>>(),
             });
             Ok(response(StatusCode::OK, &body))
@@ -368,13 +488,6 @@ fn connect(
         None => HttpLlm::new(config, timeout),
     }
     .map_err(crate::Error::Llm)
-}
-
-async fn auto_supersede_enabled(ctx: &Ctx, requested: Option<bool>) -> Result<bool, ApiError> {
-    if let Some(flag) = requested {
-        return Ok(flag);
-    }
-    Ok(ctx.state.settings(ctx.key.id).await?.auto_supersede_default)
 }
 
 /// Validates the chat array: each item an object with string `role` and `content`.

@@ -13,6 +13,7 @@ mod rows;
 mod search;
 mod stamp;
 mod supersede;
+pub use supersede::CLASSIFIER_ACTOR;
 pub(crate) mod tables;
 mod tree;
 mod vectors;
