@@ -15,6 +15,10 @@
 //! answerer, a hash-bound proof tree), and, with the default `server` feature, serves the
 //! hosted Aurra REST contract ([`server`], the `aurra serve` binary).
 //!
+//! Every LLM feature works offline by default and takes a language model when given one
+//! ([`llm`]): query answers ([`LlmAnswerer`]), messages-mode extraction ([`extract`]) and
+//! Level 2 auto-supersession ([`classify`]).
+//!
 //! Retrieval is lexical by default (no network needed); with an [`Embedder`] configured
 //! ([`StoreOptions::embedder`], e.g. [`OpenAiEmbedder`] for any OpenAI-compatible
 //! `/v1/embeddings` server) it is hybrid: BM25 and exact cosine similarity fused by
