@@ -73,13 +73,8 @@ impl<'a> LlmClassifier<'a> {
             reasoning: String,
         }
         let bad = |what: String| LlmError::new(LlmErrorKind::BadOutput, self.llm.provider(), what);
-        let trimmed = text.trim();
-        let json = trimmed
-            .strip_prefix("```json")
-            .or_else(|| trimmed.strip_prefix("```"))
-            .and_then(|t| t.strip_suffix("```"))
-            .unwrap_or(trimmed);
-        let output: Output = serde_json::from_str(json.trim()).map_err(|e| {
+        let json = crate::llm::json_text(text);
+        let output: Output = serde_json::from_str(json).map_err(|e| {
             bad(format!(
                 "the classifier's answer is not the expected JSON: {e}"
             ))

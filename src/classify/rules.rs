@@ -85,7 +85,13 @@ impl RulesClassifier {
         let skip: HashSet<String> = subject
             .iter()
             .flat_map(|w| self.analyzer.terms(w))
-            .chain(IGNORED.iter().flat_map(|w| self.analyzer.terms(w)))
+            .chain(
+                END_MARKERS
+                    .iter()
+                    .chain(CHANGE_MARKERS)
+                    .chain(FILLER)
+                    .flat_map(|w| self.analyzer.terms(w)),
+            )
             .collect();
         self.analyzer
             .terms(text)
@@ -175,35 +181,9 @@ const CHANGE_MARKERS: &[&str] = &[
     "new",
 ];
 
-/// Marker and filler words left out of content comparisons.
-const IGNORED: &[&str] = &[
-    "no",
-    "longer",
-    "anymore",
-    "now",
-    "stopped",
-    "quit",
-    "left",
-    "sold",
-    "cancelled",
-    "canceled",
-    "ended",
-    "changed",
-    "moved",
-    "relocated",
-    "switched",
-    "instead",
-    "upgraded",
-    "from",
-    "new",
-    "doesn't",
-    "does",
-    "not",
-    "is",
-    "are",
-    "was",
-    "has",
-    "have",
+/// Filler left out of content comparisons (besides the markers' own words).
+const FILLER: &[&str] = &[
+    "no", "longer", "instead", "from", "doesn't", "does", "not", "is", "are", "was", "has", "have",
 ];
 
 /// Verbs (and verb-like words) whose first occurrence ends a fact's subject, with the

@@ -83,15 +83,9 @@ impl<'a> LlmExtractor<'a> {
             #[serde(default)]
             importance_score: Option<f64>,
         }
-        // Models sometimes wrap JSON in a Markdown fence.
-        let trimmed = text.trim();
-        let json = trimmed
-            .strip_prefix("```json")
-            .or_else(|| trimmed.strip_prefix("```"))
-            .and_then(|t| t.strip_suffix("```"))
-            .unwrap_or(trimmed);
+        let json = crate::llm::json_text(text);
         let bad = |what: String| LlmError::new(LlmErrorKind::BadOutput, self.llm.provider(), what);
-        let output: Output = serde_json::from_str(json.trim()).map_err(|e| {
+        let output: Output = serde_json::from_str(json).map_err(|e| {
             bad(format!(
                 "the model's extraction is not the expected JSON: {e}"
             ))

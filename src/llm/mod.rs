@@ -108,6 +108,18 @@ pub struct Prompt {
     pub max_tokens: u32,
 }
 
+/// The JSON in a model's answer: the text itself, or the inside of a Markdown code fence
+/// (models often wrap JSON in one even when asked not to).
+pub(crate) fn json_text(text: &str) -> &str {
+    let trimmed = text.trim();
+    trimmed
+        .strip_prefix("```json")
+        .or_else(|| trimmed.strip_prefix("```"))
+        .and_then(|t| t.strip_suffix("```"))
+        .unwrap_or(trimmed)
+        .trim()
+}
+
 /// A chat model.
 pub trait Llm: Send + Sync + fmt::Debug {
     /// The provider's wire name, for metadata and errors.
