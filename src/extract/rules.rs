@@ -220,18 +220,16 @@ const ADVERBS: &[&str] = &[
 fn fact_of(sentence: &str) -> Option<Fact> {
     let mut text = sentence.trim();
     // Openers, possibly several ("Oh, hi! ").
-    loop {
-        let lower = text.to_lowercase();
-        let Some(opener) = OPENERS.iter().find(|o| {
-            lower.starts_with(*o) && lower[o.len()..].starts_with([',', '!', ':', '.', '-'])
-        }) else {
-            break;
-        };
-        text = text[opener.len() + 1..].trim_start_matches([' ', ',', '!', ':', '.', '-']);
+    while let Some(rest) = OPENERS.iter().find_map(|o| {
+        strip_prefix_ignore_case(text, o).filter(|rest| rest.starts_with([',', '!', ':', '.', '-']))
+    }) {
+        text = rest.trim_start_matches([' ', ',', '!', ':', '.', '-']);
     }
-    let lower = text.to_lowercase();
-    let (remembered, body) = match REMEMBER.iter().find(|r| lower.starts_with(*r)) {
-        Some(r) => (true, text[r.len()..].trim()),
+    let (remembered, body) = match REMEMBER
+        .iter()
+        .find_map(|r| strip_prefix_ignore_case(text, r))
+    {
+        Some(rest) => (true, rest.trim()),
         None => (false, text),
     };
     if body.is_empty() {
@@ -278,6 +276,15 @@ fn fact_of(sentence: &str) -> Option<Fact> {
         topic: topic.to_owned(),
         importance_score: importance,
     })
+}
+
+/// `text` without `prefix` (ASCII, compared ignoring case), if it starts with it. Compares
+/// the original bytes: lower-casing can change a string's byte length (U+212A KELVIN SIGN
+/// becomes `k`), so offsets into a lower-cased copy are not offsets into the text.
+fn strip_prefix_ignore_case<'t>(text: &'t str, prefix: &str) -> Option<&'t str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
 }
 
 fn starts_with_words(text: &str, prefix: &str) -> bool {
