@@ -322,6 +322,12 @@ fn serve(args: ServeArgs) -> Result<()> {
         },
         ..Config::default()
     };
+    // For the startup log: how queries retrieve, and which model answers (never its key).
+    let search = store.search_type().unwrap_or(aurra::SearchType::Keyword);
+    let llm = config.default_llm.as_ref().map_or_else(
+        || "offline (built-in)".to_owned(),
+        |c| format!("{}/{}", c.provider, c.model),
+    );
     let first_key = if store.api_keys()?.is_empty() {
         Some(store.create_api_key("default", "created on first start")?)
     } else {
@@ -335,7 +341,13 @@ fn serve(args: ServeArgs) -> Result<()> {
         if let Some((key, secret)) = &first_key {
             print_welcome(key, secret, addr);
         }
-        tracing::info!(data_dir = %args.data.data_dir.display(), %addr, "aurra serving");
+        tracing::info!(
+            data_dir = %args.data.data_dir.display(),
+            %addr,
+            search = search.as_str(),
+            llm = %llm,
+            "aurra serving"
+        );
         let shutdown = shutdown_signal()?;
         println!("aurra listening on http://{addr}");
         let state = Arc::new(AppState::new(store, config));
