@@ -13,6 +13,8 @@ use aurra::{NewMemory, SearchQuery, Store, StoreOptions};
 use criterion::{BenchmarkId, Criterion};
 use rusqlite::{Connection, params};
 
+mod sizes;
+
 const ACCOUNT: &str = "acme";
 const TENANT: &str = "bench";
 const QUESTIONS: usize = 500;
@@ -185,20 +187,7 @@ fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
 }
 
 fn sizes() -> Vec<usize> {
-    match std::env::var("AURRA_BENCH_SIZES") {
-        Ok(list) => list
-            .split(',')
-            .filter_map(|s| {
-                let s = s.trim().to_lowercase();
-                match s.strip_suffix('k') {
-                    Some(k) => k.parse::<usize>().ok().map(|n| n * 1000),
-                    None => s.parse().ok(),
-                }
-            })
-            .collect(),
-        Err(_) if std::env::args().any(|a| a == "--test") => vec![2000],
-        Err(_) => vec![10_000, 100_000],
-    }
+    sizes::sizes(&[10_000, 100_000], 2000)
 }
 
 /// recall@10 of both engines on the LoCoMo file, if present.

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use aurra::{Embedder, NewMemory, SearchQuery, SearchType, Store, StoreOptions};
 
+mod sizes;
+
 const ACCOUNT: &str = "acme";
 const TENANT: &str = "bench";
 const QUESTIONS: usize = 200;
@@ -63,20 +65,7 @@ fn question(i: usize) -> String {
 }
 
 fn sizes() -> Vec<usize> {
-    match std::env::var("AURRA_BENCH_SIZES") {
-        Ok(list) => list
-            .split(',')
-            .filter_map(|s| {
-                let s = s.trim().to_lowercase();
-                match s.strip_suffix('k') {
-                    Some(k) => k.parse::<usize>().ok().map(|n| n * 1000),
-                    None => s.parse().ok(),
-                }
-            })
-            .collect(),
-        Err(_) if std::env::args().any(|a| a == "--test") => vec![1000],
-        Err(_) => vec![10_000, 100_000],
-    }
+    sizes::sizes(&[10_000, 100_000], 1000)
 }
 
 fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {

@@ -930,37 +930,13 @@ impl Dataset {
     }
 }
 
-/// Whether criterion runs in benchmark mode (`cargo bench`), not in test mode.
-pub fn bench_mode() -> bool {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test")
-}
+#[path = "../sizes/mod.rs"]
+mod bench_sizes;
 
 /// The dataset sizes to run: `AURRA_BENCH_SIZES` (e.g. `10k,100k,1m`), else 10k, 100k and 1M
 /// in benchmark mode and 2k in test mode (so `cargo test --benches` stays fast).
 pub fn sizes() -> Vec<usize> {
-    match std::env::var("AURRA_BENCH_SIZES") {
-        Ok(list) => list
-            .split(',')
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| {
-                let s = s.trim().to_ascii_lowercase();
-                let (digits, scale) = match s.strip_suffix('k') {
-                    Some(d) => (d.to_owned(), 1_000),
-                    None => match s.strip_suffix('m') {
-                        Some(d) => (d.to_owned(), 1_000_000),
-                        None => (s.clone(), 1),
-                    },
-                };
-                digits
-                    .parse::<usize>()
-                    .expect("AURRA_BENCH_SIZES: 10k,100k,1m")
-                    * scale
-            })
-            .collect(),
-        Err(_) if bench_mode() => vec![10_000, 100_000, 1_000_000],
-        Err(_) => vec![2_000],
-    }
+    bench_sizes::sizes(&[10_000, 100_000, 1_000_000], 2_000)
 }
 
 pub fn size_label(size: usize) -> String {
