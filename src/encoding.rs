@@ -477,8 +477,9 @@ pub(crate) fn encode_vector(tag: u64, vector: &[f32]) -> Vec<u8> {
     out
 }
 
-/// Decodes a `vectors` value into `into` (reused between rows), returning its space tag.
-pub(crate) fn decode_vector_into(bytes: &[u8], into: &mut Vec<f32>) -> Result<u64> {
+/// A `vectors` value's space tag and its components' bytes (little-endian f32), without
+/// copying them.
+pub(crate) fn vector_parts(bytes: &[u8]) -> Result<(u64, &[u8])> {
     match bytes.first() {
         Some(&VECTOR_V1) => {}
         Some(&found) => {
@@ -496,12 +497,7 @@ pub(crate) fn decode_vector_into(bytes: &[u8], into: &mut Vec<f32>) -> Result<u6
             "vector length is not a multiple of 4".into(),
         ));
     }
-    into.clear();
-    into.extend(
-        body.chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-    );
-    Ok(tag)
+    Ok((tag, body))
 }
 
 /// Longest `decision` prefix used by duplicate suppression, in characters (spec §9.3).
@@ -575,7 +571,7 @@ pub fn fuzz_decode_all(bytes: &[u8]) {
     let _ = decode_lexical_stats(bytes);
     let _ = decode_delta(bytes);
     let _ = decode_scope_row_key(bytes);
-    let _ = decode_vector_into(bytes, &mut Vec::new());
+    let _ = vector_parts(bytes);
 }
 
 #[cfg(test)]
@@ -586,16 +582,20 @@ mod tests {
     fn vectors_round_trip_and_bad_records_are_refused() {
         let v = [0.5f32, -0.25, 1.0e-3];
         let bytes = encode_vector(42, &v);
-        let mut out = Vec::new();
-        assert_eq!(decode_vector_into(&bytes, &mut out).unwrap(), 42);
+        let (tag, body) = vector_parts(&bytes).unwrap();
+        assert_eq!(tag, 42);
+        let out: Vec<f32> = body
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         assert_eq!(out, v);
-        assert!(decode_vector_into(&bytes[..bytes.len() - 1], &mut out).is_err());
-        assert!(decode_vector_into(&bytes[..5], &mut out).is_err());
-        assert!(decode_vector_into(&[], &mut out).is_err());
+        assert!(vector_parts(&bytes[..bytes.len() - 1]).is_err());
+        assert!(vector_parts(&bytes[..5]).is_err());
+        assert!(vector_parts(&[]).is_err());
         let mut future = bytes.clone();
         future[0] = 2;
         assert!(matches!(
-            decode_vector_into(&future, &mut out),
+            vector_parts(&future),
             Err(Error::IncompatibleFormat { found: 2, .. })
         ));
     }

@@ -192,28 +192,45 @@ fn scaled(score: f64, scale: f64) -> f64 {
     }
 }
 
+/// Best first, ties newest first: a total order, so the unstable sort is deterministic.
 fn sort(ranked: &mut [(MemoryId, f64)]) {
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
+    ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
 }
 
 /// Reciprocal rank fusion of the lexical scores and the semantic ranking, scaled so that a
-/// row first in both rankings has similarity 1.
+/// row first in both rankings has similarity 1. The semantic ranking covers the whole scope
+/// (every row with a vector), so the fused list is built along it; rows only the lexical
+/// side found (no vector) are appended.
 fn fuse(lexical: &HashMap<MemoryId, f64>, semantic: &[(MemoryId, f64)]) -> Vec<(MemoryId, f64)> {
+    let term = |rank: usize| 1.0 / (RRF_K + 1.0 + rank as f64);
     let mut by_score: Vec<(MemoryId, f64)> = lexical.iter().map(|(id, s)| (*id, *s)).collect();
     sort(&mut by_score);
-    let mut fused: HashMap<MemoryId, f64> = HashMap::with_capacity(semantic.len());
-    for ranking in [by_score.as_slice(), semantic] {
-        for (rank, (id, _)) in ranking.iter().enumerate() {
-            *fused.entry(*id).or_default() += 1.0 / (RRF_K + 1.0 + rank as f64);
+    // Lexical rank of each lexical hit, and whether the semantic pass met it.
+    let mut lexical_rank: HashMap<MemoryId, (usize, bool)> = by_score
+        .iter()
+        .enumerate()
+        .map(|(rank, (id, _))| (*id, (rank, false)))
+        .collect();
+    let best = 2.0 / (RRF_K + 1.0);
+    let mut fused: Vec<(MemoryId, f64)> = Vec::with_capacity(semantic.len() + by_score.len());
+    for (rank, (id, _)) in semantic.iter().enumerate() {
+        let mut score = term(rank);
+        if let Some((lexical, met)) = lexical_rank.get_mut(id) {
+            score += term(*lexical);
+            *met = true;
+        }
+        fused.push((*id, score));
+    }
+    for (id, (rank, met)) in lexical_rank {
+        if !met {
+            fused.push((id, term(rank)));
         }
     }
-    let best = 2.0 / (RRF_K + 1.0);
-    let mut ranked: Vec<(MemoryId, f64)> = fused
-        .into_iter()
-        .map(|(id, score)| (id, (score / best).clamp(0.0, 1.0)))
-        .collect();
-    sort(&mut ranked);
-    ranked
+    for entry in &mut fused {
+        entry.1 = (entry.1 / best).clamp(0.0, 1.0);
+    }
+    sort(&mut fused);
+    fused
 }
 
 #[cfg(test)]

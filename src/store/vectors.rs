@@ -6,8 +6,8 @@
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::tables::VECTORS;
-use crate::embed::cosine;
-use crate::encoding::{decode_scope_row_key, decode_vector_into, encode_vector, scope_row_key};
+use crate::embed::dot_le;
+use crate::encoding::{decode_scope_row_key, encode_vector, scope_row_key, vector_parts};
 use crate::error::Result;
 use crate::model::MemoryId;
 
@@ -35,22 +35,23 @@ pub(crate) fn rank(
     query: &[f32],
 ) -> Result<Vec<(MemoryId, f64)>> {
     let mut ranked = Vec::new();
-    let mut buffer = Vec::with_capacity(query.len());
+    let width = 4 * query.len();
     for &scope in scopes {
         let lo = scope_row_key(scope, MemoryId::from_u128(0));
         let hi = scope_row_key(scope, MemoryId::from_u128(u128::MAX));
         for entry in vectors.range(lo.as_slice()..=hi.as_slice())? {
             let (key, value) = entry?;
-            let stored_tag = decode_vector_into(value.value(), &mut buffer)?;
+            let (stored_tag, components) = vector_parts(value.value())?;
             // Another model's vectors (or another dimension) are not comparable.
-            if stored_tag != tag || buffer.len() != query.len() {
+            if stored_tag != tag || components.len() != width {
                 continue;
             }
             let (_, id) = decode_scope_row_key(key.value())?;
-            ranked.push((id, cosine(query, &buffer)));
+            ranked.push((id, dot_le(components, query)));
         }
     }
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
+    // (score, id) is a total order: an unstable sort is deterministic, and faster.
+    ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
     Ok(ranked)
 }
 
