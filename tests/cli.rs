@@ -245,3 +245,43 @@ fn embeddings_flags_make_queries_hybrid_and_the_key_stays_secret() {
         String::from_utf8_lossy(&refused.stderr)
     );
 }
+
+#[test]
+fn aurra_embed_backfills_vectors_for_memories_written_without_them() {
+    let fake = fakes::embeddings::FakeEmbeddings::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let store = aurra::Store::open(dir.path().join("aurra.redb")).expect("store");
+        store
+            .write("acme", aurra::NewMemory::new("Alice bought an automobile"))
+            .expect("write");
+    }
+    let run = |with_flags: bool| {
+        let mut cmd = aurra();
+        cmd.arg("embed").arg("--data-dir").arg(dir.path());
+        if with_flags {
+            cmd.args([
+                "--embed-base-url",
+                &fake.base_url(),
+                "--embed-model",
+                "fake",
+            ]);
+        }
+        cmd.output().expect("aurra embed")
+    };
+    let refused = run(false);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--embed-base-url"));
+    let first = run(true);
+    assert!(first.status.success(), "{first:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&first.stdout),
+        "embedded 1 memories\n"
+    );
+    let again = run(true);
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        "embedded 0 memories\n"
+    );
+    assert_eq!(fake.seen().len(), 1);
+}

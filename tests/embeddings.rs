@@ -303,3 +303,65 @@ fn deleting_a_tenant_erases_its_vectors() -> TestResult {
     assert_eq!(decisions(&other), ["Bob has a dog"]);
     Ok(())
 }
+
+#[test]
+fn memories_written_before_embeddings_are_embedded_once_by_embed_missing() -> TestResult {
+    let fake = FakeEmbeddings::start();
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("a.redb");
+    {
+        let plain = Store::open(&path)?;
+        plain.write("acme", NewMemory::new("Alice bought an automobile"))?;
+        plain.write(
+            "acme",
+            NewMemory::new("Bob adopted a puppy").with_tenant("t2"),
+        )?;
+        let gone = plain.write("other", NewMemory::new("Carol drives a sedan"))?;
+        assert!(gone.saved_id().is_some());
+        plain.delete_account("other")?;
+    }
+    let semantic = |store: &Store| -> aurra::Result<Vec<String>> {
+        Ok(store
+            .search("acme", &SearchQuery::new("car"))?
+            .hits
+            .into_iter()
+            .map(|h| h.memory.decision)
+            .collect())
+    };
+    let store = Store::open_with(
+        &path,
+        StoreOptions::new()
+            .lexical_index(false)
+            .embedder(embedder(&fake)),
+    )?;
+    assert!(semantic(&store)?.is_empty(), "no vectors yet");
+    let mut reports = Vec::new();
+    assert_eq!(store.embed_missing(1, |n| reports.push(n))?, 2);
+    assert_eq!(reports, [1, 2], "one batch per row, a running count");
+    assert_eq!(semantic(&store)?, ["Alice bought an automobile"]);
+    assert_eq!(store.embed_missing(16, |_| {})?, 0, "nothing left to embed");
+    let requests = fake.seen().len();
+
+    // Another model: every row is embedded again for its space; a failure keeps what was done.
+    drop(store);
+    let other = Store::open_with(
+        &path,
+        StoreOptions::new().embedder(OpenAiEmbedder::new(&fake.base_url(), "model-2")),
+    )?;
+    fake.script([Reply::Vectors, Reply::Status(400, "bad".into())]);
+    assert!(matches!(
+        other.embed_missing(1, |_| {}),
+        Err(Error::Unavailable(_))
+    ));
+    assert_eq!(
+        other.embed_missing(1, |_| {})?,
+        1,
+        "the first batch was kept"
+    );
+    assert!(fake.seen().len() > requests);
+    assert!(matches!(
+        Store::in_memory()?.embed_missing(8, |_| {}),
+        Err(Error::InvalidArgument(_))
+    ));
+    Ok(())
+}

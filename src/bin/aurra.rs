@@ -32,6 +32,17 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Embed the memories that have no vector of the configured model yet: those written
+    /// before embeddings were configured, or with another model (stop the server first).
+    Embed {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        embed: EmbedArgs,
+        /// Memories per embeddings request and per transaction.
+        #[arg(long, default_value_t = 128)]
+        batch: usize,
+    },
     /// Measure retrieval quality.
     Eval {
         #[command(subcommand)]
@@ -246,6 +257,19 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve(*args),
         Command::Keys { command } => keys(command),
+        Command::Embed { data, embed, batch } => {
+            if embed.embed_base_url.is_none() {
+                bail!(
+                    "aurra embed needs --embed-base-url and --embed-model (or their AURRA_EMBED_* variables)"
+                );
+            }
+            let store = open_store(&data.data_dir, embed.store_options())?;
+            let total = store.embed_missing(batch, |done| {
+                tracing::info!(embedded = done, "embedding memories");
+            })?;
+            println!("embedded {total} memories");
+            Ok(())
+        }
         Command::Eval {
             command: EvalCommand::Locomo { file, embed },
         } => {

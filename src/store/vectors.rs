@@ -65,3 +65,100 @@ pub(crate) fn erase_scopes(txn: &WriteTransaction, trees: &[u64]) -> Result<()> 
     }
     Ok(())
 }
+
+impl super::Store {
+    /// Embeds every memory that has no vector of the configured embedder's space: rows
+    /// written before embeddings were configured, or with another model. Works in batches
+    /// of `batch` rows: each batch is read in one snapshot, embedded with no transaction
+    /// open, and its vectors written in one transaction (rows hard-deleted meanwhile are
+    /// skipped). Safe to interrupt and run again, and alongside other writes. `progress` is
+    /// called with the running count after each batch. Returns how many rows were embedded.
+    ///
+    /// Errors: `InvalidArgument` without an embedder (or with `batch == 0`); `Unavailable`
+    /// when the embedding service fails (the batches before it are kept).
+    pub fn embed_missing(&self, batch: usize, mut progress: impl FnMut(usize)) -> Result<usize> {
+        let Some(embedder) = self.inner.embedder.clone() else {
+            return Err(crate::error::Error::InvalidArgument(
+                "embed_missing needs an embedder (StoreOptions::embedder)".into(),
+            ));
+        };
+        if batch == 0 {
+            return Err(crate::error::Error::InvalidArgument(
+                "batch must be at least 1".into(),
+            ));
+        }
+        let tag = self.inner.embedder_tag;
+        let mut after: Option<u128> = None;
+        let mut done = 0;
+        loop {
+            // (scope, id, text) of the next rows without a vector of this space.
+            let mut pending: Vec<(u64, MemoryId, String)> = Vec::with_capacity(batch);
+            let mut last = None;
+            {
+                let txn = self.begin_read()?;
+                let rows = txn.open_table(super::tables::ROWS)?;
+                let vectors = txn.open_table(VECTORS)?;
+                let range = match after {
+                    Some(id) => rows.range(id.saturating_add(1)..)?,
+                    None => rows.range(0u128..)?,
+                };
+                for entry in range {
+                    let (key, value) = entry?;
+                    let id = key.value();
+                    last = Some(id);
+                    let row = crate::encoding::decode_row(value.value())?;
+                    let Some(scope) = row.positions.first().map(|p| p.tree) else {
+                        continue;
+                    };
+                    let memory_id = MemoryId::from_u128(id);
+                    let has_vector =
+                        match vectors.get(scope_row_key(scope, memory_id).as_slice())? {
+                            Some(v) => vector_parts(v.value())?.0 == tag,
+                            None => false,
+                        };
+                    if !has_vector {
+                        pending.push((scope, memory_id, row.decision));
+                        if pending.len() == batch {
+                            break;
+                        }
+                    }
+                    if id == u128::MAX {
+                        break;
+                    }
+                }
+            }
+            if pending.is_empty() {
+                return Ok(done);
+            }
+            let texts: Vec<&str> = pending.iter().map(|(_, _, t)| t.as_str()).collect();
+            let embedded = embedder.embed(&texts)?;
+            if embedded.len() != pending.len() {
+                return Err(crate::error::Error::Unavailable(format!(
+                    "the embedder returned {} vectors for {} texts",
+                    embedded.len(),
+                    pending.len()
+                )));
+            }
+            let written = self.transact(|txn, _| {
+                let rows = txn.open_table(super::tables::ROWS)?;
+                let mut vectors = txn.open_table(VECTORS)?;
+                let mut written = 0;
+                for ((scope, id, _), vector) in pending.iter().zip(embedded) {
+                    // Hard-deleted since the snapshot: nothing to attach the vector to.
+                    if rows.get(id.as_u128())?.is_none() {
+                        continue;
+                    }
+                    // A zero vector has no direction: the row stays keyword-only.
+                    if let Some(unit) = crate::embed::normalized(vector) {
+                        store_vector(&mut vectors, *scope, *id, tag, &unit)?;
+                        written += 1;
+                    }
+                }
+                Ok(written)
+            })?;
+            done += written;
+            progress(done);
+            after = last;
+        }
+    }
+}
