@@ -388,6 +388,15 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
                             ExtractionMeta::of(&RulesExtractor),
                         ),
                     };
+                    // Every fact row keeps the whole conversation as its original input: a
+                    // bound on facts is a bound on what one request can store.
+                    if facts.len() > MAX_FACTS_PER_REQUEST {
+                        return Err(crate::Error::InvalidArgument(format!(
+                            "the conversation yielded {} facts; at most {MAX_FACTS_PER_REQUEST} \
+                             are stored per request: send it in shorter parts",
+                            facts.len()
+                        )));
+                    }
                     let extraction = Extraction {
                         provider: meta.provider.clone(),
                         model: meta.model.clone(),
@@ -449,6 +458,11 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
         }
     }
 }
+
+/// Facts one messages-mode request may store (each row carries the full rendering of the
+/// conversation as its `original_input`, so this bounds the storage of one request to
+/// about this many times the body size).
+const MAX_FACTS_PER_REQUEST: usize = 50;
 
 /// Provider, model and prompt version of the extractor that ran.
 struct ExtractionMeta {
