@@ -454,6 +454,14 @@ pub(crate) fn scope_row_key(scope: u64, id: MemoryId) -> [u8; 24] {
     k
 }
 
+/// The first and last `scope_row_key` of `scope`: the range holding all its rows.
+pub(crate) fn scope_row_range(scope: u64) -> ([u8; 24], [u8; 24]) {
+    (
+        scope_row_key(scope, MemoryId::from_u128(0)),
+        scope_row_key(scope, MemoryId::from_u128(u128::MAX)),
+    )
+}
+
 pub(crate) fn decode_scope_row_key(bytes: &[u8]) -> Result<(u64, MemoryId)> {
     exact_len(bytes, 24, "delta")?;
     Ok((

@@ -365,3 +365,35 @@ fn memories_written_before_embeddings_are_embedded_once_by_embed_missing() -> Te
     ));
     Ok(())
 }
+
+#[test]
+fn level2_candidate_search_reuses_the_new_rows_stored_vector() -> TestResult {
+    use aurra::classify::{RulesClassifier, run_level2};
+    let fake = FakeEmbeddings::start();
+    let store = store_with(&fake)?;
+    let old = store
+        .write("acme", NewMemory::new("User drives a sedan"))?
+        .saved_id()
+        .unwrap();
+    let id = store
+        .write("acme", NewMemory::new("User no longer drives a sedan"))?
+        .saved_id()
+        .unwrap();
+    let new = store.get("acme", id)?;
+    assert_eq!(fake.seen().len(), 2, "one embedding call per write");
+    let result = run_level2(
+        &store,
+        "acme",
+        &new,
+        &[],
+        &aurra::Settings::default(),
+        &RulesClassifier::default(),
+    )?;
+    assert_eq!(result.supersession.map(|s| s.old_memory_id), Some(old));
+    assert_eq!(
+        fake.seen().len(),
+        2,
+        "the candidate search embedded nothing again"
+    );
+    Ok(())
+}

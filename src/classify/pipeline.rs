@@ -100,7 +100,7 @@ pub fn run_level2(
         .mode(ReadMode::Current)
         .limit(CANDIDATES + siblings.len() + 1);
     query.tenant = new.tenant.clone();
-    let hits = match store.search(account, &query) {
+    let hits = match store.search_like(account, &query, new.id) {
         Ok(found) => found.hits,
         // A store that cannot search has no candidates to offer.
         Err(Error::InvalidArgument(_)) => Vec::new(),

@@ -43,6 +43,23 @@ pub(crate) fn space_tag(space: &str) -> u64 {
     u64::from_be_bytes(tag)
 }
 
+/// One unit vector per text (`None` for a text whose vector has no direction), checking that
+/// the embedder kept its contract of one vector per text.
+pub(crate) fn embed_units(
+    embedder: &dyn Embedder,
+    texts: &[&str],
+) -> Result<Vec<Option<Vec<f32>>>> {
+    let vectors = embedder.embed(texts)?;
+    if vectors.len() != texts.len() {
+        return Err(crate::error::Error::Unavailable(format!(
+            "the embedder returned {} vectors for {} texts",
+            vectors.len(),
+            texts.len()
+        )));
+    }
+    Ok(vectors.into_iter().map(normalized).collect())
+}
+
 /// `v` scaled to unit length, or `None` for a zero, empty or non-finite vector (which has no
 /// direction to compare).
 pub(crate) fn normalized(mut v: Vec<f32>) -> Option<Vec<f32>> {

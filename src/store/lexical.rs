@@ -13,7 +13,7 @@ use super::tree;
 use crate::encoding::{
     DeltaRecord, LexicalStats, RowRecord, decode_delta, decode_lexical_stats, decode_posting,
     decode_row, decode_scope_row_key, encode_delta, encode_lexical_stats, encode_posting,
-    posting_id, posting_key, posting_prefix, scope_row_key,
+    posting_id, posting_key, posting_prefix, scope_row_key, scope_row_range,
 };
 use crate::error::{Error, Result};
 use crate::model::MemoryId;
@@ -102,7 +102,7 @@ fn merge_scope(
     delta: &mut Table<'_, &'static [u8], &'static [u8]>,
     scope: u64,
 ) -> Result<()> {
-    let (lo, hi) = delta_range(scope);
+    let (lo, hi) = scope_row_range(scope);
     let mut entries = Vec::new();
     for entry in delta.extract_from_if(lo.as_slice()..=hi.as_slice(), |_, _| true)? {
         let (key, value) = entry?;
@@ -122,13 +122,6 @@ fn merge_scope(
     Ok(())
 }
 
-fn delta_range(scope: u64) -> ([u8; 24], [u8; 24]) {
-    (
-        scope_row_key(scope, MemoryId::from_u128(0)),
-        scope_row_key(scope, MemoryId::from_u128(u128::MAX)),
-    )
-}
-
 /// Erases the index of the scopes whose trees are `trees` (a hard delete).
 pub(crate) fn erase_scopes(txn: &WriteTransaction, trees: &[u64]) -> Result<()> {
     let mut postings = txn.open_table(POSTINGS)?;
@@ -138,7 +131,7 @@ pub(crate) fn erase_scopes(txn: &WriteTransaction, trees: &[u64]) -> Result<()> 
         let lo = tree.to_be_bytes();
         let hi = tree.saturating_add(1).to_be_bytes();
         postings.retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
-        let (lo, hi) = delta_range(*tree);
+        let (lo, hi) = scope_row_range(*tree);
         delta.retain_in(lo.as_slice()..=hi.as_slice(), |_, _| false)?;
         stats.remove(*tree)?;
     }
@@ -207,7 +200,7 @@ fn bm25(
         // The rows not merged yet: scanned whole (at most MERGE_AT small records).
         let mut recent = Vec::new();
         if scope_stats.pending > 0 {
-            let (lo, hi) = delta_range(scope);
+            let (lo, hi) = scope_row_range(scope);
             for entry in delta.range(lo.as_slice()..=hi.as_slice())? {
                 let (key, value) = entry?;
                 recent.push((
@@ -275,13 +268,8 @@ pub(crate) fn score(
     terms.retain(|t| seen.insert(t.clone()));
     terms.truncate(MAX_QUERY_TERMS);
     terms.sort();
-    let mut found = LexicalScores {
-        scored: HashMap::new(),
-        best_possible: 0.0,
-        loaded: HashMap::new(),
-    };
     if terms.is_empty() {
-        return Ok(found);
+        return Ok(LexicalScores::default());
     }
     let postings = txn.open_table(POSTINGS)?;
     let delta = txn.open_table(LEXICAL_DELTA)?;
@@ -289,6 +277,8 @@ pub(crate) fn score(
     let (mut scored, best_possible) = bm25(&postings, &delta, &stats, scopes, &terms)?;
     let rows = txn.open_table(ROWS)?;
     let nodes = txn.open_table(TREE_NODES)?;
+    // Rows loaded while lending: the likeliest hits, kept for the walk.
+    let mut loaded = HashMap::with_capacity(NEIGHBOUR_POOL);
     // Conversation context: a turn near a strongly matching turn of the same session (the
     // answer to a question, the question of an answer) gains a share of its score.
     let mut pool: Vec<(MemoryId, f64)> = scored.iter().map(|(id, s)| (*id, *s)).collect();
@@ -298,7 +288,7 @@ pub(crate) fn score(
         let Some(row) = load_row(&rows, id)? else {
             continue;
         };
-        let row = &*found.loaded.entry(id).or_insert(row);
+        let row = &*loaded.entry(id).or_insert(row);
         // Positions: scope, source, then the session's tree when there is one.
         let Some(session) = row.positions.get(2).filter(|_| row.session_id.is_some()) else {
             continue;
@@ -313,7 +303,9 @@ pub(crate) fn score(
             }
         }
     }
-    found.scored = scored;
-    found.best_possible = best_possible;
-    Ok(found)
+    Ok(LexicalScores {
+        scored,
+        best_possible,
+        loaded,
+    })
 }

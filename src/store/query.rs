@@ -23,7 +23,7 @@ impl Store {
         request: &QueryRequest,
         answerer: &dyn Answerer,
     ) -> Result<QueryAnswer> {
-        let (found, snapshot) = self.search_snapshot(account, &request.search)?;
+        let (found, snapshot) = self.search_snapshot(account, &request.search, None)?;
         // The evidence's chains, from the snapshot the candidates were read in.
         let chains = if request.include_proof_tree {
             let ids: Vec<_> = found.hits.iter().map(|h| h.memory.id).collect();

@@ -16,7 +16,7 @@ use super::rows::{load_row, render, version_at};
 use super::tables::*;
 use super::vectors;
 use super::write::{validate_account, validate_tenant};
-use crate::embed::normalized;
+use crate::embed::embed_units;
 use crate::encoding::Facet;
 use crate::error::{Error, Result};
 use crate::model::{MemoryId, SearchHit, SearchQuery, SearchResult, SearchType};
@@ -45,14 +45,33 @@ impl Store {
     /// an embedder is configured; both fused by reciprocal rank (hybrid) when both are.
     /// Embedding the question can fail with [`Error::Unavailable`].
     pub fn search(&self, account: &str, query: &SearchQuery) -> Result<SearchResult> {
-        Ok(self.search_snapshot(account, query)?.0)
+        Ok(self.search_snapshot(account, query, None)?.0)
+    }
+
+    /// [`Store::search`] for the text of memory `like`, with the vector stored for it when it
+    /// was written instead of embedding the text again (Level 2's candidate search: one
+    /// embedding call per row, not two). Falls back to embedding when the row has no vector
+    /// of this embedder's space.
+    pub(crate) fn search_like(
+        &self,
+        account: &str,
+        query: &SearchQuery,
+        like: MemoryId,
+    ) -> Result<SearchResult> {
+        let stored = match self.inner.embedder {
+            Some(_) => self.stored_vector(like)?,
+            None => None,
+        };
+        Ok(self.search_snapshot(account, query, stored)?.0)
     }
 
     /// [`Store::search`], and the snapshot it read (for reads that must agree with it).
+    /// `known`: the question's unit vector when the caller has it.
     pub(super) fn search_snapshot(
         &self,
         account: &str,
         query: &SearchQuery,
+        known: Option<Vec<f32>>,
     ) -> Result<(SearchResult, ReadTransaction)> {
         validate_account(account)?;
         validate_tenant(query.tenant.as_deref())?;
@@ -65,20 +84,21 @@ impl Store {
         };
         // The network call happens before the snapshot is taken: no read transaction waits
         // on it.
-        let question_vector = match &self.inner.embedder {
-            Some(embedder) if query.limit > 0 && !query.text.trim().is_empty() => {
-                let mut out = embedder.embed(&[query.text.as_str()])?;
-                out.pop().and_then(normalized)
+        let question_vector = match (&self.inner.embedder, known) {
+            (Some(_), Some(vector)) => Some(vector),
+            (Some(embedder), None) if query.limit > 0 && !query.text.trim().is_empty() => {
+                embed_units(embedder.as_ref(), &[query.text.as_str()])?
+                    .pop()
+                    .flatten()
             }
             _ => None,
         };
         let txn = self.begin_read()?;
         let now = self.read_now(&txn)?;
         let reference = temporal::reference_instant(&query.mode, now);
-        let hits = Vec::new();
         if query.limit == 0 {
             let empty = SearchResult {
-                hits,
+                hits: Vec::new(),
                 now: reference,
                 search_type,
             };

@@ -6,8 +6,10 @@
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::tables::VECTORS;
-use crate::embed::dot_le;
-use crate::encoding::{decode_scope_row_key, encode_vector, scope_row_key, vector_parts};
+use crate::embed::{dot_le, embed_units};
+use crate::encoding::{
+    decode_scope_row_key, encode_vector, scope_row_key, scope_row_range, vector_parts,
+};
 use crate::error::Result;
 use crate::model::MemoryId;
 
@@ -37,8 +39,7 @@ pub(crate) fn rank(
     let mut ranked = Vec::new();
     let width = 4 * query.len();
     for &scope in scopes {
-        let lo = scope_row_key(scope, MemoryId::from_u128(0));
-        let hi = scope_row_key(scope, MemoryId::from_u128(u128::MAX));
+        let (lo, hi) = scope_row_range(scope);
         for entry in vectors.range(lo.as_slice()..=hi.as_slice())? {
             let (key, value) = entry?;
             let (stored_tag, components) = vector_parts(value.value())?;
@@ -59,14 +60,38 @@ pub(crate) fn rank(
 pub(crate) fn erase_scopes(txn: &WriteTransaction, trees: &[u64]) -> Result<()> {
     let mut vectors = txn.open_table(VECTORS)?;
     for &tree in trees {
-        let lo = scope_row_key(tree, MemoryId::from_u128(0));
-        let hi = scope_row_key(tree, MemoryId::from_u128(u128::MAX));
+        let (lo, hi) = scope_row_range(tree);
         vectors.retain_in(lo.as_slice()..=hi.as_slice(), |_, _| false)?;
     }
     Ok(())
 }
 
 impl super::Store {
+    /// The unit vector stored for memory `id` in this embedder's space, if any.
+    pub(super) fn stored_vector(&self, id: MemoryId) -> Result<Option<Vec<f32>>> {
+        let txn = self.begin_read()?;
+        let Some(row) = super::rows::load_row(&txn.open_table(super::tables::ROWS)?, id)? else {
+            return Ok(None);
+        };
+        let Some(scope) = row.positions.first().map(|p| p.tree) else {
+            return Ok(None);
+        };
+        let vectors = txn.open_table(VECTORS)?;
+        let Some(value) = vectors.get(scope_row_key(scope, id).as_slice())? else {
+            return Ok(None);
+        };
+        let (tag, components) = vector_parts(value.value())?;
+        if tag != self.inner.embedder_tag {
+            return Ok(None);
+        }
+        Ok(Some(
+            components
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        ))
+    }
+
     /// Embeds every memory that has no vector of the configured embedder's space: rows
     /// written before embeddings were configured, or with another model. Works in batches
     /// of `batch` rows: each batch is read in one snapshot, embedded with no transaction
@@ -131,14 +156,7 @@ impl super::Store {
                 return Ok(done);
             }
             let texts: Vec<&str> = pending.iter().map(|(_, _, t)| t.as_str()).collect();
-            let embedded = embedder.embed(&texts)?;
-            if embedded.len() != pending.len() {
-                return Err(crate::error::Error::Unavailable(format!(
-                    "the embedder returned {} vectors for {} texts",
-                    embedded.len(),
-                    pending.len()
-                )));
-            }
+            let embedded = embed_units(embedder.as_ref(), &texts)?;
             let written = self.transact(|txn, _| {
                 let rows = txn.open_table(super::tables::ROWS)?;
                 let mut vectors = txn.open_table(VECTORS)?;
@@ -149,7 +167,7 @@ impl super::Store {
                         continue;
                     }
                     // A zero vector has no direction: the row stays keyword-only.
-                    if let Some(unit) = crate::embed::normalized(vector) {
+                    if let Some(unit) = vector {
                         store_vector(&mut vectors, *scope, *id, tag, &unit)?;
                         written += 1;
                     }

@@ -10,7 +10,7 @@ use super::rows::{latest_version, summary_of};
 use super::tables::*;
 use super::vectors::store_vector;
 use super::{Store, read_u64, tree};
-use crate::embed::normalized;
+use crate::embed::embed_units;
 use crate::encoding::{
     Facet, RowRecord, TreePosition, VersionRecord, dedup_entry, dedup_entry_id, dedup_key,
     encode_row, tree_name,
@@ -71,31 +71,17 @@ impl Store {
     /// Embeds the memories' decisions when an embedder is configured: outside any
     /// transaction, so no writer waits on the network.
     fn embed(&self, memories: Vec<NewMemory>) -> Result<Vec<Prepared>> {
-        let Some(embedder) = &self.inner.embedder else {
-            return Ok(memories
-                .into_iter()
-                .map(|memory| Prepared {
-                    memory,
-                    vector: None,
-                })
-                .collect());
+        let vectors = match &self.inner.embedder {
+            Some(embedder) => {
+                let texts: Vec<&str> = memories.iter().map(|m| m.decision.as_str()).collect();
+                embed_units(embedder.as_ref(), &texts)?
+            }
+            None => vec![None; memories.len()],
         };
-        let texts: Vec<&str> = memories.iter().map(|m| m.decision.as_str()).collect();
-        let vectors = embedder.embed(&texts)?;
-        if vectors.len() != memories.len() {
-            return Err(Error::Unavailable(format!(
-                "the embedder returned {} vectors for {} texts",
-                vectors.len(),
-                memories.len()
-            )));
-        }
         Ok(memories
             .into_iter()
             .zip(vectors)
-            .map(|(memory, vector)| Prepared {
-                memory,
-                vector: normalized(vector),
-            })
+            .map(|(memory, vector)| Prepared { memory, vector })
             .collect())
     }
 }
