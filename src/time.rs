@@ -78,6 +78,12 @@ impl Timestamp {
     pub const fn next(self) -> Self {
         self.saturating_add_micros(1)
     }
+
+    /// The UTC date, `2026-05-05` (the start of the `Display` rendering), for prompts and
+    /// "As of <date>" phrasing.
+    pub(crate) fn date(self) -> String {
+        self.to_string().chars().take(10).collect()
+    }
 }
 
 impl fmt::Display for Timestamp {

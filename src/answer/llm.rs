@@ -41,15 +41,15 @@ impl<'a> LlmAnswerer<'a> {
         let _ = writeln!(
             user,
             "Reference date (today): {}",
-            day(&request.reference_date.to_string())
+            request.reference_date.date()
         );
         if let Some(at) = request.as_of {
             let _ = writeln!(
                 user,
                 "This question is about the past: answer with the state as of {}, and begin \
                  the answer with \"As of {},\".",
-                day(&at.to_string()),
-                day(&at.to_string())
+                at.date(),
+                at.date()
             );
         }
         user.push_str("\nMemories:\n");
@@ -59,10 +59,10 @@ impl<'a> LlmAnswerer<'a> {
                 user,
                 "[mem-{}] (valid from {}",
                 c.index,
-                day(&m.valid_from.to_string())
+                m.valid_from.date()
             );
             if let Some(end) = m.valid_to {
-                let _ = write!(user, " until {}", day(&end.to_string()));
+                let _ = write!(user, " until {}", end.date());
             }
             let _ = writeln!(user, ") {}", m.decision.trim());
         }
@@ -74,10 +74,6 @@ impl<'a> LlmAnswerer<'a> {
             max_tokens: 1024,
         }
     }
-}
-
-fn day(timestamp: &str) -> &str {
-    timestamp.get(..10).unwrap_or(timestamp)
 }
 
 impl Answerer for LlmAnswerer<'_> {

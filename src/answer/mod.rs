@@ -85,15 +85,10 @@ impl Answerer for ExtractiveAnswerer {
         }
         let text = sentences.join(" ");
         Ok(match request.as_of {
-            Some(at) => format!("As of {}, {}", date(at), lower_first(&text)),
+            Some(at) => format!("As of {}, {}", at.date(), lower_first(&text)),
             None => text,
         })
     }
-}
-
-/// `2026-05-01`.
-fn date(t: Timestamp) -> String {
-    t.to_string().chars().take(10).collect()
 }
 
 /// Lower-cases the first letter unless the first word looks like a name or acronym (has

@@ -270,48 +270,43 @@ fn main() -> Result<()> {
             println!("embedded {total} memories");
             Ok(())
         }
-        Command::Eval {
-            command: EvalCommand::Locomo { file, embed },
-        } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            let report = aurra::eval::run_locomo(&text, embed.store_options())
-                .with_context(|| format!("evaluating {}", file.display()))?;
-            println!("{report}");
-            Ok(())
-        }
-        Command::Eval {
-            command: EvalCommand::Classification { file },
-        } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            let classifier = RulesClassifier::default();
-            let report =
-                aurra::eval::run_classification(&text, aurra::MIN_CONFIDENCE_FLOOR, |old, new| {
-                    Ok(classifier.judge(old, new))
-                })
-                .with_context(|| format!("evaluating {}", file.display()))?;
-            print!("{report}");
-            Ok(())
-        }
-        Command::Eval {
-            command: EvalCommand::Extraction { file, llm },
-        } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            let report = match llm.default_llm()? {
-                Some(config) => {
-                    let timeout = std::time::Duration::from_secs(llm.llm_timeout_secs);
-                    let client = HttpLlm::new(config, timeout)?;
-                    aurra::eval::run_extraction(&text, &LlmExtractor::new(&client))
-                }
-                None => aurra::eval::run_extraction(&text, &RulesExtractor),
-            }
-            .with_context(|| format!("evaluating {}", file.display()))?;
-            print!("{report}");
-            Ok(())
-        }
+        Command::Eval { command } => eval(command),
     }
+}
+
+/// Runs one quality measurement on its file and prints the report.
+fn eval(command: EvalCommand) -> Result<()> {
+    let file = match &command {
+        EvalCommand::Locomo { file, .. }
+        | EvalCommand::Classification { file }
+        | EvalCommand::Extraction { file, .. } => file.clone(),
+    };
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    let report = match command {
+        EvalCommand::Locomo { embed, .. } => {
+            aurra::eval::run_locomo(&text, embed.store_options()).map(|r| format!("{r}\n"))
+        }
+        EvalCommand::Classification { .. } => {
+            let classifier = RulesClassifier::default();
+            aurra::eval::run_classification(&text, aurra::MIN_CONFIDENCE_FLOOR, |old, new| {
+                Ok(classifier.judge(old, new))
+            })
+            .map(|r| r.to_string())
+        }
+        EvalCommand::Extraction { llm, .. } => match llm.default_llm()? {
+            Some(config) => {
+                let timeout = std::time::Duration::from_secs(llm.llm_timeout_secs);
+                let client = HttpLlm::new(config, timeout)?;
+                aurra::eval::run_extraction(&text, &LlmExtractor::new(&client))
+            }
+            None => aurra::eval::run_extraction(&text, &RulesExtractor),
+        }
+        .map(|r| r.to_string()),
+    }
+    .with_context(|| format!("evaluating {}", file.display()))?;
+    print!("{report}");
+    Ok(())
 }
 
 fn open_store(dir: &Path, options: StoreOptions) -> Result<Store> {

@@ -42,20 +42,13 @@ impl<'a> LlmClassifier<'a> {
 
     /// The prompt for (old, new).
     pub fn prompt(old: &Memory, new: &Memory) -> Prompt {
-        let day = |m: &Memory| {
-            m.valid_from
-                .to_string()
-                .chars()
-                .take(10)
-                .collect::<String>()
-        };
         Prompt {
             system: SYSTEM.to_owned(),
             user: format!(
                 "OLD (valid from {}): {}\nNEW (valid from {}): {}",
-                day(old),
+                old.valid_from.date(),
                 old.decision.trim(),
-                day(new),
+                new.valid_from.date(),
                 new.decision.trim()
             ),
             json: true,

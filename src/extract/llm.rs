@@ -50,8 +50,7 @@ impl<'a> LlmExtractor<'a> {
     /// The prompt for `turns` with `today`.
     pub fn prompt(turns: &[Turn], today: Timestamp) -> Prompt {
         let mut user = String::new();
-        let today = today.to_string();
-        let _ = writeln!(user, "Today: {}", today.get(..10).unwrap_or(&today));
+        let _ = writeln!(user, "Today: {}", today.date());
         user.push_str("Conversation:\n");
         for turn in turns {
             let role = match turn.role.to_ascii_lowercase().as_str() {

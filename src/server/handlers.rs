@@ -16,7 +16,7 @@ use crate::llm::{BaseUrlPolicy, HttpLlm, LlmConfig, Provider};
 use crate::{
     ApiKey, Extraction, ExtractiveAnswerer, HALF_LIFE_RANGE_DAYS, ListQuery, LlmAnswerer, Memory,
     MemoryId, NewMemory, QueryRequest, ReadMode, SearchQuery, SearchType, Settings, SettingsPatch,
-    Store, Supersede, WriteOutcome, WriteShape,
+    Store, Supersede, Timestamp, WriteOutcome, WriteShape,
 };
 
 /// One authenticated request.
@@ -372,20 +372,20 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
                 .collect();
             // Extraction (a provider call, or the offline rules) runs off the async threads
             // and outside any write transaction; then the facts are written in one batch.
-            let (extracted, saved, level2_results, meta) = ctx
+            let (extracted, saved, level2_results, extraction) = ctx
                 .write(move |store, account| {
-                    let (facts, meta) = match model {
+                    let (facts, extraction) = match model {
                         Some((config, policy)) => {
                             let llm = connect(config, policy, timeout)?;
                             let extractor = LlmExtractor::new(&llm);
                             (
                                 extractor.extract(&turns, today)?,
-                                ExtractionMeta::of(&extractor),
+                                extraction_of(&extractor, today),
                             )
                         }
                         None => (
                             RulesExtractor.extract(&turns, today)?,
-                            ExtractionMeta::of(&RulesExtractor),
+                            extraction_of(&RulesExtractor, today),
                         ),
                     };
                     // Every fact row keeps the whole conversation as its original input: a
@@ -397,12 +397,6 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
                             facts.len()
                         )));
                     }
-                    let extraction = Extraction {
-                        provider: meta.provider.clone(),
-                        model: meta.model.clone(),
-                        prompt_version: meta.prompt_version.clone(),
-                        extracted_at: today,
-                    };
                     let memories: Vec<NewMemory> = facts
                         .into_iter()
                         .map(|fact| {
@@ -432,7 +426,7 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
                         Some(plan) => plan.run(store, account, &saved),
                         None => saved.iter().map(|_| disabled()).collect(),
                     };
-                    Ok((extracted, saved, results, meta))
+                    Ok((extracted, saved, results, extraction))
                 })
                 .await?;
             let ids: Vec<MemoryId> = saved.iter().map(|m| m.id).collect();
@@ -444,8 +438,8 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
                 "saved_count": ids.len(),
                 "memory_ids": ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 "extraction": {
-                    "provider": meta.provider,
-                    "model": meta.model,
+                    "provider": extraction.provider,
+                    "model": extraction.model,
                     "byo_llm": byo,
                 },
                 "auto_supersede": level2_results
@@ -464,20 +458,13 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
 /// about this many times the body size).
 const MAX_FACTS_PER_REQUEST: usize = 50;
 
-/// Provider, model and prompt version of the extractor that ran.
-struct ExtractionMeta {
-    provider: String,
-    model: String,
-    prompt_version: String,
-}
-
-impl ExtractionMeta {
-    fn of(extractor: &dyn Extractor) -> Self {
-        ExtractionMeta {
-            provider: extractor.provider().to_owned(),
-            model: extractor.model().to_owned(),
-            prompt_version: extractor.prompt_version().to_owned(),
-        }
+/// The `extraction` metadata of the extractor that ran at `today`.
+fn extraction_of(extractor: &dyn Extractor, today: Timestamp) -> Extraction {
+    Extraction {
+        provider: extractor.provider().to_owned(),
+        model: extractor.model().to_owned(),
+        prompt_version: extractor.prompt_version().to_owned(),
+        extracted_at: today,
     }
 }
 
