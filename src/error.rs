@@ -1,6 +1,7 @@
 //! The library's error type: the caller's mistakes kept apart from storage and corruption.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::model::MemoryId;
 
@@ -8,8 +9,8 @@ use crate::model::MemoryId;
 ///
 /// Variants fall into three groups: the caller's mistakes (`InvalidArgument`, `NotFound`,
 /// `Forbidden`, `Conflict`), conditions of the store (`Poisoned`, `IncompatibleFormat`,
-/// `Corrupted`), and failures underneath it (`Storage`, `Io`, `Unavailable`). Each variant
-/// says what to do.
+/// `Corrupted`), and failures underneath it (`Storage`, `Contention`, `Io`, `Unavailable`,
+/// `Llm`). Each variant says what to do.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -28,18 +29,29 @@ pub enum Error {
     /// refused until the store is reopened. Reads may still be served from redb's cache, but
     /// can fail with `Storage` errors: reopen the store to recover.
     Poisoned,
-    /// The file was written by a format this build cannot read. Use a matching version.
+    /// The file or database schema was written by a build that this one cannot read exactly
+    /// (a newer format or schema version, or a feature this build does not know). Nothing was
+    /// read or written; use a build at least as new as the one that wrote it.
     IncompatibleFormat {
-        /// The format version found in the file or record.
+        /// The format (or schema) version found in the store or record.
         found: u32,
-        /// The format version this build reads and writes.
+        /// The newest format (or schema) version this build reads and writes.
         supported: u32,
+        /// Features the store requires that this build does not know (empty when the
+        /// version alone is too new).
+        unknown_features: Vec<String>,
     },
     /// Stored bytes do not decode or violate an invariant. Restore from a backup; this is
     /// never caused by the caller's input.
     Corrupted(String),
-    /// The storage engine (redb) reported an error: disk full, lock held by another process, ...
-    Storage(String),
+    /// The storage engine (redb, PostgreSQL) reported an error: disk full, lock held by
+    /// another process, connection lost, ... The source is kept ([`std::error::Error::source`]).
+    /// Nothing was written unless the error says otherwise; retry once the cause is fixed.
+    Storage(StorageError),
+    /// Concurrent transactions kept conflicting with this one (a serialisation failure or a
+    /// deadlock on PostgreSQL) and it was retried as often as allowed. Nothing was written;
+    /// retry after a short pause.
+    Contention(StorageError),
     /// An operating-system I/O error.
     Io(std::io::Error),
     /// A service the operation needs (the embedding model) failed or could not be reached.
@@ -63,12 +75,29 @@ impl fmt::Display for Error {
             Error::Poisoned => f.write_str(
                 "an earlier commit failed; the store refuses writes until it is reopened",
             ),
-            Error::IncompatibleFormat { found, supported } => write!(
+            Error::IncompatibleFormat {
+                found,
+                supported,
+                unknown_features,
+            } if unknown_features.is_empty() => write!(
                 f,
-                "incompatible storage format {found} (this build supports {supported})"
+                "incompatible storage format {found} (this build supports up to {supported})"
+            ),
+            Error::IncompatibleFormat {
+                found,
+                unknown_features,
+                ..
+            } => write!(
+                f,
+                "storage format {found} requires features this build does not know: {}",
+                unknown_features.join(", ")
             ),
             Error::Corrupted(msg) => write!(f, "corrupted store: {msg}"),
-            Error::Storage(msg) => write!(f, "storage error: {msg}"),
+            Error::Storage(e) => write!(f, "storage error: {e}"),
+            Error::Contention(e) => write!(
+                f,
+                "the transaction kept conflicting with concurrent ones and was given up: {e}"
+            ),
             Error::Io(e) => write!(f, "I/O error: {e}"),
             Error::Unavailable(msg) => write!(f, "unavailable: {msg}"),
             Error::Llm(e) => write!(f, "language model: {e}"),
@@ -80,6 +109,8 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) => Some(e),
+            Error::Storage(e) | Error::Contention(e) => Some(e),
+            Error::Llm(e) => Some(e),
             _ => None,
         }
     }
@@ -91,17 +122,104 @@ impl From<std::io::Error> for Error {
     }
 }
 
-macro_rules! storage_error {
+impl Error {
+    /// The error with the same meaning, for another member of a group that failed together
+    /// (group commit). Storage errors share their source; an I/O error keeps its kind and
+    /// message.
+    pub(crate) fn replicate(&self) -> Error {
+        match self {
+            Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
+            Error::NotFound(id) => Error::NotFound(*id),
+            Error::Forbidden(id) => Error::Forbidden(*id),
+            Error::Conflict(m) => Error::Conflict(m.clone()),
+            Error::Poisoned => Error::Poisoned,
+            Error::IncompatibleFormat {
+                found,
+                supported,
+                unknown_features,
+            } => Error::IncompatibleFormat {
+                found: *found,
+                supported: *supported,
+                unknown_features: unknown_features.clone(),
+            },
+            Error::Corrupted(m) => Error::Corrupted(m.clone()),
+            Error::Storage(e) => Error::Storage(e.clone()),
+            Error::Contention(e) => Error::Contention(e.clone()),
+            Error::Io(io) => Error::Io(std::io::Error::new(io.kind(), io.to_string())),
+            Error::Unavailable(m) => Error::Unavailable(m.clone()),
+            Error::Llm(e) => Error::Llm(e.clone()),
+        }
+    }
+
+    /// Whether this is a failure of the storage underneath (the store's state after it is
+    /// unknown to a redb handle).
+    pub(crate) fn is_storage_failure(&self) -> bool {
+        matches!(self, Error::Storage(_) | Error::Io(_))
+    }
+}
+
+/// An error of the storage engine underneath the store, with its source kept.
+///
+/// Cheap to clone (the source is shared), so that every member of a group commit that failed
+/// together gets the same error.
+#[derive(Clone)]
+pub struct StorageError(Arc<StorageSource>);
+
+/// The engine-specific error inside a [`StorageError`].
+#[derive(Debug)]
+enum StorageSource {
+    Redb(redb::Error),
+}
+
+impl StorageError {
+    /// The redb error, when redb reported it.
+    pub fn as_redb(&self) -> Option<&redb::Error> {
+        match &*self.0 {
+            StorageSource::Redb(e) => Some(e),
+        }
+    }
+}
+
+impl fmt::Debug for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &*self.0 {
+            StorageSource::Redb(e) => write!(f, "redb: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StorageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &*self.0 {
+            StorageSource::Redb(e) => Some(e),
+        }
+    }
+}
+
+impl From<redb::Error> for StorageError {
+    fn from(e: redb::Error) -> Self {
+        StorageError(Arc::new(StorageSource::Redb(e)))
+    }
+}
+
+macro_rules! redb_error {
     ($($ty:ty),*) => {$(
         impl From<$ty> for Error {
             fn from(e: $ty) -> Self {
-                Error::Storage(e.to_string())
+                Error::Storage(StorageError::from(redb::Error::from(e)))
             }
         }
     )*};
 }
 
-storage_error!(
+redb_error!(
+    redb::Error,
     redb::DatabaseError,
     redb::TransactionError,
     redb::TableError,

@@ -52,9 +52,10 @@
 
 mod account;
 mod answer;
+mod backend;
 pub mod classify;
+mod dedup;
 mod embed;
-mod encoding;
 mod error;
 pub mod eval;
 pub mod extract;
@@ -76,11 +77,11 @@ pub use answer::{
     ANSWER_PROMPT_VERSION, AnswerRequest, Answerer, Candidate, ExtractiveAnswerer, LlmAnswerer,
     Marked, verify_markers,
 };
+pub use backend::redb::FORMAT_VERSION;
 pub use embed::Embedder;
 #[cfg(feature = "http")]
 pub use embed::OpenAiEmbedder;
-pub use encoding::FORMAT_VERSION;
-pub use error::{Error, Result};
+pub use error::{Error, Result, StorageError};
 pub use model::{
     AuditEvent, Classification, DEFAULT_IMPORTANCE, DEFAULT_TOPIC, EXTRACTOR_ACTOR, EventDetails,
     EventKind, Extraction, ListQuery, ListResult, Memory, MemoryId, NewMemory,
@@ -103,5 +104,5 @@ struct ReadmeDoctests;
 /// Byte-level codecs, exposed only for the fuzz targets. Not a stable API.
 #[doc(hidden)]
 pub mod __fuzz {
-    pub use crate::encoding::fuzz_decode_all;
+    pub use crate::backend::redb::encoding::fuzz_decode_all;
 }

@@ -41,6 +41,21 @@ impl Default for Analyzer {
 }
 
 impl Analyzer {
+    /// The index entry of `text`: its distinct terms (sorted) with their frequency, and its
+    /// length in terms.
+    pub(crate) fn analyze(&self, text: &str) -> crate::backend::Analyzed {
+        let terms = self.terms(text);
+        let len = u32::try_from(terms.len()).unwrap_or(u32::MAX);
+        let mut tf: std::collections::BTreeMap<String, u32> = std::collections::BTreeMap::new();
+        for term in terms {
+            *tf.entry(term).or_default() += 1;
+        }
+        crate::backend::Analyzed {
+            len,
+            terms: tf.into_iter().collect(),
+        }
+    }
+
     /// The terms of `text`, in order, repeats kept (term frequency counts them).
     pub(crate) fn terms(&self, text: &str) -> Vec<String> {
         let mut out = Vec::new();

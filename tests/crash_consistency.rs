@@ -944,7 +944,9 @@ fn check_image(
         // wrote the header's magic number) leaves a file that redb refuses ever after. No
         // acknowledged data can be lost there (the store had not opened yet), but the file
         // has to be deleted by hand. Tolerated only for such crashes; see the report.
-        Err(Error::Storage(msg)) if outcome.during_open && msg.contains("Not a redb database") => {
+        Err(Error::Storage(e))
+            if outcome.during_open && e.to_string().contains("Not a redb database") =>
+        {
             return Ok(Reopened::NotARedbFile);
         }
         Err(e) => return Err(format!("{what}: the store does not reopen: {e}").into()),

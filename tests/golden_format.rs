@@ -1006,6 +1006,7 @@ fn a_file_or_record_of_another_format_version_is_refused() -> TestResult {
         Err(Error::IncompatibleFormat {
             found: 2,
             supported,
+            ..
         }) => assert_eq!(supported, aurra::FORMAT_VERSION),
         other => panic!("a version 2 file opened: {other:?}"),
     }
@@ -1035,7 +1036,8 @@ fn a_file_or_record_of_another_format_version_is_refused() -> TestResult {
             r,
             Err(Error::IncompatibleFormat {
                 found: 2,
-                supported: 1
+                supported: 1,
+                ..
             })
         )
     };

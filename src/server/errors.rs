@@ -126,6 +126,7 @@ impl ApiError {
 }
 
 impl From<Error> for ApiError {
+    /// Every variant, by name: a new one does not compile until it has a status.
     fn from(e: Error) -> Self {
         match e {
             Error::InvalidArgument(msg) | Error::Conflict(msg) => ApiError::bad_request(msg),
@@ -140,6 +141,16 @@ impl From<Error> for ApiError {
                     "Storage temporarily unavailable; retry later",
                 )
             }
+            Error::Contention(_) => {
+                tracing::warn!(error = %e, "transaction given up after conflicts");
+                ApiError {
+                    retry_after: Some(1),
+                    ..ApiError::detail(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Too many concurrent changes to this account; retry",
+                    )
+                }
+            }
             Error::Llm(e) => ApiError::llm_provider(&e),
             Error::Unavailable(msg) => {
                 // The message names the operator's endpoint: logged, not sent to clients.
@@ -149,8 +160,8 @@ impl From<Error> for ApiError {
                     "Embedding model temporarily unavailable; retry later",
                 )
             }
-            other => {
-                tracing::error!(error = %other, "store failure");
+            Error::IncompatibleFormat { .. } | Error::Corrupted(_) => {
+                tracing::error!(error = %e, "store failure");
                 ApiError::detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
             }
         }

@@ -2,22 +2,15 @@
 //!
 //! These tables are created on first use, so a store that never had an account is unchanged.
 
-use std::sync::atomic::Ordering;
-
-use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, TableDefinition, TableError};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::Store;
-use super::tables::*;
 use crate::account::{
     API_KEY_PREFIX, API_KEY_RANDOM_BYTES, API_KEY_SHOWN_CHARS, Account, ApiKey,
     HALF_LIFE_RANGE_DAYS, MIN_CONFIDENCE_FLOOR, Settings, SettingsPatch, Usage, month_start,
 };
-use crate::encoding::{
-    decode_account, decode_api_key, decode_settings, decode_usage, encode_account, encode_api_key,
-    encode_settings, encode_usage,
-};
+use crate::backend::Write;
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
 
@@ -25,57 +18,36 @@ use crate::time::Timestamp;
 const MAX_ACCOUNT_CHARS: usize = 128;
 
 impl Store {
-    /// A counter that changes after every committed change to API keys or settings made
-    /// through this handle (or its clones). redb lets one process open the file at a time, so
-    /// a caller that caches [`Store::authenticate`] or [`Store::settings`] results stays
-    /// coherent by dropping its cache when this value changes.
+    /// A counter that changes after every committed change to API keys or settings, whichever
+    /// handle or server process made it (on PostgreSQL within the delay the backend
+    /// documents). A caller that caches [`Store::authenticate`] or [`Store::settings`] results
+    /// stays coherent by dropping its cache when this value changes.
     pub fn accounts_generation(&self) -> u64 {
-        self.inner.accounts_generation.load(Ordering::Acquire)
-    }
-
-    fn accounts_changed(&self) {
-        self.inner
-            .accounts_generation
-            .fetch_add(1, Ordering::AcqRel);
+        self.inner.backend.accounts_generation()
     }
 
     /// Creates an account. Account ids are 1–128 characters of letters, digits and `._:@-`.
     /// Fails with [`Error::Conflict`] if it exists.
     pub fn create_account(&self, id: &str) -> Result<Account> {
         validate_account_id(id)?;
-        self.transact(|txn, now| {
-            let mut accounts = txn.open_table(ACCOUNTS)?;
-            if accounts.get(id)?.is_some() {
+        self.transact(&[], |w| {
+            if w.account(id)?.is_some() {
                 return Err(Error::Conflict(format!("account {id:?} already exists")));
             }
-            let account = new_account(id, now);
-            accounts.insert(id, encode_account(&account).as_slice())?;
+            let account = new_account(id, w.now()?);
+            w.put_account(&account)?;
             Ok(account)
         })
     }
 
     /// The account with this id, if any.
     pub fn account(&self, id: &str) -> Result<Option<Account>> {
-        let txn = self.begin_read()?;
-        let Some(accounts) = open_optional(&txn, ACCOUNTS)? else {
-            return Ok(None);
-        };
-        accounts
-            .get(id)?
-            .map(|v| decode_account(v.value()))
-            .transpose()
+        self.read(None)?.account(id)
     }
 
     /// Every account, by id.
     pub fn accounts(&self) -> Result<Vec<Account>> {
-        let txn = self.begin_read()?;
-        let Some(accounts) = open_optional(&txn, ACCOUNTS)? else {
-            return Ok(Vec::new());
-        };
-        accounts
-            .iter()?
-            .map(|entry| decode_account(entry?.1.value()))
-            .collect()
+        self.read(None)?.accounts()
     }
 
     /// Issues a new API key for `account` (created if it does not exist yet) and returns its
@@ -83,18 +55,16 @@ impl Store {
     pub fn create_api_key(&self, account: &str, label: &str) -> Result<(ApiKey, String)> {
         validate_account_id(account)?;
         let mut random = [0u8; API_KEY_RANDOM_BYTES];
-        getrandom::fill(&mut random)
-            .map_err(|e| Error::Storage(format!("no randomness for an API key: {e}")))?;
+        getrandom::fill(&mut random).map_err(|e| Error::Io(std::io::Error::from(e)))?;
         let mut secret = String::from(API_KEY_PREFIX);
         for byte in random {
             secret.push_str(&format!("{byte:02x}"));
         }
         let hash = hash_secret(&secret);
-        let key = self.transact(|txn, now| {
-            let mut accounts = txn.open_table(ACCOUNTS)?;
-            if accounts.get(account)?.is_none() {
-                let record = new_account(account, now);
-                accounts.insert(account, encode_account(&record).as_slice())?;
+        let key = self.transact(&[], |w| {
+            let now = w.now()?;
+            if w.account(account)?.is_none() {
+                w.put_account(&new_account(account, now))?;
             }
             let key = ApiKey {
                 id: Uuid::now_v7(),
@@ -104,11 +74,10 @@ impl Store {
                 created_at: now,
                 revoked_at: None,
             };
-            txn.open_table(API_KEYS)?
-                .insert(hash.as_slice(), encode_api_key(&key).as_slice())?;
+            w.put_api_key(&hash, &key)?;
+            w.accounts_changed();
             Ok(key)
         })?;
-        self.accounts_changed();
         Ok((key, secret))
     }
 
@@ -117,68 +86,43 @@ impl Store {
         if !secret.starts_with(API_KEY_PREFIX) {
             return Ok(None);
         }
-        let txn = self.begin_read()?;
-        let Some(keys) = open_optional(&txn, API_KEYS)? else {
-            return Ok(None);
-        };
-        let found = keys
-            .get(hash_secret(secret).as_slice())?
-            .map(|v| decode_api_key(v.value()))
-            .transpose()?;
+        let found = self.read(None)?.api_key(&hash_secret(secret))?;
         Ok(found.filter(|key| key.revoked_at.is_none()))
     }
 
     /// Every key ever issued (revoked ones included), oldest first. Secrets are not stored,
     /// so none can be listed.
     pub fn api_keys(&self) -> Result<Vec<ApiKey>> {
-        let txn = self.begin_read()?;
-        let Some(keys) = open_optional(&txn, API_KEYS)? else {
-            return Ok(Vec::new());
-        };
-        let mut all = keys
-            .iter()?
-            .map(|entry| decode_api_key(entry?.1.value()))
-            .collect::<Result<Vec<_>>>()?;
+        let mut all: Vec<ApiKey> = self
+            .read(None)?
+            .api_keys()?
+            .into_iter()
+            .map(|(_, key)| key)
+            .collect();
         all.sort_by_key(|k| k.id);
         Ok(all)
     }
 
     /// Revokes the key with this id; revoking twice keeps the first revocation time.
     pub fn revoke_api_key(&self, id: Uuid) -> Result<ApiKey> {
-        let revoked = self.transact(|txn, now| {
-            let mut keys = txn.open_table(API_KEYS)?;
-            let mut found = None;
-            for entry in keys.iter()? {
-                let (hash, value) = entry?;
-                let key = decode_api_key(value.value())?;
-                if key.id == id {
-                    found = Some((hash.value().to_vec(), key));
-                    break;
-                }
-            }
-            let (hash, mut key) =
-                found.ok_or_else(|| Error::InvalidArgument(format!("no API key with id {id}")))?;
+        self.transact(&[], |w| {
+            let (hash, mut key) = w
+                .api_keys()?
+                .into_iter()
+                .find(|(_, key)| key.id == id)
+                .ok_or_else(|| Error::InvalidArgument(format!("no API key with id {id}")))?;
             if key.revoked_at.is_none() {
-                key.revoked_at = Some(now);
-                keys.insert(hash.as_slice(), encode_api_key(&key).as_slice())?;
+                key.revoked_at = Some(w.now()?);
+                w.put_api_key(&hash, &key)?;
             }
+            w.accounts_changed();
             Ok(key)
-        })?;
-        self.accounts_changed();
-        Ok(revoked)
+        })
     }
 
     /// The settings of key `key` (the defaults if it never stored any).
     pub fn settings(&self, key: Uuid) -> Result<Settings> {
-        let txn = self.begin_read()?;
-        let Some(table) = open_optional(&txn, KEY_SETTINGS)? else {
-            return Ok(Settings::default());
-        };
-        Ok(table
-            .get(key.as_u128())?
-            .map(|v| decode_settings(v.value()))
-            .transpose()?
-            .unwrap_or_default())
+        Ok(self.read(None)?.settings(key)?.unwrap_or_default())
     }
 
     /// Applies `patch` to the settings of key `key` and returns the result. Refuses (with
@@ -186,20 +130,15 @@ impl Store {
     /// 0.85–1.0, `freshness_half_life_days` outside 1–3650, or an empty `classifier_model`.
     pub fn update_settings(&self, key: Uuid, patch: SettingsPatch) -> Result<Settings> {
         validate_patch(&patch)?;
-        let updated = self.transact(|txn, _now| {
-            let mut table = txn.open_table(KEY_SETTINGS)?;
-            let mut settings = table
-                .get(key.as_u128())?
-                .map(|v| decode_settings(v.value()))
-                .transpose()?
-                .unwrap_or_default();
+        self.transact(&[], |w| {
+            let mut settings = w.settings(key)?.unwrap_or_default();
             let SettingsPatch {
                 auto_supersede_default,
                 excluded_categories,
                 min_confidence,
                 classifier_model,
                 freshness_half_life_days,
-            } = patch;
+            } = patch.clone();
             if let Some(v) = auto_supersede_default {
                 settings.auto_supersede_default = v;
             }
@@ -216,40 +155,28 @@ impl Store {
                 settings.freshness_half_life_days = v;
             }
             settings.stored = true;
-            table.insert(key.as_u128(), encode_settings(&settings).as_slice())?;
+            w.put_settings(key, &settings)?;
+            w.accounts_changed();
             Ok(settings)
-        })?;
-        self.accounts_changed();
-        Ok(updated)
+        })
     }
 
     /// The account's write usage in the current period (a UTC calendar month).
     pub fn usage(&self, account: &str) -> Result<Usage> {
-        let txn = self.begin_read()?;
-        let now = self.read_now(&txn)?;
-        let stored = match open_optional(&txn, USAGE)? {
-            Some(table) => table
-                .get(account)?
-                .map(|v| decode_usage(v.value()))
-                .transpose()?,
-            None => None,
-        };
-        Ok(current_usage(stored, now))
+        let snapshot = self.read(Some(account))?;
+        let now = snapshot.now()?;
+        Ok(current_usage(snapshot.usage(account)?, now))
     }
 
     /// Records that a write of `account` was refused for quota, starting its grace period if
     /// none has started in the current period. Returns the usage after the change.
     pub fn start_grace_period(&self, account: &str) -> Result<Usage> {
-        self.transact(|txn, now| {
-            let mut table = txn.open_table(USAGE)?;
-            let stored = table
-                .get(account)?
-                .map(|v| decode_usage(v.value()))
-                .transpose()?;
-            let mut usage = current_usage(stored, now);
+        self.transact(&[account], |w| {
+            let now = w.now()?;
+            let mut usage = current_usage(w.usage(account)?, now);
             if usage.grace_started_at.is_none() {
                 usage.grace_started_at = Some(now);
-                table.insert(account, encode_usage(&usage).as_slice())?;
+                w.put_usage(account, &usage)?;
             }
             Ok(usage)
         })
@@ -257,19 +184,10 @@ impl Store {
 }
 
 /// Counts one write request of `account` at `now`, inside the write's own transaction.
-pub(crate) fn count_write(
-    table: &mut redb::Table<'_, &'static str, &'static [u8]>,
-    account: &str,
-    now: Timestamp,
-) -> Result<()> {
-    let stored = table
-        .get(account)?
-        .map(|v| decode_usage(v.value()))
-        .transpose()?;
-    let mut usage = current_usage(stored, now);
+pub(crate) fn count_write(w: &mut dyn Write, account: &str, now: Timestamp) -> Result<()> {
+    let mut usage = current_usage(w.usage(account)?, now);
     usage.writes_used += 1;
-    table.insert(account, encode_usage(&usage).as_slice())?;
-    Ok(())
+    w.put_usage(account, &usage)
 }
 
 /// The usage of the period containing `now`: the stored one, or a fresh one if the stored
@@ -336,18 +254,6 @@ fn validate_patch(patch: &SettingsPatch) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Opens a table that may not have been created yet (`None`: empty).
-fn open_optional<K: redb::Key + 'static, V: redb::Value + 'static>(
-    txn: &ReadTransaction,
-    def: TableDefinition<K, V>,
-) -> Result<Option<ReadOnlyTable<K, V>>> {
-    match txn.open_table(def) {
-        Ok(table) => Ok(Some(table)),
-        Err(TableError::TableDoesNotExist(_)) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
 }
 
 #[cfg(test)]

@@ -1,21 +1,10 @@
 //! Hard delete of a tenant or a whole account: every row, version, index entry and event goes.
 //! The only operation that changes the past (spec §5.3).
 
-use std::ops::Bound;
-
-use redb::WriteTransaction;
-
 use super::Store;
-use super::rows::{latest_version, load_row};
-use super::tables::*;
 use super::write::{validate_account, validate_tenant};
-use crate::encoding::{
-    account_prefix, decode_node, dedup_entry, event_key, node_key, pred_key, scope_prefix,
-    version_key,
-};
+use crate::backend::Tenants;
 use crate::error::Result;
-use crate::model::MemoryId;
-use crate::time::Timestamp;
 
 impl Store {
     /// Deletes every memory of one tenant of `account` (`None` = the default tenant). Returns
@@ -23,100 +12,12 @@ impl Store {
     pub fn delete_tenant(&self, account: &str, tenant: Option<&str>) -> Result<u64> {
         validate_account(account)?;
         validate_tenant(tenant)?;
-        self.transact(|txn, _| delete_prefix(txn, &scope_prefix(account, tenant)))
+        self.transact(&[account], |w| w.delete(account, Tenants::One(tenant)))
     }
 
     /// Deletes every memory of `account`, all tenants. Returns the number deleted.
     pub fn delete_account(&self, account: &str) -> Result<u64> {
         validate_account(account)?;
-        self.transact(|txn, _| delete_prefix(txn, &account_prefix(account)))
+        self.transact(&[account], |w| w.delete(account, Tenants::All))
     }
-}
-
-fn delete_prefix(txn: &WriteTransaction, prefix: &[u8]) -> Result<u64> {
-    // The trees under the prefix; the "all rows" tree of each scope lists its rows.
-    let mut tree_ids = Vec::new();
-    {
-        let mut trees = txn.open_table(TREES)?;
-        let upper = prefix_upper(prefix);
-        let range: (Bound<&[u8]>, Bound<&[u8]>) = (
-            Bound::Included(prefix),
-            upper.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
-        );
-        for entry in trees.extract_from_if::<&[u8], _>(range, |_, _| true)? {
-            tree_ids.push(entry?.1.value());
-        }
-    }
-    let mut ids = Vec::new();
-    {
-        let mut nodes = txn.open_table(TREE_NODES)?;
-        for tree in &tree_ids {
-            let (lo, hi) = (node_key(*tree, 0, 0), node_key(*tree, u8::MAX, u64::MAX));
-            let mut extracted =
-                nodes.extract_from_if(lo.as_slice()..=hi.as_slice(), |_, _| true)?;
-            for entry in extracted.by_ref() {
-                let (key, value) = entry?;
-                // Level-0 nodes carry the row id; every row is in its scope's "all" tree, so
-                // rows seen in several trees are deduplicated below.
-                if key.value()[8] == 0
-                    && let (_, Some(id)) = decode_node(value.value())?
-                {
-                    ids.push(id);
-                }
-            }
-        }
-    }
-    // Only "all rows" trees key postings and vectors; erasing the others' ranges removes
-    // nothing.
-    super::lexical::erase_scopes(txn, &tree_ids)?;
-    super::vectors::erase_scopes(txn, &tree_ids)?;
-    ids.sort_unstable();
-    ids.dedup();
-    let mut deleted = 0u64;
-    for id in ids {
-        deleted += u64::from(delete_row(txn, id)?);
-    }
-    Ok(deleted)
-}
-
-fn delete_row(txn: &WriteTransaction, id: MemoryId) -> Result<bool> {
-    let mut rows = txn.open_table(ROWS)?;
-    let Some(row) = load_row(&rows, id)? else {
-        return Ok(false);
-    };
-    let successor = latest_version(&txn.open_table(VERSIONS)?, id)?.superseded_by;
-    rows.remove(id.as_u128())?;
-    let (lo, hi) = (
-        version_key(id, Timestamp::MIN),
-        version_key(id, Timestamp::MAX),
-    );
-    txn.open_table(VERSIONS)?
-        .retain_in(lo.as_slice()..=hi.as_slice(), |_, _| false)?;
-    let (lo, hi) = (event_key(id, 0), event_key(id, u32::MAX));
-    txn.open_table(EVENTS)?
-        .retain_in(lo.as_slice()..=hi.as_slice(), |_, _| false)?;
-    let mut preds = txn.open_table(PREDECESSORS)?;
-    let (lo, hi) = (
-        pred_key(id, MemoryId::from_u128(0)),
-        pred_key(id, MemoryId::from_u128(u128::MAX)),
-    );
-    preds.retain_in(lo.as_slice()..=hi.as_slice(), |_, _| false)?;
-    if let Some(successor) = successor {
-        preds.remove(pred_key(successor, id).as_slice())?;
-    }
-    txn.open_table(DEDUP)?
-        .remove(dedup_entry(&row.fingerprint(), id).as_slice())?;
-    Ok(true)
-}
-
-/// The smallest key greater than every key that starts with `prefix` (`None`: no bound).
-fn prefix_upper(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut upper = prefix.to_vec();
-    while let Some(last) = upper.pop() {
-        if last < u8::MAX {
-            upper.push(last + 1);
-            return Some(upper);
-        }
-    }
-    None
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use parking_lot::{Condvar, Mutex};
 
 use super::write::Prepared;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::WriteOutcome;
 
 /// The outcome a leader leaves for one queued request.
@@ -90,28 +90,8 @@ fn deliver(group: &[Request], outcome: Result<Vec<Vec<WriteOutcome>>>) {
         }
         Err(e) => {
             for request in group {
-                *request.slot.lock() = Some(Err(replicate(&e)));
+                *request.slot.lock() = Some(Err(e.replicate()));
             }
         }
-    }
-}
-
-/// The same failure for every member of a group that failed together.
-fn replicate(e: &Error) -> Error {
-    match e {
-        Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
-        Error::NotFound(id) => Error::NotFound(*id),
-        Error::Forbidden(id) => Error::Forbidden(*id),
-        Error::Conflict(m) => Error::Conflict(m.clone()),
-        Error::Poisoned => Error::Poisoned,
-        Error::IncompatibleFormat { found, supported } => Error::IncompatibleFormat {
-            found: *found,
-            supported: *supported,
-        },
-        Error::Corrupted(m) => Error::Corrupted(m.clone()),
-        Error::Storage(m) => Error::Storage(m.clone()),
-        Error::Io(io) => Error::Io(std::io::Error::new(io.kind(), io.to_string())),
-        Error::Unavailable(m) => Error::Unavailable(m.clone()),
-        Error::Llm(e) => Error::Llm(e.clone()),
     }
 }

@@ -1,5 +1,7 @@
-//! `Store`: the bitemporal memory store on one redb file. All redb access lives under this
-//! module; nothing above it names a redb type.
+//! `Store`: the engine. The domain rules (validation and defaults, duplicate rules, Level 1
+//! planning, temporal selection, BM25 and rank fusion, answering, proof trees) over one
+//! storage interface (`crate::backend`), whichever backend it runs on. Nothing here names a
+//! redb type or writes SQL.
 
 mod accounts;
 mod chain;
@@ -9,29 +11,22 @@ mod group;
 mod lexical;
 mod query;
 mod read;
-mod rows;
 mod search;
-mod stamp;
 mod supersede;
 pub use supersede::CLASSIFIER_ACTOR;
-pub(crate) mod tables;
-mod tree;
 mod vectors;
 mod write;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, WriteTransaction};
-
+use crate::backend::redb::{Options as RedbOptions, RedbBackend};
+use crate::backend::{Backend, Read, Write};
 use crate::embed::Embedder;
-use crate::encoding::FORMAT_VERSION;
 use crate::error::{Error, Result};
 use crate::time::{Clock, SystemClock, Timestamp};
-use tables::*;
 
-pub use redb::StorageBackend;
+pub use crate::backend::redb::StorageBackend;
 
 /// Options for opening a [`Store`].
 #[derive(Clone, Debug)]
@@ -101,27 +96,21 @@ impl StoreOptions {
 
 #[derive(Debug)]
 struct Inner {
-    db: Database,
+    backend: Box<dyn Backend>,
     clock: Arc<dyn Clock>,
-    durable: bool,
     lexical_index: bool,
-    poisoned: AtomicBool,
-    stamper: stamp::Stamper,
     group: group::GroupCommit,
-    /// Bumped after every committed change to API keys or settings (see
-    /// [`Store::accounts_generation`]).
-    accounts_generation: std::sync::atomic::AtomicU64,
     analyzer: crate::text::Analyzer,
     embedder: Option<Arc<dyn Embedder>>,
     /// The tag of the embedder's vector space (0 without one).
     embedder_tag: u64,
 }
 
-/// A bitemporal memory store on one redb file.
+/// A bitemporal memory store: on one redb file, embedded (the default), or on PostgreSQL.
 ///
 /// Cheap to clone (an `Arc`), `Send + Sync`: share one `Store` between threads. Reads run
-/// concurrently on MVCC snapshots; writes are serialised by redb and are durable when they
-/// return (unless [`StoreOptions::durable`] says otherwise).
+/// concurrently on snapshots; writes are durable when they return (unless
+/// [`StoreOptions::durable`] says otherwise).
 #[derive(Clone, Debug)]
 pub struct Store {
     inner: Arc<Inner>,
@@ -138,37 +127,17 @@ impl Store {
     /// A new file is initialised under a temporary name and renamed into place, so a crash
     /// while creating it never leaves a file at `path` that cannot be opened.
     pub fn open_with(path: impl AsRef<Path>, options: StoreOptions) -> Result<Store> {
-        let path = path.as_ref();
-        if !path.exists() {
-            Self::create_file(path, &options)?;
-        }
-        let db = Self::builder(&options).create(path)?;
-        Self::init(db, options)
-    }
-
-    fn create_file(path: &Path, options: &StoreOptions) -> Result<()> {
-        let mut name = path.file_name().unwrap_or_default().to_os_string();
-        name.push(".creating");
-        let staging = path.with_file_name(name);
-        match std::fs::remove_file(&staging) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
-            _ => {}
-        }
-        let db = Self::builder(options).create(&staging)?;
-        drop(Self::init(db, options.clone())?);
-        std::fs::rename(&staging, path)?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            // Make the rename itself durable.
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        let analyzer = crate::text::Analyzer::default();
+        let backend = RedbBackend::open(path.as_ref(), &redb_options(&options, &analyzer))?;
+        Ok(Self::assemble(Box::new(backend), options, analyzer))
     }
 
     /// Opens a store on any redb [`StorageBackend`] (an in-memory buffer, a fault-injecting
     /// backend in tests, ...).
     pub fn open_backend(backend: impl StorageBackend, options: StoreOptions) -> Result<Store> {
-        let db = Self::builder(&options).create_with_backend(backend)?;
-        Self::init(db, options)
+        let analyzer = crate::text::Analyzer::default();
+        let backend = RedbBackend::open_storage(backend, &redb_options(&options, &analyzer))?;
+        Ok(Self::assemble(Box::new(backend), options, analyzer))
     }
 
     /// A store that lives in memory only (for tests and examples).
@@ -178,68 +147,20 @@ impl Store {
 
     /// A store that lives in memory only, with options.
     pub fn in_memory_with(options: StoreOptions) -> Result<Store> {
-        Self::open_backend(redb::backends::InMemoryBackend::new(), options)
+        Self::open_backend(::redb::backends::InMemoryBackend::new(), options)
     }
 
-    fn builder(options: &StoreOptions) -> redb::Builder {
-        let mut builder = Database::builder();
-        if let Some(bytes) = options.cache_size {
-            builder.set_cache_size(bytes);
-        }
-        builder
-    }
-
-    fn init(db: Database, options: StoreOptions) -> Result<Store> {
-        let txn = db.begin_write()?;
-        {
-            let mut meta = txn.open_table(META)?;
-            let found = meta
-                .get(META_FORMAT)?
-                .map(|v| read_u32(v.value()))
-                .transpose()?;
-            match found {
-                Some(v) if v == FORMAT_VERSION => {}
-                Some(found) => {
-                    return Err(Error::IncompatibleFormat {
-                        found,
-                        supported: FORMAT_VERSION,
-                    });
-                }
-                None => {
-                    meta.insert(META_FORMAT, FORMAT_VERSION.to_be_bytes().as_slice())?;
-                }
-            }
-            // Create every table so that read transactions can open them.
-            txn.open_table(ROWS)?;
-            txn.open_table(VERSIONS)?;
-            txn.open_table(EVENTS)?;
-            txn.open_table(PREDECESSORS)?;
-            txn.open_table(TREES)?;
-            txn.open_table(TREE_NODES)?;
-            txn.open_table(DEDUP)?;
-            txn.open_table(POSTINGS)?;
-            txn.open_table(LEXICAL_DELTA)?;
-            txn.open_table(LEXICAL_STATS)?;
-            txn.open_table(VECTORS)?;
-        }
-        let analyzer = crate::text::Analyzer::default();
-        if options.lexical_index {
-            lexical::build_if_missing(&txn, &analyzer)?;
-        } else {
-            lexical::mark_stale(&txn)?;
-        }
-        txn.commit()?;
-        let stamper = stamp::Stamper::new(options.clock.now().as_micros());
-        Ok(Store {
+    fn assemble(
+        backend: Box<dyn Backend>,
+        options: StoreOptions,
+        analyzer: crate::text::Analyzer,
+    ) -> Store {
+        Store {
             inner: Arc::new(Inner {
-                db,
+                backend,
                 clock: options.clock,
-                durable: options.durable,
                 lexical_index: options.lexical_index,
-                poisoned: AtomicBool::new(false),
-                stamper,
                 group: group::GroupCommit::default(),
-                accounts_generation: std::sync::atomic::AtomicU64::new(0),
                 analyzer,
                 embedder_tag: options
                     .embedder
@@ -247,12 +168,12 @@ impl Store {
                     .map_or(0, |e| crate::embed::space_tag(e.space())),
                 embedder: options.embedder,
             }),
-        })
+        }
     }
 
     /// Whether an earlier failed commit has made this handle refuse writes.
     pub fn is_poisoned(&self) -> bool {
-        self.inner.poisoned.load(Ordering::SeqCst)
+        self.inner.backend.is_poisoned()
     }
 
     /// The clock's current reading.
@@ -260,87 +181,39 @@ impl Store {
         self.inner.clock.now()
     }
 
-    /// Runs `body` in one write transaction stamped with a fresh transaction time and commits
-    /// it. A failed commit (or a storage failure inside `body`) poisons the handle; a caller
-    /// error returned by `body` only aborts the transaction.
+    /// A read view of `account`'s memories (or, with `None`, of the global tables only).
+    fn read(&self, account: Option<&str>) -> Result<Box<dyn Read + '_>> {
+        self.inner.backend.read(account)
+    }
+
+    /// Runs `body` in one write transaction holding `accounts`, stamped with a fresh
+    /// transaction time, and commits it. `body` may run more than once (see
+    /// [`Backend::write`]); only its last run's value is returned.
     fn transact<T>(
         &self,
-        body: impl FnOnce(&WriteTransaction, Timestamp) -> Result<T>,
+        accounts: &[&str],
+        mut body: impl FnMut(&mut dyn Write) -> Result<T>,
     ) -> Result<T> {
-        if self.is_poisoned() {
-            return Err(Error::Poisoned);
-        }
-        let result = self.write_inner(body);
-        if let Err(Error::Storage(_) | Error::Io(_)) = &result {
-            self.inner.poisoned.store(true, Ordering::SeqCst);
-        }
-        result
-    }
-
-    fn write_inner<T>(
-        &self,
-        body: impl FnOnce(&WriteTransaction, Timestamp) -> Result<T>,
-    ) -> Result<T> {
-        let mut txn = self.inner.db.begin_write()?;
-        if !self.inner.durable {
-            txn.set_durability(Durability::None)?;
-        }
-        let last = last_commit(&txn.open_table(META)?)?;
-        // Transaction time strictly increases from commit to commit, whatever the clock, and
-        // stays after every "now" already handed to a reader (see `stamp.rs`).
-        let clock = self.inner.clock.now().as_micros();
-        let stamp = self.inner.stamper.assign(clock, last);
-        let result = (|| {
-            txn.open_table(META)?
-                .insert(META_LAST_TX, stamp.to_be_bytes().as_slice())?;
-            let value = body(&txn, Timestamp::from_micros(stamp))?;
-            txn.commit()?;
-            Ok(value)
-        })();
-        if result.is_err() {
-            self.inner.stamper.abandon(stamp);
-        }
-        result
-    }
-
-    /// The read-side "now" for a snapshot: the clock, never before the snapshot's last commit,
-    /// and always before any commit the snapshot does not contain (see `stamp.rs`).
-    fn read_now(&self, txn: &redb::ReadTransaction) -> Result<Timestamp> {
-        let last = last_commit(&txn.open_table(META)?)?;
-        let clock = self.inner.clock.now().as_micros();
-        Ok(Timestamp::from_micros(
-            self.inner.stamper.read_now(clock, last),
-        ))
-    }
-
-    fn begin_read(&self) -> Result<redb::ReadTransaction> {
-        Ok(self.inner.db.begin_read()?)
+        let mut out = None;
+        self.inner.backend.write(accounts, &mut |w| {
+            out = Some(body(w)?);
+            Ok(())
+        })?;
+        out.ok_or_else(|| {
+            Error::Corrupted("the backend committed without running the transaction".into())
+        })
     }
 }
 
-fn last_commit(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<Option<i64>> {
-    meta.get(META_LAST_TX)?
-        .map(|v| read_i64(v.value()))
-        .transpose()
-}
-
-fn read_u32(bytes: &[u8]) -> Result<u32> {
-    bytes
-        .try_into()
-        .map(u32::from_be_bytes)
-        .map_err(|_| Error::Corrupted("meta value is not a u32".into()))
-}
-
-fn read_i64(bytes: &[u8]) -> Result<i64> {
-    bytes
-        .try_into()
-        .map(i64::from_be_bytes)
-        .map_err(|_| Error::Corrupted("meta value is not an i64".into()))
-}
-
-fn read_u64(bytes: &[u8]) -> Result<u64> {
-    bytes
-        .try_into()
-        .map(u64::from_be_bytes)
-        .map_err(|_| Error::Corrupted("meta value is not a u64".into()))
+/// What the redb backend needs of the options.
+fn redb_options<'a>(
+    options: &StoreOptions,
+    analyzer: &'a crate::text::Analyzer,
+) -> RedbOptions<'a> {
+    RedbOptions {
+        clock: options.clock.clone(),
+        cache_size: options.cache_size,
+        durable: options.durable,
+        lexical: options.lexical_index.then_some(analyzer),
+    }
 }

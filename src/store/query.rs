@@ -27,7 +27,7 @@ impl Store {
         // The evidence's chains, from the snapshot the candidates were read in.
         let chains = if request.include_proof_tree {
             let ids: Vec<_> = found.hits.iter().map(|h| h.memory.id).collect();
-            Some(chains(&snapshot, account, &ids)?)
+            Some(chains(snapshot.as_ref(), account, &ids)?)
         } else {
             None
         };

@@ -6,18 +6,14 @@
 //! superseded or expired row, and time travel returns exactly what a list would.
 
 use std::collections::HashMap;
-
-use redb::ReadTransaction;
+use std::ops::ControlFlow;
 
 use super::Store;
 use super::lexical;
-use super::read::scope_trees;
-use super::rows::{load_row, render, version_at};
-use super::tables::*;
-use super::vectors;
+use super::read::scope;
 use super::write::{validate_account, validate_tenant};
-use crate::embed::embed_units;
-use crate::encoding::Facet;
+use crate::backend::{Read, Scope};
+use crate::embed::{dot_le, embed_units};
 use crate::error::{Error, Result};
 use crate::model::{MemoryId, SearchHit, SearchQuery, SearchResult, SearchType};
 use crate::temporal;
@@ -59,7 +55,9 @@ impl Store {
         like: MemoryId,
     ) -> Result<SearchResult> {
         let stored = match self.inner.embedder {
-            Some(_) => self.stored_vector(like)?,
+            Some(_) => self
+                .read(Some(account))?
+                .vector(account, like, self.inner.embedder_tag)?,
             None => None,
         };
         Ok(self.search_snapshot(account, query, stored)?.0)
@@ -72,7 +70,7 @@ impl Store {
         account: &str,
         query: &SearchQuery,
         known: Option<Vec<f32>>,
-    ) -> Result<(SearchResult, ReadTransaction)> {
+    ) -> Result<(SearchResult, Box<dyn Read + '_>)> {
         validate_account(account)?;
         validate_tenant(query.tenant.as_deref())?;
         let Some(search_type) = self.search_type() else {
@@ -93,8 +91,8 @@ impl Store {
             }
             _ => None,
         };
-        let txn = self.begin_read()?;
-        let now = self.read_now(&txn)?;
+        let snapshot = self.read(Some(account))?;
+        let now = snapshot.now()?;
         let reference = temporal::reference_instant(&query.mode, now);
         if query.limit == 0 {
             let empty = SearchResult {
@@ -102,28 +100,16 @@ impl Store {
                 now: reference,
                 search_type,
             };
-            return Ok((empty, txn));
+            return Ok((empty, snapshot));
         }
-        let trees = txn.open_table(TREES)?;
-        let scopes = scope_trees(
-            &trees,
-            account,
-            query.tenant.as_deref(),
-            query.all_tenants,
-            Facet::All,
-        )?;
-        let mut lexical = if self.inner.lexical_index {
-            lexical::score(&txn, &self.inner.analyzer, &scopes, &query.text)?
+        let scope = scope(account, query.tenant.as_deref(), query.all_tenants);
+        let lexical = if self.inner.lexical_index {
+            lexical::score(snapshot.as_ref(), &self.inner.analyzer, &scope, &query.text)?
         } else {
             lexical::LexicalScores::default()
         };
         let semantic = match &question_vector {
-            Some(v) => vectors::rank(
-                &txn.open_table(VECTORS)?,
-                &scopes,
-                self.inner.embedder_tag,
-                v,
-            )?,
+            Some(v) => rank_vectors(snapshot.as_ref(), &scope, self.inner.embedder_tag, v)?,
             None => Vec::new(),
         };
 
@@ -147,43 +133,54 @@ impl Store {
         };
 
         // Walk the ranking, keeping what the mode and the source filter select.
-        let hits = self.walk(&txn, query, ranked, &mut lexical, search_type, now)?;
+        let hits = walk(
+            snapshot.as_ref(),
+            account,
+            query,
+            ranked,
+            &lexical,
+            search_type,
+            now,
+        )?;
         let result = SearchResult {
             hits,
             now: reference,
             search_type,
         };
-        Ok((result, txn))
+        Ok((result, snapshot))
     }
+}
 
-    fn walk(
-        &self,
-        txn: &ReadTransaction,
-        query: &SearchQuery,
-        ranked: Vec<(MemoryId, f64)>,
-        lexical: &mut lexical::LexicalScores,
-        search_type: SearchType,
-        now: crate::time::Timestamp,
-    ) -> Result<Vec<SearchHit>> {
-        let mut hits = Vec::new();
-        let rows = txn.open_table(ROWS)?;
-        let versions = txn.open_table(VERSIONS)?;
-        let replay_at = query.mode.transaction_instant();
-        for (id, similarity) in ranked {
-            let row = match lexical.loaded.remove(&id) {
-                Some(row) => row,
-                None => load_row(&rows, id)?
-                    .ok_or_else(|| Error::Corrupted(format!("index names missing memory {id}")))?,
+/// Walks `ranked` best first, keeping the rows (in the state the mode reads) that the mode and
+/// the source filter select, until the limit. Rows are read in chunks no larger than the
+/// number of hits still missing, so nothing past the last hit is read.
+fn walk(
+    snapshot: &dyn Read,
+    account: &str,
+    query: &SearchQuery,
+    ranked: Vec<(MemoryId, f64)>,
+    lexical: &lexical::LexicalScores,
+    search_type: SearchType,
+    now: crate::time::Timestamp,
+) -> Result<Vec<SearchHit>> {
+    let mut hits = Vec::new();
+    let replay_at = query.mode.transaction_instant();
+    let mut rest = ranked.as_slice();
+    while !rest.is_empty() && hits.len() < query.limit {
+        let (chunk, after) = rest.split_at((query.limit - hits.len()).min(rest.len()));
+        rest = after;
+        let ids: Vec<MemoryId> = chunk.iter().map(|(id, _)| *id).collect();
+        let rows = snapshot.rows_at(account, &ids, replay_at)?;
+        for (&(id, similarity), memory) in chunk.iter().zip(rows) {
+            // Written after the replayed instant: not part of that state.
+            let Some(memory) = memory else {
+                continue;
             };
             if let Some(sources) = &query.sources
-                && !sources.contains(&row.source)
+                && !sources.contains(&memory.source)
             {
                 continue;
             }
-            let Some(version) = version_at(&versions, id, row.created_at, replay_at)? else {
-                continue;
-            };
-            let memory = render(id, row, &version);
             if !temporal::selects(&query.mode, &memory, now) {
                 continue;
             }
@@ -196,12 +193,32 @@ impl Store {
                 score,
                 similarity,
             });
-            if hits.len() >= query.limit {
-                break;
-            }
         }
-        Ok(hits)
     }
+    Ok(hits)
+}
+
+/// Cosine similarity of `query` (unit length, space `tag`) to every row of `scope` that has
+/// a vector of the same space and dimension, best first (ties: newest first). The dot
+/// products are computed on the stored bytes in place.
+fn rank_vectors(
+    snapshot: &dyn Read,
+    scope: &Scope<'_>,
+    tag: u64,
+    query: &[f32],
+) -> Result<Vec<(MemoryId, f64)>> {
+    let mut ranked = Vec::new();
+    let width = 4 * query.len();
+    snapshot.vectors(scope, tag, &mut |id, components| {
+        // Another dimension (the model's output size changed) is not comparable.
+        if components.len() == width {
+            ranked.push((id, dot_le(components, query)));
+        }
+        ControlFlow::Continue(())
+    })?;
+    // (score, id) is a total order: an unstable sort is deterministic, and faster.
+    sort(&mut ranked);
+    Ok(ranked)
 }
 
 fn scaled(score: f64, scale: f64) -> f64 {

@@ -3,15 +3,8 @@
 use std::collections::HashSet;
 
 use super::Store;
-use super::rows::{latest_version, load_row, owned_row, summary_of};
-use super::tables::*;
-use super::tree;
-use redb::{ReadableTable, Table};
-
-use crate::encoding::{
-    VersionRecord, decode_event_key, dedup_entry, encode_event, encode_version, event_key,
-    pred_key, version_key,
-};
+use super::read::owned;
+use crate::backend::{Owned, Stored, Version, Write};
 use crate::error::{Error, Result};
 use crate::model::{
     AuditEvent, Classification, EventDetails, EventKind, MemoryId, Supersede, SupersedeOutcome,
@@ -43,18 +36,11 @@ impl Store {
                 "Must provide superseded_by or valid_to".into(),
             ));
         }
-        self.transact(|txn, now| {
-            let planned = plan(txn, now, account, id, request)?;
+        self.transact(&[account], |w| {
+            let now = w.now()?;
+            let planned = plan(w, now, account, id, request.clone())?;
             if planned.outcome.changed {
-                record(
-                    txn,
-                    now,
-                    id,
-                    &planned.row,
-                    &planned.next,
-                    &planned.current,
-                    actor,
-                )?;
+                record(w, now, account, id, &planned.current, &planned.next, actor)?;
             }
             Ok(planned.outcome)
         })
@@ -74,13 +60,14 @@ impl Store {
         classifications: &[Classification],
         apply: Option<MemoryId>,
     ) -> Result<Option<SupersedeOutcome>> {
-        self.transact(|txn, now| {
+        self.transact(&[account], |w| {
+            let now = w.now()?;
             let request = Supersede {
                 superseded_by: Some(new),
                 valid_to: None,
             };
             let planned = match apply {
-                Some(old) if old != new => match plan(txn, now, account, old, request) {
+                Some(old) if old != new => match plan(w, now, account, old, request) {
                     Ok(p) if p.outcome.changed => Some(p),
                     Ok(_) => None,
                     Err(
@@ -93,37 +80,32 @@ impl Store {
                 },
                 _ => None,
             };
-            {
-                let rows = txn.open_table(ROWS)?;
-                let mut events = txn.open_table(EVENTS)?;
-                for c in classifications {
-                    match load_row(&rows, c.candidate)? {
-                        Some(row) if row.account == account => {}
-                        _ => continue,
-                    }
-                    let applied = planned.is_some() && apply == Some(c.candidate);
-                    append_event(
-                        &mut events,
-                        c.candidate,
-                        &AuditEvent {
-                            kind: EventKind::MemoryClassified,
-                            at: now,
-                            by: CLASSIFIER_ACTOR.to_owned(),
-                            details: EventDetails::Classified {
-                                verdict: c.verdict.clone(),
-                                confidence: c.confidence,
-                                model: model.to_owned(),
-                                new_memory_id: new,
-                                applied,
-                                reasoning: c.reasoning.clone(),
-                            },
-                        },
-                    )?;
+            for c in classifications {
+                if !matches!(w.fetch(account, c.candidate)?, Owned::Mine(_)) {
+                    continue;
                 }
+                let applied = planned.is_some() && apply == Some(c.candidate);
+                w.append_event(
+                    account,
+                    c.candidate,
+                    &AuditEvent {
+                        kind: EventKind::MemoryClassified,
+                        at: now,
+                        by: CLASSIFIER_ACTOR.to_owned(),
+                        details: EventDetails::Classified {
+                            verdict: c.verdict.clone(),
+                            confidence: c.confidence,
+                            model: model.to_owned(),
+                            new_memory_id: new,
+                            applied,
+                            reasoning: c.reasoning.clone(),
+                        },
+                    },
+                )?;
             }
             match (planned, apply) {
                 (Some(p), Some(old)) => {
-                    record(txn, now, old, &p.row, &p.next, &p.current, CLASSIFIER_ACTOR)?;
+                    record(w, now, account, old, &p.current, &p.next, CLASSIFIER_ACTOR)?;
                     Ok(Some(p.outcome))
                 }
                 _ => Ok(None),
@@ -137,16 +119,15 @@ pub const CLASSIFIER_ACTOR: &str = "aurra-classifier";
 
 /// A validated supersession, not yet written.
 struct Planned {
-    row: crate::encoding::RowRecord,
-    current: VersionRecord,
-    next: VersionRecord,
+    current: Version,
+    next: Version,
     outcome: SupersedeOutcome,
 }
 
 /// Level 1's checks (spec §7.1) for superseding `id` with `request`, and the version it
 /// would write. Writes nothing.
 fn plan(
-    txn: &redb::WriteTransaction,
+    w: &dyn Write,
     now: Timestamp,
     account: &str,
     id: MemoryId,
@@ -155,12 +136,10 @@ fn plan(
     if request.superseded_by == Some(id) {
         return Err(Error::Conflict("a memory cannot supersede itself".into()));
     }
-    let rows = txn.open_table(ROWS)?;
-    let versions = txn.open_table(VERSIONS)?;
-    let row = owned_row(&rows, id, account)?;
-    let current = latest_version(&versions, id)?;
+    let target: Stored = owned(w, account, id)?;
+    let current = target.version();
     if let Some(replacement) = request.superseded_by {
-        owned_row(&rows, replacement, account)?;
+        owned(w, account, replacement)?;
         // A cycle: the replacement's own chain already leads back to the target.
         let mut seen = HashSet::new();
         let mut next = Some(replacement);
@@ -170,10 +149,13 @@ fn plan(
                     "superseding would create a cycle in the chain".into(),
                 ));
             }
-            if !seen.insert(step) || load_row(&rows, step)?.is_none() {
+            let Owned::Mine(row) = w.fetch(account, step)? else {
+                break;
+            };
+            if !seen.insert(step) {
                 break;
             }
-            next = latest_version(&versions, step)?.superseded_by;
+            next = row.memory.superseded_by;
         }
     }
     let superseded_by = match (current.superseded_by, request.superseded_by) {
@@ -183,6 +165,7 @@ fn plan(
         (Some(old), _) => Some(old),
         (None, new) => new,
     };
+    let valid_from = target.memory.valid_from;
     let valid_to = match (current.valid_to, request.valid_to) {
         (Some(old), Some(new)) if old != new => {
             return Err(Error::Conflict(format!(
@@ -192,15 +175,14 @@ fn plan(
         (Some(old), _) => old,
         (None, Some(new)) => new,
         // The fact ends now, or where it starts if that is later (an empty interval).
-        (None, None) => now.max(row.valid_from),
+        (None, None) => now.max(valid_from),
     };
-    if valid_to < row.valid_from {
+    if valid_to < valid_from {
         return Err(Error::InvalidArgument(format!(
-            "valid_to {valid_to} is earlier than valid_from {}",
-            row.valid_from
+            "valid_to {valid_to} is earlier than valid_from {valid_from}"
         )));
     }
-    let next = VersionRecord {
+    let next = Version {
         valid_to: Some(valid_to),
         valid_to_set_at: current.valid_to_set_at.or(Some(now)),
         superseded_by,
@@ -213,46 +195,24 @@ fn plan(
         changed: next != current,
     };
     Ok(Planned {
-        row,
         current,
         next,
         outcome,
     })
 }
 
-/// Writes the new version, re-summarises the row in its trees, links the predecessor, drops
-/// the duplicate fingerprint of a row that is no longer live, and logs the event.
+/// Appends the new version (the backend re-indexes the row and links the predecessor) and
+/// logs the event.
 fn record(
-    txn: &redb::WriteTransaction,
+    w: &mut dyn Write,
     now: Timestamp,
+    account: &str,
     id: MemoryId,
-    row: &crate::encoding::RowRecord,
-    next: &VersionRecord,
-    previous: &VersionRecord,
+    previous: &Version,
+    next: &Version,
     actor: &str,
 ) -> Result<()> {
-    txn.open_table(VERSIONS)?.insert(
-        version_key(id, now).as_slice(),
-        encode_version(next).as_slice(),
-    )?;
-    let summary = summary_of(row, next);
-    {
-        let mut nodes = txn.open_table(TREE_NODES)?;
-        for pos in &row.positions {
-            tree::update(&mut nodes, pos.tree, pos.seq, summary, id)?;
-        }
-    }
-    let newly_superseded = previous.superseded_by.is_none() && next.superseded_by.is_some();
-    if let (true, Some(successor)) = (newly_superseded, next.superseded_by) {
-        txn.open_table(PREDECESSORS)?
-            .insert(pred_key(successor, id).as_slice(), ())?;
-    }
-    {
-        if next.superseded_by.is_some() {
-            txn.open_table(DEDUP)?
-                .remove(dedup_entry(&row.fingerprint(), id).as_slice())?;
-        }
-    }
+    w.append_version(account, id, previous, next)?;
     let (kind, details) = match next.superseded_by {
         Some(_) => (
             EventKind::MemorySuperseded,
@@ -268,8 +228,8 @@ fn record(
             },
         ),
     };
-    append_event(
-        &mut txn.open_table(EVENTS)?,
+    w.append_event(
+        account,
         id,
         &AuditEvent {
             kind,
@@ -278,23 +238,4 @@ fn record(
             details,
         },
     )
-}
-
-/// Appends `event` to the audit log of `id`, after its last stored event.
-fn append_event(
-    events: &mut Table<&'static [u8], &'static [u8]>,
-    id: MemoryId,
-    event: &AuditEvent,
-) -> Result<()> {
-    let lo = event_key(id, 0);
-    let hi = event_key(id, u32::MAX);
-    let next = match events.range(lo.as_slice()..=hi.as_slice())?.next_back() {
-        None => 0,
-        Some(entry) => decode_event_key(entry?.0.value())?.1 + 1,
-    };
-    events.insert(
-        event_key(id, next).as_slice(),
-        encode_event(event).as_slice(),
-    )?;
-    Ok(())
 }

@@ -1,23 +1,13 @@
-//! Inserting memories: validation, duplicate suppression, the row, its tree leaves and its
-//! fingerprint, all in one transaction. The first version and the creation audit events are
-//! implicit in the row (see `rows.rs`).
+//! Inserting memories: validation and defaults, text analysis, embedding and the duplicate
+//! fingerprint before the transaction; inside it, duplicate suppression among live rows and
+//! the insert.
 
-use redb::{ReadableTable, Table, WriteTransaction};
-
+use super::Store;
 use super::accounts::count_write;
-use super::lexical::{IndexTables, index_row};
-use super::rows::{latest_version, summary_of};
-use super::tables::*;
-use super::vectors::store_vector;
-use super::{Store, read_u64, tree};
+use crate::backend::{NewRow, Write};
 use crate::embed::embed_units;
-use crate::encoding::{
-    Facet, RowRecord, TreePosition, VersionRecord, dedup_entry, dedup_entry_id, dedup_key,
-    encode_row, tree_name,
-};
 use crate::error::{Error, Result};
 use crate::model::{MemoryId, NewMemory, ORIGINAL_MESSAGE_MAX_CHARS, WriteOutcome};
-use crate::text::Analyzer;
 use crate::time::Timestamp;
 
 impl Store {
@@ -46,31 +36,30 @@ impl Store {
         for m in &memories {
             validate_new(m)?;
         }
-        let prepared = self.embed(memories)?;
+        let prepared = self.prepare(account, memories)?;
         self.inner
             .group
             .submit(account.to_owned(), prepared, |group| {
-                self.transact(|txn, now| {
-                    let analyzer = self.inner.lexical_index.then_some(&self.inner.analyzer);
-                    let mut tables = InsertTables::open(txn, analyzer, self.inner.embedder_tag)?;
+                let mut accounts: Vec<&str> = group.iter().map(|r| r.account.as_str()).collect();
+                accounts.sort_unstable();
+                accounts.dedup();
+                self.transact(&accounts, |w| {
+                    let now = w.now()?;
                     group
                         .iter()
                         .map(|request| {
-                            count_write(&mut tables.usage, &request.account, now)?;
-                            request
-                                .memories
-                                .iter()
-                                .map(|p| insert(&mut tables, now, &request.account, p.clone()))
-                                .collect()
+                            count_write(w, &request.account, now)?;
+                            request.memories.iter().map(|p| insert(w, now, p)).collect()
                         })
                         .collect()
                 })
             })
     }
 
-    /// Embeds the memories' decisions when an embedder is configured: outside any
-    /// transaction, so no writer waits on the network.
-    fn embed(&self, memories: Vec<NewMemory>) -> Result<Vec<Prepared>> {
+    /// Applies the defaults, analyses the text for the lexical index, computes the duplicate
+    /// fingerprint and (with an embedder) the vector: everything that needs no transaction,
+    /// done before one opens, so no writer waits on the network.
+    fn prepare(&self, account: &str, memories: Vec<NewMemory>) -> Result<Vec<Prepared>> {
         let vectors = match &self.inner.embedder {
             Some(embedder) => {
                 let texts: Vec<&str> = memories.iter().map(|m| m.decision.as_str()).collect();
@@ -78,28 +67,118 @@ impl Store {
             }
             None => vec![None; memories.len()],
         };
+        let tag = self.inner.embedder_tag;
         Ok(memories
             .into_iter()
             .zip(vectors)
-            .map(|(memory, vector)| Prepared { memory, vector })
+            .map(|(m, vector)| {
+                let NewMemory {
+                    tenant,
+                    decision,
+                    summary,
+                    topic,
+                    importance_score,
+                    source,
+                    channel,
+                    session_id,
+                    original_message,
+                    original_input,
+                    external_id,
+                    valid_from,
+                    recorded_at,
+                    extraction,
+                    shape,
+                } = m;
+                let channel = channel.unwrap_or_else(|| source.clone());
+                let fingerprint =
+                    crate::dedup::fingerprint(&source, &channel, &decision, external_id.as_deref());
+                let lexical = self
+                    .inner
+                    .lexical_index
+                    .then(|| self.inner.analyzer.analyze(&decision));
+                let original_full = original_message.unwrap_or_else(|| decision.clone());
+                Prepared {
+                    valid_from,
+                    recorded_at,
+                    row: NewRow {
+                        // Both set in the transaction (the id is generated afresh in every
+                        // run of a re-run transaction).
+                        id: MemoryId::from_u128(0),
+                        created_at: Timestamp::MIN,
+                        captured_at: Timestamp::MIN,
+                        valid_from: Timestamp::MIN,
+                        account: account.to_owned(),
+                        tenant,
+                        summary: summary.unwrap_or_else(|| decision.clone()),
+                        decision,
+                        topic,
+                        importance_score: importance_score.clamp(1, 10) as u8,
+                        source,
+                        channel,
+                        session_id,
+                        original_message: truncate_chars(
+                            &original_full,
+                            ORIGINAL_MESSAGE_MAX_CHARS,
+                        ),
+                        original_input: original_input.unwrap_or(original_full),
+                        external_id,
+                        extraction,
+                        shape,
+                        fingerprint,
+                        lexical,
+                        vector: vector.map(|v| (tag, v)),
+                    },
+                }
+            })
             .collect())
     }
-}
 
-/// A memory ready for the write transaction: with its unit embedding when an embedder is
-/// configured (and gave it a direction).
-#[derive(Clone)]
-pub(super) struct Prepared {
-    pub memory: NewMemory,
-    pub vector: Option<Vec<f32>>,
-}
-
-impl Store {
     /// How many write requests are queued for the next group commit (for tests).
     #[doc(hidden)]
     pub fn queued_writes(&self) -> usize {
         self.inner.group.queued()
     }
+}
+
+/// A memory ready for the write transaction: its row with every default applied except
+/// those that depend on the transaction's time.
+#[derive(Clone)]
+pub(super) struct Prepared {
+    row: NewRow,
+    valid_from: Option<Timestamp>,
+    recorded_at: Option<Timestamp>,
+}
+
+/// Inserts `p` unless a live row of its tenant has its fingerprint (spec §9.3): live means
+/// not superseded and not expired at `now`. Rows found dead on the way are forgotten.
+fn insert(w: &mut dyn Write, now: Timestamp, p: &Prepared) -> Result<WriteOutcome> {
+    let base = &p.row;
+    let tenant = base.tenant.as_deref();
+    let mut dead = Vec::new();
+    let mut live = None;
+    for candidate in w.duplicates(&base.account, tenant, &base.fingerprint)? {
+        let expired = candidate.valid_to.is_some_and(|end| end <= now);
+        if candidate.superseded_by.is_none() && !expired {
+            live = Some(candidate.id);
+            break;
+        }
+        dead.push(candidate.id);
+    }
+    if !dead.is_empty() {
+        w.forget_duplicates(&base.account, tenant, &base.fingerprint, &dead)?;
+    }
+    if let Some(existing) = live {
+        return Ok(WriteOutcome::Duplicate { existing });
+    }
+    let row = NewRow {
+        id: MemoryId::generate(),
+        created_at: now,
+        captured_at: p.recorded_at.unwrap_or(now),
+        valid_from: p.valid_from.or(p.recorded_at).unwrap_or(now),
+        ..base.clone()
+    };
+    w.insert(&row)?;
+    Ok(WriteOutcome::Saved(Box::new(row.into_memory())))
 }
 
 pub(crate) fn validate_account(account: &str) -> Result<()> {
@@ -134,186 +213,4 @@ fn truncate_chars(text: &str, max: usize) -> String {
         Some((i, _)) => text[..i].to_owned(),
         None => text.to_owned(),
     }
-}
-
-/// The tables an insert touches, opened once per transaction (opening a redb table is not
-/// free, and a batch inserts many rows).
-struct InsertTables<'t> {
-    meta: Table<'t, &'static str, &'static [u8]>,
-    trees: Table<'t, &'static [u8], u64>,
-    nodes: Table<'t, &'static [u8], &'static [u8]>,
-    rows: Table<'t, u128, &'static [u8]>,
-    versions: Table<'t, &'static [u8], &'static [u8]>,
-    dedup: Table<'t, &'static [u8], ()>,
-    usage: Table<'t, &'static str, &'static [u8]>,
-    index: IndexTables<'t>,
-    /// `None` when this handle skips the lexical index.
-    analyzer: Option<&'t Analyzer>,
-    vectors: Table<'t, &'static [u8], &'static [u8]>,
-    /// The embedder's vector space tag.
-    space: u64,
-}
-
-impl<'t> InsertTables<'t> {
-    fn open(txn: &'t WriteTransaction, analyzer: Option<&'t Analyzer>, space: u64) -> Result<Self> {
-        Ok(InsertTables {
-            meta: txn.open_table(META)?,
-            trees: txn.open_table(TREES)?,
-            nodes: txn.open_table(TREE_NODES)?,
-            rows: txn.open_table(ROWS)?,
-            versions: txn.open_table(VERSIONS)?,
-            dedup: txn.open_table(DEDUP)?,
-            usage: txn.open_table(USAGE)?,
-            index: IndexTables::open(txn)?,
-            analyzer,
-            vectors: txn.open_table(VECTORS)?,
-            space,
-        })
-    }
-
-    /// The id of the tree named `name`, created (empty) if it does not exist yet.
-    fn tree_for(&mut self, name: &[u8]) -> Result<u64> {
-        if let Some(v) = self.trees.get(name)? {
-            return Ok(v.value());
-        }
-        let id = self
-            .meta
-            .get(META_NEXT_TREE)?
-            .map(|v| read_u64(v.value()))
-            .transpose()?
-            .unwrap_or(1);
-        self.meta
-            .insert(META_NEXT_TREE, (id + 1).to_be_bytes().as_slice())?;
-        self.trees.insert(name, id)?;
-        Ok(id)
-    }
-
-    /// A live row (neither superseded nor expired at `now`) with this fingerprint. Entries of
-    /// rows that can never be live again are dropped on the way.
-    fn find_live_duplicate(
-        &mut self,
-        fingerprint: &[u8],
-        now: Timestamp,
-    ) -> Result<Option<MemoryId>> {
-        let (lo, hi) = (
-            dedup_entry(fingerprint, MemoryId::from_u128(0)),
-            dedup_entry(fingerprint, MemoryId::from_u128(u128::MAX)),
-        );
-        let mut dead = Vec::new();
-        let mut live = None;
-        for entry in self.dedup.range(lo.as_slice()..=hi.as_slice())? {
-            let key = entry?.0;
-            let id = dedup_entry_id(key.value())?;
-            let version = latest_version(&self.versions, id)?;
-            let superseded = version.superseded_by.is_some();
-            let expired = version.valid_to.is_some_and(|end| end <= now);
-            if !superseded && !expired {
-                live = Some(id);
-                break;
-            }
-            dead.push(key.value().to_vec());
-        }
-        for key in dead {
-            self.dedup.remove(key.as_slice())?;
-        }
-        Ok(live)
-    }
-}
-
-fn insert(
-    t: &mut InsertTables<'_>,
-    now: Timestamp,
-    account: &str,
-    prepared: Prepared,
-) -> Result<WriteOutcome> {
-    let Prepared { memory: m, vector } = prepared;
-    let NewMemory {
-        tenant,
-        decision,
-        summary,
-        topic,
-        importance_score,
-        source,
-        channel,
-        session_id,
-        original_message,
-        original_input,
-        external_id,
-        valid_from,
-        recorded_at,
-        extraction,
-        shape,
-    } = m;
-    let scope = t.tree_for(&tree_name(account, tenant.as_deref(), Facet::All))?;
-    let channel = channel.unwrap_or_else(|| source.clone());
-    let fingerprint = dedup_key(scope, &source, &channel, &decision, external_id.as_deref());
-    if let Some(existing) = t.find_live_duplicate(&fingerprint, now)? {
-        return Ok(WriteOutcome::Duplicate { existing });
-    }
-
-    // The row's place in every tree that orders it: its scope, its source, its session.
-    let mut trees = vec![
-        scope,
-        t.tree_for(&tree_name(
-            account,
-            tenant.as_deref(),
-            Facet::Source(&source),
-        ))?,
-    ];
-    if let Some(session) = session_id.as_deref() {
-        trees.push(t.tree_for(&tree_name(
-            account,
-            tenant.as_deref(),
-            Facet::Session(session),
-        ))?);
-    }
-    let positions = trees
-        .into_iter()
-        .map(|tree| {
-            Ok(TreePosition {
-                tree,
-                seq: tree::count(&t.nodes, tree)?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let id = MemoryId::generate();
-    let original_full = original_message.unwrap_or_else(|| decision.clone());
-    let row = RowRecord {
-        positions,
-        account: account.to_owned(),
-        tenant,
-        summary: summary.unwrap_or_else(|| decision.clone()),
-        decision,
-        topic,
-        importance_score: importance_score.clamp(1, 10) as u8,
-        source,
-        channel,
-        session_id,
-        original_message: truncate_chars(&original_full, ORIGINAL_MESSAGE_MAX_CHARS),
-        original_input: original_input.unwrap_or(original_full),
-        external_id,
-        captured_at: recorded_at.unwrap_or(now),
-        created_at: now,
-        valid_from: valid_from.or(recorded_at).unwrap_or(now),
-        extraction,
-        shape,
-    };
-    let version = VersionRecord::default();
-    let summary = summary_of(&row, &version);
-
-    t.rows.insert(id.as_u128(), encode_row(&row).as_slice())?;
-    for pos in &row.positions {
-        tree::append(&mut t.nodes, pos.tree, pos.seq, summary, id)?;
-    }
-    t.dedup
-        .insert(dedup_entry(&fingerprint, id).as_slice(), ())?;
-    if let Some(analyzer) = t.analyzer {
-        index_row(&mut t.index, analyzer, scope, id, &row.decision)?;
-    }
-    if let Some(vector) = &vector {
-        store_vector(&mut t.vectors, scope, id, t.space, vector)?;
-    }
-    Ok(WriteOutcome::Saved(Box::new(super::rows::render(
-        id, row, &version,
-    ))))
 }

@@ -32,7 +32,7 @@ struct State {
 }
 
 #[derive(Debug, Default)]
-pub(super) struct Stamper {
+pub(crate) struct Stamper {
     state: Mutex<State>,
 }
 
@@ -40,7 +40,7 @@ impl Stamper {
     /// A stamper for a store opened when the clock read `opened_at`. Readers of an earlier
     /// handle were told instants before it (with a clock that does not step back), so writes
     /// of this handle are stamped at or after it.
-    pub(super) fn new(opened_at: i64) -> Self {
+    pub(crate) fn new(opened_at: i64) -> Self {
         Stamper {
             state: Mutex::new(State {
                 max_read: Some(opened_at.saturating_sub(1)),
@@ -50,7 +50,7 @@ impl Stamper {
     }
 
     /// The stamp of a write transaction that read `clock` after `last_commit`.
-    pub(super) fn assign(&self, clock: i64, last_commit: Option<i64>) -> i64 {
+    pub(crate) fn assign(&self, clock: i64, last_commit: Option<i64>) -> i64 {
         let mut s = self.state.lock();
         let mut stamp = clock;
         for floor in [last_commit, s.max_read, s.recent.back().copied()]
@@ -68,7 +68,7 @@ impl Stamper {
     }
 
     /// Forgets a stamp whose transaction did not commit.
-    pub(super) fn abandon(&self, stamp: i64) {
+    pub(crate) fn abandon(&self, stamp: i64) {
         let mut s = self.state.lock();
         if s.recent.back() == Some(&stamp) {
             s.recent.pop_back();
@@ -76,7 +76,7 @@ impl Stamper {
     }
 
     /// "Now" for a reader whose snapshot's last commit is `snapshot_last`, reading `clock`.
-    pub(super) fn read_now(&self, clock: i64, snapshot_last: Option<i64>) -> i64 {
+    pub(crate) fn read_now(&self, clock: i64, snapshot_last: Option<i64>) -> i64 {
         let mut s = self.state.lock();
         let seen = snapshot_last.unwrap_or(i64::MIN);
         let mut now = clock.max(seen);

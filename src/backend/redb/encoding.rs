@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::account::{Account, ApiKey, Settings, Usage};
+use crate::backend::Version;
 use crate::error::{Error, Result};
 use crate::model::{AuditEvent, Extraction, MemoryId, WriteShape};
 use crate::time::Timestamp;
@@ -49,10 +50,12 @@ impl RowRecord {
         let scope = self.positions.first().map_or(0, |p| p.tree);
         dedup_key(
             scope,
-            &self.source,
-            &self.channel,
-            &self.decision,
-            self.external_id.as_deref(),
+            &crate::dedup::fingerprint(
+                &self.source,
+                &self.channel,
+                &self.decision,
+                self.external_id.as_deref(),
+            ),
         )
     }
 }
@@ -62,17 +65,6 @@ impl RowRecord {
 pub(crate) struct TreePosition {
     pub tree: u64,
     pub seq: u64,
-}
-
-/// The mutable part of a memory as believed from one transaction time on. A new version is
-/// appended for every change; a version ends where the next one starts.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct VersionRecord {
-    pub valid_to: Option<Timestamp>,
-    /// Transaction time at which `valid_to` was first set.
-    pub valid_to_set_at: Option<Timestamp>,
-    pub superseded_by: Option<MemoryId>,
-    pub transaction_time_end: Option<Timestamp>,
 }
 
 fn encode_record<T: Serialize>(record: &T) -> Vec<u8> {
@@ -90,6 +82,7 @@ fn decode_record<'a, T: Deserialize<'a>>(what: &str, bytes: &'a [u8]) -> Result<
         return Err(Error::IncompatibleFormat {
             found: u32::from(version),
             supported: FORMAT_VERSION,
+            unknown_features: Vec::new(),
         });
     }
     postcard::from_bytes(body).map_err(|e| Error::Corrupted(format!("{what} record: {e}")))
@@ -107,7 +100,7 @@ macro_rules! record_codec {
 }
 
 record_codec!(RowRecord, encode_row, decode_row, "row");
-record_codec!(VersionRecord, encode_version, decode_version, "version");
+record_codec!(Version, encode_version, decode_version, "version");
 record_codec!(AuditEvent, encode_event, decode_event, "event");
 record_codec!(Account, encode_account, decode_account, "account");
 record_codec!(ApiKey, encode_api_key, decode_api_key, "api key");
@@ -494,6 +487,7 @@ pub(crate) fn vector_parts(bytes: &[u8]) -> Result<(u64, &[u8])> {
             return Err(Error::IncompatibleFormat {
                 found: u32::from(found),
                 supported: u32::from(VECTOR_V1),
+                unknown_features: Vec::new(),
             });
         }
         None => return Err(Error::Corrupted("empty vector record".into())),
@@ -508,37 +502,11 @@ pub(crate) fn vector_parts(bytes: &[u8]) -> Result<(u64, &[u8])> {
     Ok((tag, body))
 }
 
-/// Longest `decision` prefix used by duplicate suppression, in characters (spec §9.3).
-pub(crate) const DEDUP_PREFIX_CHARS: usize = 100;
-
-/// `dedup` key: scope tree id (8) ++ kind (1) ++ len-prefixed fields. Slack rows are keyed by
-/// their external id, all other rows by source, channel and the first 100 characters of the
-/// trimmed decision.
-pub(crate) fn dedup_key(
-    scope: u64,
-    source: &str,
-    channel: &str,
-    decision: &str,
-    external_id: Option<&str>,
-) -> Vec<u8> {
-    let mut k = scope.to_be_bytes().to_vec();
-    match external_id {
-        Some(ext) if source == "slack" => {
-            k.push(1);
-            push_str(&mut k, ext);
-        }
-        _ => {
-            k.push(0);
-            push_str(&mut k, source);
-            push_str(&mut k, channel);
-            let trimmed = decision.trim();
-            let end = trimmed
-                .char_indices()
-                .nth(DEDUP_PREFIX_CHARS)
-                .map_or(trimmed.len(), |(i, _)| i);
-            push_str(&mut k, &trimmed[..end]);
-        }
-    }
+/// `dedup` key: scope tree id (8) ++ the row's fingerprint (`crate::dedup::fingerprint`).
+pub(crate) fn dedup_key(scope: u64, fingerprint: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(8 + fingerprint.len());
+    k.extend_from_slice(&scope.to_be_bytes());
+    k.extend_from_slice(fingerprint);
     k
 }
 
@@ -669,8 +637,8 @@ mod tests {
 
     #[test]
     fn records_refuse_other_format_versions() {
-        let mut bytes = encode_version(&VersionRecord::default());
-        assert_eq!(decode_version(&bytes).unwrap(), VersionRecord::default());
+        let mut bytes = encode_version(&Version::default());
+        assert_eq!(decode_version(&bytes).unwrap(), Version::default());
         bytes[0] = 99;
         assert!(matches!(
             decode_version(&bytes),
@@ -687,23 +655,5 @@ mod tests {
         let t = tree_name("ab", Some("t"), Facet::Source("s"));
         assert!(t.starts_with(&scope_prefix("ab", Some("t"))));
         assert!(!t.starts_with(&scope_prefix("ab", None)));
-    }
-
-    #[test]
-    fn dedup_key_uses_the_first_hundred_characters_of_the_trimmed_decision() {
-        let long_a = format!("  {}{}", "é".repeat(100), "tail one");
-        let long_b = format!("{}{}  ", "é".repeat(100), "tail two");
-        assert_eq!(
-            dedup_key(1, "agent", "agent", &long_a, None),
-            dedup_key(1, "agent", "agent", &long_b, None)
-        );
-        assert_ne!(
-            dedup_key(1, "agent", "agent", "x", None),
-            dedup_key(2, "agent", "agent", "x", None)
-        );
-        assert_eq!(
-            dedup_key(1, "slack", "c", "one", Some("123.4")),
-            dedup_key(1, "slack", "d", "two", Some("123.4"))
-        );
     }
 }

@@ -2,9 +2,10 @@
 
 use redb::ReadableTable;
 
-use crate::encoding::{RowRecord, Summary, VersionRecord, decode_row, decode_version, version_key};
+use super::encoding::{RowRecord, Summary, decode_row, decode_version, version_key};
+use crate::backend::{Owned, Stored, Version};
 use crate::error::{Error, Result};
-use crate::model::{AuditEvent, EXTRACTOR_ACTOR, EventDetails, EventKind, Memory, MemoryId};
+use crate::model::{Memory, MemoryId};
 use crate::time::Timestamp;
 
 pub(crate) fn load_row<T>(rows: &T, id: MemoryId) -> Result<Option<RowRecord>>
@@ -16,15 +17,55 @@ where
         .transpose()
 }
 
-/// The row, checked against the account: `NotFound` if absent, `Forbidden` if foreign.
-pub(crate) fn owned_row<T>(rows: &T, id: MemoryId, account: &str) -> Result<RowRecord>
+/// The row, checked against the account.
+pub(crate) fn owned_row<T>(rows: &T, id: MemoryId, account: &str) -> Result<Owned<RowRecord>>
+where
+    T: ReadableTable<u128, &'static [u8]>,
+{
+    Ok(match load_row(rows, id)? {
+        None => Owned::Absent,
+        Some(row) if row.account != account => Owned::Foreign,
+        Some(row) => Owned::Mine(row),
+    })
+}
+
+/// The row of `account` with id `id` in its latest state.
+pub(crate) fn fetch<R, V>(
+    rows: &R,
+    versions: &V,
+    account: &str,
+    id: MemoryId,
+) -> Result<Owned<Stored>>
+where
+    R: ReadableTable<u128, &'static [u8]>,
+    V: ReadableTable<&'static [u8], &'static [u8]>,
+{
+    Ok(match owned_row(rows, id, account)? {
+        Owned::Mine(row) => {
+            let version = latest_version(versions, id)?;
+            let shape = row.shape;
+            Owned::Mine(Stored {
+                valid_to_set_at: version.valid_to_set_at,
+                memory: render(id, row, &version),
+                shape,
+            })
+        }
+        Owned::Foreign => Owned::Foreign,
+        Owned::Absent => Owned::Absent,
+    })
+}
+
+/// A row that this snapshot's own index names: missing or foreign is corruption.
+pub(crate) fn indexed_row<T>(rows: &T, id: MemoryId, account: &str) -> Result<RowRecord>
 where
     T: ReadableTable<u128, &'static [u8]>,
 {
     match load_row(rows, id)? {
-        None => Err(Error::NotFound(id)),
-        Some(row) if row.account != account => Err(Error::Forbidden(id)),
-        Some(row) => Ok(row),
+        Some(row) if row.account == account => Ok(row),
+        Some(_) => Err(Error::Corrupted(format!(
+            "the index of one account names memory {id} of another"
+        ))),
+        None => Err(Error::Corrupted(format!("index names missing memory {id}"))),
     }
 }
 
@@ -39,7 +80,7 @@ pub(crate) fn version_at<T>(
     id: MemoryId,
     created_at: Timestamp,
     at: Option<Timestamp>,
-) -> Result<Option<VersionRecord>>
+) -> Result<Option<Version>>
 where
     T: ReadableTable<&'static [u8], &'static [u8]>,
 {
@@ -50,7 +91,7 @@ where
 }
 
 /// The latest version of a row.
-pub(crate) fn latest_version<T>(versions: &T, id: MemoryId) -> Result<VersionRecord>
+pub(crate) fn latest_version<T>(versions: &T, id: MemoryId) -> Result<Version>
 where
     T: ReadableTable<&'static [u8], &'static [u8]>,
 {
@@ -58,42 +99,18 @@ where
 }
 
 /// The last stored version that started at or before `until`, or the implicit first one.
-fn version_until<T>(versions: &T, id: MemoryId, until: Timestamp) -> Result<VersionRecord>
+fn version_until<T>(versions: &T, id: MemoryId, until: Timestamp) -> Result<Version>
 where
     T: ReadableTable<&'static [u8], &'static [u8]>,
 {
     let (lo, hi) = (version_key(id, Timestamp::MIN), version_key(id, until));
     match versions.range(lo.as_slice()..=hi.as_slice())?.next_back() {
-        None => Ok(VersionRecord::default()),
+        None => Ok(Version::default()),
         Some(entry) => decode_version(entry?.1.value()),
     }
 }
 
-/// The two events every row starts with (`created`, `memory.created`). They follow from the
-/// row itself, so they are derived rather than stored.
-pub(crate) fn creation_events(row: &RowRecord) -> [AuditEvent; 2] {
-    [
-        AuditEvent {
-            kind: EventKind::Created,
-            at: row.created_at,
-            by: EXTRACTOR_ACTOR.to_owned(),
-            details: EventDetails::None,
-        },
-        AuditEvent {
-            kind: EventKind::MemoryCreated,
-            at: row.created_at,
-            by: row.account.clone(),
-            details: EventDetails::Created {
-                shape: row.shape,
-                topic: row.topic.clone(),
-                source: row.source.clone(),
-                tenant: row.tenant.clone(),
-            },
-        },
-    ]
-}
-
-pub(crate) fn render(id: MemoryId, row: RowRecord, version: &VersionRecord) -> Memory {
+pub(crate) fn render(id: MemoryId, row: RowRecord, version: &Version) -> Memory {
     Memory {
         id,
         account: row.account,
@@ -126,7 +143,7 @@ pub(crate) fn never_changed(summary: &Summary) -> bool {
 }
 
 /// The index summary of a row in its latest version (see `tree.rs`).
-pub(crate) fn summary_of(row: &RowRecord, version: &VersionRecord) -> Summary {
+pub(crate) fn summary_of(row: &RowRecord, version: &Version) -> Summary {
     // On the transaction axis the row is "current" from max(created_at, valid_from) until
     // the supersession was recorded, or until its validity ended (if that was recorded
     // before it happened) or was recorded (if recorded after).

@@ -17,7 +17,7 @@ use std::ops::ControlFlow;
 
 use redb::{ReadableTable, Table};
 
-use crate::encoding::{Summary, decode_node, encode_node, node_key};
+use super::encoding::{Summary, decode_node, encode_node, node_key};
 use crate::error::Result;
 use crate::model::MemoryId;
 
@@ -69,7 +69,7 @@ where
     let (lo, hi) = (node_key(tree, 0, 0), node_key(tree, 0, u64::MAX));
     match nodes.range(lo.as_slice()..=hi.as_slice())?.next_back() {
         None => Ok(0),
-        Some(entry) => Ok(crate::encoding::decode_node_key(entry?.0.value())?.2 + 1),
+        Some(entry) => Ok(super::encoding::decode_node_key(entry?.0.value())?.2 + 1),
     }
 }
 
@@ -225,7 +225,7 @@ where
         let flow = match id {
             Some(id) if level == 0 => visit(id, &summary)?,
             _ => {
-                let index = crate::encoding::decode_node_key(key.value())?.2;
+                let index = super::encoding::decode_node_key(key.value())?.2;
                 let (clo, chi) = children(index);
                 search(nodes, tree, level - 1, clo, chi, may_match, visit)?
             }
@@ -239,8 +239,8 @@ where
 
 #[cfg(test)]
 mod tests {
+    use super::super::tables::TREE_NODES;
     use super::*;
-    use crate::store::tables::TREE_NODES;
     use redb::{Database, ReadableDatabase, backends::InMemoryBackend};
 
     fn summary(created: i64, valid_to: i64) -> Summary {

@@ -1,5 +1,5 @@
 //! The redb tables of the format (FORMAT_VERSION 1). Layouts are documented in ARCHITECTURE.md
-//! and encoded only by `crate::encoding`.
+//! and encoded only by `encoding.rs`.
 
 use redb::TableDefinition;
 
@@ -36,7 +36,7 @@ pub(crate) const USAGE: TableDefinition<&str, &[u8]> = TableDefinition::new("usa
 /// lexical index, one posting per (term, row) of a scope (its "all rows" tree).
 pub(crate) const POSTINGS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("postings");
 /// `scope tree id (8) ++ row id (16) → DeltaRecord`: rows not yet merged into `postings`
-/// (one append per insert; merged in bulk every [`crate::store`] `MERGE_AT` rows).
+/// (one append per insert; merged in bulk every `lexical::MERGE_AT` rows).
 pub(crate) const LEXICAL_DELTA: TableDefinition<&[u8], &[u8]> =
     TableDefinition::new("lexical_delta");
 /// `scope tree id → rows u64 ++ total terms u64 ++ pending u64`: what BM25 needs of a scope.

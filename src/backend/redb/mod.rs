@@ -1,0 +1,664 @@
+//! The embedded backend: every memory, index entry, vector and account record in one redb
+//! file (format in ARCHITECTURE.md, encoded only by `encoding.rs`).
+//!
+//! - One writer at a time (redb's); a write transaction is stamped by [`stamp::Stamper`],
+//!   which keeps transaction time strictly increasing across every account and replay exact
+//!   under concurrency (see `stamp.rs`).
+//! - Reads are MVCC snapshots; their "now" comes from the same stamper.
+//! - List reads walk interval-summary trees (`tree.rs`, `list.rs`).
+//! - After a failed commit the handle is poisoned: redb no longer says what is on disk.
+
+mod accounts;
+mod chain;
+mod delete;
+pub(crate) mod encoding;
+mod lexical;
+mod list;
+mod rows;
+mod stamp;
+pub(crate) mod tables;
+mod tree;
+mod vectors;
+mod write;
+
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use ::redb::{
+    Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable,
+    WriteTransaction,
+};
+use uuid::Uuid;
+
+pub use ::redb::StorageBackend;
+
+use self::encoding::{Facet, RowRecord, decode_event, decode_row, event_key};
+use self::tables::*;
+use super::{
+    Backend, Backlog, Duplicate, Listing, Lookup, Neighbour, NewRow, Owned, Read, Scope,
+    ScopePostings, Stored, Tenants, Version, Write,
+};
+use crate::account::{Account, ApiKey, Settings, Usage};
+use crate::error::{Error, Result};
+use crate::model::{AuditEvent, Memory, MemoryId};
+use crate::time::{Clock, Timestamp};
+
+pub use self::encoding::FORMAT_VERSION;
+
+/// How to open a redb store.
+pub(crate) struct Options<'a> {
+    pub clock: Arc<dyn Clock>,
+    pub cache_size: Option<usize>,
+    pub durable: bool,
+    /// `Some`: the lexical index is kept (and rebuilt at open if it does not cover every
+    /// row) with this analysis; `None`: writes skip it and it is marked incomplete.
+    pub lexical: Option<&'a crate::text::Analyzer>,
+}
+
+/// The redb backend (see the module docs).
+#[derive(Debug)]
+pub(crate) struct RedbBackend {
+    db: Database,
+    clock: Arc<dyn Clock>,
+    durable: bool,
+    poisoned: AtomicBool,
+    stamper: stamp::Stamper,
+    /// Bumped after every committed change to API keys or settings. redb lets one process
+    /// open the file, so this handle sees every change.
+    accounts_generation: AtomicU64,
+}
+
+impl RedbBackend {
+    /// Opens the store file at `path`, creating it if it does not exist.
+    ///
+    /// A new file is initialised under a temporary name and renamed into place, so a crash
+    /// while creating it never leaves a file at `path` that cannot be opened.
+    pub(crate) fn open(path: &Path, options: &Options<'_>) -> Result<Self> {
+        if !path.exists() {
+            Self::create_file(path, options)?;
+        }
+        let db = Self::builder(options).create(path)?;
+        Self::init(db, options)
+    }
+
+    fn create_file(path: &Path, options: &Options<'_>) -> Result<()> {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(".creating");
+        let staging = path.with_file_name(name);
+        match std::fs::remove_file(&staging) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+        let db = Self::builder(options).create(&staging)?;
+        drop(Self::init(db, options)?);
+        std::fs::rename(&staging, path)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // Make the rename itself durable.
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+
+    /// Opens a store on any redb [`StorageBackend`] (an in-memory buffer, a fault-injecting
+    /// backend in tests, ...).
+    pub(crate) fn open_storage(
+        storage: impl StorageBackend,
+        options: &Options<'_>,
+    ) -> Result<Self> {
+        let db = Self::builder(options).create_with_backend(storage)?;
+        Self::init(db, options)
+    }
+
+    fn builder(options: &Options<'_>) -> ::redb::Builder {
+        let mut builder = Database::builder();
+        if let Some(bytes) = options.cache_size {
+            builder.set_cache_size(bytes);
+        }
+        builder
+    }
+
+    fn init(db: Database, options: &Options<'_>) -> Result<Self> {
+        let txn = db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let found = meta
+                .get(META_FORMAT)?
+                .map(|v| read_u32(v.value()))
+                .transpose()?;
+            match found {
+                Some(v) if v == FORMAT_VERSION => {}
+                Some(found) => {
+                    return Err(Error::IncompatibleFormat {
+                        found,
+                        supported: FORMAT_VERSION,
+                        unknown_features: Vec::new(),
+                    });
+                }
+                None => {
+                    meta.insert(META_FORMAT, FORMAT_VERSION.to_be_bytes().as_slice())?;
+                }
+            }
+            // Create every table so that read transactions can open them.
+            txn.open_table(ROWS)?;
+            txn.open_table(VERSIONS)?;
+            txn.open_table(EVENTS)?;
+            txn.open_table(PREDECESSORS)?;
+            txn.open_table(TREES)?;
+            txn.open_table(TREE_NODES)?;
+            txn.open_table(DEDUP)?;
+            txn.open_table(POSTINGS)?;
+            txn.open_table(LEXICAL_DELTA)?;
+            txn.open_table(LEXICAL_STATS)?;
+            txn.open_table(VECTORS)?;
+        }
+        match options.lexical {
+            Some(analyze) => lexical::build_if_missing(&txn, analyze)?,
+            None => lexical::mark_stale(&txn)?,
+        }
+        txn.commit()?;
+        Ok(RedbBackend {
+            db,
+            clock: options.clock.clone(),
+            durable: options.durable,
+            poisoned: AtomicBool::new(false),
+            stamper: stamp::Stamper::new(options.clock.now().as_micros()),
+            accounts_generation: AtomicU64::new(0),
+        })
+    }
+
+    fn write_inner(&self, body: &mut dyn FnMut(&mut dyn Write) -> Result<()>) -> Result<()> {
+        let mut txn = self.db.begin_write()?;
+        if !self.durable {
+            txn.set_durability(Durability::None)?;
+        }
+        let last = last_commit(&txn.open_table(META)?)?;
+        // Transaction time strictly increases from commit to commit, whatever the clock, and
+        // stays after every "now" already handed to a reader (see `stamp.rs`).
+        let clock = self.clock.now().as_micros();
+        let stamp = self.stamper.assign(clock, last);
+        let result = (|| {
+            txn.open_table(META)?
+                .insert(META_LAST_TX, stamp.to_be_bytes().as_slice())?;
+            let changed = {
+                let mut w = RedbWrite {
+                    txn: &txn,
+                    now: Timestamp::from_micros(stamp),
+                    cache: RefCell::new(None),
+                    accounts_changed: false,
+                };
+                body(&mut w)?;
+                w.accounts_changed
+            };
+            txn.commit()?;
+            Ok(changed)
+        })();
+        match result {
+            Ok(changed) => {
+                if changed {
+                    self.accounts_generation.fetch_add(1, Ordering::AcqRel);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.stamper.abandon(stamp);
+                Err(e)
+            }
+        }
+    }
+
+    /// The read-side "now" for a snapshot: the clock, never before the snapshot's last commit,
+    /// and always before any commit the snapshot does not contain (see `stamp.rs`).
+    fn read_now(&self, txn: &ReadTransaction) -> Result<Timestamp> {
+        let last = last_commit(&txn.open_table(META)?)?;
+        let clock = self.clock.now().as_micros();
+        Ok(Timestamp::from_micros(self.stamper.read_now(clock, last)))
+    }
+}
+
+impl Backend for RedbBackend {
+    fn read(&self, _account: Option<&str>) -> Result<Box<dyn Read + '_>> {
+        Ok(Box::new(RedbRead {
+            backend: self,
+            txn: self.db.begin_read()?,
+            now: OnceCell::new(),
+            rows: OnceCell::new(),
+            versions: OnceCell::new(),
+            loaded: RefCell::default(),
+        }))
+    }
+
+    fn write(
+        &self,
+        _accounts: &[&str],
+        body: &mut dyn FnMut(&mut dyn Write) -> Result<()>,
+    ) -> Result<()> {
+        if self.is_poisoned() {
+            return Err(Error::Poisoned);
+        }
+        let result = self.write_inner(body);
+        // After a failed commit (or a storage failure inside it) redb's state is unknown to
+        // this handle; a caller's error only aborted its transaction.
+        if let Err(e) = &result
+            && e.is_storage_failure()
+        {
+            self.poisoned.store(true, Ordering::SeqCst);
+        }
+        result
+    }
+
+    fn accounts_generation(&self) -> u64 {
+        self.accounts_generation.load(Ordering::Acquire)
+    }
+
+    fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::SeqCst)
+    }
+
+    fn unembedded(&self, after: Option<MemoryId>, tag: u64, batch: usize) -> Result<Backlog> {
+        let txn = self.db.begin_read()?;
+        let rows = txn.open_table(ROWS)?;
+        let vectors = txn.open_table(VECTORS)?;
+        let range = match after {
+            Some(id) if id.as_u128() == u128::MAX => return Ok(Backlog::default()),
+            Some(id) => rows.range(id.as_u128() + 1..)?,
+            None => rows.range(0u128..)?,
+        };
+        let mut backlog = Backlog::default();
+        for entry in range {
+            let (key, value) = entry?;
+            let id = MemoryId::from_u128(key.value());
+            backlog.last = Some(id);
+            let row = decode_row(value.value())?;
+            let Some(scope) = row.positions.first().map(|p| p.tree) else {
+                continue;
+            };
+            if !vectors::has(&vectors, scope, id, tag)? {
+                backlog.rows.push((row.account, id, row.decision));
+                if backlog.rows.len() == batch {
+                    break;
+                }
+            }
+        }
+        Ok(backlog)
+    }
+}
+
+/// A read snapshot.
+struct RedbRead<'b> {
+    backend: &'b RedbBackend,
+    txn: ReadTransaction,
+    /// Settled at the first call of `now` (see `stamp.rs`: a reader that never asks never
+    /// holds a writer's stamp back).
+    now: OnceCell<Timestamp>,
+    /// The two tables nearly every read uses, opened once per snapshot.
+    rows: OnceCell<ReadOnlyTable<u128, &'static [u8]>>,
+    versions: OnceCell<ReadOnlyTable<&'static [u8], &'static [u8]>>,
+    /// Rows decoded by one operation and wanted by the next (the session neighbours of a
+    /// search's best matches are found through their rows; the walk after it reads the same
+    /// rows again).
+    loaded: RefCell<HashMap<MemoryId, RowRecord>>,
+}
+
+impl Lookup for RedbRead<'_> {
+    fn now(&self) -> Result<Timestamp> {
+        if let Some(now) = self.now.get() {
+            return Ok(*now);
+        }
+        let now = self.backend.read_now(&self.txn)?;
+        Ok(*self.now.get_or_init(|| now))
+    }
+
+    fn fetch(&self, account: &str, id: MemoryId) -> Result<Owned<Stored>> {
+        rows::fetch(self.rows()?, self.versions()?, account, id)
+    }
+
+    fn usage(&self, account: &str) -> Result<Option<Usage>> {
+        accounts::usage(accounts::open_optional(&self.txn, USAGE)?.as_ref(), account)
+    }
+
+    fn account(&self, id: &str) -> Result<Option<Account>> {
+        accounts::account(accounts::open_optional(&self.txn, ACCOUNTS)?.as_ref(), id)
+    }
+
+    fn accounts(&self) -> Result<Vec<Account>> {
+        accounts::accounts(accounts::open_optional(&self.txn, ACCOUNTS)?.as_ref())
+    }
+
+    fn api_key(&self, hash: &[u8; 32]) -> Result<Option<ApiKey>> {
+        accounts::api_key(accounts::open_optional(&self.txn, API_KEYS)?.as_ref(), hash)
+    }
+
+    fn api_keys(&self) -> Result<Vec<([u8; 32], ApiKey)>> {
+        accounts::api_keys(accounts::open_optional(&self.txn, API_KEYS)?.as_ref())
+    }
+
+    fn settings(&self, key: Uuid) -> Result<Option<Settings>> {
+        accounts::settings(
+            accounts::open_optional(&self.txn, KEY_SETTINGS)?.as_ref(),
+            key,
+        )
+    }
+}
+
+impl RedbRead<'_> {
+    fn rows(&self) -> Result<&ReadOnlyTable<u128, &'static [u8]>> {
+        if let Some(table) = self.rows.get() {
+            return Ok(table);
+        }
+        let table = self.txn.open_table(ROWS)?;
+        Ok(self.rows.get_or_init(|| table))
+    }
+
+    fn versions(&self) -> Result<&ReadOnlyTable<&'static [u8], &'static [u8]>> {
+        if let Some(table) = self.versions.get() {
+            return Ok(table);
+        }
+        let table = self.txn.open_table(VERSIONS)?;
+        Ok(self.versions.get_or_init(|| table))
+    }
+
+    fn scopes(&self, scope: &Scope<'_>) -> Result<Vec<u64>> {
+        let trees = self.txn.open_table(TREES)?;
+        list::scope_trees(&trees, scope.account, scope.tenants, Facet::All)
+    }
+}
+
+impl Read for RedbRead<'_> {
+    fn list(&self, listing: &Listing<'_>, keep: &dyn Fn(&Memory) -> bool) -> Result<Vec<Memory>> {
+        let trees = self.txn.open_table(TREES)?;
+        let nodes = self.txn.open_table(TREE_NODES)?;
+        list::list(
+            &trees,
+            &nodes,
+            self.rows()?,
+            self.versions()?,
+            listing,
+            keep,
+        )
+    }
+
+    fn rows_at(
+        &self,
+        account: &str,
+        ids: &[MemoryId],
+        at: Option<Timestamp>,
+    ) -> Result<Vec<Option<Memory>>> {
+        let (rows, versions) = (self.rows()?, self.versions()?);
+        let mut loaded = self.loaded.borrow_mut();
+        ids.iter()
+            .map(|&id| {
+                let row = match loaded.remove(&id) {
+                    Some(row) => row,
+                    None => rows::indexed_row(rows, id, account)?,
+                };
+                Ok(rows::version_at(versions, id, row.created_at, at)?
+                    .map(|version| rows::render(id, row, &version)))
+            })
+            .collect()
+    }
+
+    fn events(&self, account: &str, id: MemoryId) -> Result<Vec<AuditEvent>> {
+        rows::indexed_row(self.rows()?, id, account)?;
+        let events = self.txn.open_table(EVENTS)?;
+        let (lo, hi) = (event_key(id, 0), event_key(id, u32::MAX));
+        let mut log = Vec::new();
+        for entry in events.range(lo.as_slice()..=hi.as_slice())? {
+            log.push(decode_event(entry?.1.value())?);
+        }
+        Ok(log)
+    }
+
+    fn chain(&self, account: &str, start: MemoryId, max_hops: usize) -> Result<Vec<Memory>> {
+        let preds = self.txn.open_table(PREDECESSORS)?;
+        chain::walk(
+            self.rows()?,
+            self.versions()?,
+            &preds,
+            account,
+            start,
+            max_hops,
+        )
+    }
+
+    fn postings(&self, scope: &Scope<'_>, terms: &[String]) -> Result<Vec<ScopePostings>> {
+        let scopes = self.scopes(scope)?;
+        lexical::postings(&self.txn, &scopes, terms)
+    }
+
+    fn session_neighbours(
+        &self,
+        account: &str,
+        ids: &[MemoryId],
+        window: u64,
+    ) -> Result<Vec<Neighbour>> {
+        let rows = self.rows()?;
+        let nodes = self.txn.open_table(TREE_NODES)?;
+        let mut loaded = self.loaded.borrow_mut();
+        let mut out = Vec::new();
+        for &id in ids {
+            let row = match loaded.entry(id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(rows::indexed_row(rows, id, account)?)
+                }
+            };
+            // Positions: scope, source, then the session's tree when there is one.
+            let Some(session) = row.positions.get(2).filter(|_| row.session_id.is_some()) else {
+                continue;
+            };
+            for distance in 1..=window {
+                let before = session.seq.checked_sub(distance);
+                for seq in before.into_iter().chain([session.seq + distance]) {
+                    if let Some(neighbour) = tree::leaf_id(&nodes, session.tree, seq)? {
+                        out.push(Neighbour {
+                            of: id,
+                            distance,
+                            id: neighbour,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn vectors(
+        &self,
+        scope: &Scope<'_>,
+        tag: u64,
+        visit: &mut dyn FnMut(MemoryId, &[u8]) -> ControlFlow<()>,
+    ) -> Result<()> {
+        let scopes = self.scopes(scope)?;
+        vectors::visit(&self.txn.open_table(VECTORS)?, &scopes, tag, visit)
+    }
+
+    fn vector(&self, account: &str, id: MemoryId, tag: u64) -> Result<Option<Vec<f32>>> {
+        let Owned::Mine(row) = rows::owned_row(self.rows()?, id, account)? else {
+            return Ok(None);
+        };
+        let Some(scope) = row.positions.first().map(|p| p.tree) else {
+            return Ok(None);
+        };
+        vectors::load(&self.txn.open_table(VECTORS)?, scope, id, tag)
+    }
+}
+
+/// A write transaction.
+struct RedbWrite<'t> {
+    txn: &'t WriteTransaction,
+    now: Timestamp,
+    /// The tables of inserts, opened once per transaction; dropped before any other operation
+    /// opens a table of its own (redb opens a table once at a time).
+    cache: RefCell<Option<write::InsertTables<'t>>>,
+    accounts_changed: bool,
+}
+
+impl<'t> RedbWrite<'t> {
+    /// Runs `f` on the insert tables, opening them if needed.
+    fn inserting<T>(&self, f: impl FnOnce(&mut write::InsertTables<'t>) -> Result<T>) -> Result<T> {
+        let mut cache = self.cache.borrow_mut();
+        if cache.is_none() {
+            *cache = Some(write::InsertTables::open(self.txn)?);
+        }
+        f(cache.as_mut().expect("opened above"))
+    }
+
+    /// The transaction, with the insert tables closed.
+    fn txn(&self) -> &'t WriteTransaction {
+        self.cache.borrow_mut().take();
+        self.txn
+    }
+}
+
+impl Lookup for RedbWrite<'_> {
+    fn now(&self) -> Result<Timestamp> {
+        Ok(self.now)
+    }
+
+    fn fetch(&self, account: &str, id: MemoryId) -> Result<Owned<Stored>> {
+        let txn = self.txn();
+        rows::fetch(
+            &txn.open_table(ROWS)?,
+            &txn.open_table(VERSIONS)?,
+            account,
+            id,
+        )
+    }
+
+    fn usage(&self, account: &str) -> Result<Option<Usage>> {
+        self.inserting(|t| accounts::usage(Some(&t.usage), account))
+    }
+
+    fn account(&self, id: &str) -> Result<Option<Account>> {
+        accounts::account(Some(&self.txn().open_table(ACCOUNTS)?), id)
+    }
+
+    fn accounts(&self) -> Result<Vec<Account>> {
+        accounts::accounts(Some(&self.txn().open_table(ACCOUNTS)?))
+    }
+
+    fn api_key(&self, hash: &[u8; 32]) -> Result<Option<ApiKey>> {
+        accounts::api_key(Some(&self.txn().open_table(API_KEYS)?), hash)
+    }
+
+    fn api_keys(&self) -> Result<Vec<([u8; 32], ApiKey)>> {
+        accounts::api_keys(Some(&self.txn().open_table(API_KEYS)?))
+    }
+
+    fn settings(&self, key: Uuid) -> Result<Option<Settings>> {
+        accounts::settings(Some(&self.txn().open_table(KEY_SETTINGS)?), key)
+    }
+}
+
+impl Write for RedbWrite<'_> {
+    fn duplicates(
+        &mut self,
+        account: &str,
+        tenant: Option<&str>,
+        fingerprint: &[u8],
+    ) -> Result<Vec<Duplicate>> {
+        self.inserting(|t| t.duplicates(account, tenant, fingerprint))
+    }
+
+    fn forget_duplicates(
+        &mut self,
+        account: &str,
+        tenant: Option<&str>,
+        fingerprint: &[u8],
+        dead: &[MemoryId],
+    ) -> Result<()> {
+        self.inserting(|t| t.forget_duplicates(account, tenant, fingerprint, dead))
+    }
+
+    fn insert(&mut self, row: &NewRow) -> Result<()> {
+        self.inserting(|t| t.insert(row))
+    }
+
+    fn append_version(
+        &mut self,
+        account: &str,
+        id: MemoryId,
+        previous: &Version,
+        next: &Version,
+    ) -> Result<()> {
+        write::append_version(self.txn(), self.now, account, id, previous, next)
+    }
+
+    fn append_event(&mut self, account: &str, id: MemoryId, event: &AuditEvent) -> Result<()> {
+        write::append_event(self.txn(), account, id, event)
+    }
+
+    fn delete(&mut self, account: &str, tenants: Tenants<'_>) -> Result<u64> {
+        delete::delete(self.txn(), account, tenants)
+    }
+
+    fn put_vector(&mut self, account: &str, id: MemoryId, tag: u64, unit: &[f32]) -> Result<bool> {
+        write::put_vector(self.txn(), account, id, tag, unit)
+    }
+
+    fn put_usage(&mut self, account: &str, usage: &Usage) -> Result<()> {
+        let bytes = encoding::encode_usage(usage);
+        self.inserting(|t| {
+            t.usage.insert(account, bytes.as_slice())?;
+            Ok(())
+        })
+    }
+
+    fn put_account(&mut self, account: &Account) -> Result<()> {
+        self.txn().open_table(ACCOUNTS)?.insert(
+            account.id.as_str(),
+            encoding::encode_account(account).as_slice(),
+        )?;
+        Ok(())
+    }
+
+    fn put_api_key(&mut self, hash: &[u8; 32], key: &ApiKey) -> Result<()> {
+        self.txn()
+            .open_table(API_KEYS)?
+            .insert(hash.as_slice(), encoding::encode_api_key(key).as_slice())?;
+        Ok(())
+    }
+
+    fn put_settings(&mut self, key: Uuid, settings: &Settings) -> Result<()> {
+        self.txn().open_table(KEY_SETTINGS)?.insert(
+            key.as_u128(),
+            encoding::encode_settings(settings).as_slice(),
+        )?;
+        Ok(())
+    }
+
+    fn accounts_changed(&mut self) {
+        self.accounts_changed = true;
+    }
+}
+
+fn last_commit(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<Option<i64>> {
+    meta.get(META_LAST_TX)?
+        .map(|v| read_i64(v.value()))
+        .transpose()
+}
+
+fn read_u32(bytes: &[u8]) -> Result<u32> {
+    bytes
+        .try_into()
+        .map(u32::from_be_bytes)
+        .map_err(|_| Error::Corrupted("meta value is not a u32".into()))
+}
+
+fn read_i64(bytes: &[u8]) -> Result<i64> {
+    bytes
+        .try_into()
+        .map(i64::from_be_bytes)
+        .map_err(|_| Error::Corrupted("meta value is not an i64".into()))
+}
+
+fn read_u64(bytes: &[u8]) -> Result<u64> {
+    bytes
+        .try_into()
+        .map(u64::from_be_bytes)
+        .map_err(|_| Error::Corrupted("meta value is not a u64".into()))
+}

@@ -1,0 +1,264 @@
+//! Writing rows in redb: the row, its tree leaves, its fingerprint, its index entries and its
+//! vector; versions (re-summarised in every tree of the row) and audit events. The first
+//! version and the creation events are implicit in the row (see `rows.rs`).
+
+use redb::{ReadableTable, Table, WriteTransaction};
+
+use super::encoding::{
+    Facet, RowRecord, TreePosition, decode_event_key, dedup_entry, dedup_entry_id, dedup_key,
+    encode_event, encode_row, encode_version, event_key, pred_key, tree_name, version_key,
+};
+use super::lexical::{IndexTables, index_row};
+use super::rows::{latest_version, summary_of};
+use super::tables::*;
+use super::vectors::store_vector;
+use super::{read_u64, tree};
+use crate::backend::{Duplicate, NewRow, Version};
+use crate::error::{Error, Result};
+use crate::model::{AuditEvent, MemoryId};
+use crate::time::Timestamp;
+
+/// The tables an insert touches, opened once per transaction (opening a redb table is not
+/// free, and a batch inserts many rows).
+pub(crate) struct InsertTables<'t> {
+    meta: Table<'t, &'static str, &'static [u8]>,
+    trees: Table<'t, &'static [u8], u64>,
+    nodes: Table<'t, &'static [u8], &'static [u8]>,
+    rows: Table<'t, u128, &'static [u8]>,
+    versions: Table<'t, &'static [u8], &'static [u8]>,
+    dedup: Table<'t, &'static [u8], ()>,
+    pub usage: Table<'t, &'static str, &'static [u8]>,
+    index: IndexTables<'t>,
+    vectors: Table<'t, &'static [u8], &'static [u8]>,
+}
+
+impl<'t> InsertTables<'t> {
+    pub(crate) fn open(txn: &'t WriteTransaction) -> Result<Self> {
+        Ok(InsertTables {
+            meta: txn.open_table(META)?,
+            trees: txn.open_table(TREES)?,
+            nodes: txn.open_table(TREE_NODES)?,
+            rows: txn.open_table(ROWS)?,
+            versions: txn.open_table(VERSIONS)?,
+            dedup: txn.open_table(DEDUP)?,
+            usage: txn.open_table(USAGE)?,
+            index: IndexTables::open(txn)?,
+            vectors: txn.open_table(VECTORS)?,
+        })
+    }
+
+    /// The id of the tree named `name`, created (empty) if it does not exist yet.
+    fn tree_for(&mut self, name: &[u8]) -> Result<u64> {
+        if let Some(v) = self.trees.get(name)? {
+            return Ok(v.value());
+        }
+        let id = self
+            .meta
+            .get(META_NEXT_TREE)?
+            .map(|v| read_u64(v.value()))
+            .transpose()?
+            .unwrap_or(1);
+        self.meta
+            .insert(META_NEXT_TREE, (id + 1).to_be_bytes().as_slice())?;
+        self.trees.insert(name, id)?;
+        Ok(id)
+    }
+
+    /// The dedup key of `fingerprint` in the tenant's scope, if the scope exists.
+    fn dedup_key(
+        &self,
+        account: &str,
+        tenant: Option<&str>,
+        fingerprint: &[u8],
+    ) -> Result<Option<Vec<u8>>> {
+        let name = tree_name(account, tenant, Facet::All);
+        Ok(self
+            .trees
+            .get(name.as_slice())?
+            .map(|scope| dedup_key(scope.value(), fingerprint)))
+    }
+
+    /// The rows with this fingerprint, oldest entry first, with their latest versions.
+    pub(crate) fn duplicates(
+        &self,
+        account: &str,
+        tenant: Option<&str>,
+        fingerprint: &[u8],
+    ) -> Result<Vec<Duplicate>> {
+        let Some(key) = self.dedup_key(account, tenant, fingerprint)? else {
+            return Ok(Vec::new());
+        };
+        let (lo, hi) = (
+            dedup_entry(&key, MemoryId::from_u128(0)),
+            dedup_entry(&key, MemoryId::from_u128(u128::MAX)),
+        );
+        let mut found = Vec::new();
+        for entry in self.dedup.range(lo.as_slice()..=hi.as_slice())? {
+            let id = dedup_entry_id(entry?.0.value())?;
+            let version = latest_version(&self.versions, id)?;
+            found.push(Duplicate {
+                id,
+                valid_to: version.valid_to,
+                superseded_by: version.superseded_by,
+            });
+        }
+        Ok(found)
+    }
+
+    pub(crate) fn forget_duplicates(
+        &mut self,
+        account: &str,
+        tenant: Option<&str>,
+        fingerprint: &[u8],
+        dead: &[MemoryId],
+    ) -> Result<()> {
+        let Some(key) = self.dedup_key(account, tenant, fingerprint)? else {
+            return Ok(());
+        };
+        for id in dead {
+            self.dedup.remove(dedup_entry(&key, *id).as_slice())?;
+        }
+        Ok(())
+    }
+
+    /// The row, its leaf in every tree that orders it, its fingerprint entry, its lexical
+    /// index entry and its vector.
+    pub(crate) fn insert(&mut self, r: &NewRow) -> Result<()> {
+        let tenant = r.tenant.as_deref();
+        let scope = self.tree_for(&tree_name(&r.account, tenant, Facet::All))?;
+        // The row's place in every tree that orders it: its scope, its source, its session.
+        let mut trees = vec![
+            scope,
+            self.tree_for(&tree_name(&r.account, tenant, Facet::Source(&r.source)))?,
+        ];
+        if let Some(session) = r.session_id.as_deref() {
+            trees.push(self.tree_for(&tree_name(&r.account, tenant, Facet::Session(session)))?);
+        }
+        let positions = trees
+            .into_iter()
+            .map(|tree| {
+                Ok(TreePosition {
+                    tree,
+                    seq: tree::count(&self.nodes, tree)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let row = RowRecord {
+            positions,
+            account: r.account.clone(),
+            tenant: r.tenant.clone(),
+            decision: r.decision.clone(),
+            summary: r.summary.clone(),
+            topic: r.topic.clone(),
+            importance_score: r.importance_score,
+            source: r.source.clone(),
+            channel: r.channel.clone(),
+            session_id: r.session_id.clone(),
+            original_message: r.original_message.clone(),
+            original_input: r.original_input.clone(),
+            external_id: r.external_id.clone(),
+            captured_at: r.captured_at,
+            created_at: r.created_at,
+            valid_from: r.valid_from,
+            extraction: r.extraction.clone(),
+            shape: r.shape,
+        };
+        let summary = summary_of(&row, &Version::default());
+        self.rows
+            .insert(r.id.as_u128(), encode_row(&row).as_slice())?;
+        for pos in &row.positions {
+            tree::append(&mut self.nodes, pos.tree, pos.seq, summary, r.id)?;
+        }
+        self.dedup.insert(
+            dedup_entry(&dedup_key(scope, &r.fingerprint), r.id).as_slice(),
+            (),
+        )?;
+        if let Some(analyzed) = &r.lexical {
+            index_row(&mut self.index, scope, r.id, analyzed)?;
+        }
+        if let Some((space, vector)) = &r.vector {
+            store_vector(&mut self.vectors, scope, r.id, *space, vector)?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes the new version of row `id`, re-summarises it in its trees, links the predecessor
+/// and drops the duplicate fingerprint of a row that is no longer live.
+pub(crate) fn append_version(
+    txn: &WriteTransaction,
+    now: Timestamp,
+    account: &str,
+    id: MemoryId,
+    previous: &Version,
+    next: &Version,
+) -> Result<()> {
+    let row = super::rows::indexed_row(&txn.open_table(ROWS)?, id, account)?;
+    txn.open_table(VERSIONS)?.insert(
+        version_key(id, now).as_slice(),
+        encode_version(next).as_slice(),
+    )?;
+    let summary = summary_of(&row, next);
+    {
+        let mut nodes = txn.open_table(TREE_NODES)?;
+        for pos in &row.positions {
+            tree::update(&mut nodes, pos.tree, pos.seq, summary, id)?;
+        }
+    }
+    let newly_superseded = previous.superseded_by.is_none() && next.superseded_by.is_some();
+    if let (true, Some(successor)) = (newly_superseded, next.superseded_by) {
+        txn.open_table(PREDECESSORS)?
+            .insert(pred_key(successor, id).as_slice(), ())?;
+    }
+    if next.superseded_by.is_some() {
+        txn.open_table(DEDUP)?
+            .remove(dedup_entry(&row.fingerprint(), id).as_slice())?;
+    }
+    Ok(())
+}
+
+/// Appends `event` to the audit log of `id`, after its last stored event.
+pub(crate) fn append_event(
+    txn: &WriteTransaction,
+    account: &str,
+    id: MemoryId,
+    event: &AuditEvent,
+) -> Result<()> {
+    super::rows::indexed_row(&txn.open_table(ROWS)?, id, account)?;
+    let mut events = txn.open_table(EVENTS)?;
+    let lo = event_key(id, 0);
+    let hi = event_key(id, u32::MAX);
+    let next = match events.range(lo.as_slice()..=hi.as_slice())?.next_back() {
+        None => 0,
+        Some(entry) => decode_event_key(entry?.0.value())?.1 + 1,
+    };
+    events.insert(
+        event_key(id, next).as_slice(),
+        encode_event(event).as_slice(),
+    )?;
+    Ok(())
+}
+
+/// Stores the vector of row `id` of `account` under its scope; `false` if the row is gone.
+pub(crate) fn put_vector(
+    txn: &WriteTransaction,
+    account: &str,
+    id: MemoryId,
+    tag: u64,
+    unit: &[f32],
+) -> Result<bool> {
+    let rows = txn.open_table(ROWS)?;
+    let Some(row) = super::rows::load_row(&rows, id)? else {
+        return Ok(false);
+    };
+    if row.account != account {
+        return Err(Error::Corrupted(format!(
+            "memory {id} is not a row of account {account:?}"
+        )));
+    }
+    let Some(scope) = row.positions.first().map(|p| p.tree) else {
+        return Err(Error::Corrupted(format!("memory {id} has no scope tree")));
+    };
+    store_vector(&mut txn.open_table(VECTORS)?, scope, id, tag, unit)?;
+    Ok(true)
+}
