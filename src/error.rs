@@ -169,6 +169,10 @@ pub struct StorageError(Arc<StorageSource>);
 #[derive(Debug)]
 enum StorageSource {
     Redb(redb::Error),
+    #[cfg(feature = "postgres")]
+    Postgres(tokio_postgres::Error),
+    #[cfg(feature = "postgres")]
+    Pool(deadpool_postgres::PoolError),
 }
 
 impl StorageError {
@@ -176,7 +180,28 @@ impl StorageError {
     pub fn as_redb(&self) -> Option<&redb::Error> {
         match &*self.0 {
             StorageSource::Redb(e) => Some(e),
+            #[cfg(feature = "postgres")]
+            _ => None,
         }
+    }
+
+    /// The PostgreSQL client's error, when PostgreSQL (or the connection to it) reported it.
+    #[cfg(feature = "postgres")]
+    pub fn as_postgres(&self) -> Option<&tokio_postgres::Error> {
+        match &*self.0 {
+            StorageSource::Postgres(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    #[cfg(feature = "postgres")]
+    pub(crate) fn postgres(e: tokio_postgres::Error) -> Self {
+        StorageError(Arc::new(StorageSource::Postgres(e)))
+    }
+
+    #[cfg(feature = "postgres")]
+    pub(crate) fn pool(e: deadpool_postgres::PoolError) -> Self {
+        StorageError(Arc::new(StorageSource::Pool(e)))
     }
 }
 
@@ -190,6 +215,14 @@ impl fmt::Display for StorageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &*self.0 {
             StorageSource::Redb(e) => write!(f, "redb: {e}"),
+            #[cfg(feature = "postgres")]
+            StorageSource::Postgres(e) => match e.as_db_error() {
+                // The server's own message (the client's Display says only "db error").
+                Some(db) => write!(f, "postgres: {} ({})", db.message(), db.code().code()),
+                None => write!(f, "postgres: {e}"),
+            },
+            #[cfg(feature = "postgres")]
+            StorageSource::Pool(e) => write!(f, "postgres connection pool: {e}"),
         }
     }
 }
@@ -198,6 +231,10 @@ impl std::error::Error for StorageError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &*self.0 {
             StorageSource::Redb(e) => Some(e),
+            #[cfg(feature = "postgres")]
+            StorageSource::Postgres(e) => Some(e),
+            #[cfg(feature = "postgres")]
+            StorageSource::Pool(e) => Some(e),
         }
     }
 }

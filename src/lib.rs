@@ -77,6 +77,8 @@ pub use answer::{
     ANSWER_PROMPT_VERSION, AnswerRequest, Answerer, Candidate, ExtractiveAnswerer, LlmAnswerer,
     Marked, verify_markers,
 };
+#[cfg(feature = "postgres")]
+pub use backend::postgres::PostgresConfig;
 pub use backend::redb::FORMAT_VERSION;
 pub use embed::Embedder;
 #[cfg(feature = "http")]

@@ -2,8 +2,10 @@
 //! writes (incl. back-dated and duplicate), supersessions, expiries, deletes, clock moves and
 //! reopens; with and without embeddings (hybrid search).
 
+mod backends;
 mod model;
 
+use backends::{Kind, TestBackend};
 use model::{Harness, Op, W};
 use proptest::prelude::*;
 
@@ -61,18 +63,48 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Runs `ops` against a fresh store of `kind` and the model.
+fn agree(kind: Kind, embeddings: bool, ops: &[Op]) {
+    let backend = std::rc::Rc::new(TestBackend::new(kind));
+    let opener = backend.clone();
+    let mut harness = Harness::opening(embeddings, Box::new(move |options| opener.open(options)));
+    for op in ops {
+        harness.apply(op);
+    }
+    harness.check_everything();
+    drop(harness);
+    drop(backend);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     #[test]
-    fn store_agrees_with_model(
+    fn redb_store_agrees_with_model(
         embeddings in any::<bool>(),
         ops in proptest::collection::vec(op(), 1..60),
     ) {
-        let mut harness = Harness::with_embeddings(embeddings);
-        for op in &ops {
-            harness.apply(op);
-        }
-        harness.check_everything();
+        agree(Kind::Redb, embeddings, &ops);
+    }
+}
+
+#[cfg(feature = "postgres")]
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn postgres_store_agrees_with_model(
+        embeddings in any::<bool>(),
+        ops in proptest::collection::vec(op(), 1..60),
+    ) {
+        agree(Kind::Postgres, embeddings, &ops);
+    }
+
+    #[test]
+    fn partitioned_postgres_store_agrees_with_model(
+        embeddings in any::<bool>(),
+        ops in proptest::collection::vec(op(), 1..60),
+    ) {
+        agree(Kind::PostgresPartitioned, embeddings, &ops);
     }
 }

@@ -23,6 +23,8 @@
 //!   retries a transaction that hit a serialisation failure); the body must have no effect
 //!   outside the transaction it is given.
 
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
 pub(crate) mod redb;
 
 use std::ops::ControlFlow;

@@ -31,7 +31,8 @@ pub use crate::backend::redb::StorageBackend;
 /// Options for opening a [`Store`].
 #[derive(Clone, Debug)]
 pub struct StoreOptions {
-    clock: Arc<dyn Clock>,
+    /// `None`: the system clock (on PostgreSQL, the database server's).
+    clock: Option<Arc<dyn Clock>>,
     cache_size: Option<usize>,
     durable: bool,
     lexical_index: bool,
@@ -41,7 +42,7 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
-            clock: Arc::new(SystemClock),
+            clock: None,
             cache_size: None,
             durable: true,
             lexical_index: true,
@@ -57,9 +58,11 @@ impl StoreOptions {
         Self::default()
     }
 
-    /// Reads "now" from `clock` (for tests and reproducible imports).
+    /// Reads "now" from `clock` (for tests and reproducible imports). Without one, the
+    /// system clock; on PostgreSQL, transaction time then comes from the database server's
+    /// clock, which every server process shares.
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
-        self.clock = Arc::new(clock);
+        self.clock = Some(Arc::new(clock));
         self
     }
 
@@ -150,6 +153,29 @@ impl Store {
         Self::open_backend(::redb::backends::InMemoryBackend::new(), options)
     }
 
+    /// Opens the store in a PostgreSQL database (feature `postgres`), applying the schema's
+    /// migrations first. Several stores, in one process or many, may open the same database
+    /// and schema at once: they serve the same data (see the README, "PostgreSQL").
+    ///
+    /// Errors: `InvalidArgument` for a malformed URL; `Storage` when the database cannot be
+    /// reached; `IncompatibleFormat` when the schema was written by a newer build.
+    #[cfg(feature = "postgres")]
+    pub fn open_postgres(
+        config: &crate::backend::postgres::PostgresConfig,
+        options: StoreOptions,
+    ) -> Result<Store> {
+        let analyzer = crate::text::Analyzer::default();
+        let backend = crate::backend::postgres::PgBackend::open(
+            config,
+            &crate::backend::postgres::Options {
+                clock: options.clock.clone(),
+                durable: options.durable,
+                lexical: options.lexical_index.then_some(&analyzer),
+            },
+        )?;
+        Ok(Self::assemble(Box::new(backend), options, analyzer))
+    }
+
     fn assemble(
         backend: Box<dyn Backend>,
         options: StoreOptions,
@@ -158,7 +184,7 @@ impl Store {
         Store {
             inner: Arc::new(Inner {
                 backend,
-                clock: options.clock,
+                clock: options.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 lexical_index: options.lexical_index,
                 group: group::GroupCommit::default(),
                 analyzer,
@@ -211,7 +237,10 @@ fn redb_options<'a>(
     analyzer: &'a crate::text::Analyzer,
 ) -> RedbOptions<'a> {
     RedbOptions {
-        clock: options.clock.clone(),
+        clock: options
+            .clock
+            .clone()
+            .unwrap_or_else(|| Arc::new(SystemClock)),
         cache_size: options.cache_size,
         durable: options.durable,
         lexical: options.lexical_index.then_some(analyzer),

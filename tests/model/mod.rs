@@ -8,7 +8,6 @@
 #![allow(dead_code)]
 
 use std::collections::{HashSet, VecDeque};
-use std::path::PathBuf;
 
 use aurra::{
     Error, EventKind, ListQuery, ManualClock, Memory, MemoryId, NewMemory, ReadMode, SearchQuery,
@@ -274,15 +273,17 @@ impl aurra::Embedder for ByteEmbedder {
     }
 }
 
-/// Drives a real store (on a file, reopened on demand) and the model side by side.
+/// Opens (and reopens) the store under test with the options given.
+pub type Opener = Box<dyn Fn(StoreOptions) -> Store>;
+
+/// Drives a real store (reopened on demand) and the model side by side.
 pub struct Harness {
     store: Option<Store>,
     /// The store embeds every row (searches are hybrid).
     embeddings: bool,
-    path: PathBuf,
+    open: Opener,
     clock: ManualClock,
     model: Model,
-    _dir: tempfile::TempDir,
 }
 
 fn error_kind(e: &Error) -> &'static str {
@@ -301,31 +302,42 @@ impl Harness {
         Self::with_embeddings(false)
     }
 
-    /// With `embeddings`, the store also embeds every row and searches are hybrid.
+    /// With `embeddings`, the store also embeds every row and searches are hybrid. On a
+    /// redb file in a temporary directory.
     pub fn with_embeddings(embeddings: bool) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("model.redb");
+        Self::opening(
+            embeddings,
+            Box::new(move |options| {
+                let _keep = &dir;
+                Store::open_with(&path, options).expect("open store")
+            }),
+        )
+    }
+
+    /// A store that `open` opens (and reopens) with the options the harness chooses.
+    pub fn opening(embeddings: bool, open: Opener) -> Self {
         let clock = ManualClock::new(Timestamp::from_micros(START));
-        let store = Self::open(&path, &clock, embeddings);
+        let store = Self::reopen(&open, &clock, embeddings);
         let model = Model::default();
         // The store stamps writes at or after the instant it was opened.
         model.max_read.set(Some(START - 1));
         Harness {
             store: Some(store),
             embeddings,
-            path,
+            open,
             clock,
             model,
-            _dir: dir,
         }
     }
 
-    fn open(path: &PathBuf, clock: &ManualClock, embeddings: bool) -> Store {
+    fn reopen(open: &Opener, clock: &ManualClock, embeddings: bool) -> Store {
         let mut options = StoreOptions::new().durable(false).clock(clock.clone());
         if embeddings {
             options = options.embedder(ByteEmbedder);
         }
-        Store::open_with(path, options).expect("open store")
+        open(options)
     }
 
     fn store(&self) -> &Store {
@@ -405,7 +417,7 @@ impl Harness {
             Op::Rewind(s) => self.clock.advance(-i64::from(*s % 30) * SECOND),
             Op::Reopen => {
                 drop(self.store.take());
-                self.store = Some(Self::open(&self.path, &self.clock, self.embeddings));
+                self.store = Some(Self::reopen(&self.open, &self.clock, self.embeddings));
                 // A new handle stamps writes at or after the instant it was opened.
                 self.model.max_read.set(Some(self.clock() - 1));
             }

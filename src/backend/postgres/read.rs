@@ -1,0 +1,458 @@
+//! Read snapshots on PostgreSQL, and the lookups shared with write transactions.
+//!
+//! A snapshot of an account is a READ COMMITTED transaction that first takes the account's
+//! shared advisory lock and reads its clock (one round trip; see `clock.rs`). A snapshot of
+//! the global tables only (accounts, keys, settings) is a plain connection.
+
+use std::cell::OnceCell;
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use super::sql::{self, ListParam, pg, tenants_param, ts};
+use super::{PgBackend, Session, clock};
+use crate::account::{Account, ApiKey, Settings, Usage};
+use crate::backend::{
+    Listing, Lookup, Neighbour, Owned, Posting, Read, Scope, ScopePostings, Stored,
+};
+use crate::error::{Error, Result};
+use crate::model::{AuditEvent, EventDetails, EventKind, Memory, MemoryId};
+use crate::time::Timestamp;
+
+/// A read snapshot.
+pub(crate) struct PgRead<'b> {
+    session: Session<'b>,
+    /// The account's last commit and the database clock, read under its lock; `None` for a
+    /// snapshot of the global tables.
+    clock: Option<(Option<i64>, i64)>,
+    now: OnceCell<Timestamp>,
+}
+
+impl<'b> PgRead<'b> {
+    pub(crate) fn open(backend: &'b PgBackend, account: Option<&str>) -> Result<Self> {
+        let mut session = Session::new(backend, backend.connection()?);
+        let clock = match account {
+            None => None,
+            Some(account) => {
+                let key = clock::account_lock(&backend.schema, account);
+                let (last, database) = backend.block_on(async {
+                    let client = session.client();
+                    let lock = client.prepare_cached(sql::LOCK_SHARED).await.map_err(pg)?;
+                    let clock = client
+                        .prepare_cached(sql::ACCOUNT_CLOCK)
+                        .await
+                        .map_err(pg)?;
+                    // One round trip; the clock is read once the lock is held.
+                    let (locked, clocked): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 1]) =
+                        ([&key], [&account]);
+                    let (_, _, row) = tokio::try_join!(
+                        biased;
+                        client.batch_execute("BEGIN"),
+                        client.execute(&lock, &locked),
+                        client.query_one(&clock, &clocked),
+                    )
+                    .map_err(pg)?;
+                    Ok::<_, Error>((row.get::<_, Option<i64>>(0), row.get::<_, i64>(1)))
+                })?;
+                session.in_transaction = true;
+                Some((last, database))
+            }
+        };
+        Ok(PgRead {
+            session,
+            clock,
+            now: OnceCell::new(),
+        })
+    }
+}
+
+impl Lookup for PgRead<'_> {
+    fn now(&self) -> Result<Timestamp> {
+        if let Some(now) = self.now.get() {
+            return Ok(*now);
+        }
+        let backend = self.session.backend();
+        let (last, database) = match self.clock {
+            Some(clock) => clock,
+            None => match backend.clock {
+                Some(_) => (None, 0),
+                None => {
+                    let rows = self.session.query(sql::CLOCK, &[])?;
+                    (None, first(&rows)?.get(0))
+                }
+            },
+        };
+        let now = backend.floors.read_now(backend.clock_or(database), last);
+        Ok(*self.now.get_or_init(|| Timestamp::from_micros(now)))
+    }
+
+    fn fetch(&self, account: &str, id: MemoryId) -> Result<Owned<Stored>> {
+        fetch(&self.session, account, id)
+    }
+
+    fn usage(&self, account: &str) -> Result<Option<Usage>> {
+        usage(&self.session, account)
+    }
+
+    fn account(&self, id: &str) -> Result<Option<Account>> {
+        account(&self.session, id)
+    }
+
+    fn accounts(&self) -> Result<Vec<Account>> {
+        accounts(&self.session)
+    }
+
+    fn api_key(&self, hash: &[u8; 32]) -> Result<Option<ApiKey>> {
+        api_key(&self.session, hash)
+    }
+
+    fn api_keys(&self) -> Result<Vec<([u8; 32], ApiKey)>> {
+        api_keys(&self.session)
+    }
+
+    fn settings(&self, key: Uuid) -> Result<Option<Settings>> {
+        settings(&self.session, key)
+    }
+}
+
+impl Read for PgRead<'_> {
+    fn list(&self, listing: &Listing<'_>, keep: &dyn Fn(&Memory) -> bool) -> Result<Vec<Memory>> {
+        let at = listing.mode.transaction_instant();
+        let mut out = Vec::new();
+        let mut cursor: Option<(i64, Uuid)> = None;
+        // The statement selects exactly what the mode selects, so the first page normally
+        // completes the list; `keep` is the engine's rule, applied all the same.
+        while out.len() < listing.limit {
+            let page = listing.limit - out.len();
+            let (statement, order) = sql::list(listing, cursor.is_some());
+            let values: Vec<Box<dyn ToSql + Sync>> = order
+                .iter()
+                .map(|param| -> Box<dyn ToSql + Sync> {
+                    match param {
+                        ListParam::Account => Box::new(listing.scope.account.to_owned()),
+                        ListParam::Tenant => {
+                            Box::new(tenants_param(&listing.scope.tenants).map(str::to_owned))
+                        }
+                        ListParam::Source => Box::new(listing.source.map(str::to_owned)),
+                        ListParam::Session => Box::new(listing.session.map(str::to_owned)),
+                        ListParam::Instant(t) => Box::new(t.as_micros()),
+                        ListParam::CursorCreated => Box::new(cursor.map(|c| c.0)),
+                        ListParam::CursorId => Box::new(cursor.map(|c| c.1)),
+                        ListParam::Limit => Box::new(i64::try_from(page).unwrap_or(i64::MAX)),
+                    }
+                })
+                .collect();
+            let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
+            let rows = self.session.query(&statement, &params)?;
+            let full = rows.len() == page;
+            for row in &rows {
+                cursor = Some((row.get(14), row.get(0)));
+                let Some(stored) = sql::memory(row, at)? else {
+                    continue;
+                };
+                if keep(&stored.memory) {
+                    out.push(stored.memory);
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn rows_at(
+        &self,
+        account: &str,
+        ids: &[MemoryId],
+        at: Option<Timestamp>,
+    ) -> Result<Vec<Option<Memory>>> {
+        let uuids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+        let rows = self.session.query(sql::ROWS_BY_ID, &[&account, &uuids])?;
+        let mut by_id: HashMap<Uuid, tokio_postgres::Row> =
+            rows.into_iter().map(|row| (row.get(0), row)).collect();
+        ids.iter()
+            .map(|id| {
+                let row = by_id
+                    .remove(&id.as_uuid())
+                    .ok_or_else(|| Error::Corrupted(format!("index names missing memory {id}")))?;
+                Ok(sql::memory(&row, at)?.map(|s| s.memory))
+            })
+            .collect()
+    }
+
+    fn events(&self, account: &str, id: MemoryId) -> Result<Vec<AuditEvent>> {
+        self.session
+            .query(sql::EVENTS, &[&account, &id.as_uuid()])?
+            .iter()
+            .map(|row| {
+                let kind: String = row.get(0);
+                let details: serde_json::Value = row.get(3);
+                Ok(AuditEvent {
+                    kind: event_kind(&kind)?,
+                    at: Timestamp::from_micros(row.get(1)),
+                    by: row.get(2),
+                    details: serde_json::from_value::<EventDetails>(details)
+                        .map_err(|e| Error::Corrupted(format!("event details: {e}")))?,
+                })
+            })
+            .collect()
+    }
+
+    fn chain(&self, account: &str, start: MemoryId, max_hops: usize) -> Result<Vec<Memory>> {
+        let hops = i32::try_from(max_hops).unwrap_or(i32::MAX);
+        let rows = self
+            .session
+            .query(sql::CHAIN, &[&account, &start.as_uuid(), &hops])?;
+        let chain = rows
+            .iter()
+            .map(|row| Ok(latest(row)?.memory))
+            .collect::<Result<Vec<_>>>()?;
+        if !chain.iter().any(|m| m.id == start) {
+            return Err(Error::NotFound(start));
+        }
+        Ok(chain)
+    }
+
+    fn postings(&self, scope: &Scope<'_>, terms: &[String]) -> Result<Vec<ScopePostings>> {
+        let tenant = tenants_param(&scope.tenants);
+        let backend = self.session.backend();
+        let (stats, postings) = backend.block_on(async {
+            let client = self.session.client();
+            let stats = client
+                .prepare_cached(sql::LEXICAL_STATS)
+                .await
+                .map_err(pg)?;
+            let postings = client.prepare_cached(sql::POSTINGS).await.map_err(pg)?;
+            let by_tenant: [&(dyn ToSql + Sync); 2] = [&scope.account, &tenant];
+            let by_term: [&(dyn ToSql + Sync); 3] = [&scope.account, &tenant, &terms];
+            tokio::try_join!(
+                client.query(&stats, &by_tenant),
+                client.query(&postings, &by_term),
+            )
+            .map_err(pg)
+        })?;
+        let position: HashMap<&str, usize> = terms
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.as_str(), i))
+            .collect();
+        let mut by_tenant: HashMap<String, Vec<Vec<Posting>>> = HashMap::new();
+        for row in &postings {
+            let term: String = row.get(1);
+            let Some(&i) = position.get(term.as_str()) else {
+                continue;
+            };
+            let lists = by_tenant
+                .entry(row.get(0))
+                .or_insert_with(|| vec![Vec::new(); terms.len()]);
+            lists[i].push(Posting {
+                id: MemoryId::from_uuid(row.get(2)),
+                tf: u32::try_from(row.get::<_, i32>(3)).unwrap_or(0),
+                len: u32::try_from(row.get::<_, i32>(4)).unwrap_or(0),
+            });
+        }
+        Ok(stats
+            .iter()
+            .map(|row| {
+                let tenant: String = row.get(0);
+                ScopePostings {
+                    rows: u64::try_from(row.get::<_, i64>(1)).unwrap_or(0),
+                    terms: u64::try_from(row.get::<_, i64>(2)).unwrap_or(0),
+                    per_term: by_tenant
+                        .remove(&tenant)
+                        .unwrap_or_else(|| vec![Vec::new(); terms.len()]),
+                }
+            })
+            .collect())
+    }
+
+    fn session_neighbours(
+        &self,
+        account: &str,
+        ids: &[MemoryId],
+        window: u64,
+    ) -> Result<Vec<Neighbour>> {
+        let uuids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+        let window = i64::try_from(window).unwrap_or(i64::MAX);
+        Ok(self
+            .session
+            .query(sql::SESSION_NEIGHBOURS, &[&account, &uuids, &window])?
+            .iter()
+            .map(|row| Neighbour {
+                of: MemoryId::from_uuid(row.get(0)),
+                id: MemoryId::from_uuid(row.get(1)),
+                distance: u64::try_from(row.get::<_, i64>(2)).unwrap_or(u64::MAX),
+            })
+            .collect())
+    }
+
+    fn vectors(
+        &self,
+        scope: &Scope<'_>,
+        tag: u64,
+        visit: &mut dyn FnMut(MemoryId, &[u8]) -> ControlFlow<()>,
+    ) -> Result<()> {
+        let tenant = tenants_param(&scope.tenants);
+        let rows = self
+            .session
+            .query(sql::VECTORS, &[&scope.account, &tenant, &(tag as i64)])?;
+        for row in &rows {
+            let bytes: &[u8] = row.get(1);
+            if visit(MemoryId::from_uuid(row.get(0)), bytes).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn vector(&self, account: &str, id: MemoryId, tag: u64) -> Result<Option<Vec<f32>>> {
+        let rows = self
+            .session
+            .query(sql::VECTOR, &[&account, &id.as_uuid(), &(tag as i64)])?;
+        Ok(rows.first().map(|row| {
+            let bytes: &[u8] = row.get(0);
+            bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
+        }))
+    }
+}
+
+fn first(rows: &[tokio_postgres::Row]) -> Result<&tokio_postgres::Row> {
+    rows.first()
+        .ok_or_else(|| Error::Corrupted("a statement returned no row".into()))
+}
+
+/// A row in its latest state.
+fn latest(row: &tokio_postgres::Row) -> Result<Stored> {
+    sql::memory(row, None)?.ok_or_else(|| Error::Corrupted("a row without its state".into()))
+}
+
+pub(crate) fn fetch(session: &Session<'_>, account: &str, id: MemoryId) -> Result<Owned<Stored>> {
+    let rows = session.query(sql::FETCH, &[&account, &id.as_uuid()])?;
+    if let Some(row) = rows.first() {
+        return Ok(Owned::Mine(latest(row)?));
+    }
+    Ok(
+        match session
+            .query(sql::EXISTS_ANYWHERE, &[&id.as_uuid()])?
+            .first()
+        {
+            Some(_) => Owned::Foreign,
+            None => Owned::Absent,
+        },
+    )
+}
+
+pub(crate) fn usage(session: &Session<'_>, account: &str) -> Result<Option<Usage>> {
+    Ok(session
+        .query(sql::USAGE, &[&account])?
+        .first()
+        .map(|row| Usage {
+            period_start: Timestamp::from_micros(row.get(0)),
+            writes_used: u64::try_from(row.get::<_, i64>(1)).unwrap_or(0),
+            grace_started_at: ts(row.get(2)),
+        }))
+}
+
+fn account_of(row: &tokio_postgres::Row) -> Account {
+    Account {
+        id: row.get(0),
+        org_id: row.get(1),
+        created_at: Timestamp::from_micros(row.get(2)),
+    }
+}
+
+pub(crate) fn account(session: &Session<'_>, id: &str) -> Result<Option<Account>> {
+    Ok(session.query(sql::ACCOUNT, &[&id])?.first().map(account_of))
+}
+
+pub(crate) fn accounts(session: &Session<'_>) -> Result<Vec<Account>> {
+    Ok(session
+        .query(sql::ACCOUNTS, &[])?
+        .iter()
+        .map(account_of)
+        .collect())
+}
+
+fn api_key_of(row: &tokio_postgres::Row) -> Result<([u8; 32], ApiKey)> {
+    let hash: &[u8] = row.get(0);
+    let hash: [u8; 32] = hash
+        .try_into()
+        .map_err(|_| Error::Corrupted("API key hash is not 32 bytes".into()))?;
+    Ok((
+        hash,
+        ApiKey {
+            id: row.get(1),
+            account: row.get(2),
+            shown_prefix: row.get(3),
+            label: row.get(4),
+            created_at: Timestamp::from_micros(row.get(5)),
+            revoked_at: ts(row.get(6)),
+        },
+    ))
+}
+
+pub(crate) fn api_key(session: &Session<'_>, hash: &[u8; 32]) -> Result<Option<ApiKey>> {
+    session
+        .query(sql::API_KEY, &[&hash.as_slice()])?
+        .first()
+        .map(|row| Ok(api_key_of(row)?.1))
+        .transpose()
+}
+
+pub(crate) fn api_keys(session: &Session<'_>) -> Result<Vec<([u8; 32], ApiKey)>> {
+    session
+        .query(sql::API_KEYS, &[])?
+        .iter()
+        .map(api_key_of)
+        .collect()
+}
+
+pub(crate) fn settings(session: &Session<'_>, key: Uuid) -> Result<Option<Settings>> {
+    session
+        .query(sql::SETTINGS, &[&key])?
+        .first()
+        .map(|row| {
+            serde_json::from_value(row.get(0))
+                .map_err(|e| Error::Corrupted(format!("settings record: {e}")))
+        })
+        .transpose()
+}
+
+/// An event kind by its wire name.
+fn event_kind(name: &str) -> Result<EventKind> {
+    [
+        EventKind::Created,
+        EventKind::MemoryCreated,
+        EventKind::MemorySuperseded,
+        EventKind::MemoryExpired,
+        EventKind::MemoryClassified,
+    ]
+    .into_iter()
+    .find(|k| k.as_str() == name)
+    .ok_or_else(|| Error::Corrupted(format!("unknown event kind {name:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_kind_reads_back_by_its_name() {
+        for kind in [
+            EventKind::Created,
+            EventKind::MemoryCreated,
+            EventKind::MemorySuperseded,
+            EventKind::MemoryExpired,
+            EventKind::MemoryClassified,
+        ] {
+            assert_eq!(event_kind(kind.as_str()).unwrap(), kind);
+        }
+        assert!(event_kind("memory.teleported").is_err());
+    }
+}
