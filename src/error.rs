@@ -109,7 +109,8 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) => Some(e),
-            Error::Storage(e) | Error::Contention(e) => Some(e),
+            // The engine's error itself (its message is already in this one's).
+            Error::Storage(e) | Error::Contention(e) => std::error::Error::source(e),
             Error::Llm(e) => Some(e),
             _ => None,
         }

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
@@ -27,13 +27,15 @@ struct Cli {
 enum Command {
     /// Run the REST server (creates the data dir, and on first start an account and key).
     Serve(Box<ServeArgs>),
-    /// Manage API keys (stop the server first: it holds the data file open).
+    /// Manage API keys (on a data dir, stop the server first: it holds the file open; on a
+    /// database, while servers run: they see changes within a second).
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
     },
     /// Embed the memories that have no vector of the configured model yet: those written
-    /// before embeddings were configured, or with another model (stop the server first).
+    /// before embeddings were configured, or with another model (on a data dir, stop the
+    /// server first).
     Embed {
         #[command(flatten)]
         data: DataDir,
@@ -118,11 +120,39 @@ impl EmbedArgs {
     }
 }
 
+/// Where the store lives: a redb file in a data directory (the default), or a PostgreSQL
+/// database shared by any number of servers.
 #[derive(Args)]
 struct DataDir {
-    /// Directory holding the store file `aurra.redb`.
+    /// Directory holding the store file `aurra.redb` (unused with --database).
     #[arg(long, env = "AURRA_DATA_DIR", default_value = "./aurra-data")]
     data_dir: PathBuf,
+    /// A PostgreSQL connection URL (postgres://user:password@host:5432/db, or the key=value
+    /// form): store everything there instead of in the data directory. Several servers may
+    /// share one database. Never logged.
+    #[arg(long, env = "AURRA_DATABASE_URL", hide_env_values = true)]
+    database: Option<String>,
+    /// The schema holding aurra's tables in that database.
+    #[arg(long, env = "AURRA_DATABASE_SCHEMA", default_value = "aurra")]
+    database_schema: String,
+    /// The most connections this process opens to the database.
+    #[arg(long, env = "AURRA_DATABASE_POOL_SIZE", default_value_t = 16)]
+    database_pool_size: usize,
+}
+
+impl DataDir {
+    /// Where the store is, for logs and messages (never the URL: it may hold a password).
+    fn describe(&self) -> String {
+        match &self.database {
+            Some(_) => format!("PostgreSQL (schema {})", self.database_schema),
+            None => self.data_dir.join("aurra.redb").display().to_string(),
+        }
+    }
+
+    /// Whether several processes may open the store at once (key management while serving).
+    fn shared(&self) -> bool {
+        self.database.is_some()
+    }
 }
 
 #[derive(Args)]
@@ -263,7 +293,7 @@ fn main() -> Result<()> {
                     "aurra embed needs --embed-base-url and --embed-model (or their AURRA_EMBED_* variables)"
                 );
             }
-            let store = open_store(&data.data_dir, embed.store_options())?;
+            let store = open_store(&data, embed.store_options())?;
             let total = store.embed_missing(batch, |done| {
                 tracing::info!(embedded = done, "embedding memories");
             })?;
@@ -309,7 +339,11 @@ fn eval(command: EvalCommand) -> Result<()> {
     Ok(())
 }
 
-fn open_store(dir: &Path, options: StoreOptions) -> Result<Store> {
+fn open_store(data: &DataDir, options: StoreOptions) -> Result<Store> {
+    if let Some(url) = &data.database {
+        return open_postgres(data, url, options);
+    }
+    let dir = &data.data_dir;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data dir {}", dir.display()))?;
     let path = dir.join("aurra.redb");
@@ -321,8 +355,22 @@ fn open_store(dir: &Path, options: StoreOptions) -> Result<Store> {
     })
 }
 
+#[cfg(feature = "postgres")]
+fn open_postgres(data: &DataDir, url: &str, options: StoreOptions) -> Result<Store> {
+    let config = aurra::PostgresConfig::new(url)
+        .schema(data.database_schema.clone())
+        .pool_size(data.database_pool_size);
+    Store::open_postgres(&config, options)
+        .with_context(|| format!("cannot open the store in {}", data.describe()))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn open_postgres(_: &DataDir, _: &str, _: StoreOptions) -> Result<Store> {
+    bail!("this aurra was built without PostgreSQL support: build it with `--features postgres`")
+}
+
 fn serve(args: ServeArgs) -> Result<()> {
-    let store = open_store(&args.data.data_dir, args.embed.store_options())?;
+    let store = open_store(&args.data, args.embed.store_options())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -347,21 +395,18 @@ fn serve(args: ServeArgs) -> Result<()> {
         || "offline (built-in)".to_owned(),
         |c| format!("{}/{}", c.provider, c.model),
     );
-    let first_key = if store.api_keys()?.is_empty() {
-        Some(store.create_api_key("default", "created on first start")?)
-    } else {
-        None
-    };
+    let first_key = store.ensure_api_key("default", "created on first start")?;
+    let shared = args.data.shared();
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.bind)
             .await
             .with_context(|| format!("cannot listen on {}", args.bind))?;
         let addr = listener.local_addr()?;
         if let Some((key, secret)) = &first_key {
-            print_welcome(key, secret, addr);
+            print_welcome(key, secret, addr, shared);
         }
         tracing::info!(
-            data_dir = %args.data.data_dir.display(),
+            store = %args.data.describe(),
             %addr,
             search = search.as_str(),
             llm = %llm,
@@ -406,7 +451,12 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     }
 }
 
-fn print_welcome(key: &ApiKey, secret: &str, addr: SocketAddr) {
+fn print_welcome(key: &ApiKey, secret: &str, addr: SocketAddr, shared: bool) {
+    let more_keys = if shared {
+        "More keys (while servers run): `aurra keys create --database … --account NAME`."
+    } else {
+        "More keys: stop the server, then `aurra keys create --account NAME`."
+    };
     println!(
         "\
 Created account {account:?} and its first API key. It is shown only this once:
@@ -427,7 +477,7 @@ From Python (pip install aurra==0.8.1):
     client.memories.add(content=\"Alice is a senior engineer at Acme Corp.\")
     print(client.memories.list())
 
-More keys: stop the server, then `aurra keys create --account NAME`.
+{more_keys}
 ",
         account = key.account,
     );
@@ -440,7 +490,7 @@ fn keys(command: KeysCommand) -> Result<()> {
             account,
             label,
         } => {
-            let store = open_store(&data.data_dir, StoreOptions::new())?;
+            let store = open_store(&data, StoreOptions::new())?;
             let (key, secret) = store.create_api_key(&account, &label)?;
             println!("{secret}");
             eprintln!(
@@ -449,7 +499,7 @@ fn keys(command: KeysCommand) -> Result<()> {
             );
         }
         KeysCommand::List { data } => {
-            let store = open_store(&data.data_dir, StoreOptions::new())?;
+            let store = open_store(&data, StoreOptions::new())?;
             println!(
                 "{:<36}  {:<14}  {:<20}  {:<16}  {:<32}  status",
                 "id", "prefix", "account", "label", "created"
@@ -466,7 +516,7 @@ fn keys(command: KeysCommand) -> Result<()> {
             }
         }
         KeysCommand::Revoke { data, id } => {
-            let store = open_store(&data.data_dir, StoreOptions::new())?;
+            let store = open_store(&data, StoreOptions::new())?;
             let keys = store.api_keys()?;
             if !keys.iter().any(|k| k.id == id) {
                 bail!("no API key with id {id} (see `aurra keys list`)");

@@ -1,7 +1,9 @@
 //! In-memory caches of authenticated keys and per-key settings, so that a request needs no
-//! store read before its own work. Coherent because redb lets one process open the file and
-//! every change goes through the store, which bumps [`Store::accounts_generation`]: a cache
-//! filled at another generation is dropped whole.
+//! store read before its own work. Every change to keys or settings, by this process or
+//! another on the same database, changes [`Store::accounts_generation`] (at once on redb,
+//! which one process opens; within the PostgreSQL backend's poll interval otherwise): a
+//! cache filled at another generation is dropped whole. Unknown keys are never cached, so a
+//! key created anywhere works at once.
 
 use std::collections::HashMap;
 

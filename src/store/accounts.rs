@@ -54,31 +54,27 @@ impl Store {
     /// record and the secret. The secret is returned only here: the store keeps its hash.
     pub fn create_api_key(&self, account: &str, label: &str) -> Result<(ApiKey, String)> {
         validate_account_id(account)?;
-        let mut random = [0u8; API_KEY_RANDOM_BYTES];
-        getrandom::fill(&mut random).map_err(|e| Error::Io(std::io::Error::from(e)))?;
-        let mut secret = String::from(API_KEY_PREFIX);
-        for byte in random {
-            secret.push_str(&format!("{byte:02x}"));
-        }
+        let secret = new_secret()?;
         let hash = hash_secret(&secret);
-        let key = self.transact(&[], |w| {
-            let now = w.now()?;
-            if w.account(account)?.is_none() {
-                w.put_account(&new_account(account, now))?;
-            }
-            let key = ApiKey {
-                id: Uuid::now_v7(),
-                account: account.to_owned(),
-                shown_prefix: secret[..API_KEY_SHOWN_CHARS].to_owned(),
-                label: label.to_owned(),
-                created_at: now,
-                revoked_at: None,
-            };
-            w.put_api_key(&hash, &key)?;
-            w.accounts_changed();
-            Ok(key)
-        })?;
+        let key = self.transact(&[], |w| put_new_key(w, account, label, &secret, &hash))?;
         Ok((key, secret))
+    }
+
+    /// Issues a first key for `account` when the store has no key at all (a server's first
+    /// start): `None` when some key exists. Servers starting together on one database
+    /// create one key between them, not one each.
+    pub fn ensure_api_key(&self, account: &str, label: &str) -> Result<Option<(ApiKey, String)>> {
+        validate_account_id(account)?;
+        let secret = new_secret()?;
+        let hash = hash_secret(&secret);
+        // The account's lock serialises servers that start at once.
+        let key = self.transact(&[account], |w| {
+            if !w.api_keys()?.is_empty() {
+                return Ok(None);
+            }
+            put_new_key(w, account, label, &secret, &hash).map(Some)
+        })?;
+        Ok(key.map(|key| (key, secret)))
     }
 
     /// The live key whose secret is `secret`, or `None` (unknown, malformed or revoked).
@@ -210,6 +206,42 @@ fn new_account(id: &str, now: Timestamp) -> Account {
         org_id: Uuid::now_v7(),
         created_at: now,
     }
+}
+
+/// A new key's secret: the prefix and 192 random bits in hex.
+fn new_secret() -> Result<String> {
+    let mut random = [0u8; API_KEY_RANDOM_BYTES];
+    getrandom::fill(&mut random).map_err(|e| Error::Io(std::io::Error::from(e)))?;
+    let mut secret = String::from(API_KEY_PREFIX);
+    for byte in random {
+        secret.push_str(&format!("{byte:02x}"));
+    }
+    Ok(secret)
+}
+
+/// Stores a new key (and its account, if new) in `w`.
+fn put_new_key(
+    w: &mut dyn Write,
+    account: &str,
+    label: &str,
+    secret: &str,
+    hash: &[u8; 32],
+) -> Result<ApiKey> {
+    let now = w.now()?;
+    if w.account(account)?.is_none() {
+        w.put_account(&new_account(account, now))?;
+    }
+    let key = ApiKey {
+        id: Uuid::now_v7(),
+        account: account.to_owned(),
+        shown_prefix: secret[..API_KEY_SHOWN_CHARS].to_owned(),
+        label: label.to_owned(),
+        created_at: now,
+        revoked_at: None,
+    };
+    w.put_api_key(hash, &key)?;
+    w.accounts_changed();
+    Ok(key)
 }
 
 fn hash_secret(secret: &str) -> [u8; 32] {

@@ -3,11 +3,19 @@
 The binary comes from the environment variable `AURRA_BIN` (set by the Rust test harness);
 without it the suite uses `<repo root>/target/debug/aurra`.
 
-Every server gets its own data directory. API keys are created with
-`aurra keys create` *before* `aurra serve` starts, because a running server locks its data
-directory. A server is ready when it prints `aurra listening on http://127.0.0.1:PORT` on
-stdout; its logs (stderr) go to a file next to the data directory. On teardown the server
-gets SIGTERM and must exit with status 0.
+The store comes from `AURRA_CONFORMANCE_BACKEND` (set by the Rust test harness):
+- `redb` (the default): every server gets its own data directory;
+- `postgres`: every server gets its own schema in the database at
+  `AURRA_CONFORMANCE_DATABASE_URL` (schemas named after `AURRA_CONFORMANCE_SCHEMA_PREFIX`);
+- `postgres-pair`: the same, and the shared `server` fixture is two server processes on one
+  schema; each key is served by one of them (`acme`, `settings_a`, `initech` by the first,
+  `acme2`, `settings_b`, `globex` by the second), so a write through one key and a read
+  through another of the same account cross from one process to the other.
+
+API keys are created with `aurra keys create` *before* `aurra serve` starts (a running
+server locks its data directory). A server is ready when it prints `aurra listening on
+http://127.0.0.1:PORT` on stdout; its logs (stderr) go to a file next to its data. On
+teardown every server gets SIGTERM and must exit with status 0.
 """
 
 from __future__ import annotations
@@ -35,6 +43,23 @@ STOP_TIMEOUT_S = 30.0
 CLI_TIMEOUT_S = 60.0
 HTTP_TIMEOUT_S = 30.0
 
+BACKEND = os.environ.get("AURRA_CONFORMANCE_BACKEND", "redb")
+DATABASE_URL = os.environ.get("AURRA_CONFORMANCE_DATABASE_URL", "")
+SCHEMA_PREFIX = os.environ.get("AURRA_CONFORMANCE_SCHEMA_PREFIX", "conformance")
+if BACKEND not in ("redb", "postgres", "postgres-pair"):
+    raise RuntimeError(f"unknown AURRA_CONFORMANCE_BACKEND {BACKEND!r}")
+if BACKEND != "redb" and not DATABASE_URL:
+    raise RuntimeError(f"AURRA_CONFORMANCE_BACKEND={BACKEND} needs AURRA_CONFORMANCE_DATABASE_URL")
+
+
+def store_flags(data_dir: Path) -> List[str]:
+    """The flags that point the binary at a server's store: its data directory, or its
+    schema (named after the directory) in the test database."""
+    if BACKEND == "redb":
+        return ["--data-dir", str(data_dir)]
+    schema = f"{SCHEMA_PREFIX}_{data_dir.parent.name}".lower().replace("-", "_")
+    return ["--database", DATABASE_URL, "--database-schema", schema]
+
 
 def aurra_bin() -> Path:
     configured = os.environ.get("AURRA_BIN")
@@ -58,7 +83,7 @@ def child_env() -> Dict[str, str]:
 def create_key(binary: Path, data_dir: Path, account: str, label: str) -> str:
     """Runs `aurra keys create` and returns the secret (the first line of stdout)."""
     proc = subprocess.run(
-        [str(binary), "keys", "create", "--data-dir", str(data_dir),
+        [str(binary), "keys", "create", *store_flags(data_dir),
          "--account", account, "--label", label],
         capture_output=True, text=True, timeout=CLI_TIMEOUT_S, env=child_env(),
     )
@@ -90,10 +115,22 @@ class Server:
     generation: int = 0
     stdout_lines: List[str] = field(default_factory=list)
     _session: requests.Session = field(default_factory=requests.Session)
+    # Further processes on the same store (postgres-pair), and which one serves each key.
+    peers: List["Server"] = field(default_factory=list)
+    routes: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def urls(self) -> List[str]:
+        """The base URL of every process serving this store."""
+        return [self.base_url, *(p.base_url for p in self.peers)]
+
+    def url_for(self, key: Optional[str]) -> str:
+        """The base URL of the process that serves `key`."""
+        return self.routes.get(key, self.base_url) if key is not None else self.base_url
 
     # -- clients -------------------------------------------------------------------------
     def client(self, key: str = "acme") -> aurra.Aurra:
-        return aurra.Aurra(api_key=self.keys[key], base_url=self.base_url)
+        return aurra.Aurra(api_key=self.keys[key], base_url=self.url_for(key))
 
     def request(self, method: str, path: str, *, key: Optional[str] = "acme",
                 headers: Optional[dict] = None, **kwargs) -> requests.Response:
@@ -104,7 +141,7 @@ class Server:
         if headers:
             hdrs.update(headers)
         kwargs.setdefault("timeout", HTTP_TIMEOUT_S)
-        return self._session.request(method, self.base_url + path, headers=hdrs, **kwargs)
+        return self._session.request(method, self.url_for(key) + path, headers=hdrs, **kwargs)
 
     def get(self, path: str, **kwargs) -> requests.Response:
         return self.request("GET", path, **kwargs)
@@ -137,8 +174,9 @@ class ServerLauncher:
         self.binary = aurra_bin()
 
     def start(self, name: str, keys: Dict[str, Tuple[str, str]],
-              flags: Sequence[str] = ()) -> Server:
-        """Creates `keys` (name -> (account, label)), then starts `aurra serve`."""
+              flags: Sequence[str] = (), processes: int = 1) -> Server:
+        """Creates `keys` (name -> (account, label)), then starts `aurra serve`: `processes`
+        of them on one store (more than one needs a database)."""
         base = self.tmp_path_factory.mktemp(name)
         data_dir = base / "data"
         data_dir.mkdir()
@@ -146,7 +184,14 @@ class ServerLauncher:
                    for k, (account, label) in keys.items()}
         assert len(set(secrets.values())) == len(secrets), "two keys got the same secret"
         accounts = {k: account for k, (account, _label) in keys.items()}
-        return self._spawn(name, data_dir, base / "server.log", flags, secrets, accounts)
+        srv = self._spawn(name, data_dir, base / "server.log", flags, secrets, accounts)
+        assert processes == 1 or BACKEND != "redb", "only a database is shared by processes"
+        for n in range(1, processes):
+            srv.peers.append(self._spawn(f"{name}-{n}", data_dir, base / f"server-{n}.log",
+                                         flags, secrets, accounts))
+        servers = [srv, *srv.peers]
+        srv.routes = {k: servers[i % len(servers)].base_url for i, k in enumerate(keys)}
+        return srv
 
     def restart(self, server: Server, flags: Sequence[str] = ()) -> Server:
         """Starts a new server on the data directory of a stopped one (same keys)."""
@@ -160,7 +205,7 @@ class ServerLauncher:
     def _spawn(self, name: str, data_dir: Path, log_path: Path, flags: Sequence[str],
                secrets: Dict[str, str], accounts: Dict[str, str]) -> Server:
         log = open(log_path, "wb")
-        cmd = [str(self.binary), "serve", "--data-dir", str(data_dir),
+        cmd = [str(self.binary), "serve", *store_flags(data_dir),
                "--bind", "127.0.0.1:0", *flags]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log,
                                 stdin=subprocess.DEVNULL, text=True, bufsize=1,
@@ -201,8 +246,14 @@ class ServerLauncher:
         return Server(name=name, base_url=base_url, keys=dict(secrets), accounts=dict(accounts),
                       proc=proc, log_path=log_path, data_dir=data_dir, stdout_lines=seen)
 
+    @classmethod
+    def stop(cls, server: Server) -> None:
+        for peer in server.peers:
+            cls._stop_one(peer)
+        cls._stop_one(server)
+
     @staticmethod
-    def stop(server: Server) -> None:
+    def _stop_one(server: Server) -> None:
         server._session.close()
         if server.proc.poll() is None:
             server.proc.send_signal(signal.SIGTERM)
@@ -253,7 +304,7 @@ def server(launcher) -> Server:
     wiped as a whole (test_delete.py), and only test_settings.py changes settings, on the
     `settings_a` key.
     """
-    srv = launcher.start("main", MAIN_KEYS)
+    srv = launcher.start("main", MAIN_KEYS, processes=2 if BACKEND == "postgres-pair" else 1)
     yield srv
     launcher.stop(srv)
 

@@ -13,7 +13,7 @@ WORKERS = 8
 
 def client(server, key="acme"):
     # One SDK client per call: a requests.Session is not meant to be shared across threads.
-    return aurra.Aurra(api_key=server.keys[key], base_url=server.base_url)
+    return aurra.Aurra(api_key=server.keys[key], base_url=server.url_for(key))
 
 
 def test_concurrent_distinct_writes_all_land(server):
@@ -51,8 +51,11 @@ def test_concurrent_identical_writes_save_once(server):
     tenant = unique("race")
     text = "Only one of these may be saved"
 
-    def write(_):
-        return client(server).memories.add(content=text, tenant_id=tenant)
+    def write(i):
+        # Through every process serving the store, in turn.
+        url = server.urls[i % len(server.urls)]
+        return aurra.Aurra(api_key=server.keys["acme"], base_url=url).memories.add(
+            content=text, tenant_id=tenant)
 
     with ThreadPoolExecutor(WORKERS) as pool:
         results = list(pool.map(write, range(WORKERS * 2)))
@@ -72,15 +75,16 @@ def test_concurrent_supersede_of_one_target_has_one_winner(server):
     replacements = [c.memories.add(content=f"race replacement {i}", tenant_id=tenant).memory_id
                     for i in range(WORKERS)]
 
-    def supersede(rid):
+    def supersede(indexed):
+        i, rid = indexed
         resp = requests.post(
-            f"{server.base_url}/memories/{target}/supersede",
+            f"{server.urls[i % len(server.urls)]}/memories/{target}/supersede",
             json={"superseded_by": rid},
             headers={"Authorization": f"Bearer {server.keys['acme']}"}, timeout=30)
         return rid, resp.status_code
 
     with ThreadPoolExecutor(WORKERS) as pool:
-        outcomes = list(pool.map(supersede, replacements))
+        outcomes = list(pool.map(supersede, enumerate(replacements)))
     winners = [rid for rid, status in outcomes if status == 200]
     assert len(winners) == 1, outcomes
     assert all(status == 400 for rid, status in outcomes if rid not in winners), outcomes
