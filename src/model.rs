@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -13,6 +14,14 @@ use crate::time::Timestamp;
 
 /// Longest `original_message` kept on a memory, in characters (spec §3.1).
 pub const ORIGINAL_MESSAGE_MAX_CHARS: usize = 500;
+/// The first `max` characters of `text`.
+pub(crate) fn truncate_chars(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => text[..i].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
 /// Default importance when the caller gives none (spec §3.5).
 pub const DEFAULT_IMPORTANCE: u8 = 5;
 /// Default topic of a content-mode write.
@@ -128,6 +137,11 @@ pub struct NewMemory {
     pub original_message: Option<String>,
     /// Full raw input kept for audit; defaults to the untruncated original message.
     pub original_input: Option<String>,
+    /// The input several memories were extracted from (a rendered conversation), shared by
+    /// them: it is their `original_input` (and, unless `original_message` is given, the
+    /// source of its first 500 characters), stored once per tenant however many memories
+    /// refer to it. Excludes `original_input`.
+    pub conversation: Option<Arc<str>>,
     /// Caller's id of the source event (a Slack `ts`, ...). For `source == "slack"` it is the
     /// duplicate-suppression key.
     pub external_id: Option<String>,
@@ -157,6 +171,7 @@ impl NewMemory {
             session_id: None,
             original_message: None,
             original_input: None,
+            conversation: None,
             external_id: None,
             valid_from: None,
             recorded_at: None,
@@ -224,6 +239,13 @@ impl NewMemory {
         self.original_message = Some(message.into());
         self
     }
+
+    /// Sets the input this memory was extracted from, shared with the other memories
+    /// extracted from it (see [`NewMemory::conversation`]).
+    pub fn with_conversation(mut self, conversation: Arc<str>) -> Self {
+        self.conversation = Some(conversation);
+        self
+    }
 }
 
 /// One memory as stored, in the state it had at the instant it was read for.
@@ -251,8 +273,8 @@ pub struct Memory {
     pub session_id: Option<String>,
     /// Raw input, at most 500 characters.
     pub original_message: String,
-    /// Full raw input.
-    pub original_input: String,
+    /// Full raw input (shared by the memories extracted from one conversation).
+    pub original_input: Arc<str>,
     /// Caller's id of the source event.
     pub external_id: Option<String>,
     /// When the input was captured.

@@ -372,7 +372,7 @@ fn level2_classifies_with_the_default_model_and_survives_its_failure() {
 fn a_conversation_with_too_many_facts_is_refused_and_nothing_is_stored() {
     let server = TestServer::start();
     let key = &server.acme;
-    let many: String = (0..51)
+    let many: String = (0..1001)
         .map(|i| format!("I like topic number {i} a lot. "))
         .collect();
     let resp = server.post(
@@ -382,21 +382,21 @@ fn a_conversation_with_too_many_facts_is_refused_and_nothing_is_stored() {
     );
     assert_eq!(resp.status, 400, "{}", resp.text);
     assert!(
-        resp.body["detail"].as_str().unwrap().contains("at most 50"),
+        resp.body["detail"].as_str().unwrap().contains("at most 1000"),
         "{}",
         resp.text
     );
     let list = server.get("/agent/memories?tenant_id=big", key);
     assert_eq!(list.body["memories"], json!([]));
-    // Fifty are fine.
-    let fifty: String = (0..50)
+    // A thousand are fine: the conversation is stored once, whatever the number of facts.
+    let thousand: String = (0..1000)
         .map(|i| format!("I like topic number {i} a lot. "))
         .collect();
     let resp = server.post(
         "/agent/memories",
         key,
-        &json!({"messages": [{"role": "user", "content": fifty}], "tenant_id": "big"}),
+        &json!({"messages": [{"role": "user", "content": thousand}], "tenant_id": "big"}),
     );
     assert_eq!(resp.status, 200, "{}", resp.text);
-    assert_eq!(resp.body["saved_count"], 50);
+    assert_eq!(resp.body["saved_count"], 1000);
 }

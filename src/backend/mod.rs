@@ -28,6 +28,7 @@ pub(crate) mod postgres;
 pub(crate) mod redb;
 
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -327,7 +328,11 @@ pub(crate) struct NewRow {
     pub channel: String,
     pub session_id: Option<String>,
     pub original_message: String,
-    pub original_input: String,
+    pub original_input: Arc<str>,
+    /// `original_input` is shared by several rows (a conversation): stored once per tenant,
+    /// content-addressed, and referenced by each row (whose `original_message` is then its
+    /// first [`crate::ORIGINAL_MESSAGE_MAX_CHARS`] characters unless given otherwise).
+    pub shared_input: bool,
     pub external_id: Option<String>,
     pub captured_at: Timestamp,
     /// The transaction's stamp.

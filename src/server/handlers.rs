@@ -361,7 +361,9 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
                 .filter(|s| s != "agent")
                 .unwrap_or_else(|| "agent_session".into());
             let channel = session_id.clone().unwrap_or_else(|| "agent_session".into());
-            let rendering = render_conversation(&turns);
+            // One copy of the conversation, shared by every fact extracted from it (and
+            // stored once: `NewMemory::conversation`).
+            let rendering: std::sync::Arc<str> = render_conversation(&turns).into();
             let today = recorded_at.unwrap_or_else(|| ctx.state.store.clock_now());
             let byo = llm.is_some();
             let model = chosen_llm(ctx, llm);
@@ -388,8 +390,6 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
                             extraction_of(&RulesExtractor, today),
                         ),
                     };
-                    // Every fact row keeps the whole conversation as its original input: a
-                    // bound on facts is a bound on what one request can store.
                     if facts.len() > MAX_FACTS_PER_REQUEST {
                         return Err(crate::Error::InvalidArgument(format!(
                             "the conversation yielded {} facts; at most {MAX_FACTS_PER_REQUEST} \
@@ -403,7 +403,7 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
                             let mut m = memory_base(NewMemory::new(fact.decision))
                                 .with_source(source.clone())
                                 .with_channel(channel.clone())
-                                .with_original_message(rendering.clone())
+                                .with_conversation(rendering.clone())
                                 .with_importance(fact.importance_score);
                             m.topic = fact.topic;
                             m.session_id = session_id.clone();
@@ -453,10 +453,11 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
     }
 }
 
-/// Facts one messages-mode request may store (each row carries the full rendering of the
-/// conversation as its `original_input`, so this bounds the storage of one request to
-/// about this many times the body size).
-const MAX_FACTS_PER_REQUEST: usize = 50;
+/// Facts one messages-mode request may store. The conversation is stored once and each fact
+/// costs a row (its sentence, ~200 bytes of fields, six index entries and its postings) and
+/// a Level 2 classification when that runs: this bounds one request's rows and work (the
+/// offline extractor yields at most one fact per sentence, a model far fewer).
+const MAX_FACTS_PER_REQUEST: usize = 1000;
 
 /// The `extraction` metadata of the extractor that ran at `today`.
 fn extraction_of(extractor: &dyn Extractor, today: Timestamp) -> Extraction {

@@ -2,12 +2,14 @@
 //! fingerprint before the transaction; inside it, duplicate suppression among live rows and
 //! the insert.
 
+use std::sync::Arc;
+
 use super::Store;
 use super::accounts::count_write;
 use crate::backend::{NewRow, Write};
 use crate::embed::embed_units;
 use crate::error::{Error, Result};
-use crate::model::{MemoryId, NewMemory, ORIGINAL_MESSAGE_MAX_CHARS, WriteOutcome};
+use crate::model::{MemoryId, NewMemory, ORIGINAL_MESSAGE_MAX_CHARS, WriteOutcome, truncate_chars};
 use crate::time::Timestamp;
 
 impl Store {
@@ -83,6 +85,7 @@ impl Store {
                     session_id,
                     original_message,
                     original_input,
+                    conversation,
                     external_id,
                     valid_from,
                     recorded_at,
@@ -96,7 +99,15 @@ impl Store {
                     .inner
                     .lexical_index
                     .then(|| self.inner.analyzer.analyze(&decision));
-                let original_full = original_message.unwrap_or_else(|| decision.clone());
+                let shared_input = conversation.is_some();
+                let original_message = original_message
+                    .or_else(|| conversation.as_deref().map(str::to_owned))
+                    .unwrap_or_else(|| decision.clone());
+                let original_input: Arc<str> = match (conversation, original_input) {
+                    (Some(conversation), _) => conversation,
+                    (None, Some(input)) => input.into(),
+                    (None, None) => original_message.as_str().into(),
+                };
                 Prepared {
                     valid_from,
                     recorded_at,
@@ -117,10 +128,11 @@ impl Store {
                         channel,
                         session_id,
                         original_message: truncate_chars(
-                            &original_full,
+                            &original_message,
                             ORIGINAL_MESSAGE_MAX_CHARS,
                         ),
-                        original_input: original_input.unwrap_or(original_full),
+                        original_input,
+                        shared_input,
                         external_id,
                         extraction,
                         shape,
@@ -205,12 +217,10 @@ fn validate_new(m: &NewMemory) -> Result<()> {
     if m.source.is_empty() {
         return Err(Error::InvalidArgument("source must not be empty".into()));
     }
-    Ok(())
-}
-
-fn truncate_chars(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => text[..i].to_owned(),
-        None => text.to_owned(),
+    if m.conversation.is_some() && m.original_input.is_some() {
+        return Err(Error::InvalidArgument(
+            "a memory has either a conversation or an original_input, not both".into(),
+        ));
     }
+    Ok(())
 }

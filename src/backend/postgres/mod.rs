@@ -375,6 +375,8 @@ impl PgBackend {
             session: &session,
             stamp: Timestamp::from_micros(stamp),
             accounts_changed: false,
+            inputs: Default::default(),
+            shared: Default::default(),
         };
         body(&mut w)?;
         let changed = w.accounts_changed;

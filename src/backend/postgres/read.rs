@@ -4,9 +4,10 @@
 //! shared advisory lock and reads its clock (one round trip; see `clock.rs`). A snapshot of
 //! the global tables only (accounts, keys, settings) is a plain connection.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
@@ -21,9 +22,14 @@ use crate::error::{Error, Result};
 use crate::model::{AuditEvent, EventDetails, EventKind, Memory, MemoryId};
 use crate::time::Timestamp;
 
+/// The shared inputs read so far by a snapshot or transaction, by hash: the facts of one
+/// conversation share one copy of it.
+pub(crate) type InputCache = RefCell<HashMap<Vec<u8>, Arc<str>>>;
+
 /// A read snapshot.
 pub(crate) struct PgRead<'b> {
     session: Session<'b>,
+    inputs: InputCache,
     /// The account's last commit and the database clock, read under its lock; `None` for a
     /// snapshot of the global tables.
     clock: Option<(Option<i64>, i64)>,
@@ -62,6 +68,7 @@ impl<'b> PgRead<'b> {
         };
         Ok(PgRead {
             session,
+            inputs: RefCell::default(),
             clock,
             now: OnceCell::new(),
         })
@@ -89,7 +96,7 @@ impl Lookup for PgRead<'_> {
     }
 
     fn fetch(&self, account: &str, id: MemoryId) -> Result<Owned<Stored>> {
-        fetch(&self.session, account, id)
+        fetch(&self.session, &self.inputs, account, id)
     }
 
     fn usage(&self, account: &str) -> Result<Option<Usage>> {
@@ -147,11 +154,19 @@ impl Read for PgRead<'_> {
             let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
             let rows = self.session.query(&statement, &params)?;
             let full = rows.len() == page;
-            for row in &rows {
-                cursor = Some((row.get(14), row.get(0)));
-                let Some(stored) = sql::memory(row, at)? else {
-                    continue;
-                };
+            if let Some(last) = rows.last() {
+                cursor = Some((last.get(14), last.get(0)));
+            }
+            for stored in decode(
+                &self.session,
+                &self.inputs,
+                listing.scope.account,
+                &rows,
+                at,
+            )?
+            .into_iter()
+            .flatten()
+            {
                 if keep(&stored.memory) {
                     out.push(stored.memory);
                 }
@@ -171,14 +186,15 @@ impl Read for PgRead<'_> {
     ) -> Result<Vec<Option<Memory>>> {
         let uuids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
         let rows = self.session.query(sql::ROWS_BY_ID, &[&account, &uuids])?;
-        let mut by_id: HashMap<Uuid, tokio_postgres::Row> =
-            rows.into_iter().map(|row| (row.get(0), row)).collect();
+        let decoded = decode(&self.session, &self.inputs, account, &rows, at)?;
+        let mut by_id: HashMap<Uuid, Option<Stored>> =
+            rows.iter().map(|row| row.get(0)).zip(decoded).collect();
         ids.iter()
             .map(|id| {
-                let row = by_id
+                let stored = by_id
                     .remove(&id.as_uuid())
                     .ok_or_else(|| Error::Corrupted(format!("index names missing memory {id}")))?;
-                Ok(sql::memory(&row, at)?.map(|s| s.memory))
+                Ok(stored.map(|s| s.memory))
             })
             .collect()
     }
@@ -206,10 +222,11 @@ impl Read for PgRead<'_> {
         let rows = self
             .session
             .query(sql::CHAIN, &[&account, &start.as_uuid(), &hops])?;
-        let chain = rows
-            .iter()
-            .map(|row| Ok(latest(row)?.memory))
-            .collect::<Result<Vec<_>>>()?;
+        let chain: Vec<Memory> = decode(&self.session, &self.inputs, account, &rows, None)?
+            .into_iter()
+            .flatten()
+            .map(|s| s.memory)
+            .collect();
         if !chain.iter().any(|m| m.id == start) {
             return Err(Error::NotFound(start));
         }
@@ -327,15 +344,52 @@ fn first(rows: &[tokio_postgres::Row]) -> Result<&tokio_postgres::Row> {
         .ok_or_else(|| Error::Corrupted("a statement returned no row".into()))
 }
 
-/// A row in its latest state.
-fn latest(row: &tokio_postgres::Row) -> Result<Stored> {
-    sql::memory(row, None)?.ok_or_else(|| Error::Corrupted("a row without its state".into()))
+/// Rows of [`sql::MEMORY_COLUMNS`] in their state at `at`, with the shared inputs they
+/// refer to (read in one statement, those not in `cache` yet).
+pub(crate) fn decode(
+    session: &Session<'_>,
+    cache: &InputCache,
+    account: &str,
+    rows: &[tokio_postgres::Row],
+    at: Option<Timestamp>,
+) -> Result<Vec<Option<Stored>>> {
+    let mut missing: Vec<Vec<u8>> = Vec::new();
+    for row in rows {
+        if let Some(hash) = sql::input_hash(row)?
+            && !cache.borrow().contains_key(&hash)
+            && !missing.contains(&hash)
+        {
+            missing.push(hash);
+        }
+    }
+    if !missing.is_empty() {
+        let found = session.query(sql::INPUTS, &[&account, &missing])?;
+        let mut cache = cache.borrow_mut();
+        for row in found {
+            let text: String = row.get(1);
+            cache.insert(row.get(0), text.into());
+        }
+    }
+    let cache = cache.borrow();
+    rows.iter()
+        .map(|row| sql::memory(row, at, &cache))
+        .collect()
 }
 
-pub(crate) fn fetch(session: &Session<'_>, account: &str, id: MemoryId) -> Result<Owned<Stored>> {
+pub(crate) fn fetch(
+    session: &Session<'_>,
+    cache: &InputCache,
+    account: &str,
+    id: MemoryId,
+) -> Result<Owned<Stored>> {
     let rows = session.query(sql::FETCH, &[&account, &id.as_uuid()])?;
-    if let Some(row) = rows.first() {
-        return Ok(Owned::Mine(latest(row)?));
+    if !rows.is_empty() {
+        let stored = decode(session, cache, account, &rows, None)?
+            .pop()
+            .flatten();
+        return stored
+            .map(Owned::Mine)
+            .ok_or_else(|| Error::Corrupted(format!("memory {id} without its state")));
     }
     Ok(
         match session

@@ -25,6 +25,7 @@ pub(crate) const KNOWN_FEATURES: &[&str] = &[];
 pub(crate) const ACCOUNT_TABLES: &[&str] = &[
     "clocks",
     "memories",
+    "inputs",
     "events",
     "postings",
     "lexical_stats",
@@ -71,8 +72,9 @@ const V1_ACCOUNT_TABLES: &[(&str, &str)] = &[
          channel text NOT NULL,
          session_id text,
          session_seq bigint,
-         original_message text NOT NULL,
-         original_input text NOT NULL,
+         original_message text,
+         original_input text,
+         input_hash bytea,
          external_id text,
          captured_at bigint NOT NULL,
          created_at bigint NOT NULL,
@@ -84,7 +86,20 @@ const V1_ACCOUNT_TABLES: &[(&str, &str)] = &[
          extraction jsonb,
          shape smallint NOT NULL,
          fingerprint bytea NOT NULL,
+         CHECK ((original_input IS NULL) <> (input_hash IS NULL)),
+         CHECK (original_message IS NOT NULL OR input_hash IS NOT NULL),
          PRIMARY KEY (account_id, id)",
+    ),
+    (
+        // Inputs shared by several rows of a tenant (a conversation and the facts extracted
+        // from it), stored once; a row with `input_hash` shows this text as its
+        // `original_input` and, when its `original_message` is null, its first characters.
+        "inputs",
+        "account_id text NOT NULL,
+         tenant text NOT NULL,
+         hash bytea NOT NULL,
+         text text NOT NULL,
+         PRIMARY KEY (account_id, tenant, hash)",
     ),
     (
         "events",

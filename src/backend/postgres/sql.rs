@@ -12,12 +12,17 @@
 //! recorded (`tx_end`) — and its state at any transaction time `T` follows exactly: a column
 //! is visible at `T` iff it was recorded by `T`. No value is ever overwritten.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::backend::{Listing, Stored, Tenants};
 use crate::error::{Error, Result};
-use crate::model::{Extraction, Memory, MemoryId, ReadMode, WriteShape};
+use crate::model::{
+    Extraction, Memory, MemoryId, ORIGINAL_MESSAGE_MAX_CHARS, ReadMode, WriteShape, truncate_chars,
+};
 use crate::time::Timestamp;
 
 /// The column list of [`MEMORY_COLUMNS`], as a literal for `concat!`.
@@ -25,7 +30,8 @@ macro_rules! memory_columns {
     () => {
         "id, account_id, tenant, decision, summary, topic, importance, source, channel, \
          session_id, original_message, original_input, external_id, captured_at, created_at, \
-         valid_from, valid_to, valid_to_set_at, superseded_by, tx_end, extraction, shape"
+         valid_from, valid_to, valid_to_set_at, superseded_by, tx_end, extraction, shape, \
+         input_hash"
     };
 }
 
@@ -114,11 +120,17 @@ pub(crate) const DUPLICATES: &str = "SELECT id, valid_to, superseded_by FROM mem
 pub(crate) const INSERT_MEMORY: &str = "INSERT INTO memories (account_id, id, tenant, \
          decision, summary, topic, importance, source, channel, session_id, session_seq, \
          original_message, original_input, external_id, captured_at, created_at, valid_from, \
-         extraction, shape, fingerprint) \
+         extraction, shape, fingerprint, input_hash) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
          CASE WHEN $10::text IS NULL THEN NULL ELSE coalesce((SELECT max(session_seq) + 1 \
              FROM memories WHERE account_id = $1 AND tenant = $3 AND session_id = $10), 0) END, \
-         $11, $12, $13, $14, $15, $16, $17, $18, $19)";
+         $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)";
+/// Stores a shared input once per tenant.
+pub(crate) const INSERT_INPUT: &str = "INSERT INTO inputs (account_id, tenant, hash, text) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, tenant, hash) DO NOTHING";
+/// The shared inputs with these hashes (of any tenant of the account).
+pub(crate) const INPUTS: &str =
+    "SELECT hash, text FROM inputs WHERE account_id = $1 AND hash = ANY($2::bytea[])";
 pub(crate) const INSERT_POSTINGS: &str = "INSERT INTO postings \
          (account_id, tenant, term, memory_id, tf, len) \
      SELECT $1, $2, term, $3, tf, $5 FROM unnest($4::text[], $6::int[]) AS t(term, tf)";
@@ -148,6 +160,8 @@ pub(crate) const DELETE_POSTINGS: &str =
     "DELETE FROM postings WHERE account_id = $1 AND ($2::text IS NULL OR tenant = $2)";
 pub(crate) const DELETE_LEXICAL_STATS: &str =
     "DELETE FROM lexical_stats WHERE account_id = $1 AND ($2::text IS NULL OR tenant = $2)";
+pub(crate) const DELETE_INPUTS: &str =
+    "DELETE FROM inputs WHERE account_id = $1 AND ($2::text IS NULL OR tenant = $2)";
 pub(crate) const DELETE_VECTORS: &str =
     "DELETE FROM vectors WHERE account_id = $1 AND ($2::text IS NULL OR tenant = $2)";
 pub(crate) const PUT_USAGE: &str = "INSERT INTO usage \
@@ -359,9 +373,18 @@ fn shape_of(code: i16) -> Result<WriteShape> {
     }
 }
 
+/// The hash of the shared input a row of [`MEMORY_COLUMNS`] refers to, if any.
+pub(crate) fn input_hash(row: &Row) -> Result<Option<Vec<u8>>> {
+    row.try_get(22).map_err(pg)
+}
+
 /// A memory from a row of [`MEMORY_COLUMNS`] in its state at `at` (latest when `None`);
-/// `None` when it was written after `at`.
-pub(crate) fn memory(row: &Row, at: Option<Timestamp>) -> Result<Option<Stored>> {
+/// `None` when it was written after `at`. `inputs` holds the shared input it refers to.
+pub(crate) fn memory(
+    row: &Row,
+    at: Option<Timestamp>,
+    inputs: &HashMap<Vec<u8>, Arc<str>>,
+) -> Result<Option<Stored>> {
     let created_at = Timestamp::from_micros(row.try_get(14).map_err(pg)?);
     if at.is_some_and(|t| t < created_at) {
         return Ok(None);
@@ -381,6 +404,21 @@ pub(crate) fn memory(row: &Row, at: Option<Timestamp>) -> Result<Option<Stored>>
         .transpose()
         .map_err(|e| Error::Corrupted(format!("extraction record: {e}")))?;
     let importance: i16 = row.try_get(6).map_err(pg)?;
+    let original_input: Arc<str> = match (
+        row.try_get::<_, Option<String>>(11).map_err(pg)?,
+        input_hash(row)?,
+    ) {
+        (Some(text), _) => text.into(),
+        (None, Some(hash)) => inputs
+            .get(&hash)
+            .cloned()
+            .ok_or_else(|| Error::Corrupted("a row names a missing shared input".into()))?,
+        (None, None) => return Err(Error::Corrupted("a row without its input".into())),
+    };
+    let original_message = match row.try_get::<_, Option<String>>(10).map_err(pg)? {
+        Some(message) => message,
+        None => truncate_chars(&original_input, ORIGINAL_MESSAGE_MAX_CHARS),
+    };
     let memory = Memory {
         id: MemoryId::from_uuid(row.try_get(0).map_err(pg)?),
         account: row.try_get(1).map_err(pg)?,
@@ -393,8 +431,8 @@ pub(crate) fn memory(row: &Row, at: Option<Timestamp>) -> Result<Option<Stored>>
         source: row.try_get(7).map_err(pg)?,
         channel: row.try_get(8).map_err(pg)?,
         session_id: row.try_get(9).map_err(pg)?,
-        original_message: row.try_get(10).map_err(pg)?,
-        original_input: row.try_get(11).map_err(pg)?,
+        original_message,
+        original_input,
         external_id: row.try_get(12).map_err(pg)?,
         captured_at: Timestamp::from_micros(row.try_get(13).map_err(pg)?),
         created_at,
@@ -461,6 +499,8 @@ mod tests {
             DELETE_POSTINGS,
             DELETE_LEXICAL_STATS,
             DELETE_VECTORS,
+            DELETE_INPUTS,
+            INPUTS,
             INDEX_SOURCE,
         ];
         for statement in per_account {

@@ -1,6 +1,8 @@
 //! Write transactions on PostgreSQL: the account locks and stamp are taken by
 //! `PgBackend::write_once`; this is what the engine writes inside.
 
+use std::collections::HashSet;
+
 use sha2::{Digest, Sha256};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, Statement};
@@ -12,7 +14,7 @@ use super::sql::{self, pg, shape_code, tenant_key, tenants_param};
 use crate::account::{Account, ApiKey, Settings, Usage};
 use crate::backend::{Analyzed, Duplicate, Lookup, NewRow, Owned, Stored, Tenants, Version, Write};
 use crate::error::{Error, Result};
-use crate::model::{AuditEvent, MemoryId};
+use crate::model::{AuditEvent, MemoryId, ORIGINAL_MESSAGE_MAX_CHARS, truncate_chars};
 use crate::time::Timestamp;
 
 /// A write transaction (see `PgBackend::write_once`).
@@ -20,6 +22,10 @@ pub(crate) struct PgWrite<'s, 'b> {
     pub session: &'s Session<'b>,
     pub stamp: Timestamp,
     pub accounts_changed: bool,
+    /// Shared inputs read by this transaction.
+    pub inputs: read::InputCache,
+    /// Shared inputs stored (or found stored) by this transaction: each is sent once.
+    pub shared: HashSet<(String, String, [u8; 32])>,
 }
 
 impl Lookup for PgWrite<'_, '_> {
@@ -28,7 +34,7 @@ impl Lookup for PgWrite<'_, '_> {
     }
 
     fn fetch(&self, account: &str, id: MemoryId) -> Result<Owned<Stored>> {
-        read::fetch(self.session, account, id)
+        read::fetch(self.session, &self.inputs, account, id)
     }
 
     fn usage(&self, account: &str) -> Result<Option<Usage>> {
@@ -140,6 +146,26 @@ impl Write for PgWrite<'_, '_> {
             .map_err(|e| Error::InvalidArgument(format!("extraction metadata: {e}")))?;
         let fingerprint = fingerprint_key(&row.fingerprint);
         let importance = i16::from(row.importance_score);
+        // A shared input: stored once per tenant, referred to by its hash; the row keeps its
+        // original message only when it is not the input's first characters.
+        let (input, input_hash, message): (Option<&str>, Option<[u8; 32]>, Option<&str>) =
+            if row.shared_input {
+                let hash: [u8; 32] = Sha256::digest(row.original_input.as_bytes()).into();
+                let derived = truncate_chars(&row.original_input, ORIGINAL_MESSAGE_MAX_CHARS);
+                let message =
+                    (row.original_message != derived).then_some(row.original_message.as_str());
+                (None, Some(hash), message)
+            } else {
+                (
+                    Some(&*row.original_input),
+                    None,
+                    Some(row.original_message.as_str()),
+                )
+            };
+        let new_input = input_hash.filter(|hash| {
+            self.shared
+                .insert((row.account.clone(), tenant.to_owned(), *hash))
+        });
         let shape = shape_code(row.shape);
         let (captured, created, valid_from) = (
             row.captured_at.as_micros(),
@@ -164,8 +190,10 @@ impl Write for PgWrite<'_, '_> {
                 .prepare_cached(sql::INSERT_VECTOR)
                 .await
                 .map_err(pg)?;
+            let input_statement = client.prepare_cached(sql::INSERT_INPUT).await.map_err(pg)?;
             let fingerprint = fingerprint.as_slice();
-            let params: [&(dyn ToSql + Sync); 19] = [
+            let hash = input_hash.as_ref().map(|h| h.as_slice());
+            let params: [&(dyn ToSql + Sync); 20] = [
                 &row.account,
                 &id,
                 &tenant,
@@ -176,8 +204,8 @@ impl Write for PgWrite<'_, '_> {
                 &row.source,
                 &row.channel,
                 &row.session_id,
-                &row.original_message,
-                &row.original_input,
+                &message,
+                &input,
                 &row.external_id,
                 &captured,
                 &created,
@@ -185,7 +213,23 @@ impl Write for PgWrite<'_, '_> {
                 &extraction,
                 &shape,
                 &fingerprint,
+                &hash,
             ];
+            let store_input = async {
+                match &new_input {
+                    Some(h) => {
+                        let text: &str = &row.original_input;
+                        let params: [&(dyn ToSql + Sync); 4] =
+                            [&row.account, &tenant, &h.as_slice(), &text];
+                        client
+                            .execute(&input_statement, &params)
+                            .await
+                            .map_err(pg)?;
+                        Ok(())
+                    }
+                    None => Ok(()),
+                }
+            };
             let insert_memory = client.execute(&memory, &params);
             let index = async {
                 match &row.lexical {
@@ -218,8 +262,9 @@ impl Write for PgWrite<'_, '_> {
                 }
             };
             // One round trip: the row first, its index entries after it.
-            let (_, _, _) = tokio::try_join!(
+            let (_, _, _, _) = tokio::try_join!(
                 biased;
+                store_input,
                 async { insert_memory.await.map_err(pg) },
                 index,
                 store_vector,
@@ -302,6 +347,10 @@ impl Write for PgWrite<'_, '_> {
                 .prepare_cached(sql::DELETE_VECTORS)
                 .await
                 .map_err(pg)?;
+            let inputs = client
+                .prepare_cached(sql::DELETE_INPUTS)
+                .await
+                .map_err(pg)?;
             let by_id: [&(dyn ToSql + Sync); 2] = [&account, &deleted];
             let by_tenant: [&(dyn ToSql + Sync); 2] = [&account, &tenant];
             tokio::try_join!(
@@ -309,6 +358,7 @@ impl Write for PgWrite<'_, '_> {
                 client.execute(&postings, &by_tenant),
                 client.execute(&stats, &by_tenant),
                 client.execute(&vectors, &by_tenant),
+                client.execute(&inputs, &by_tenant),
             )
             .map_err(pg)
         })?;

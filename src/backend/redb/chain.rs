@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use redb::ReadableTable;
 
 use super::encoding::{decode_pred_key, pred_key};
-use super::rows::{latest_version, load_row, render};
+use super::rows::{InputFn, latest_version, load_row, render};
 use crate::error::{Error, Result};
 use crate::model::{Memory, MemoryId};
 
@@ -15,6 +15,7 @@ pub(crate) fn walk<R, V, P>(
     rows: &R,
     versions: &V,
     preds: &P,
+    inputs: InputFn<'_>,
     account: &str,
     start: MemoryId,
     max_hops: usize,
@@ -30,7 +31,7 @@ where
     };
     let mut found: HashMap<MemoryId, Memory> = HashMap::new();
     let version = latest_version(versions, start)?;
-    found.insert(start, render(start, first, &version));
+    found.insert(start, render(start, first, &version, inputs)?);
     let mut queue = VecDeque::from([(start, 0usize)]);
     while let Some((at, hops)) = queue.pop_front() {
         if hops == max_hops {
@@ -56,7 +57,7 @@ where
                 continue;
             }
             let version = latest_version(versions, next)?;
-            found.insert(next, render(next, row, &version));
+            found.insert(next, render(next, row, &version, inputs)?);
             queue.push_back((next, hops + 1));
         }
     }

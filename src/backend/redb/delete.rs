@@ -62,6 +62,7 @@ fn delete_prefix(txn: &WriteTransaction, prefix: &[u8]) -> Result<u64> {
     // nothing.
     super::lexical::erase_scopes(txn, &tree_ids)?;
     super::vectors::erase_scopes(txn, &tree_ids)?;
+    erase_inputs(txn, &tree_ids)?;
     ids.sort_unstable();
     ids.dedup();
     let mut deleted = 0u64;
@@ -99,6 +100,23 @@ fn delete_row(txn: &WriteTransaction, id: MemoryId) -> Result<bool> {
     txn.open_table(DEDUP)?
         .remove(dedup_entry(&row.fingerprint(), id).as_slice())?;
     Ok(true)
+}
+
+/// Erases the shared inputs of the scopes whose trees are `trees`, in a store that has any
+/// (the table is not created by a delete).
+fn erase_inputs(txn: &WriteTransaction, trees: &[u64]) -> Result<()> {
+    let exists = txn
+        .list_tables()?
+        .any(|t| redb::TableHandle::name(&t) == redb::TableHandle::name(&INPUTS));
+    if !exists {
+        return Ok(());
+    }
+    let mut inputs = txn.open_table(INPUTS)?;
+    for tree in trees {
+        let (lo, hi) = (tree.to_be_bytes(), tree.saturating_add(1).to_be_bytes());
+        inputs.retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
+    }
+    Ok(())
 }
 
 /// The smallest key greater than every key that starts with `prefix` (`None`: no bound).

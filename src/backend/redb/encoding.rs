@@ -17,8 +17,12 @@ use crate::time::Timestamp;
 /// Version of the on-disk format: table set, key layouts and record encodings.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// The immutable part of a stored memory, written once at insert.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// The newest row record version this build writes: 1 for rows with their original input
+/// inline, 2 for rows that reference a shared input (`inputs` table).
+pub(crate) const ROW_RECORD_VERSION: u8 = 2;
+
+/// The immutable part of a stored memory, written once at insert, as decoded.
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct RowRecord {
     /// Where the row sits in each ordered index tree: its scope's tree of all rows first, then
     /// by source, then by session.
@@ -32,8 +36,9 @@ pub(crate) struct RowRecord {
     pub source: String,
     pub channel: String,
     pub session_id: Option<String>,
-    pub original_message: String,
-    pub original_input: String,
+    /// `None`: the first characters of the shared input (see `rows::render`).
+    pub original_message: Option<String>,
+    pub original_input: RowInput,
     pub external_id: Option<String>,
     pub captured_at: Timestamp,
     pub created_at: Timestamp,
@@ -41,6 +46,179 @@ pub(crate) struct RowRecord {
     pub extraction: Option<Extraction>,
     /// How the row arrived (for its derived `memory.created` event).
     pub shape: WriteShape,
+}
+
+/// Where a row's original input is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum RowInput {
+    /// In the row record (record version 1).
+    Inline(String),
+    /// In `inputs`, under the row's scope, by its SHA-256 (record version 2).
+    Shared([u8; 32]),
+}
+
+/// Record version 1 of a row, exactly as format 1 wrote it from the start (decoding).
+#[derive(Deserialize)]
+struct RowV1 {
+    positions: Vec<TreePosition>,
+    account: String,
+    tenant: Option<String>,
+    decision: String,
+    summary: String,
+    topic: String,
+    importance_score: u8,
+    source: String,
+    channel: String,
+    session_id: Option<String>,
+    original_message: String,
+    original_input: String,
+    external_id: Option<String>,
+    captured_at: Timestamp,
+    created_at: Timestamp,
+    valid_from: Timestamp,
+    extraction: Option<Extraction>,
+    shape: WriteShape,
+}
+
+/// Record version 1, borrowed (encoding: the same bytes as [`RowV1`], with no copy).
+#[derive(Serialize)]
+pub(crate) struct RowV1Ref<'a> {
+    pub positions: &'a [TreePosition],
+    pub account: &'a str,
+    pub tenant: Option<&'a str>,
+    pub decision: &'a str,
+    pub summary: &'a str,
+    pub topic: &'a str,
+    pub importance_score: u8,
+    pub source: &'a str,
+    pub channel: &'a str,
+    pub session_id: Option<&'a str>,
+    pub original_message: &'a str,
+    pub original_input: &'a str,
+    pub external_id: Option<&'a str>,
+    pub captured_at: Timestamp,
+    pub created_at: Timestamp,
+    pub valid_from: Timestamp,
+    pub extraction: Option<&'a Extraction>,
+    pub shape: WriteShape,
+}
+
+/// Record version 2 of a row: its input by reference, its original message only when it is
+/// not the input's first characters (decoding).
+#[derive(Deserialize)]
+struct RowV2 {
+    positions: Vec<TreePosition>,
+    account: String,
+    tenant: Option<String>,
+    decision: String,
+    summary: String,
+    topic: String,
+    importance_score: u8,
+    source: String,
+    channel: String,
+    session_id: Option<String>,
+    original_message: Option<String>,
+    input: [u8; 32],
+    external_id: Option<String>,
+    captured_at: Timestamp,
+    created_at: Timestamp,
+    valid_from: Timestamp,
+    extraction: Option<Extraction>,
+    shape: WriteShape,
+}
+
+/// Record version 2, borrowed (encoding).
+#[derive(Serialize)]
+pub(crate) struct RowV2Ref<'a> {
+    pub positions: &'a [TreePosition],
+    pub account: &'a str,
+    pub tenant: Option<&'a str>,
+    pub decision: &'a str,
+    pub summary: &'a str,
+    pub topic: &'a str,
+    pub importance_score: u8,
+    pub source: &'a str,
+    pub channel: &'a str,
+    pub session_id: Option<&'a str>,
+    pub original_message: Option<&'a str>,
+    pub input: [u8; 32],
+    pub external_id: Option<&'a str>,
+    pub captured_at: Timestamp,
+    pub created_at: Timestamp,
+    pub valid_from: Timestamp,
+    pub extraction: Option<&'a Extraction>,
+    pub shape: WriteShape,
+}
+
+/// `[1] ++ postcard(row)`.
+pub(crate) fn encode_row_v1(row: &RowV1Ref<'_>) -> Vec<u8> {
+    encode_record(row)
+}
+
+/// `[2] ++ postcard(row)`.
+pub(crate) fn encode_row_v2(row: &RowV2Ref<'_>) -> Vec<u8> {
+    let mut out = vec![2u8];
+    out.extend(postcard::to_allocvec(row).expect("postcard serialisation into a Vec"));
+    out
+}
+
+/// A row record of either version.
+pub(crate) fn decode_row(bytes: &[u8]) -> Result<RowRecord> {
+    let corrupt = |e: postcard::Error| Error::Corrupted(format!("row record: {e}"));
+    match bytes.split_first() {
+        None => Err(Error::Corrupted("empty row record".into())),
+        Some((1, body)) => {
+            let r: RowV1 = postcard::from_bytes(body).map_err(corrupt)?;
+            Ok(RowRecord {
+                positions: r.positions,
+                account: r.account,
+                tenant: r.tenant,
+                decision: r.decision,
+                summary: r.summary,
+                topic: r.topic,
+                importance_score: r.importance_score,
+                source: r.source,
+                channel: r.channel,
+                session_id: r.session_id,
+                original_message: Some(r.original_message),
+                original_input: RowInput::Inline(r.original_input),
+                external_id: r.external_id,
+                captured_at: r.captured_at,
+                created_at: r.created_at,
+                valid_from: r.valid_from,
+                extraction: r.extraction,
+                shape: r.shape,
+            })
+        }
+        Some((2, body)) => {
+            let r: RowV2 = postcard::from_bytes(body).map_err(corrupt)?;
+            Ok(RowRecord {
+                positions: r.positions,
+                account: r.account,
+                tenant: r.tenant,
+                decision: r.decision,
+                summary: r.summary,
+                topic: r.topic,
+                importance_score: r.importance_score,
+                source: r.source,
+                channel: r.channel,
+                session_id: r.session_id,
+                original_message: r.original_message,
+                original_input: RowInput::Shared(r.input),
+                external_id: r.external_id,
+                captured_at: r.captured_at,
+                created_at: r.created_at,
+                valid_from: r.valid_from,
+                extraction: r.extraction,
+                shape: r.shape,
+            })
+        }
+        Some((&found, _)) => Err(Error::IncompatibleFormat {
+            found: u32::from(found),
+            supported: u32::from(ROW_RECORD_VERSION),
+            unknown_features: Vec::new(),
+        }),
+    }
 }
 
 impl RowRecord {
@@ -99,7 +277,6 @@ macro_rules! record_codec {
     };
 }
 
-record_codec!(RowRecord, encode_row, decode_row, "row");
 record_codec!(Version, encode_version, decode_version, "version");
 record_codec!(AuditEvent, encode_event, decode_event, "event");
 record_codec!(Account, encode_account, decode_account, "account");
@@ -107,6 +284,44 @@ record_codec!(ApiKey, encode_api_key, decode_api_key, "api key");
 record_codec!(Settings, encode_settings, decode_settings, "settings");
 record_codec!(Usage, encode_usage, decode_usage, "usage");
 record_codec!(DeltaRecord, encode_delta, decode_delta, "delta");
+/// `meta.required_features`: the features a store uses that a build must know to read it.
+pub(crate) fn encode_features(features: &[String]) -> Vec<u8> {
+    encode_record(&features)
+}
+
+pub(crate) fn decode_features(bytes: &[u8]) -> Result<Vec<String>> {
+    decode_record("required features", bytes)
+}
+
+/// `inputs` key: scope tree id (8) ++ SHA-256 of the input (32).
+pub(crate) fn input_key(scope: u64, hash: &[u8; 32]) -> [u8; 40] {
+    let mut k = [0; 40];
+    k[..8].copy_from_slice(&scope.to_be_bytes());
+    k[8..].copy_from_slice(hash);
+    k
+}
+
+/// `inputs` value: version (1) ++ the UTF-8 text.
+pub(crate) fn encode_input(text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + text.len());
+    out.push(1);
+    out.extend_from_slice(text.as_bytes());
+    out
+}
+
+pub(crate) fn decode_input(bytes: &[u8]) -> Result<&str> {
+    match bytes.split_first() {
+        Some((1, text)) => {
+            std::str::from_utf8(text).map_err(|_| Error::Corrupted("an input is not UTF-8".into()))
+        }
+        Some((&found, _)) => Err(Error::IncompatibleFormat {
+            found: u32::from(found),
+            supported: 1,
+            unknown_features: Vec::new(),
+        }),
+        None => Err(Error::Corrupted("empty input record".into())),
+    }
+}
 
 /// Maps an instant to a u64 whose unsigned order is the instant's order.
 pub(crate) fn sortable(t: Timestamp) -> u64 {
@@ -531,6 +746,8 @@ pub(crate) fn dedup_entry_id(key: &[u8]) -> Result<MemoryId> {
 /// Runs every decoder on `bytes` (for fuzzing: none may panic).
 pub fn fuzz_decode_all(bytes: &[u8]) {
     let _ = decode_row(bytes);
+    let _ = decode_features(bytes);
+    let _ = decode_input(bytes);
     let _ = decode_version(bytes);
     let _ = decode_event(bytes);
     let _ = decode_account(bytes);

@@ -7,7 +7,7 @@ use std::ops::ControlFlow;
 use redb::ReadableTable;
 
 use super::encoding::{Facet, Summary, account_prefix, tree_name, tree_tenant};
-use super::rows::{load_row, never_changed, render, version_at};
+use super::rows::{InputFn, load_row, never_changed, render, version_at};
 use super::tree;
 use crate::backend::{Listing, Tenants, Version};
 use crate::error::{Error, Result};
@@ -85,6 +85,7 @@ pub(crate) fn list<T, N, R, V>(
     nodes: &N,
     rows: &R,
     versions: &V,
+    inputs: InputFn<'_>,
     listing: &Listing<'_>,
     keep: &dyn Fn(&Memory) -> bool,
 ) -> Result<Vec<Memory>>
@@ -106,7 +107,9 @@ where
     let tree_ids = scope_trees(trees, listing.scope.account, listing.scope.tenants, facet)?;
     let mut memories = Vec::new();
     for tree_id in &tree_ids {
-        memories.extend(walk_tree(nodes, rows, versions, *tree_id, listing, keep)?);
+        memories.extend(walk_tree(
+            nodes, rows, versions, inputs, *tree_id, listing, keep,
+        )?);
     }
     if tree_ids.len() > 1 {
         // Each tree's rows are newest first; merge them (ties: insertion order, which is
@@ -122,6 +125,7 @@ fn walk_tree(
     nodes: &impl ReadableTable<&'static [u8], &'static [u8]>,
     rows: &impl ReadableTable<u128, &'static [u8]>,
     versions: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    inputs: InputFn<'_>,
     tree_id: u64,
     listing: &Listing<'_>,
     keep: &dyn Fn(&Memory) -> bool,
@@ -150,7 +154,7 @@ fn walk_tree(
                 None => return Ok(ControlFlow::Continue(())),
             }
         };
-        let memory = render(id, row, &version);
+        let memory = render(id, row, &version, inputs)?;
         if keep(&memory) {
             memories.push(memory);
         }

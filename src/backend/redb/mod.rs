@@ -49,6 +49,40 @@ use crate::time::{Clock, Timestamp};
 
 pub use self::encoding::FORMAT_VERSION;
 
+/// A store with inputs shared by several rows (`inputs`, row records of version 2).
+pub(crate) const SHARED_INPUTS: &str = "shared-inputs";
+
+/// The features this build reads. A store lists those it uses in `meta.required_features`; a
+/// build that finds one it does not know refuses the store (`IncompatibleFormat`) instead of
+/// misreading it.
+pub(crate) const KNOWN_FEATURES: &[&str] = &[SHARED_INPUTS];
+
+/// The features a store requires (none when it records none).
+fn required_features(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<Vec<String>> {
+    meta.get(META_FEATURES)?
+        .map(|v| encoding::decode_features(v.value()))
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
+
+/// Records that the store requires `feature` (in the transaction that starts using it).
+pub(crate) fn require_feature(
+    meta: &mut ::redb::Table<'_, &'static str, &'static [u8]>,
+    feature: &str,
+) -> Result<()> {
+    let mut features = required_features(meta)?;
+    if !features.iter().any(|f| f == feature) {
+        features.push(feature.to_owned());
+        meta.insert(
+            META_FEATURES,
+            encoding::encode_features(&features).as_slice(),
+        )?;
+    }
+    Ok(())
+}
+
 /// How to open a redb store.
 pub(crate) struct Options<'a> {
     pub clock: Arc<dyn Clock>,
@@ -142,6 +176,17 @@ impl RedbBackend {
                     meta.insert(META_FORMAT, FORMAT_VERSION.to_be_bytes().as_slice())?;
                 }
             }
+            let unknown: Vec<String> = required_features(&meta)?
+                .into_iter()
+                .filter(|f| !KNOWN_FEATURES.contains(&f.as_str()))
+                .collect();
+            if !unknown.is_empty() {
+                return Err(Error::IncompatibleFormat {
+                    found: FORMAT_VERSION,
+                    supported: FORMAT_VERSION,
+                    unknown_features: unknown,
+                });
+            }
             // Create every table so that read transactions can open them.
             txn.open_table(ROWS)?;
             txn.open_table(VERSIONS)?;
@@ -227,6 +272,8 @@ impl Backend for RedbBackend {
             now: OnceCell::new(),
             rows: OnceCell::new(),
             versions: OnceCell::new(),
+            inputs: OnceCell::new(),
+            shared: RefCell::default(),
             loaded: RefCell::default(),
         }))
     }
@@ -297,6 +344,10 @@ struct RedbRead<'b> {
     /// The two tables nearly every read uses, opened once per snapshot.
     rows: OnceCell<ReadOnlyTable<u128, &'static [u8]>>,
     versions: OnceCell<ReadOnlyTable<&'static [u8], &'static [u8]>>,
+    /// The shared inputs table (`None`: the store has none), and the inputs read so far: the
+    /// facts of one conversation share one copy of it.
+    inputs: OnceCell<Option<ReadOnlyTable<&'static [u8], &'static [u8]>>>,
+    shared: RefCell<HashMap<[u8; 40], Arc<str>>>,
     /// Rows decoded by one operation and wanted by the next (the session neighbours of a
     /// search's best matches are found through their rows; the walk after it reads the same
     /// rows again).
@@ -313,7 +364,13 @@ impl Lookup for RedbRead<'_> {
     }
 
     fn fetch(&self, account: &str, id: MemoryId) -> Result<Owned<Stored>> {
-        rows::fetch(self.rows()?, self.versions()?, account, id)
+        rows::fetch(
+            self.rows()?,
+            self.versions()?,
+            &|scope, hash| self.input(scope, hash),
+            account,
+            id,
+        )
     }
 
     fn usage(&self, account: &str) -> Result<Option<Usage>> {
@@ -361,6 +418,22 @@ impl RedbRead<'_> {
         Ok(self.versions.get_or_init(|| table))
     }
 
+    /// A shared input, read once per snapshot.
+    fn input(&self, scope: u64, hash: &[u8; 32]) -> Result<Arc<str>> {
+        let key = encoding::input_key(scope, hash);
+        if let Some(text) = self.shared.borrow().get(&key) {
+            return Ok(text.clone());
+        }
+        if self.inputs.get().is_none() {
+            let table = accounts::open_optional(&self.txn, INPUTS)?;
+            let _ = self.inputs.set(table);
+        }
+        let table = self.inputs.get().and_then(Option::as_ref);
+        let text = read_input(table, &key)?;
+        self.shared.borrow_mut().insert(key, text.clone());
+        Ok(text)
+    }
+
     fn scopes(&self, scope: &Scope<'_>) -> Result<Vec<u64>> {
         let trees = self.txn.open_table(TREES)?;
         list::scope_trees(&trees, scope.account, scope.tenants, Facet::All)
@@ -371,11 +444,13 @@ impl Read for RedbRead<'_> {
     fn list(&self, listing: &Listing<'_>, keep: &dyn Fn(&Memory) -> bool) -> Result<Vec<Memory>> {
         let trees = self.txn.open_table(TREES)?;
         let nodes = self.txn.open_table(TREE_NODES)?;
+        let inputs = |scope: u64, hash: &[u8; 32]| self.input(scope, hash);
         list::list(
             &trees,
             &nodes,
             self.rows()?,
             self.versions()?,
+            &inputs,
             listing,
             keep,
         )
@@ -395,8 +470,11 @@ impl Read for RedbRead<'_> {
                     Some(row) => row,
                     None => rows::indexed_row(rows, id, account)?,
                 };
-                Ok(rows::version_at(versions, id, row.created_at, at)?
-                    .map(|version| rows::render(id, row, &version)))
+                rows::version_at(versions, id, row.created_at, at)?
+                    .map(|version| {
+                        rows::render(id, row, &version, &|scope, hash| self.input(scope, hash))
+                    })
+                    .transpose()
             })
             .collect()
     }
@@ -414,10 +492,12 @@ impl Read for RedbRead<'_> {
 
     fn chain(&self, account: &str, start: MemoryId, max_hops: usize) -> Result<Vec<Memory>> {
         let preds = self.txn.open_table(PREDECESSORS)?;
+        let inputs = |scope: u64, hash: &[u8; 32]| self.input(scope, hash);
         chain::walk(
             self.rows()?,
             self.versions()?,
             &preds,
+            &inputs,
             account,
             start,
             max_hops,
@@ -521,9 +601,17 @@ impl Lookup for RedbWrite<'_> {
 
     fn fetch(&self, account: &str, id: MemoryId) -> Result<Owned<Stored>> {
         let txn = self.txn();
+        // A shared input exists only where its table does: opened (never created) on demand.
+        let inputs = |scope: u64, hash: &[u8; 32]| {
+            read_input(
+                Some(&txn.open_table(INPUTS)?),
+                &encoding::input_key(scope, hash),
+            )
+        };
         rows::fetch(
             &txn.open_table(ROWS)?,
             &txn.open_table(VERSIONS)?,
+            &inputs,
             account,
             id,
         )
@@ -634,6 +722,20 @@ impl Write for RedbWrite<'_> {
     fn accounts_changed(&mut self) {
         self.accounts_changed = true;
     }
+}
+
+/// The shared input at `key` of `table`; a row that names a missing one is corruption.
+fn read_input(
+    table: Option<&impl ReadableTable<&'static [u8], &'static [u8]>>,
+    key: &[u8; 40],
+) -> Result<Arc<str>> {
+    let value = match table {
+        Some(table) => table.get(key.as_slice())?,
+        None => None,
+    };
+    let value =
+        value.ok_or_else(|| Error::Corrupted("a row names a missing shared input".into()))?;
+    Ok(encoding::decode_input(value.value())?.into())
 }
 
 fn last_commit(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<Option<i64>> {

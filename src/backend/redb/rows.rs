@@ -2,11 +2,16 @@
 
 use redb::ReadableTable;
 
-use super::encoding::{RowRecord, Summary, decode_row, decode_version, version_key};
+use std::sync::Arc;
+
+use super::encoding::{RowInput, RowRecord, Summary, decode_row, decode_version, version_key};
 use crate::backend::{Owned, Stored, Version};
 use crate::error::{Error, Result};
-use crate::model::{Memory, MemoryId};
+use crate::model::{Memory, MemoryId, ORIGINAL_MESSAGE_MAX_CHARS, truncate_chars};
 use crate::time::Timestamp;
+
+/// Reads the shared input with this hash under a scope (see `tables::INPUTS`).
+pub(crate) type InputFn<'a> = &'a dyn Fn(u64, &[u8; 32]) -> Result<Arc<str>>;
 
 pub(crate) fn load_row<T>(rows: &T, id: MemoryId) -> Result<Option<RowRecord>>
 where
@@ -33,6 +38,7 @@ where
 pub(crate) fn fetch<R, V>(
     rows: &R,
     versions: &V,
+    inputs: InputFn<'_>,
     account: &str,
     id: MemoryId,
 ) -> Result<Owned<Stored>>
@@ -46,7 +52,7 @@ where
             let shape = row.shape;
             Owned::Mine(Stored {
                 valid_to_set_at: version.valid_to_set_at,
-                memory: render(id, row, &version),
+                memory: render(id, row, &version, inputs)?,
                 shape,
             })
         }
@@ -110,8 +116,23 @@ where
     }
 }
 
-pub(crate) fn render(id: MemoryId, row: RowRecord, version: &Version) -> Memory {
-    Memory {
+/// The row as a [`Memory`] in `version`; a shared input is read through `inputs`, and a
+/// row that keeps no original message of its own shows the input's first characters.
+pub(crate) fn render(
+    id: MemoryId,
+    row: RowRecord,
+    version: &Version,
+    inputs: InputFn<'_>,
+) -> Result<Memory> {
+    let scope = row.positions.first().map_or(0, |p| p.tree);
+    let original_input: Arc<str> = match row.original_input {
+        RowInput::Inline(text) => text.into(),
+        RowInput::Shared(hash) => inputs(scope, &hash)?,
+    };
+    let original_message = row
+        .original_message
+        .unwrap_or_else(|| truncate_chars(&original_input, ORIGINAL_MESSAGE_MAX_CHARS));
+    Ok(Memory {
         id,
         account: row.account,
         tenant: row.tenant,
@@ -122,8 +143,8 @@ pub(crate) fn render(id: MemoryId, row: RowRecord, version: &Version) -> Memory 
         source: row.source,
         channel: row.channel,
         session_id: row.session_id,
-        original_message: row.original_message,
-        original_input: row.original_input,
+        original_message,
+        original_input,
         external_id: row.external_id,
         captured_at: row.captured_at,
         created_at: row.created_at,
@@ -133,7 +154,7 @@ pub(crate) fn render(id: MemoryId, row: RowRecord, version: &Version) -> Memory 
         transaction_time_start: row.created_at,
         transaction_time_end: version.transaction_time_end,
         extraction: row.extraction,
-    }
+    })
 }
 
 /// Whether a row with this leaf summary has never changed (no version stored), so its only
@@ -144,6 +165,12 @@ pub(crate) fn never_changed(summary: &Summary) -> bool {
 
 /// The index summary of a row in its latest version (see `tree.rs`).
 pub(crate) fn summary_of(row: &RowRecord, version: &Version) -> Summary {
+    summary_at(row.created_at, row.valid_from, version)
+}
+
+/// The index summary of a row created at `created` and valid from `valid_from`, in
+/// `version`.
+pub(crate) fn summary_at(created: Timestamp, valid_from: Timestamp, version: &Version) -> Summary {
     // On the transaction axis the row is "current" from max(created_at, valid_from) until
     // the supersession was recorded, or until its validity ended (if that was recorded
     // before it happened) or was recorded (if recorded after).
@@ -156,8 +183,8 @@ pub(crate) fn summary_of(row: &RowRecord, version: &Version) -> Summary {
         (None, _) => i64::MAX,
     };
     Summary {
-        created: row.created_at.as_micros(),
-        valid_from: row.valid_from.as_micros(),
+        created: created.as_micros(),
+        valid_from: valid_from.as_micros(),
         valid_to: version.valid_to.map_or(i64::MAX, Timestamp::as_micros),
         valid_to_set_at: version
             .valid_to_set_at

@@ -46,7 +46,14 @@ pub(crate) const LEXICAL_STATS: TableDefinition<u64, &[u8]> = TableDefinition::n
 /// embedding of each row written while an embedder was configured.
 pub(crate) const VECTORS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("vectors");
 
+/// `scope tree id (8) ++ SHA-256 (32) → version ++ UTF-8 text`: inputs shared by several rows
+/// of a scope (a conversation and the facts extracted from it), stored once. Created on first
+/// use; a store that has it requires the `shared-inputs` feature.
+pub(crate) const INPUTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("inputs");
+
 pub(crate) const META_FORMAT: &str = "format_version";
+/// The features the store requires beyond its format version (absent: none).
+pub(crate) const META_FEATURES: &str = "required_features";
 pub(crate) const META_LAST_TX: &str = "last_transaction_time";
 pub(crate) const META_NEXT_TREE: &str = "next_tree_id";
 /// Present once every row is in the lexical index (files from before it are indexed on open).

@@ -2,25 +2,30 @@
 //! vector; versions (re-summarised in every tree of the row) and audit events. The first
 //! version and the creation events are implicit in the row (see `rows.rs`).
 
+use std::collections::HashSet;
+
 use redb::{ReadableTable, Table, WriteTransaction};
+use sha2::{Digest, Sha256};
 
 use super::encoding::{
-    Facet, RowRecord, TreePosition, decode_event_key, dedup_entry, dedup_entry_id, dedup_key,
-    encode_event, encode_row, encode_version, event_key, pred_key, tree_name, version_key,
+    Facet, RowV1Ref, RowV2Ref, TreePosition, decode_event_key, dedup_entry, dedup_entry_id,
+    dedup_key, encode_event, encode_input, encode_row_v1, encode_row_v2, encode_version, event_key,
+    input_key, pred_key, tree_name, version_key,
 };
 use super::lexical::{IndexTables, index_row};
-use super::rows::{latest_version, summary_of};
+use super::rows::{latest_version, summary_at, summary_of};
 use super::tables::*;
 use super::vectors::store_vector;
 use super::{read_u64, tree};
 use crate::backend::{Duplicate, NewRow, Version};
 use crate::error::{Error, Result};
-use crate::model::{AuditEvent, MemoryId};
+use crate::model::{AuditEvent, MemoryId, ORIGINAL_MESSAGE_MAX_CHARS, truncate_chars};
 use crate::time::Timestamp;
 
 /// The tables an insert touches, opened once per transaction (opening a redb table is not
 /// free, and a batch inserts many rows).
 pub(crate) struct InsertTables<'t> {
+    txn: &'t WriteTransaction,
     meta: Table<'t, &'static str, &'static [u8]>,
     trees: Table<'t, &'static [u8], u64>,
     nodes: Table<'t, &'static [u8], &'static [u8]>,
@@ -30,11 +35,16 @@ pub(crate) struct InsertTables<'t> {
     pub usage: Table<'t, &'static str, &'static [u8]>,
     index: IndexTables<'t>,
     vectors: Table<'t, &'static [u8], &'static [u8]>,
+    /// Opened when the transaction stores its first shared input (created on first use).
+    inputs: Option<Table<'t, &'static [u8], &'static [u8]>>,
+    /// The shared inputs this transaction has stored (or found stored).
+    shared: HashSet<[u8; 40]>,
 }
 
 impl<'t> InsertTables<'t> {
     pub(crate) fn open(txn: &'t WriteTransaction) -> Result<Self> {
         Ok(InsertTables {
+            txn,
             meta: txn.open_table(META)?,
             trees: txn.open_table(TREES)?,
             nodes: txn.open_table(TREE_NODES)?,
@@ -44,6 +54,8 @@ impl<'t> InsertTables<'t> {
             usage: txn.open_table(USAGE)?,
             index: IndexTables::open(txn)?,
             vectors: txn.open_table(VECTORS)?,
+            inputs: None,
+            shared: HashSet::new(),
         })
     }
 
@@ -122,7 +134,7 @@ impl<'t> InsertTables<'t> {
     }
 
     /// The row, its leaf in every tree that orders it, its fingerprint entry, its lexical
-    /// index entry and its vector.
+    /// index entry, its vector, and a shared input once per scope.
     pub(crate) fn insert(&mut self, r: &NewRow) -> Result<()> {
         let tenant = r.tenant.as_deref();
         let scope = self.tree_for(&tree_name(&r.account, tenant, Facet::All))?;
@@ -143,30 +155,57 @@ impl<'t> InsertTables<'t> {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let row = RowRecord {
-            positions,
-            account: r.account.clone(),
-            tenant: r.tenant.clone(),
-            decision: r.decision.clone(),
-            summary: r.summary.clone(),
-            topic: r.topic.clone(),
-            importance_score: r.importance_score,
-            source: r.source.clone(),
-            channel: r.channel.clone(),
-            session_id: r.session_id.clone(),
-            original_message: r.original_message.clone(),
-            original_input: r.original_input.clone(),
-            external_id: r.external_id.clone(),
-            captured_at: r.captured_at,
-            created_at: r.created_at,
-            valid_from: r.valid_from,
-            extraction: r.extraction.clone(),
-            shape: r.shape,
+        let record = if r.shared_input {
+            let hash: [u8; 32] = Sha256::digest(r.original_input.as_bytes()).into();
+            self.share_input(scope, &hash, &r.original_input)?;
+            // Facts of a conversation show its first characters: derived, not stored.
+            let derived = truncate_chars(&r.original_input, ORIGINAL_MESSAGE_MAX_CHARS);
+            encode_row_v2(&RowV2Ref {
+                positions: &positions,
+                account: &r.account,
+                tenant,
+                decision: &r.decision,
+                summary: &r.summary,
+                topic: &r.topic,
+                importance_score: r.importance_score,
+                source: &r.source,
+                channel: &r.channel,
+                session_id: r.session_id.as_deref(),
+                original_message: (r.original_message != derived)
+                    .then_some(r.original_message.as_str()),
+                input: hash,
+                external_id: r.external_id.as_deref(),
+                captured_at: r.captured_at,
+                created_at: r.created_at,
+                valid_from: r.valid_from,
+                extraction: r.extraction.as_ref(),
+                shape: r.shape,
+            })
+        } else {
+            encode_row_v1(&RowV1Ref {
+                positions: &positions,
+                account: &r.account,
+                tenant,
+                decision: &r.decision,
+                summary: &r.summary,
+                topic: &r.topic,
+                importance_score: r.importance_score,
+                source: &r.source,
+                channel: &r.channel,
+                session_id: r.session_id.as_deref(),
+                original_message: &r.original_message,
+                original_input: &r.original_input,
+                external_id: r.external_id.as_deref(),
+                captured_at: r.captured_at,
+                created_at: r.created_at,
+                valid_from: r.valid_from,
+                extraction: r.extraction.as_ref(),
+                shape: r.shape,
+            })
         };
-        let summary = summary_of(&row, &Version::default());
-        self.rows
-            .insert(r.id.as_u128(), encode_row(&row).as_slice())?;
-        for pos in &row.positions {
+        let summary = summary_at(r.created_at, r.valid_from, &Version::default());
+        self.rows.insert(r.id.as_u128(), record.as_slice())?;
+        for pos in &positions {
             tree::append(&mut self.nodes, pos.tree, pos.seq, summary, r.id)?;
         }
         self.dedup.insert(
@@ -179,6 +218,25 @@ impl<'t> InsertTables<'t> {
         if let Some((space, vector)) = &r.vector {
             store_vector(&mut self.vectors, scope, r.id, *space, vector)?;
         }
+        Ok(())
+    }
+
+    /// Stores `text` under `scope` unless it is there already, and records that the store
+    /// requires the `shared-inputs` feature.
+    fn share_input(&mut self, scope: u64, hash: &[u8; 32], text: &str) -> Result<()> {
+        let key = input_key(scope, hash);
+        if self.shared.contains(&key) {
+            return Ok(());
+        }
+        if self.inputs.is_none() {
+            self.inputs = Some(self.txn.open_table(INPUTS)?);
+            super::require_feature(&mut self.meta, super::SHARED_INPUTS)?;
+        }
+        let inputs = self.inputs.as_mut().expect("opened above");
+        if inputs.get(key.as_slice())?.is_none() {
+            inputs.insert(key.as_slice(), encode_input(text).as_slice())?;
+        }
+        self.shared.insert(key);
         Ok(())
     }
 }
