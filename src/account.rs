@@ -115,6 +115,20 @@ pub struct Usage {
     pub grace_started_at: Option<Timestamp>,
 }
 
+/// The usage of the period containing `now`: the stored one, or a fresh one if the stored
+/// record belongs to another period.
+pub(crate) fn current_usage(stored: Option<Usage>, now: Timestamp) -> Usage {
+    let period_start = month_start(now);
+    match stored {
+        Some(usage) if usage.period_start == period_start => usage,
+        _ => Usage {
+            period_start,
+            writes_used: 0,
+            grace_started_at: None,
+        },
+    }
+}
+
 /// The first instant of the UTC calendar month containing `t`.
 pub fn month_start(t: Timestamp) -> Timestamp {
     use chrono::{Datelike, TimeZone, Utc};

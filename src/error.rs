@@ -172,8 +172,12 @@ enum StorageSource {
     Redb(redb::Error),
     #[cfg(feature = "postgres")]
     Postgres(tokio_postgres::Error),
+    /// The connection to the database closed.
     #[cfg(feature = "postgres")]
-    Pool(deadpool_postgres::PoolError),
+    Closed,
+    /// Every connection of the pool stayed busy for as long as a caller waits.
+    #[cfg(feature = "postgres")]
+    Exhausted(usize),
 }
 
 impl StorageError {
@@ -201,8 +205,13 @@ impl StorageError {
     }
 
     #[cfg(feature = "postgres")]
-    pub(crate) fn pool(e: deadpool_postgres::PoolError) -> Self {
-        StorageError(Arc::new(StorageSource::Pool(e)))
+    pub(crate) fn closed() -> Self {
+        StorageError(Arc::new(StorageSource::Closed))
+    }
+
+    #[cfg(feature = "postgres")]
+    pub(crate) fn exhausted(connections: usize) -> Self {
+        StorageError(Arc::new(StorageSource::Exhausted(connections)))
     }
 }
 
@@ -223,7 +232,12 @@ impl fmt::Display for StorageError {
                 None => write!(f, "postgres: {e}"),
             },
             #[cfg(feature = "postgres")]
-            StorageSource::Pool(e) => write!(f, "postgres connection pool: {e}"),
+            StorageSource::Closed => f.write_str("postgres: the connection closed"),
+            #[cfg(feature = "postgres")]
+            StorageSource::Exhausted(n) => write!(
+                f,
+                "postgres: all {n} connections of the pool stayed busy; raise the pool size"
+            ),
         }
     }
 }
@@ -235,7 +249,7 @@ impl std::error::Error for StorageError {
             #[cfg(feature = "postgres")]
             StorageSource::Postgres(e) => Some(e),
             #[cfg(feature = "postgres")]
-            StorageSource::Pool(e) => Some(e),
+            StorageSource::Closed | StorageSource::Exhausted(_) => None,
         }
     }
 }

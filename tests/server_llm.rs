@@ -382,7 +382,10 @@ fn a_conversation_with_too_many_facts_is_refused_and_nothing_is_stored() {
     );
     assert_eq!(resp.status, 400, "{}", resp.text);
     assert!(
-        resp.body["detail"].as_str().unwrap().contains("at most 1000"),
+        resp.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("at most 1000"),
         "{}",
         resp.text
     );

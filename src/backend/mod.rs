@@ -130,10 +130,10 @@ pub(crate) trait Read: Lookup {
     /// follow from the row), oldest first.
     fn events(&self, account: &str, id: MemoryId) -> Result<Vec<AuditEvent>>;
 
-    /// The supersession chain of `start` (a row of `account`): every row of the account
-    /// reachable from it over `superseded_by` links in either direction within `max_hops`
-    /// hops, `start` included, each in its latest state, in no particular order. A link to a
-    /// row that is missing (hard-deleted) or foreign ends the walk there.
+    /// The supersession chain of `start`: every row of `account` reachable from it over
+    /// `superseded_by` links in either direction within `max_hops` hops, `start` included,
+    /// each in its latest state, in no particular order; empty when `start` is not a row of
+    /// `account`. A link to a row that is missing (hard-deleted) or foreign ends the walk.
     fn chain(&self, account: &str, start: MemoryId, max_hops: usize) -> Result<Vec<Memory>>;
 
     /// The lexical index of each tenant of `scope` that has one: its statistics and, for each
@@ -212,6 +212,11 @@ pub(crate) trait Write: Lookup {
 
     /// Stores the usage record of `account`.
     fn put_usage(&mut self, account: &str, usage: &Usage) -> Result<()>;
+
+    /// Counts one write request of `account` in the period starting at `period_start`: one
+    /// more in its stored usage when that is of this period, else a fresh usage of this
+    /// period with a count of one and no grace period (`store::accounts::current_usage`).
+    fn count_write(&mut self, account: &str, period_start: Timestamp) -> Result<()>;
 
     /// Stores an account (new, or replacing the one with its id).
     fn put_account(&mut self, account: &Account) -> Result<()>;

@@ -8,7 +8,8 @@ use uuid::Uuid;
 use super::Store;
 use crate::account::{
     API_KEY_PREFIX, API_KEY_RANDOM_BYTES, API_KEY_SHOWN_CHARS, Account, ApiKey,
-    HALF_LIFE_RANGE_DAYS, MIN_CONFIDENCE_FLOOR, Settings, SettingsPatch, Usage, month_start,
+    HALF_LIFE_RANGE_DAYS, MIN_CONFIDENCE_FLOOR, Settings, SettingsPatch, Usage, current_usage,
+    month_start,
 };
 use crate::backend::Write;
 use crate::error::{Error, Result};
@@ -181,23 +182,7 @@ impl Store {
 
 /// Counts one write request of `account` at `now`, inside the write's own transaction.
 pub(crate) fn count_write(w: &mut dyn Write, account: &str, now: Timestamp) -> Result<()> {
-    let mut usage = current_usage(w.usage(account)?, now);
-    usage.writes_used += 1;
-    w.put_usage(account, &usage)
-}
-
-/// The usage of the period containing `now`: the stored one, or a fresh one if the stored
-/// record belongs to an earlier period.
-fn current_usage(stored: Option<Usage>, now: Timestamp) -> Usage {
-    let period_start = month_start(now);
-    match stored {
-        Some(usage) if usage.period_start == period_start => usage,
-        _ => Usage {
-            period_start,
-            writes_used: 0,
-            grace_started_at: None,
-        },
-    }
+    w.count_write(account, month_start(now))
 }
 
 fn new_account(id: &str, now: Timestamp) -> Account {

@@ -20,11 +20,15 @@ impl Store {
     /// the walk; at most [`MAX_CHAIN_HOPS`] hops are taken from `id`. Cost: O(chain length).
     pub fn timeline(&self, account: &str, id: MemoryId) -> Result<Timeline> {
         let snapshot = self.read(Some(account))?;
-        owned(snapshot.as_ref(), account, id)?;
+        let versions = chain_of(snapshot.as_ref(), account, id)?;
+        if versions.is_empty() {
+            // Not a row of the account: absent, or another account's.
+            owned(snapshot.as_ref(), account, id)?;
+        }
         let now = snapshot.now()?;
         Ok(Timeline {
             memory_id: id,
-            versions: chain_of(snapshot.as_ref(), account, id)?,
+            versions,
             now,
         })
     }

@@ -1,10 +1,9 @@
 //! The PostgreSQL backend (feature `postgres`): many server processes on one database, a
 //! schema that runs on Citus with every account table distributed by `account_id`.
 //!
-//! - tokio-postgres, pooled by deadpool-postgres, on a small tokio runtime owned by the
-//!   backend; the store's blocking calls wait on it (`block_on`), so the library's callers
-//!   stay synchronous. Statements that do not depend on each other's results are pipelined
-//!   (sent together, one round trip).
+//! - tokio-postgres, each pooled connection driven on the thread that uses it (`pool.rs`), so
+//!   the library's callers stay synchronous. Statements that do not depend on each other's
+//!   results are pipelined (sent together, one round trip).
 //! - Transaction time: `clock.rs` (account clocks, advisory locks, the database clock).
 //! - Statements: `sql.rs`; schema and migrations: `schema.rs`.
 //! - A write transaction that hits a serialisation failure or a deadlock is run again, up to
@@ -14,22 +13,25 @@
 //!   in the changing transaction, polled).
 
 mod clock;
+mod pool;
 mod read;
 pub(crate) mod schema;
 mod sql;
 mod write;
 
-use std::future::Future;
+use std::cell::{Cell, OnceCell, RefCell};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
-use tokio_postgres::NoTls;
+use parking_lot::Mutex;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Statement};
 
 use self::clock::Floors;
+use self::pool::{Pool, Pooled};
 use self::schema::Layout;
 use super::{Backend, Backlog, Read, Write};
 use crate::error::{Error, Result, StorageError};
@@ -137,13 +139,14 @@ pub(crate) struct Options<'a> {
 
 /// The PostgreSQL backend.
 pub(crate) struct PgBackend {
-    runtime: Option<tokio::runtime::Runtime>,
     pool: Pool,
     schema: String,
     clock: Option<Arc<dyn Clock>>,
     durable: bool,
     floors: Floors,
     generation: Arc<AtomicU64>,
+    /// Dropping it stops the generation poller.
+    _poller: Mutex<mpsc::Sender<()>>,
 }
 
 impl std::fmt::Debug for PgBackend {
@@ -155,25 +158,10 @@ impl std::fmt::Debug for PgBackend {
     }
 }
 
-impl Drop for PgBackend {
-    fn drop(&mut self) {
-        // Without waiting: the last handle may be dropped on an async thread, where a
-        // runtime cannot be shut down blocking.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
-
 impl PgBackend {
     /// Connects, applies the migrations (refusing a schema this build cannot read), starts
     /// the generation poller, and rebuilds the lexical index if a handle wrote without it.
     pub(crate) fn open(config: &PostgresConfig, options: &Options<'_>) -> Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("aurra-postgres")
-            .enable_all()
-            .build()?;
         let mut pg_config: tokio_postgres::Config = config
             .url
             .parse()
@@ -187,53 +175,41 @@ impl PgBackend {
         if pg_config.get_application_name().is_none() {
             pg_config.application_name("aurra");
         }
-        let manager = Manager::from_config(
-            pg_config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(config.pool_size)
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .build()
-            .map_err(|e| Error::InvalidArgument(format!("PostgreSQL pool: {e}")))?;
+        let pool = Pool::new(pg_config, config.pool_size);
         let layout = Layout {
             partitions: config.partitions,
         };
-        let (format, latest, generation) = runtime.block_on(async {
-            let mut conn = pool.get().await.map_err(pool_error)?;
-            let format = schema::migrate(&mut conn, &config.schema, layout).await?;
-            let latest: Option<i64> = conn
-                .query_one(sql::LATEST_COMMIT, &[])
-                .await
-                .map_err(pg)?
-                .get(0);
-            let generation: i64 = conn
-                .query_one(sql::GENERATION, &[])
-                .await
-                .map_err(pg)?
-                .get(0);
-            Ok::<_, Error>((format, latest, generation))
-        })?;
+        let (format, latest, generation, database_clock) = {
+            let mut conn = pool.get()?;
+            let format = conn
+                .run(async |client| Ok(schema::migrate(client, &config.schema, layout).await))??;
+            conn.run(async |client| {
+                let latest = client.query_one(sql::LATEST_COMMIT, &[]).await?;
+                let generation = client.query_one(sql::GENERATION, &[]).await?;
+                let clock = client.query_one(sql::CLOCK, &[]).await?;
+                Ok((
+                    format,
+                    latest.get::<_, Option<i64>>(0),
+                    generation.get::<_, i64>(0),
+                    clock.get::<_, i64>(0),
+                ))
+            })?
+        };
         let opened_at = match &options.clock {
             Some(clock) => clock.now().as_micros(),
-            None => runtime.block_on(async {
-                let conn = pool.get().await.map_err(pool_error)?;
-                Ok::<i64, Error>(conn.query_one(sql::CLOCK, &[]).await.map_err(pg)?.get(0))
-            })?,
+            None => database_clock,
         };
+        let generation = Arc::new(AtomicU64::new(generation.max(0) as u64));
+        let poller = spawn_generation_poller(pool.dedicated()?, generation.clone());
         let backend = PgBackend {
             pool,
             schema: config.schema.clone(),
             clock: options.clock.clone(),
             durable: options.durable,
             floors: Floors::new(opened_at, latest),
-            generation: Arc::new(AtomicU64::new(generation.max(0) as u64)),
-            runtime: Some(runtime),
+            generation,
+            _poller: Mutex::new(poller),
         };
-        backend.spawn_generation_poller();
         match options.lexical {
             Some(analyzer) if !format.lexical_complete => backend.rebuild_lexical(analyzer)?,
             Some(_) => {}
@@ -242,38 +218,15 @@ impl PgBackend {
         Ok(backend)
     }
 
-    fn runtime(&self) -> &tokio::runtime::Runtime {
-        self.runtime
-            .as_ref()
-            .expect("the runtime lives as long as the backend")
-    }
-
-    /// Runs `future` on the backend's runtime, waiting for it on this thread.
-    pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.runtime().block_on(future)
-    }
-
-    /// A pooled connection.
-    fn connection(&self) -> Result<Object> {
-        self.block_on(self.pool.get()).map_err(pool_error)
-    }
-
-    /// Keeps [`Backend::accounts_generation`] within [`GENERATION_POLL`] of the database.
-    fn spawn_generation_poller(&self) {
-        let (pool, generation) = (self.pool.clone(), self.generation.clone());
-        self.runtime().spawn(async move {
-            let mut ticks = tokio::time::interval(GENERATION_POLL);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
-                // A failed poll keeps the last value; the next tick tries again.
-                let Ok(conn) = pool.get().await else { continue };
-                if let Ok(row) = conn.query_one(sql::GENERATION, &[]).await {
-                    let value: i64 = row.get(0);
-                    generation.fetch_max(value.max(0) as u64, Ordering::AcqRel);
-                }
-            }
-        });
+    /// A session on a pooled connection.
+    fn session(&self) -> Result<Session<'_>> {
+        Ok(Session {
+            backend: self,
+            conn: RefCell::new(self.pool.get()?),
+            in_transaction: Cell::new(false),
+            opening: RefCell::new(None),
+            opened: OnceCell::new(),
+        })
     }
 
     /// The clock reading for a transaction: the store's clock, or the database's.
@@ -285,49 +238,36 @@ impl PgBackend {
     }
 
     fn set_lexical_complete(&self, complete: bool) -> Result<()> {
-        let conn = self.connection()?;
-        self.block_on(conn.execute(sql::SET_LEXICAL_COMPLETE, &[&complete]))
-            .map_err(pg)?;
-        Ok(())
+        self.session()?
+            .execute(sql::SET_LEXICAL_COMPLETE, &[&complete])
+            .map(drop)
     }
 
     /// Indexes every row again (a handle wrote without the index), one transaction.
     fn rebuild_lexical(&self, analyzer: &Analyzer) -> Result<()> {
-        let mut conn = self.connection()?;
-        self.block_on(async {
-            let txn = conn.transaction().await.map_err(pg)?;
-            // Writers hold their accounts' locks; the rebuild holds every row still.
-            txn.batch_execute("LOCK TABLE memories IN SHARE MODE")
-                .await
-                .map_err(pg)?;
-            txn.batch_execute(sql::CLEAR_LEXICAL).await.map_err(pg)?;
-            let accounts = txn
-                .query(sql::ACCOUNTS_WITH_MEMORIES, &[])
-                .await
-                .map_err(pg)?;
-            let insert = txn.prepare(sql::INSERT_POSTINGS).await.map_err(pg)?;
-            let count = txn.prepare(sql::COUNT_LEXICAL).await.map_err(pg)?;
-            for account in accounts {
-                let account: String = account.get(0);
-                for row in txn
-                    .query(sql::INDEX_SOURCE, &[&account])
-                    .await
-                    .map_err(pg)?
-                {
-                    let id: uuid::Uuid = row.get(0);
-                    let tenant: String = row.get(1);
-                    let decision: String = row.get(2);
-                    let analyzed = analyzer.analyze(&decision);
-                    let client: &tokio_postgres::Transaction<'_> = &txn;
+        let session = self.session()?;
+        session.begin("BEGIN; LOCK TABLE memories IN SHARE MODE")?;
+        session.execute(sql::CLEAR_LEXICAL, &[])?;
+        let accounts = session.query(sql::ACCOUNTS_WITH_MEMORIES, &[])?;
+        let (insert, count) = (
+            session.prepare(sql::INSERT_POSTINGS)?,
+            session.prepare(sql::COUNT_LEXICAL)?,
+        );
+        for account in accounts {
+            let account: String = account.get(0);
+            for row in session.query(sql::INDEX_SOURCE, &[&account])? {
+                let id: uuid::Uuid = row.get(0);
+                let tenant: String = row.get(1);
+                let decision: String = row.get(2);
+                let analyzed = analyzer.analyze(&decision);
+                session.run(async |client| {
                     write::index_row(client, &insert, &count, &account, &tenant, id, &analyzed)
-                        .await?;
-                }
+                        .await
+                })?;
             }
-            txn.execute(sql::SET_LEXICAL_COMPLETE, &[&true])
-                .await
-                .map_err(pg)?;
-            txn.commit().await.map_err(pg)
-        })
+        }
+        session.execute(sql::SET_LEXICAL_COMPLETE, &[&true])?;
+        session.commit()
     }
 
     /// One attempt at a write transaction.
@@ -336,25 +276,26 @@ impl PgBackend {
         accounts: &[&str],
         body: &mut dyn FnMut(&mut dyn Write) -> Result<()>,
     ) -> Result<()> {
-        let mut session = Session::new(self, self.connection()?);
+        let session = self.session()?;
         let held: Vec<String> = accounts.iter().map(|a| (*a).to_owned()).collect();
         let locks: Vec<i64> = held
             .iter()
             .map(|a| clock::account_lock(&self.schema, a))
             .collect();
-        let (last, database_clock) = self.block_on(async {
-            let client = session.client();
-            let lock = client.prepare_cached(sql::LOCK).await.map_err(pg)?;
-            let last = client.prepare_cached(sql::LAST_COMMITS).await.map_err(pg)?;
-            let clock = client.prepare_cached(sql::CLOCK).await.map_err(pg)?;
-            let begin = if self.durable {
-                "BEGIN"
-            } else {
-                "BEGIN; SET LOCAL synchronous_commit TO off"
-            };
-            // One round trip: the locks are taken before the clocks are read (statements run
-            // in order), and in sorted order, so two writers never wait for each other in a
-            // cycle.
+        let (lock, last, clock) = (
+            session.prepare(sql::LOCK)?,
+            session.prepare(sql::LAST_COMMITS)?,
+            session.prepare(sql::CLOCK)?,
+        );
+        let begin = if self.durable {
+            "BEGIN"
+        } else {
+            "BEGIN; SET LOCAL synchronous_commit TO off"
+        };
+        session.in_transaction.set(true);
+        // One round trip: the locks are taken before the clocks are read (statements run in
+        // order), and in sorted order, so two writers never wait for each other in a cycle.
+        let (last, database_clock) = session.run(async |client| {
             let keys: Vec<[&(dyn ToSql + Sync); 1]> = locks.iter().map(|k| [k as _]).collect();
             let locking =
                 futures_util::future::try_join_all(keys.iter().map(|k| client.execute(&lock, k)));
@@ -365,48 +306,37 @@ impl PgBackend {
                 locking,
                 client.query_one(&last, &accounts),
                 client.query_one(&clock, &[]),
-            )
-            .map_err(pg)?;
-            Ok::<_, Error>((last.get::<_, Option<i64>>(0), clock.get::<_, i64>(0)))
+            )?;
+            Ok((last.get::<_, Option<i64>>(0), clock.get::<_, i64>(0)))
         })?;
-        session.in_transaction = true;
         let stamp = self.floors.stamp(self.clock_or(database_clock), last);
-        let mut w = write::PgWrite {
-            session: &session,
-            stamp: Timestamp::from_micros(stamp),
-            accounts_changed: false,
-            inputs: Default::default(),
-            shared: Default::default(),
-        };
+        let mut w = write::PgWrite::new(&session, Timestamp::from_micros(stamp));
         body(&mut w)?;
         let changed = w.accounts_changed;
-        let generation = self.block_on(async {
-            let client = session.client();
-            let set_clocks = client.prepare_cached(sql::SET_CLOCKS).await.map_err(pg)?;
-            let bump = client
-                .prepare_cached(sql::BUMP_GENERATION)
-                .await
-                .map_err(pg)?;
-            if !held.is_empty() {
-                client
-                    .execute(&set_clocks, &[&held, &stamp])
-                    .await
-                    .map_err(pg)?;
-            }
-            let generation = match changed {
-                true => Some(
-                    client
-                        .query_one(&bump, &[])
-                        .await
-                        .map_err(pg)?
-                        .get::<_, i64>(0),
-                ),
-                false => None,
+        let (set_clocks, bump) = (
+            session.prepare(sql::SET_CLOCKS)?,
+            session.prepare(sql::BUMP_GENERATION)?,
+        );
+        // One round trip: what the body deferred, the clocks, the generation, the commit.
+        let generation = w.flush_with(async |client| {
+            let clocks: [&(dyn ToSql + Sync); 2] = [&held, &stamp];
+            let set = async {
+                match held.is_empty() {
+                    true => Ok(0),
+                    false => client.execute(&set_clocks, &clocks).await,
+                }
             };
-            client.batch_execute("COMMIT").await.map_err(pg)?;
-            Ok::<_, Error>(generation)
+            let bumped = async {
+                match changed {
+                    true => Ok(Some(client.query_one(&bump, &[]).await?.get::<_, i64>(0))),
+                    false => Ok(None),
+                }
+            };
+            let (_, generation, _) =
+                tokio::try_join!(biased; set, bumped, client.batch_execute("COMMIT"))?;
+            Ok(generation)
         })?;
-        session.in_transaction = false;
+        session.in_transaction.set(false);
         self.floors.committed(stamp);
         if let Some(value) = generation {
             self.generation
@@ -414,6 +344,32 @@ impl PgBackend {
         }
         Ok(())
     }
+}
+
+/// Keeps the accounts generation within [`GENERATION_POLL`] of the database, on a thread
+/// with a connection of its own, until the returned sender is dropped.
+fn spawn_generation_poller(mut conn: pool::Conn, generation: Arc<AtomicU64>) -> mpsc::Sender<()> {
+    let (stop, stopped) = mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("aurra-generation".into())
+        .spawn(move || {
+            // Each tick waits on the channel: a stop (or the store dropped) ends it at once.
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(GENERATION_POLL) {
+                // A failed poll keeps the last value; the next tick tries again on a new
+                // connection when this one broke.
+                if conn.broken {
+                    continue;
+                }
+                if let Ok(value) = conn
+                    .run(async |client| client.query_one(sql::GENERATION, &[]).await)
+                    .map(|row| row.get::<_, i64>(0))
+                {
+                    generation.fetch_max(value.max(0) as u64, Ordering::AcqRel);
+                }
+            }
+        })
+        .expect("spawn the generation poller");
+    stop
 }
 
 impl Backend for PgBackend {
@@ -453,12 +409,11 @@ impl Backend for PgBackend {
     }
 
     fn unembedded(&self, after: Option<MemoryId>, tag: u64, batch: usize) -> Result<Backlog> {
-        let conn = self.connection()?;
         let after = after.map(|id| id.as_uuid());
         let limit = i64::try_from(batch).unwrap_or(i64::MAX);
         let rows = self
-            .block_on(conn.query(sql::UNEMBEDDED, &[&after, &(tag as i64), &limit]))
-            .map_err(pg)?;
+            .session()?
+            .query(sql::UNEMBEDDED, &[&after, &(tag as i64), &limit])?;
         let mut backlog = Backlog::default();
         for row in rows {
             let id = MemoryId::from_uuid(row.get(1));
@@ -476,74 +431,120 @@ fn retryable(e: &StorageError) -> bool {
     })
 }
 
-fn pool_error(e: deadpool_postgres::PoolError) -> Error {
-    Error::Storage(StorageError::pool(e))
-}
-
-/// A pooled connection in use by one snapshot or transaction: rolled back (or, if that
-/// fails, not returned to the pool) when dropped mid-transaction.
+/// A pooled connection in use by one snapshot or transaction. Dropped mid-transaction, it
+/// is rolled back; if that fails too, the connection is closed rather than reused.
 pub(crate) struct Session<'b> {
     backend: &'b PgBackend,
-    conn: Option<Object>,
-    pub(crate) in_transaction: bool,
+    conn: RefCell<Pooled<'b>>,
+    pub(crate) in_transaction: Cell<bool>,
+    /// A read snapshot's opening (its account and lock key), not sent yet: it goes with the
+    /// session's first statement, in the same round trip.
+    opening: RefCell<Option<(String, i64)>>,
+    /// What the opening read, under the lock: the account's last commit, the database clock.
+    opened: OnceCell<(Option<i64>, i64)>,
 }
 
 impl<'b> Session<'b> {
-    fn new(backend: &'b PgBackend, conn: Object) -> Self {
-        Session {
-            backend,
-            conn: Some(conn),
-            in_transaction: false,
-        }
-    }
-
     pub(crate) fn backend(&self) -> &'b PgBackend {
         self.backend
     }
 
-    pub(crate) fn client(&self) -> &Object {
-        self.conn
-            .as_ref()
-            .expect("a session holds its connection until dropped")
+    /// Makes this session a snapshot of `account`: `BEGIN`, the account's shared lock and its
+    /// clock, sent with the first statement (see `clock.rs`).
+    pub(crate) fn open_snapshot(&self, account: &str) {
+        let key = clock::account_lock(&self.backend.schema, account);
+        *self.opening.borrow_mut() = Some((account.to_owned(), key));
     }
 
-    /// Prepares (once per connection) and runs a statement.
+    /// The snapshot's clock reading (sending its opening now if no statement has yet).
+    pub(crate) fn clock(&self) -> Result<Option<(Option<i64>, i64)>> {
+        if self.opening.borrow().is_some() {
+            self.run(async |_| Ok(()))?;
+        }
+        Ok(self.opened.get().copied())
+    }
+
+    /// The statement for `sql`, prepared once per connection.
+    pub(crate) fn prepare(&self, sql: &str) -> Result<Statement> {
+        self.conn.borrow_mut().prepare(sql)
+    }
+
+    /// Runs `request` (which may pipeline several statements) on this thread, after the
+    /// snapshot's opening when it has not been sent yet.
+    pub(crate) fn run<T, F>(&self, request: F) -> Result<T>
+    where
+        F: for<'c> AsyncFnOnce(&'c Client) -> Result<T, tokio_postgres::Error>,
+    {
+        let Some((account, key)) = self.opening.borrow_mut().take() else {
+            return self.conn.borrow_mut().run(request);
+        };
+        let (lock, clock) = (
+            self.prepare(sql::LOCK_SHARED)?,
+            self.prepare(sql::ACCOUNT_CLOCK)?,
+        );
+        self.in_transaction.set(true);
+        let (opened, value) = self.conn.borrow_mut().run(async |client| {
+            let (locked, clocked): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 1]) =
+                ([&key], [&account]);
+            // In order: the statements after the lock see every commit before it was granted.
+            let (_, _, row, value) = tokio::try_join!(
+                biased;
+                client.batch_execute("BEGIN"),
+                client.execute(&lock, &locked),
+                client.query_one(&clock, &clocked),
+                request(client),
+            )?;
+            Ok(((row.get::<_, Option<i64>>(0), row.get::<_, i64>(1)), value))
+        })?;
+        let _ = self.opened.set(opened);
+        Ok(value)
+    }
+
+    /// Starts a transaction with `statements` (a simple query, `BEGIN` first).
+    pub(crate) fn begin(&self, statements: &str) -> Result<()> {
+        self.in_transaction.set(true);
+        self.run(async |client| client.batch_execute(statements).await)
+    }
+
+    pub(crate) fn commit(&self) -> Result<()> {
+        self.run(async |client| client.batch_execute("COMMIT").await)?;
+        self.in_transaction.set(false);
+        Ok(())
+    }
+
+    /// Runs a prepared statement; its rows.
     pub(crate) fn query(
         &self,
         statement: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<tokio_postgres::Row>> {
-        self.backend.block_on(async {
-            let client = self.client();
-            let prepared = client.prepare_cached(statement).await.map_err(pg)?;
-            client.query(&prepared, params).await.map_err(pg)
-        })
+        let prepared = self.prepare(statement)?;
+        self.run(async |client| client.query(&prepared, params).await)
     }
 
     /// Like [`Session::query`], for a statement that returns no rows; the number affected.
-    pub(crate) fn execute(
-        &self,
-        statement: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<u64> {
-        self.backend.block_on(async {
-            let client = self.client();
-            let prepared = client.prepare_cached(statement).await.map_err(pg)?;
-            client.execute(&prepared, params).await.map_err(pg)
-        })
+    pub(crate) fn execute(&self, statement: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        let prepared = self.prepare(statement)?;
+        self.run(async |client| client.execute(&prepared, params).await)
     }
 }
 
 impl Drop for Session<'_> {
     fn drop(&mut self) {
-        let Some(conn) = self.conn.take() else { return };
-        if !self.in_transaction {
+        if !self.in_transaction.get() {
             return;
         }
-        let rolled_back = self.backend.block_on(conn.batch_execute("ROLLBACK"));
+        let mut conn = self.conn.borrow_mut();
+        if self.opened.get().is_some() {
+            // A read snapshot: ended without waiting for the answer (`Conn::send`), so that
+            // a read costs no round trip of its own to end.
+            conn.send("ROLLBACK");
+            return;
+        }
+        let rolled_back = conn.run(async |client| client.batch_execute("ROLLBACK").await);
         if rolled_back.is_err() {
             // Its state is unknown: close it rather than hand it to the next user.
-            drop(Object::take(conn));
+            conn.broken = true;
         }
     }
 }

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use super::sql::{self, ListParam, pg, tenants_param, ts};
-use super::{PgBackend, Session, clock};
+use super::sql::{self, ListParam, tenants_param, ts};
+use super::{PgBackend, Session};
 use crate::account::{Account, ApiKey, Settings, Usage};
 use crate::backend::{
     Listing, Lookup, Neighbour, Owned, Posting, Read, Scope, ScopePostings, Stored,
@@ -30,46 +30,18 @@ pub(crate) type InputCache = RefCell<HashMap<Vec<u8>, Arc<str>>>;
 pub(crate) struct PgRead<'b> {
     session: Session<'b>,
     inputs: InputCache,
-    /// The account's last commit and the database clock, read under its lock; `None` for a
-    /// snapshot of the global tables.
-    clock: Option<(Option<i64>, i64)>,
     now: OnceCell<Timestamp>,
 }
 
 impl<'b> PgRead<'b> {
     pub(crate) fn open(backend: &'b PgBackend, account: Option<&str>) -> Result<Self> {
-        let mut session = Session::new(backend, backend.connection()?);
-        let clock = match account {
-            None => None,
-            Some(account) => {
-                let key = clock::account_lock(&backend.schema, account);
-                let (last, database) = backend.block_on(async {
-                    let client = session.client();
-                    let lock = client.prepare_cached(sql::LOCK_SHARED).await.map_err(pg)?;
-                    let clock = client
-                        .prepare_cached(sql::ACCOUNT_CLOCK)
-                        .await
-                        .map_err(pg)?;
-                    // One round trip; the clock is read once the lock is held.
-                    let (locked, clocked): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 1]) =
-                        ([&key], [&account]);
-                    let (_, _, row) = tokio::try_join!(
-                        biased;
-                        client.batch_execute("BEGIN"),
-                        client.execute(&lock, &locked),
-                        client.query_one(&clock, &clocked),
-                    )
-                    .map_err(pg)?;
-                    Ok::<_, Error>((row.get::<_, Option<i64>>(0), row.get::<_, i64>(1)))
-                })?;
-                session.in_transaction = true;
-                Some((last, database))
-            }
-        };
+        let session = backend.session()?;
+        if let Some(account) = account {
+            session.open_snapshot(account);
+        }
         Ok(PgRead {
             session,
             inputs: RefCell::default(),
-            clock,
             now: OnceCell::new(),
         })
     }
@@ -81,7 +53,7 @@ impl Lookup for PgRead<'_> {
             return Ok(*now);
         }
         let backend = self.session.backend();
-        let (last, database) = match self.clock {
+        let (last, database) = match self.session.clock()? {
             Some(clock) => clock,
             None => match backend.clock {
                 Some(_) => (None, 0),
@@ -227,29 +199,22 @@ impl Read for PgRead<'_> {
             .flatten()
             .map(|s| s.memory)
             .collect();
-        if !chain.iter().any(|m| m.id == start) {
-            return Err(Error::NotFound(start));
-        }
         Ok(chain)
     }
 
     fn postings(&self, scope: &Scope<'_>, terms: &[String]) -> Result<Vec<ScopePostings>> {
         let tenant = tenants_param(&scope.tenants);
-        let backend = self.session.backend();
-        let (stats, postings) = backend.block_on(async {
-            let client = self.session.client();
-            let stats = client
-                .prepare_cached(sql::LEXICAL_STATS)
-                .await
-                .map_err(pg)?;
-            let postings = client.prepare_cached(sql::POSTINGS).await.map_err(pg)?;
+        let (stats, postings) = (
+            self.session.prepare(sql::LEXICAL_STATS)?,
+            self.session.prepare(sql::POSTINGS)?,
+        );
+        let (stats, postings) = self.session.run(async |client| {
             let by_tenant: [&(dyn ToSql + Sync); 2] = [&scope.account, &tenant];
             let by_term: [&(dyn ToSql + Sync); 3] = [&scope.account, &tenant, &terms];
             tokio::try_join!(
                 client.query(&stats, &by_tenant),
                 client.query(&postings, &by_term),
             )
-            .map_err(pg)
         })?;
         let position: HashMap<&str, usize> = terms
             .iter()

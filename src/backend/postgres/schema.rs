@@ -230,8 +230,19 @@ pub(crate) struct Format {
 /// Brings the schema in `schema` up to [`SCHEMA_VERSION`] (creating it on a fresh database)
 /// and returns its format. Serialised by an advisory lock, so several servers may start at
 /// once. Refuses a schema this build cannot read exactly.
-pub(crate) async fn migrate(client: &mut Client, schema: &str, layout: Layout) -> Result<Format> {
-    let txn = client.transaction().await.map_err(pg)?;
+pub(crate) async fn migrate(client: &Client, schema: &str, layout: Layout) -> Result<Format> {
+    client.batch_execute("BEGIN").await.map_err(pg)?;
+    let outcome = migrate_in_transaction(client, schema, layout).await;
+    let end = if outcome.is_ok() {
+        "COMMIT"
+    } else {
+        "ROLLBACK"
+    };
+    client.batch_execute(end).await.map_err(pg)?;
+    outcome
+}
+
+async fn migrate_in_transaction(txn: &Client, schema: &str, layout: Layout) -> Result<Format> {
     txn.execute(
         "SELECT pg_advisory_xact_lock($1)",
         &[&super::clock::migration_lock(schema)],
@@ -299,7 +310,6 @@ pub(crate) async fn migrate(client: &mut Client, schema: &str, layout: Layout) -
     )
     .await
     .map_err(pg)?;
-    txn.commit().await.map_err(pg)?;
     Ok(format)
 }
 

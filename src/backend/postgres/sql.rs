@@ -72,18 +72,21 @@ pub(crate) const ROWS_BY_ID: &str = concat!(
 pub(crate) const EVENTS: &str = "SELECT kind, at, actor, details FROM events \
      WHERE account_id = $1 AND memory_id = $2 ORDER BY n";
 /// Every row within `$3` hops of `$2` over `superseded_by` links both ways; a link to a row
-/// that does not exist (hard-deleted) ends the walk there.
+/// that does not exist (hard-deleted) ends the walk there. Each step extends a path that has
+/// not visited the row yet: a row has at most one successor and cycles are refused, so the
+/// links form a forest and every row is reached once, by its shortest path (the BFS of
+/// `redb/chain.rs`).
 pub(crate) const CHAIN: &str = concat!(
-    "WITH RECURSIVE walk(id, hops) AS ( \
-         SELECT $2::uuid, 0 \
-       UNION \
-         SELECT next.id, walk.hops + 1 FROM walk, LATERAL ( \
+    "WITH RECURSIVE walk(id, hops, path) AS ( \
+         SELECT m.id, 0, ARRAY[m.id] FROM memories m WHERE m.account_id = $1 AND m.id = $2 \
+       UNION ALL \
+         SELECT next.id, walk.hops + 1, walk.path || next.id FROM walk, LATERAL ( \
              SELECT s.id FROM memories m \
                  JOIN memories s ON s.account_id = $1 AND s.id = m.superseded_by \
                  WHERE m.account_id = $1 AND m.id = walk.id \
              UNION ALL \
              SELECT p.id FROM memories p WHERE p.account_id = $1 AND p.superseded_by = walk.id \
-         ) AS next WHERE walk.hops < $3) \
+         ) AS next WHERE walk.hops < $3 AND next.id <> ALL(walk.path)) \
      SELECT ",
     memory_columns!(),
     " FROM memories WHERE account_id = $1 AND id IN (SELECT id FROM walk)",
@@ -164,6 +167,16 @@ pub(crate) const DELETE_INPUTS: &str =
     "DELETE FROM inputs WHERE account_id = $1 AND ($2::text IS NULL OR tenant = $2)";
 pub(crate) const DELETE_VECTORS: &str =
     "DELETE FROM vectors WHERE account_id = $1 AND ($2::text IS NULL OR tenant = $2)";
+/// One more write request in the period `$2` (a fresh count when the stored usage is of
+/// another period: `account::current_usage`).
+pub(crate) const COUNT_WRITE: &str = "INSERT INTO usage \
+         (account_id, period_start, writes_used, grace_started_at) VALUES ($1, $2, 1, NULL) \
+     ON CONFLICT (account_id) DO UPDATE SET \
+         writes_used = CASE WHEN usage.period_start = EXCLUDED.period_start \
+             THEN usage.writes_used + 1 ELSE 1 END, \
+         grace_started_at = CASE WHEN usage.period_start = EXCLUDED.period_start \
+             THEN usage.grace_started_at END, \
+         period_start = EXCLUDED.period_start";
 pub(crate) const PUT_USAGE: &str = "INSERT INTO usage \
          (account_id, period_start, writes_used, grace_started_at) VALUES ($1, $2, $3, $4) \
      ON CONFLICT (account_id) DO UPDATE SET period_start = EXCLUDED.period_start, \

@@ -7,7 +7,7 @@ use redb::ReadableTable;
 
 use super::encoding::{decode_pred_key, pred_key};
 use super::rows::{InputFn, latest_version, load_row, render};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{Memory, MemoryId};
 
 /// The rows reachable from `start` (a row of `account`) within `max_hops` hops.
@@ -27,7 +27,7 @@ where
 {
     let first = match load_row(rows, start)? {
         Some(row) if row.account == account => row,
-        _ => return Err(Error::NotFound(start)),
+        _ => return Ok(Vec::new()),
     };
     let mut found: HashMap<MemoryId, Memory> = HashMap::new();
     let version = latest_version(versions, start)?;

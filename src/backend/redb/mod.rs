@@ -696,6 +696,12 @@ impl Write for RedbWrite<'_> {
         })
     }
 
+    fn count_write(&mut self, account: &str, period_start: Timestamp) -> Result<()> {
+        let mut usage = crate::account::current_usage(self.usage(account)?, period_start);
+        usage.writes_used += 1;
+        self.put_usage(account, &usage)
+    }
+
     fn put_account(&mut self, account: &Account) -> Result<()> {
         self.txn().open_table(ACCOUNTS)?.insert(
             account.id.as_str(),
