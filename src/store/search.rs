@@ -116,13 +116,14 @@ impl Store {
         // (id, similarity in [0, 1]), best first, ties newest first.
         let ranked: Vec<(MemoryId, f64)> = match search_type {
             SearchType::Keyword => {
-                let scale = lexical.best_possible;
-                let mut ranked: Vec<(MemoryId, f64)> = lexical
-                    .scored
-                    .iter()
-                    .map(|(id, score)| (*id, scaled(*score, scale)))
-                    .collect();
+                // Ranked by the score itself, then scaled: lent score can take a row past
+                // the scale, where similarity saturates at 1 and could no longer order it.
+                let mut ranked: Vec<(MemoryId, f64)> =
+                    lexical.scored.iter().map(|(id, s)| (*id, *s)).collect();
                 sort(&mut ranked);
+                for entry in &mut ranked {
+                    entry.1 = scaled(entry.1, lexical.best_possible);
+                }
                 ranked
             }
             SearchType::Semantic => semantic
