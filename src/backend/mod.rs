@@ -63,9 +63,22 @@ pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
     /// Whether an earlier failed commit made this handle refuse writes.
     fn is_poisoned(&self) -> bool;
 
+    /// Which concurrent write requests should share one transaction.
+    fn grouping(&self) -> Grouping;
+
     /// The next `batch` rows (of every account, in id order after `after`) that have no
     /// vector of space `tag`, and the last id examined (`None` when the scan is done).
     fn unembedded(&self, after: Option<MemoryId>, tag: u64, batch: usize) -> Result<Backlog>;
+}
+
+/// Which write requests share a transaction (group commit, `store/group.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Grouping {
+    /// Any requests: the backend runs one write transaction at a time (redb).
+    Store,
+    /// Requests of the same account: the backend commits accounts in parallel, each on its
+    /// own connection and, on Citus, its own shard (PostgreSQL).
+    Account,
 }
 
 /// Rows without a vector (see [`Backend::unembedded`]).

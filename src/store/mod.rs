@@ -181,12 +181,13 @@ impl Store {
         options: StoreOptions,
         analyzer: crate::text::Analyzer,
     ) -> Store {
+        let group = group::GroupCommit::new(backend.grouping());
         Store {
             inner: Arc::new(Inner {
                 backend,
                 clock: options.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 lexical_index: options.lexical_index,
-                group: group::GroupCommit::default(),
+                group,
                 analyzer,
                 embedder_tag: options
                     .embedder

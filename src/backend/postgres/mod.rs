@@ -33,7 +33,7 @@ use tokio_postgres::{Client, Statement};
 use self::clock::Floors;
 use self::pool::{Pool, Pooled};
 use self::schema::Layout;
-use super::{Backend, Backlog, Read, Write};
+use super::{Backend, Backlog, Grouping, Read, Write};
 use crate::error::{Error, Result, StorageError};
 use crate::model::MemoryId;
 use crate::text::Analyzer;
@@ -200,7 +200,7 @@ impl PgBackend {
             None => database_clock,
         };
         let generation = Arc::new(AtomicU64::new(generation.max(0) as u64));
-        let poller = spawn_generation_poller(pool.dedicated()?, generation.clone());
+        let poller = spawn_generation_poller(pool.config().clone(), generation.clone())?;
         let backend = PgBackend {
             pool,
             schema: config.schema.clone(),
@@ -347,20 +347,26 @@ impl PgBackend {
 }
 
 /// Keeps the accounts generation within [`GENERATION_POLL`] of the database, on a thread
-/// with a connection of its own, until the returned sender is dropped.
-fn spawn_generation_poller(mut conn: pool::Conn, generation: Arc<AtomicU64>) -> mpsc::Sender<()> {
+/// with a connection of its own (opened again when it breaks, on the next tick), until the
+/// returned sender is dropped.
+fn spawn_generation_poller(
+    config: tokio_postgres::Config,
+    generation: Arc<AtomicU64>,
+) -> Result<mpsc::Sender<()>> {
+    let mut conn = Some(pool::Conn::connect(&config)?);
     let (stop, stopped) = mpsc::channel::<()>();
     std::thread::Builder::new()
         .name("aurra-generation".into())
         .spawn(move || {
             // Each tick waits on the channel: a stop (or the store dropped) ends it at once.
             while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(GENERATION_POLL) {
-                // A failed poll keeps the last value; the next tick tries again on a new
-                // connection when this one broke.
-                if conn.broken {
-                    continue;
+                if conn.as_ref().is_none_or(|c| c.broken) {
+                    // The database restarted or the network failed: reconnect; until that
+                    // works the last value stays (and the tick after tries again).
+                    conn = pool::Conn::connect(&config).ok();
                 }
-                if let Ok(value) = conn
+                let Some(c) = conn.as_mut() else { continue };
+                if let Ok(value) = c
                     .run(async |client| client.query_one(sql::GENERATION, &[]).await)
                     .map(|row| row.get::<_, i64>(0))
                 {
@@ -368,8 +374,8 @@ fn spawn_generation_poller(mut conn: pool::Conn, generation: Arc<AtomicU64>) -> 
                 }
             }
         })
-        .expect("spawn the generation poller");
-    stop
+        .map_err(Error::Io)?;
+    Ok(stop)
 }
 
 impl Backend for PgBackend {
@@ -406,6 +412,11 @@ impl Backend for PgBackend {
     fn is_poisoned(&self) -> bool {
         // The database knows what it committed: a failed transaction was rolled back.
         false
+    }
+
+    fn grouping(&self) -> Grouping {
+        // Accounts commit in parallel, each under its own lock.
+        Grouping::Account
     }
 
     fn unembedded(&self, after: Option<MemoryId>, tag: u64, batch: usize) -> Result<Backlog> {

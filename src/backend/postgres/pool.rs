@@ -37,7 +37,7 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    fn connect(config: &tokio_postgres::Config) -> Result<Conn> {
+    pub(crate) fn connect(config: &tokio_postgres::Config) -> Result<Conn> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -121,6 +121,23 @@ impl Conn {
         });
     }
 
+    /// Whether the server closed the connection since it was last used (an idle connection
+    /// has nothing else to read, so anything it reads ends it). Does not wait: the runtime
+    /// polls the socket once (`yield_now` lets it check for readiness without blocking).
+    fn closed_while_idle(&mut self) -> bool {
+        let Conn {
+            runtime, driver, ..
+        } = self;
+        let runtime = runtime.as_ref().expect("a live connection has its runtime");
+        runtime.block_on(async {
+            tokio::select! {
+                biased;
+                _ = driver.as_mut() => true,
+                () = tokio::task::yield_now() => false,
+            }
+        })
+    }
+
     /// The statement for `sql`, prepared once per connection.
     pub(crate) fn prepare(&mut self, sql: &str) -> Result<Statement> {
         if let Some(statement) = self.statements.get(sql) {
@@ -172,7 +189,13 @@ impl Pool {
     pub(crate) fn get(&self) -> Result<Pooled<'_>> {
         let mut state = self.state.lock();
         loop {
-            if let Some(conn) = state.idle.pop() {
+            if let Some(mut conn) = state.idle.pop() {
+                // A connection the server closed while it was idle (a restart, an idle
+                // timeout) is dropped here instead of failing the caller's first statement.
+                if conn.closed_while_idle() {
+                    state.open -= 1;
+                    continue;
+                }
                 return Ok(Pooled {
                     pool: self,
                     conn: Some(conn),
@@ -203,9 +226,10 @@ impl Pool {
         }
     }
 
-    /// A connection of its own, outside the pool's count (the generation poller's).
-    pub(crate) fn dedicated(&self) -> Result<Conn> {
-        Conn::connect(&self.config)
+    /// How the pool connects (for a connection of its own, outside the pool's count: the
+    /// generation poller's).
+    pub(crate) fn config(&self) -> &tokio_postgres::Config {
+        &self.config
     }
 
     fn put(&self, conn: Conn) {

@@ -39,7 +39,7 @@ pub use ::redb::StorageBackend;
 use self::encoding::{Facet, RowRecord, decode_event, decode_row, event_key};
 use self::tables::*;
 use super::{
-    Backend, Backlog, Duplicate, Listing, Lookup, Neighbour, NewRow, Owned, Read, Scope,
+    Backend, Backlog, Duplicate, Grouping, Listing, Lookup, Neighbour, NewRow, Owned, Read, Scope,
     ScopePostings, Stored, Tenants, Version, Write,
 };
 use crate::account::{Account, ApiKey, Settings, Usage};
@@ -303,6 +303,11 @@ impl Backend for RedbBackend {
 
     fn is_poisoned(&self) -> bool {
         self.poisoned.load(Ordering::SeqCst)
+    }
+
+    fn grouping(&self) -> Grouping {
+        // One write transaction at a time: every queued request shares the next.
+        Grouping::Store
     }
 
     fn unembedded(&self, after: Option<MemoryId>, tag: u64, batch: usize) -> Result<Backlog> {
