@@ -326,3 +326,58 @@ fn the_database_url_and_its_password_are_never_echoed() {
         assert!(!text.contains("hunter2"), "the password was echoed: {text}");
     }
 }
+
+#[test]
+fn aurra_database_migrate_prepares_the_schema_and_citus_sql_distributes_every_table() {
+    let backend = TestBackend::new(Kind::Postgres);
+    let out = aurra(&backend)
+        .args(["database", "migrate"])
+        .output()
+        .expect("aurra database migrate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The schema is there, and holds no data: no account, no key.
+    let store = backend.open(aurra::StoreOptions::new());
+    assert!(store.accounts().expect("accounts").is_empty());
+    assert!(store.api_keys().expect("keys").is_empty());
+
+    let schema = backend
+        .postgres()
+        .expect("a PostgreSQL backend")
+        .schema_name()
+        .to_owned();
+    let out = aurra(&backend)
+        .args(["database", "citus-sql"])
+        .output()
+        .expect("aurra database citus-sql");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let statements: Vec<&str> = text.lines().collect();
+    let distributed: Vec<&&str> = statements
+        .iter()
+        .filter(|s| s.contains("create_distributed_table"))
+        .collect();
+    let reference = statements
+        .iter()
+        .filter(|s| s.contains("create_reference_table"))
+        .count();
+    assert_eq!(distributed.len(), 8, "{text}");
+    assert_eq!(reference, 5, "{text}");
+    assert!(statements.iter().all(|s| s.contains(&schema)), "{text}");
+    assert!(
+        distributed.iter().all(|s| s.contains("'account_id'")),
+        "{text}"
+    );
+    // Every account table but the first is colocated with it.
+    assert_eq!(
+        distributed
+            .iter()
+            .filter(|s| s.contains("colocate_with"))
+            .count(),
+        7,
+        "{text}"
+    );
+}

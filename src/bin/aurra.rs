@@ -45,10 +45,35 @@ enum Command {
         #[arg(long, default_value_t = 128)]
         batch: usize,
     },
+    /// Prepare a PostgreSQL database: apply the schema migrations, or print the statements
+    /// that distribute the schema on Citus.
+    Database {
+        #[command(subcommand)]
+        command: DatabaseCommand,
+    },
     /// Measure retrieval quality.
     Eval {
         #[command(subcommand)]
         command: EvalCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DatabaseCommand {
+    /// Create the schema (or migrate it to this build's version) and exit, writing no data:
+    /// what the first server start would do, for a deployment that prepares the database
+    /// first (on Citus: before distributing the tables).
+    Migrate {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Print the Citus statements that distribute the schema's tables by account_id
+    /// (colocated; the global tables as reference tables). Run them on the coordinator once,
+    /// after `aurra database migrate` and before any data is written. Connects nowhere.
+    CitusSql {
+        /// The schema holding aurra's tables.
+        #[arg(long, env = "AURRA_DATABASE_SCHEMA", default_value = "aurra")]
+        database_schema: String,
     },
 }
 
@@ -300,8 +325,37 @@ fn main() -> Result<()> {
             println!("embedded {total} memories");
             Ok(())
         }
+        Command::Database { command } => database(command),
         Command::Eval { command } => eval(command),
     }
+}
+
+#[cfg(feature = "postgres")]
+fn database(command: DatabaseCommand) -> Result<()> {
+    match command {
+        DatabaseCommand::Migrate { data } => {
+            if data.database.is_none() {
+                bail!(
+                    "aurra database migrate needs --database URL (or AURRA_DATABASE_URL); a data \
+                     dir needs no preparation"
+                );
+            }
+            open_store(&data, StoreOptions::new())?;
+            println!("{} is ready", data.describe());
+        }
+        DatabaseCommand::CitusSql { database_schema } => {
+            let config = aurra::PostgresConfig::new("").schema(database_schema);
+            for statement in config.citus_distribution_sql() {
+                println!("{statement}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "postgres"))]
+fn database(_: DatabaseCommand) -> Result<()> {
+    bail!("this aurra was built without PostgreSQL support: build it with `--features postgres`")
 }
 
 /// Runs one quality measurement on its file and prints the report.

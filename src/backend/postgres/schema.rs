@@ -71,7 +71,6 @@ const V1_ACCOUNT_TABLES: &[(&str, &str)] = &[
          source text NOT NULL,
          channel text NOT NULL,
          session_id text,
-         session_seq bigint,
          original_message text,
          original_input text,
          input_hash bytea,
@@ -158,11 +157,9 @@ const V1_INDEXES: &[&str] = &[
          WHERE superseded_by IS NULL",
     "CREATE INDEX memories_source ON memories
          (account_id, tenant, source, created_at DESC, id DESC)",
+    // A session's rows, newest first (and, read backwards, the turns around a turn).
     "CREATE INDEX memories_session ON memories
          (account_id, tenant, session_id, created_at DESC, id DESC) WHERE session_id IS NOT NULL",
-    // Conversation context: the turns around a turn.
-    "CREATE INDEX memories_session_seq ON memories (account_id, tenant, session_id, session_seq)
-         WHERE session_id IS NOT NULL",
     // Predecessors (the backward links of chains).
     "CREATE INDEX memories_successor ON memories (account_id, superseded_by)
          WHERE superseded_by IS NOT NULL",

@@ -97,17 +97,26 @@ pub(crate) const LEXICAL_STATS: &str = "SELECT tenant, rows, terms FROM lexical_
 pub(crate) const POSTINGS: &str = "SELECT tenant, term, memory_id, tf, len FROM postings \
      WHERE account_id = $1 AND ($2::text IS NULL OR tenant = $2) AND term = ANY($3::text[]) \
      ORDER BY tenant, term, memory_id";
-/// The turns within `$3` positions of each of `$2` in its session, in the order of `$2`,
-/// then by distance, the earlier turn first.
-pub(crate) const SESSION_NEIGHBOURS: &str = "SELECT q.id, n.id, \
-         abs(n.session_seq - p.session_seq) AS distance \
+/// The turns within `$3` positions of each of `$2` in its session (positions in insertion
+/// order: `created_at`, then id, as the redb backend's session tree), in the order of `$2`,
+/// then by distance, the earlier turn first. Each side is one scan of `memories_session`
+/// that stops after `$3` rows.
+pub(crate) const SESSION_NEIGHBOURS: &str = "SELECT q.id, n.id, n.distance \
      FROM unnest($2::uuid[]) WITH ORDINALITY AS q(id, ord) \
      JOIN memories p ON p.account_id = $1 AND p.id = q.id AND p.session_id IS NOT NULL \
-     JOIN memories n ON n.account_id = $1 AND n.tenant = p.tenant \
-         AND n.session_id = p.session_id \
-         AND n.session_seq BETWEEN p.session_seq - $3 AND p.session_seq + $3 \
-         AND n.session_seq <> p.session_seq \
-     ORDER BY q.ord, distance, n.session_seq";
+     CROSS JOIN LATERAL ( \
+         (SELECT b.id, row_number() OVER (ORDER BY b.created_at DESC, b.id DESC) AS distance, \
+                 0 AS side \
+             FROM memories b WHERE b.account_id = $1 AND b.tenant = p.tenant \
+                 AND b.session_id = p.session_id AND (b.created_at, b.id) < (p.created_at, p.id) \
+             ORDER BY b.created_at DESC, b.id DESC LIMIT $3) \
+         UNION ALL \
+         (SELECT a.id, row_number() OVER (ORDER BY a.created_at, a.id), 1 \
+             FROM memories a WHERE a.account_id = $1 AND a.tenant = p.tenant \
+                 AND a.session_id = p.session_id AND (a.created_at, a.id) > (p.created_at, p.id) \
+             ORDER BY a.created_at, a.id LIMIT $3) \
+     ) AS n \
+     ORDER BY q.ord, n.distance, n.side";
 pub(crate) const VECTORS: &str = "SELECT memory_id, vector FROM vectors \
      WHERE account_id = $1 AND ($2::text IS NULL OR tenant = $2) AND space = $3 \
      ORDER BY tenant, memory_id";
@@ -121,13 +130,11 @@ pub(crate) const DUPLICATES: &str = "SELECT id, valid_to, superseded_by FROM mem
      WHERE account_id = $1 AND tenant = $2 AND fingerprint = $3 AND superseded_by IS NULL \
      ORDER BY id";
 pub(crate) const INSERT_MEMORY: &str = "INSERT INTO memories (account_id, id, tenant, \
-         decision, summary, topic, importance, source, channel, session_id, session_seq, \
+         decision, summary, topic, importance, source, channel, session_id, \
          original_message, original_input, external_id, captured_at, created_at, valid_from, \
          extraction, shape, fingerprint, input_hash) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-         CASE WHEN $10::text IS NULL THEN NULL ELSE coalesce((SELECT max(session_seq) + 1 \
-             FROM memories WHERE account_id = $1 AND tenant = $3 AND session_id = $10), 0) END, \
-         $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)";
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+         $19, $20)";
 /// Stores a shared input once per tenant.
 pub(crate) const INSERT_INPUT: &str = "INSERT INTO inputs (account_id, tenant, hash, text) \
      VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, tenant, hash) DO NOTHING";
@@ -530,7 +537,12 @@ mod tests {
                 statement.contains(&format!("FROM {t}")) || statement.contains(&format!("JOIN {t}"))
             })
             .count();
-            let filtered = statement.matches("account_id = $1").count();
+            // A plain insert names its account as the first value.
+            let inserts_for_one = statement.starts_with("INSERT INTO")
+                && statement.contains("(account_id, ")
+                && statement.contains("VALUES ($1, ");
+            let filtered =
+                statement.matches("account_id = $1").count() + usize::from(inserts_for_one);
             assert!(
                 filtered >= tables.max(1),
                 "{statement}: {tables} tables, {filtered} account filters"
