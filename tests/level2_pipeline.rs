@@ -2,8 +2,11 @@
 //! outside the write transaction, so the candidate may change before the supersession is
 //! applied; Level 1's checks then refuse it, nothing is superseded, and the audit says so.
 
+#[macro_use]
+mod backends;
+
 use aurra::classify::{Classifier, RulesClassifier, Verdict, VerdictKind, run_level2};
-use aurra::{EventDetails, Memory, NewMemory, Settings, Store, Supersede};
+use aurra::{EventDetails, Memory, NewMemory, Settings, Store, StoreOptions, Supersede};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -37,81 +40,81 @@ fn saved(store: &Store, text: &str) -> aurra::Result<Memory> {
     store.get("acme", id)
 }
 
-#[test]
-fn a_candidate_superseded_meanwhile_is_not_superseded_again() -> TestResult {
-    let store = Store::in_memory()?;
-    let old = saved(&store, "User works at Initech")?;
-    let other = saved(&store, "User works at Hooli")?;
-    let new = saved(&store, "User works at Globex")?;
-    let other_id = other.id;
-    let racing = Racing {
-        store: &store,
-        meanwhile: Box::new(move |store, candidate| {
-            if candidate.decision == "User works at Initech" {
-                store
-                    .supersede(
-                        "acme",
-                        candidate.id,
-                        Supersede {
-                            superseded_by: Some(other_id),
-                            valid_to: None,
-                        },
-                        "acme",
-                    )
-                    .expect("concurrent supersede");
-            }
-        }),
-    };
-    let settings = Settings::default();
-    let result = run_level2(&store, "acme", &new, &[], &settings, &racing)?;
-    assert!(result.ran);
-    // Hooli (0.99) may be chosen; Initech, changed meanwhile, keeps its other successor.
-    let initech = store.timeline("acme", old.id)?;
-    let initech_now = initech.versions.iter().find(|m| m.id == old.id).unwrap();
-    assert_eq!(initech_now.superseded_by, Some(other_id));
-    let (_, events) = store.audit("acme", old.id)?;
-    let mut classified = 0;
-    for event in &events {
-        if let EventDetails::Classified { applied, model, .. } = &event.details {
-            classified += 1;
-            assert_eq!(model, "racing-test");
-            if result
-                .supersession
-                .as_ref()
-                .is_none_or(|s| s.old_memory_id != old.id)
-            {
-                assert!(!applied);
+on_every_backend! {
+    fn a_candidate_superseded_meanwhile_is_not_superseded_again(backend: &TestBackend) -> TestResult {
+        let store = backend.try_open(StoreOptions::new())?;
+        let old = saved(&store, "User works at Initech")?;
+        let other = saved(&store, "User works at Hooli")?;
+        let new = saved(&store, "User works at Globex")?;
+        let other_id = other.id;
+        let racing = Racing {
+            store: &store,
+            meanwhile: Box::new(move |store, candidate| {
+                if candidate.decision == "User works at Initech" {
+                    store
+                        .supersede(
+                            "acme",
+                            candidate.id,
+                            Supersede {
+                                superseded_by: Some(other_id),
+                                valid_to: None,
+                            },
+                            "acme",
+                        )
+                        .expect("concurrent supersede");
+                }
+            }),
+        };
+        let settings = Settings::default();
+        let result = run_level2(&store, "acme", &new, &[], &settings, &racing)?;
+        assert!(result.ran);
+        // Hooli (0.99) may be chosen; Initech, changed meanwhile, keeps its other successor.
+        let initech = store.timeline("acme", old.id)?;
+        let initech_now = initech.versions.iter().find(|m| m.id == old.id).unwrap();
+        assert_eq!(initech_now.superseded_by, Some(other_id));
+        let (_, events) = store.audit("acme", old.id)?;
+        let mut classified = 0;
+        for event in &events {
+            if let EventDetails::Classified { applied, model, .. } = &event.details {
+                classified += 1;
+                assert_eq!(model, "racing-test");
+                if result
+                    .supersession
+                    .as_ref()
+                    .is_none_or(|s| s.old_memory_id != old.id)
+                {
+                    assert!(!applied);
+                }
             }
         }
+        assert_eq!(classified, 1);
+        Ok(())
     }
-    assert_eq!(classified, 1);
-    Ok(())
-}
 
-#[test]
-fn only_the_most_confident_supersession_is_applied_and_siblings_are_not_candidates() -> TestResult {
-    let store = Store::in_memory()?;
-    let old = saved(&store, "User lives in Berlin")?;
-    let sibling = saved(&store, "User lives in Berlin near the park")?;
-    let new = saved(&store, "User moved to Lisbon")?;
-    let settings = Settings::default();
-    let result = run_level2(
-        &store,
-        "acme",
-        &new,
-        &[sibling.id],
-        &settings,
-        &RulesClassifier::default(),
-    )?;
-    assert!(result.ran);
-    assert_eq!(
-        result.candidates_examined, 1,
-        "the sibling is not a candidate"
-    );
-    let supersession = result.supersession.expect("applied");
-    assert_eq!(supersession.old_memory_id, old.id);
-    assert_eq!(supersession.model, "builtin-rules-v1");
-    assert!(store.get("acme", old.id)?.superseded_by == Some(new.id));
-    assert!(store.get("acme", sibling.id)?.superseded_by.is_none());
-    Ok(())
+    fn only_the_most_confident_supersession_is_applied_and_siblings_are_not_candidates(backend: &TestBackend) -> TestResult {
+        let store = backend.try_open(StoreOptions::new())?;
+        let old = saved(&store, "User lives in Berlin")?;
+        let sibling = saved(&store, "User lives in Berlin near the park")?;
+        let new = saved(&store, "User moved to Lisbon")?;
+        let settings = Settings::default();
+        let result = run_level2(
+            &store,
+            "acme",
+            &new,
+            &[sibling.id],
+            &settings,
+            &RulesClassifier::default(),
+        )?;
+        assert!(result.ran);
+        assert_eq!(
+            result.candidates_examined, 1,
+            "the sibling is not a candidate"
+        );
+        let supersession = result.supersession.expect("applied");
+        assert_eq!(supersession.old_memory_id, old.id);
+        assert_eq!(supersession.model, "builtin-rules-v1");
+        assert!(store.get("acme", old.id)?.superseded_by == Some(new.id));
+        assert!(store.get("acme", sibling.id)?.superseded_by.is_none());
+        Ok(())
+    }
 }
