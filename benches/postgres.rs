@@ -401,6 +401,11 @@ fn pg_dataset(d: &Dataset) -> PgDataset {
     let loaded = baseline.loaded(size);
     if !loaded {
         baseline.execute("TRUNCATE memories");
+        // A fresh schema: one kept from another version may have other tables or indexes.
+        baseline.execute(&format!(
+            "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+            config.schema_name()
+        ));
         let store = Store::open_postgres(
             &config,
             StoreOptions::new().clock(clock.clone()).durable(false),
