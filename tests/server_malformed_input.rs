@@ -145,3 +145,106 @@ fn bad_paths_queries_and_headers() {
     assert_eq!(raw_status(&wrong_method), 405);
     assert_eq!(server.get_anonymous("/health").status, 200);
 }
+
+/// Reads one response (status line, headers, a `Content-Length` body) from a keep-alive
+/// connection; `None` when the server closed it first.
+fn read_response(conn: &mut std::net::TcpStream) -> Option<(u16, String)> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match conn.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    conn.read_exact(&mut body).ok()?;
+    Some((raw_status(&head), head))
+}
+
+/// A request refused before its body was needed (no key, unknown path, an endpoint that
+/// takes no body) must not leave the connection to be closed silently: a keep-alive client
+/// (the SDK's `requests` session) reuses it at once, and its next request would be lost.
+#[test]
+fn a_refused_request_with_a_body_leaves_the_connection_usable_or_says_close() {
+    use std::io::Write;
+    let server = TestServer::start();
+    let key = server.acme.clone();
+    let small = br#"{"content": "x"}"#;
+    let cases: Vec<(String, u16)> = vec![
+        (
+            format!(
+                "POST /agent/memories HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                small.len()
+            ),
+            401,
+        ),
+        (
+            format!(
+                "POST /nowhere HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Length: {}\r\n\r\n",
+                small.len()
+            ),
+            404,
+        ),
+        (
+            format!(
+                "GET /agent/memories HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Length: {}\r\n\r\n",
+                small.len()
+            ),
+            200,
+        ),
+        (
+            format!(
+                "POST /memories/not-a-uuid/supersede HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Length: {}\r\n\r\n",
+                small.len()
+            ),
+            422,
+        ),
+    ];
+    for (head, status) in &cases {
+        let mut conn = std::net::TcpStream::connect(server.addr).expect("connect");
+        conn.write_all(head.as_bytes()).expect("send head");
+        conn.write_all(small).expect("send body");
+        let (got, response) = read_response(&mut conn).expect("first response");
+        assert_eq!(got, *status, "{head}\n{response}");
+        assert!(
+            !response.to_ascii_lowercase().contains("connection: close"),
+            "a small unread body is read and discarded, not a reason to close: {response}"
+        );
+        let second = conn
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .ok()
+            .and_then(|()| read_response(&mut conn));
+        assert_eq!(
+            second.map(|(s, _)| s),
+            Some(200),
+            "the connection must serve the next request after: {head}"
+        );
+    }
+
+    // A large unread body is not read: the answer says the connection closes.
+    let large = vec![b' '; 512 * 1024];
+    let mut conn = std::net::TcpStream::connect(server.addr).expect("connect");
+    write!(
+        conn,
+        "POST /agent/memories HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        large.len()
+    )
+    .expect("send head");
+    let (got, response) = read_response(&mut conn).expect("the refusal");
+    assert_eq!(got, 401, "{response}");
+    assert!(
+        response.to_ascii_lowercase().contains("connection: close"),
+        "{response}"
+    );
+}

@@ -77,6 +77,37 @@ async fn discard(mut body: Incoming) {
     }
 }
 
+/// How much of a body the server reads and discards when it answers without needing it
+/// (a refused request), to keep the connection usable.
+const UNREAD_LIMIT: usize = 64 * 1024;
+
+/// Reads and discards a body the answer did not need: true when it ended within
+/// [`UNREAD_LIMIT`] bytes and [`DRAIN_TIME`], so the connection can serve another request.
+pub(crate) async fn discard_small(mut body: Incoming) -> bool {
+    use hyper::body::Body as _;
+    if body.size_hint().lower() > UNREAD_LIMIT as u64 {
+        return false;
+    }
+    let read = async {
+        let mut seen = 0usize;
+        loop {
+            match body.frame().await {
+                None => return true,
+                Some(Err(_)) => return false,
+                Some(Ok(frame)) => {
+                    seen += frame.data_ref().map_or(0, |d| d.len());
+                    if seen > UNREAD_LIMIT {
+                        return false;
+                    }
+                }
+            }
+        }
+    };
+    tokio::time::timeout(DRAIN_TIME, read)
+        .await
+        .unwrap_or(false)
+}
+
 /// Parses a JSON body that must be an object. Malformed JSON (including invalid UTF-8 and an
 /// empty body) is `400`; valid JSON that is not an object is `422`.
 pub(crate) fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {

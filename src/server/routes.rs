@@ -92,15 +92,18 @@ fn parse_path_id(text: &str) -> Result<MemoryId, ApiError> {
 /// Answers one request. Never fails: every error becomes its JSON response.
 pub(crate) async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let resp = match dispatch(state, req).await {
+    let (parts, body) = req.into_parts();
+    let mut body = Some(body);
+    let mut resp = match dispatch(state, &parts, &mut body).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
     };
+    if let Some(unread) = body {
+        finish_unread(&parts.headers, unread, &mut resp).await;
+    }
     tracing::debug!(
-        %method,
-        %path,
+        method = %parts.method,
+        path = %parts.uri.path(),
         status = resp.status().as_u16(),
         micros = started.elapsed().as_micros() as u64,
         "request"
@@ -108,16 +111,38 @@ pub(crate) async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Resp
     resp
 }
 
+/// A request answered without reading its body (refused before the handler needed it, or an
+/// endpoint that takes none) leaves the body's bytes on the connection, and hyper then
+/// closes it after the response without saying so. A keep-alive client that reuses the
+/// connection at that moment loses its next request ("connection closed without
+/// response"). So a small body is read and discarded, keeping the connection usable; a large
+/// one, or one the client waits to send (`Expect: 100-continue`), gets `Connection: close`,
+/// which tells the client not to reuse the connection.
+async fn finish_unread(headers: &hyper::HeaderMap, body: Incoming, resp: &mut Response<Body>) {
+    use hyper::body::Body as _;
+    if body.is_end_stream() {
+        return;
+    }
+    let expects_continue = headers.contains_key(hyper::header::EXPECT);
+    if expects_continue || !super::input::discard_small(body).await {
+        resp.headers_mut().insert(
+            hyper::header::CONNECTION,
+            hyper::header::HeaderValue::from_static("close"),
+        );
+    }
+}
+
 async fn dispatch(
     state: Arc<AppState>,
-    req: Request<Incoming>,
+    parts: &hyper::http::request::Parts,
+    body: &mut Option<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
     // Authentication comes before validation (as FastAPI's dependencies do), but a path
     // that names no endpoint is a 404 for everyone.
-    let route = match route(req.method(), req.uri().path()) {
+    let route = match route(&parts.method, parts.uri.path()) {
         Ok(route) => route,
         Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
-            auth::authenticate(&state, req.headers()).await?;
+            auth::authenticate(&state, &parts.headers).await?;
             return Err(e);
         }
         Err(e) => return Err(e),
@@ -125,41 +150,41 @@ async fn dispatch(
     if let Route::Health = route {
         return Ok(health(&state));
     }
-    let key = auth::authenticate(&state, req.headers()).await?;
+    let key = auth::authenticate(&state, &parts.headers).await?;
     if !matches!(route, Route::PlanStatus) {
         auth::check_not_blocked(&state, &key.account).await?;
     }
-    let (parts, body) = req.into_parts();
     let ctx = handlers::Ctx {
         state,
         key,
         query: parts.uri.query().map(str::to_owned),
     };
-    let read_body = |ctx: &handlers::Ctx| {
+    let read_body = |ctx: &handlers::Ctx, body: &mut Option<Incoming>| {
         let max = ctx.state.config.max_body_bytes;
+        let body = body.take().expect("the body is read once");
         super::input::read_body(&parts.headers, body, max)
     };
     match route {
         Route::Health => Ok(health(&ctx.state)),
         Route::WriteMemories => {
-            let bytes = read_body(&ctx).await?;
+            let bytes = read_body(&ctx, body).await?;
             handlers::write_memories(&ctx, &bytes).await
         }
         Route::ListMemories => handlers::list_memories(&ctx).await,
         Route::DeleteMemories => handlers::delete_memories(&ctx).await,
         Route::Query => {
-            let bytes = read_body(&ctx).await?;
+            let bytes = read_body(&ctx, body).await?;
             handlers::query(&ctx, &bytes).await
         }
         Route::Supersede(id) => {
-            let bytes = read_body(&ctx).await?;
+            let bytes = read_body(&ctx, body).await?;
             handlers::supersede(&ctx, id, &bytes).await
         }
         Route::Timeline(id) => handlers::timeline(&ctx, id).await,
         Route::Audit(id) => handlers::audit(&ctx, id).await,
         Route::GetSettings => handlers::get_settings(&ctx).await,
         Route::PatchSettings => {
-            let bytes = read_body(&ctx).await?;
+            let bytes = read_body(&ctx, body).await?;
             handlers::patch_settings(&ctx, &bytes).await
         }
         Route::PlanStatus => handlers::plan_status(&ctx).await,
