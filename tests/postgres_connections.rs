@@ -10,51 +10,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use aurra::{ListQuery, NewMemory, PostgresConfig, Store, StoreOptions};
-use backends::{Kind, TestBackend};
+use backends::{Admin, Kind, TestBackend};
 
 /// How long a test waits for something that should happen at once before it fails.
 const PATIENCE: Duration = Duration::from_secs(10);
-
-/// A client of the test database on a runtime of its own.
-struct Admin {
-    runtime: tokio::runtime::Runtime,
-    client: tokio_postgres::Client,
-}
-
-impl Admin {
-    fn connect(schema: &str) -> Admin {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let client = runtime.block_on(async {
-            let (client, connection) =
-                tokio_postgres::connect(&backends::database_url(), tokio_postgres::NoTls)
-                    .await
-                    .expect("connect");
-            tokio::spawn(connection);
-            client
-                .batch_execute(&format!("SET search_path TO \"{schema}\""))
-                .await
-                .expect("search path");
-            client
-        });
-        Admin { runtime, client }
-    }
-
-    fn query(&self, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> i64 {
-        self.runtime
-            .block_on(self.client.query_one(sql, params))
-            .expect(sql)
-            .get(0)
-    }
-
-    fn execute(&self, sql: &str) {
-        self.runtime
-            .block_on(self.client.batch_execute(sql))
-            .expect(sql);
-    }
-}
 
 /// The test database's URL with `application_name` set, so that the test can find the
 /// store's own connections among every other test's.
@@ -66,6 +25,17 @@ fn url_named(name: &str) -> String {
     } else {
         format!("{url} application_name={name}")
     }
+}
+
+/// A store on `schema` whose connections carry an `application_name` of their own (returned),
+/// so that the test can find them in `pg_stat_activity`.
+fn open_named(schema: &str, pool_size: usize) -> (String, Store) {
+    let name = format!("aurra-test-{}", uuid::Uuid::now_v7().simple());
+    let config = PostgresConfig::new(url_named(&name))
+        .schema(schema)
+        .pool_size(pool_size);
+    let store = Store::open_postgres(&config, StoreOptions::new()).expect("open");
+    (name, store)
 }
 
 /// Waits until `done` holds, failing the test after [`PATIENCE`].
@@ -80,16 +50,8 @@ fn eventually(what: &str, mut done: impl FnMut() -> bool) {
 #[test]
 fn a_store_keeps_working_after_the_database_closed_its_connections() {
     let backend = TestBackend::new(Kind::Postgres);
-    let schema = backend
-        .postgres()
-        .expect("a PostgreSQL backend")
-        .schema_name()
-        .to_owned();
-    let name = format!("aurra-test-{}", uuid::Uuid::now_v7().simple());
-    let config = PostgresConfig::new(url_named(&name))
-        .schema(schema.clone())
-        .pool_size(4);
-    let store = Store::open_postgres(&config, StoreOptions::new()).expect("open");
+    let schema = backend.schema_name().to_owned();
+    let (name, store) = open_named(&schema, 4);
     let id = store
         .write("acme", NewMemory::new("Alice works at Acme"))
         .expect("write")
@@ -109,17 +71,17 @@ fn a_store_keeps_working_after_the_database_closed_its_connections() {
     let admin = Admin::connect(&schema);
     let mine = "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1";
     assert!(
-        admin.query(mine, &[&name]) >= 2,
+        admin.count(mine, &[&name]) >= 2,
         "the pool and the poller are connected"
     );
-    let terminated = admin.query(
+    let terminated = admin.count(
         "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity \
          WHERE application_name = $1",
         &[&name],
     );
     assert!(terminated >= 2);
     eventually("the terminated connections are gone", || {
-        admin.query(mine, &[&name]) == 0
+        admin.count(mine, &[&name]) == 0
     });
 
     // Reads and writes work at once: closed idle connections are not handed out.
@@ -157,14 +119,8 @@ fn a_store_keeps_working_after_the_database_closed_its_connections() {
 #[test]
 fn one_accounts_write_does_not_wait_for_anothers_commit() {
     let backend = TestBackend::new(Kind::Postgres);
-    let schema = backend
-        .postgres()
-        .expect("a PostgreSQL backend")
-        .schema_name()
-        .to_owned();
-    let name = format!("aurra-test-{}", uuid::Uuid::now_v7().simple());
-    let config = PostgresConfig::new(url_named(&name)).schema(schema.clone());
-    let store = Store::open_postgres(&config, StoreOptions::new()).expect("open");
+    let schema = backend.schema_name().to_owned();
+    let (name, store) = open_named(&schema, 16);
     store.write("acme", NewMemory::new("first")).expect("write");
     store
         .write("globex", NewMemory::new("first"))
@@ -188,7 +144,7 @@ fn one_accounts_write_does_not_wait_for_anothers_commit() {
     let acme = write("acme");
     // Wait until acme's write is in its commit, waiting on the row.
     eventually("acme's write is waiting on its clock row", || {
-        admin.query(
+        admin.count(
             "SELECT count(*) FROM pg_stat_activity \
              WHERE application_name = $1 AND wait_event_type = 'Lock'",
             &[&name],

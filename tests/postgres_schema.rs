@@ -8,31 +8,11 @@
 mod backends;
 
 use aurra::{Error, NewMemory, Store, StoreOptions};
-use backends::{Kind, TestBackend};
+use backends::{Admin, Kind, TestBackend};
 
 /// Runs `sql` in the test's schema.
 fn execute(backend: &TestBackend, sql: &str) -> Vec<tokio_postgres::Row> {
-    let schema = backend
-        .postgres()
-        .expect("a PostgreSQL backend")
-        .schema_name()
-        .to_owned();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let (client, connection) =
-            tokio_postgres::connect(&backends::database_url(), tokio_postgres::NoTls)
-                .await
-                .expect("connect");
-        tokio::spawn(connection);
-        client
-            .batch_execute(&format!("SET search_path TO \"{schema}\""))
-            .await
-            .expect("search path");
-        client.query(sql, &[]).await.expect(sql)
-    })
+    Admin::connect(backend.schema_name()).rows(sql, &[])
 }
 
 fn open(backend: &TestBackend) -> aurra::Result<Store> {

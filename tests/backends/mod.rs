@@ -82,6 +82,11 @@ impl TestBackend {
         })
     }
 
+    /// The schema of a PostgreSQL backend.
+    pub fn schema_name(&self) -> &str {
+        self.schema.as_deref().expect("a PostgreSQL backend")
+    }
+
     /// Opens (or reopens) the store with `options`: on redb the same file each time.
     pub fn open(&self, options: StoreOptions) -> Store {
         self.try_open(options).expect("open the store")
@@ -93,6 +98,63 @@ impl TestBackend {
             return Store::open_postgres(&config, options);
         }
         Store::open_with(self.path(), options)
+    }
+}
+
+/// A plain client of the test database, working in one schema, on a runtime of its own: for
+/// a test that inspects or changes what a store wrote behind its back.
+#[cfg(feature = "postgres")]
+pub struct Admin {
+    runtime: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+}
+
+#[cfg(feature = "postgres")]
+impl Admin {
+    pub fn connect(schema: &str) -> Admin {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let client = runtime.block_on(async {
+            let (client, connection) =
+                tokio_postgres::connect(&database_url(), tokio_postgres::NoTls)
+                    .await
+                    .expect("connect");
+            tokio::spawn(connection);
+            client
+                .batch_execute(&format!("SET search_path TO \"{schema}\""))
+                .await
+                .expect("search path");
+            client
+        });
+        Admin { runtime, client }
+    }
+
+    /// The rows of one statement.
+    pub fn rows(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Vec<tokio_postgres::Row> {
+        self.runtime
+            .block_on(self.client.query(sql, params))
+            .expect(sql)
+    }
+
+    /// The one `bigint` a statement returns (a count).
+    pub fn count(&self, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> i64 {
+        self.runtime
+            .block_on(self.client.query_one(sql, params))
+            .expect(sql)
+            .get(0)
+    }
+
+    /// Runs statements as one simple query.
+    pub fn execute(&self, sql: &str) {
+        self.runtime
+            .block_on(self.client.batch_execute(sql))
+            .expect(sql);
     }
 }
 
