@@ -6,6 +6,8 @@
 //! and key layout. Changing any of them requires bumping [`FORMAT_VERSION`] and a new golden
 //! fixture (`tests/fixtures/`).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::account::{Account, ApiKey, Settings, Usage};
@@ -51,36 +53,14 @@ pub(crate) struct RowRecord {
 /// Where a row's original input is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum RowInput {
-    /// In the row record (record version 1).
-    Inline(String),
+    /// In the row record (record version 1), decoded straight into the shared form.
+    Inline(Arc<str>),
     /// In `inputs`, under the row's scope, by its SHA-256 (record version 2).
     Shared([u8; 32]),
 }
 
-/// Record version 1 of a row, exactly as format 1 wrote it from the start (decoding).
-#[derive(Deserialize)]
-struct RowV1 {
-    positions: Vec<TreePosition>,
-    account: String,
-    tenant: Option<String>,
-    decision: String,
-    summary: String,
-    topic: String,
-    importance_score: u8,
-    source: String,
-    channel: String,
-    session_id: Option<String>,
-    original_message: String,
-    original_input: String,
-    external_id: Option<String>,
-    captured_at: Timestamp,
-    created_at: Timestamp,
-    valid_from: Timestamp,
-    extraction: Option<Extraction>,
-    shape: WriteShape,
-}
-
-/// Record version 1, borrowed (encoding: the same bytes as [`RowV1`], with no copy).
+/// Record version 1 of a row, exactly as format 1 wrote it from the start, borrowed
+/// (encoding; decoding: [`RowVisitor`]).
 #[derive(Serialize)]
 pub(crate) struct RowV1Ref<'a> {
     pub positions: &'a [TreePosition],
@@ -104,30 +84,7 @@ pub(crate) struct RowV1Ref<'a> {
 }
 
 /// Record version 2 of a row: its input by reference, its original message only when it is
-/// not the input's first characters (decoding).
-#[derive(Deserialize)]
-struct RowV2 {
-    positions: Vec<TreePosition>,
-    account: String,
-    tenant: Option<String>,
-    decision: String,
-    summary: String,
-    topic: String,
-    importance_score: u8,
-    source: String,
-    channel: String,
-    session_id: Option<String>,
-    original_message: Option<String>,
-    input: [u8; 32],
-    external_id: Option<String>,
-    captured_at: Timestamp,
-    created_at: Timestamp,
-    valid_from: Timestamp,
-    extraction: Option<Extraction>,
-    shape: WriteShape,
-}
-
-/// Record version 2, borrowed (encoding).
+/// not the input's first characters (encoding; decoding: [`RowVisitor`]).
 #[derive(Serialize)]
 pub(crate) struct RowV2Ref<'a> {
     pub positions: &'a [TreePosition],
@@ -167,57 +124,89 @@ pub(crate) fn decode_row(bytes: &[u8]) -> Result<RowRecord> {
     let corrupt = |e: postcard::Error| Error::Corrupted(format!("row record: {e}"));
     match bytes.split_first() {
         None => Err(Error::Corrupted("empty row record".into())),
-        Some((1, body)) => {
-            let r: RowV1 = postcard::from_bytes(body).map_err(corrupt)?;
-            Ok(RowRecord {
-                positions: r.positions,
-                account: r.account,
-                tenant: r.tenant,
-                decision: r.decision,
-                summary: r.summary,
-                topic: r.topic,
-                importance_score: r.importance_score,
-                source: r.source,
-                channel: r.channel,
-                session_id: r.session_id,
-                original_message: Some(r.original_message),
-                original_input: RowInput::Inline(r.original_input),
-                external_id: r.external_id,
-                captured_at: r.captured_at,
-                created_at: r.created_at,
-                valid_from: r.valid_from,
-                extraction: r.extraction,
-                shape: r.shape,
-            })
-        }
-        Some((2, body)) => {
-            let r: RowV2 = postcard::from_bytes(body).map_err(corrupt)?;
-            Ok(RowRecord {
-                positions: r.positions,
-                account: r.account,
-                tenant: r.tenant,
-                decision: r.decision,
-                summary: r.summary,
-                topic: r.topic,
-                importance_score: r.importance_score,
-                source: r.source,
-                channel: r.channel,
-                session_id: r.session_id,
-                original_message: r.original_message,
-                original_input: RowInput::Shared(r.input),
-                external_id: r.external_id,
-                captured_at: r.captured_at,
-                created_at: r.created_at,
-                valid_from: r.valid_from,
-                extraction: r.extraction,
-                shape: r.shape,
-            })
+        Some((&version @ (1 | 2), body)) => {
+            let mut de = postcard::Deserializer::from_bytes(body);
+            serde::Deserializer::deserialize_tuple(&mut de, ROW_FIELDS, RowVisitor { version })
+                .map_err(corrupt)
         }
         Some((&found, _)) => Err(Error::IncompatibleFormat {
             found: u32::from(found),
             supported: u32::from(ROW_RECORD_VERSION),
             unknown_features: Vec::new(),
         }),
+    }
+}
+
+/// The number of fields of a row record (both versions).
+const ROW_FIELDS: usize = 18;
+
+/// Decodes a row record of version 1 ([`RowV1Ref`]'s fields) or 2 ([`RowV2Ref`]'s) straight
+/// into a [`RowRecord`]: the versions differ in two fields, and a record is read on every
+/// row a list touches, so it is built once rather than decoded into a struct per version
+/// and moved (a few hundred bytes per row).
+struct RowVisitor {
+    version: u8,
+}
+
+impl<'de> serde::de::Visitor<'de> for RowVisitor {
+    type Value = RowRecord;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a row record of version {}", self.version)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<RowRecord, A::Error> {
+        let mut index = 0usize..;
+        macro_rules! element {
+            ($ty:ty) => {{
+                let at = index.next().unwrap_or_default();
+                seq.next_element::<$ty>()?
+                    .ok_or_else(|| serde::de::Error::invalid_length(at, &self))?
+            }};
+        }
+        let positions = element!(Vec<TreePosition>);
+        let account = element!(String);
+        let tenant = element!(Option<String>);
+        let decision = element!(String);
+        let summary = element!(String);
+        let topic = element!(String);
+        let importance_score = element!(u8);
+        let source = element!(String);
+        let channel = element!(String);
+        let session_id = element!(Option<String>);
+        let (original_message, original_input) = if self.version == 1 {
+            let message = element!(String);
+            // Read from the record's bytes into its `Arc` at once: through a `String` it
+            // would be allocated and copied twice, and it is often the longest field.
+            let input = element!(&'de str);
+            (Some(message), RowInput::Inline(Arc::from(input)))
+        } else {
+            let message = element!(Option<String>);
+            (message, RowInput::Shared(element!([u8; 32])))
+        };
+        Ok(RowRecord {
+            positions,
+            account,
+            tenant,
+            decision,
+            summary,
+            topic,
+            importance_score,
+            source,
+            channel,
+            session_id,
+            original_message,
+            original_input,
+            external_id: element!(Option<String>),
+            captured_at: element!(Timestamp),
+            created_at: element!(Timestamp),
+            valid_from: element!(Timestamp),
+            extraction: element!(Option<Extraction>),
+            shape: element!(WriteShape),
+        })
     }
 }
 
@@ -850,6 +839,97 @@ mod tests {
         );
         assert_eq!(decode_node(&encode_node(&s, None)).unwrap(), (s, None));
         assert!(decode_node(&[0; 41]).is_err());
+    }
+
+    #[test]
+    fn row_records_of_both_versions_decode_field_by_field_and_truncation_is_corrupted() {
+        let positions = [TreePosition { tree: 3, seq: 9 }];
+        let extraction = Extraction {
+            provider: "builtin".into(),
+            model: "rules".into(),
+            prompt_version: "rules-v1".into(),
+            extracted_at: Timestamp::from_micros(5),
+        };
+        let v1 = encode_row_v1(&RowV1Ref {
+            positions: &positions,
+            account: "acme",
+            tenant: Some("crm"),
+            decision: "Alice works at Acme",
+            summary: "Alice works at Acme",
+            topic: "work",
+            importance_score: 7,
+            source: "chat",
+            channel: "api",
+            session_id: Some("s1"),
+            original_message: "Alice works",
+            original_input: "Alice works at Acme, she said",
+            external_id: None,
+            captured_at: Timestamp::from_micros(1),
+            created_at: Timestamp::from_micros(2),
+            valid_from: Timestamp::from_micros(3),
+            extraction: Some(&extraction),
+            shape: WriteShape::Messages,
+        });
+        let row = decode_row(&v1).unwrap();
+        assert_eq!(row.positions, positions);
+        assert_eq!(
+            (row.account.as_str(), row.tenant.as_deref()),
+            ("acme", Some("crm"))
+        );
+        assert_eq!(row.original_message.as_deref(), Some("Alice works"));
+        assert_eq!(
+            row.original_input,
+            RowInput::Inline("Alice works at Acme, she said".into())
+        );
+        assert_eq!(row.session_id.as_deref(), Some("s1"));
+        assert_eq!(row.external_id, None);
+        assert_eq!(
+            (row.captured_at, row.created_at, row.valid_from),
+            (
+                Timestamp::from_micros(1),
+                Timestamp::from_micros(2),
+                Timestamp::from_micros(3)
+            )
+        );
+        assert_eq!(row.extraction, Some(extraction.clone()));
+        assert_eq!(row.shape, WriteShape::Messages);
+
+        let v2 = encode_row_v2(&RowV2Ref {
+            positions: &positions,
+            account: "acme",
+            tenant: None,
+            decision: "d",
+            summary: "s",
+            topic: "t",
+            importance_score: 1,
+            source: "src",
+            channel: "ch",
+            session_id: None,
+            original_message: None,
+            input: [7; 32],
+            external_id: Some("x-1"),
+            captured_at: Timestamp::from_micros(4),
+            created_at: Timestamp::from_micros(5),
+            valid_from: Timestamp::from_micros(6),
+            extraction: None,
+            shape: WriteShape::Content,
+        });
+        let row = decode_row(&v2).unwrap();
+        assert_eq!(row.original_message, None);
+        assert_eq!(row.original_input, RowInput::Shared([7; 32]));
+        assert_eq!(row.external_id.as_deref(), Some("x-1"));
+        assert_eq!(row.valid_from, Timestamp::from_micros(6));
+        assert_eq!(row.shape, WriteShape::Content);
+
+        for record in [&v1, &v2] {
+            for cut in 1..record.len() {
+                assert!(
+                    matches!(decode_row(&record[..cut]), Err(Error::Corrupted(_))),
+                    "a record cut at {cut} of {} bytes",
+                    record.len()
+                );
+            }
+        }
     }
 
     #[test]

@@ -130,7 +130,7 @@ fn walk_tree(
     listing: &Listing<'_>,
     keep: &dyn Fn(&Memory) -> bool,
 ) -> Result<Vec<Memory>> {
-    let mut memories = Vec::new();
+    let mut memories = Vec::with_capacity(listing.limit.min(64));
     let replay_at = listing.mode.transaction_instant();
     let (mode, now) = (listing.mode, listing.now);
     let predicate = |s: &Summary| may_match(&mode, now, s);
@@ -154,9 +154,10 @@ fn walk_tree(
                 None => return Ok(ControlFlow::Continue(())),
             }
         };
-        let memory = render(id, row, &version, inputs)?;
-        if keep(&memory) {
-            memories.push(memory);
+        // Rendered in place: a memory is large, and each move of it is a copy.
+        memories.push(render(id, row, &version, inputs)?);
+        if !memories.last().is_some_and(keep) {
+            memories.pop();
         }
         Ok(if memories.len() >= listing.limit {
             ControlFlow::Break(())

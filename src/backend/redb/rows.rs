@@ -126,7 +126,7 @@ pub(crate) fn render(
 ) -> Result<Memory> {
     let scope = row.positions.first().map_or(0, |p| p.tree);
     let original_input: Arc<str> = match row.original_input {
-        RowInput::Inline(text) => text.into(),
+        RowInput::Inline(text) => text,
         RowInput::Shared(hash) => inputs(scope, &hash)?,
     };
     let original_message = row
