@@ -80,6 +80,7 @@ pub use answer::{
 #[cfg(feature = "postgres")]
 pub use backend::postgres::PostgresConfig;
 pub use backend::redb::FORMAT_VERSION;
+pub use backend::{StorageStats, TableStats};
 pub use embed::Embedder;
 #[cfg(feature = "http")]
 pub use embed::OpenAiEmbedder;

@@ -285,3 +285,63 @@ fn aurra_embed_backfills_vectors_for_memories_written_without_them() {
     );
     assert_eq!(fake.seen().len(), 1);
 }
+
+#[test]
+fn stats_shows_every_table_and_refuses_a_missing_store() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = aurra()
+        .args(["stats", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run aurra stats");
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("no store at"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    assert!(
+        !dir.path().join("aurra.redb").exists(),
+        "stats must not create a store"
+    );
+
+    {
+        let store = aurra::Store::open(dir.path().join("aurra.redb")).expect("open");
+        for text in ["Alice works at Acme", "Bob works at Initech"] {
+            store
+                .write("acme", aurra::NewMemory::new(text))
+                .expect("write");
+        }
+    }
+    let table = aurra()
+        .args(["stats", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run aurra stats");
+    assert!(table.status.success());
+    let text = String::from_utf8_lossy(&table.stdout);
+    let rows: Vec<&str> = text
+        .lines()
+        .find(|l| l.starts_with("rows "))
+        .unwrap_or_else(|| panic!("no rows line in:\n{text}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(rows[1], "2", "{text}");
+
+    let json = aurra()
+        .args(["stats", "--json", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run aurra stats --json");
+    assert!(json.status.success());
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(value["backend"], "redb");
+    let rows = value["tables"]
+        .as_array()
+        .expect("tables")
+        .iter()
+        .find(|t| t["name"] == "rows")
+        .expect("the rows table");
+    assert_eq!(rows["entries"], 2);
+    assert!(value["total_bytes"].as_u64().expect("file length") > 0);
+}

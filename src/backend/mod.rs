@@ -69,6 +69,41 @@ pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
     /// The next `batch` rows (of every account, in id order after `after`) that have no
     /// vector of space `tag`, and the last id examined (`None` when the scan is done).
     fn unembedded(&self, after: Option<MemoryId>, tag: u64, batch: usize) -> Result<Backlog>;
+
+    /// Where the store's bytes are, table by table ([`crate::Store::storage_stats`]).
+    fn storage_stats(&self) -> Result<StorageStats>;
+}
+
+/// Where a store's bytes are: the whole and each table (`Store::storage_stats`, `aurra
+/// stats`). Figures a backend cannot know are `None`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageStats {
+    /// `"redb"` or `"postgres"`.
+    pub backend: &'static str,
+    /// The file's length (redb on a path), or the schema's total size (PostgreSQL).
+    pub total_bytes: Option<u64>,
+    /// Bytes in pages that hold data (redb: allocated pages).
+    pub allocated_bytes: u64,
+    /// Pages of the file that hold nothing and are reused by later writes (redb:
+    /// `total - allocated`; `Store::compact` returns them to the file system).
+    pub free_bytes: Option<u64>,
+    /// Each table, largest first.
+    pub tables: Vec<TableStats>,
+}
+
+/// One table of a store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableStats {
+    /// The table's name.
+    pub name: String,
+    /// Entries (redb) or rows (PostgreSQL).
+    pub entries: u64,
+    /// Bytes of the pages the table occupies, its indexes included on PostgreSQL.
+    pub bytes: u64,
+    /// Bytes of keys and values stored (redb), or of the table's heap (PostgreSQL).
+    pub stored_bytes: u64,
+    /// Bytes of the table's pages that hold nothing (redb: fragmentation inside pages).
+    pub fragmented_bytes: Option<u64>,
 }
 
 /// Which write requests share a transaction (group commit, `store/group.rs`).

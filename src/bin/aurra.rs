@@ -45,6 +45,15 @@ enum Command {
         #[arg(long, default_value_t = 128)]
         batch: usize,
     },
+    /// Show where the store's bytes are, table by table: entries, pages, stored bytes and
+    /// the unused space inside pages (on a data dir, stop the server first).
+    Stats {
+        #[command(flatten)]
+        data: DataDir,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Prepare a PostgreSQL database: apply the schema migrations, or print the statements
     /// that distribute the schema on Citus.
     Database {
@@ -325,6 +334,7 @@ fn main() -> Result<()> {
             println!("embedded {total} memories");
             Ok(())
         }
+        Command::Stats { data, json } => stats(&data, json),
         Command::Database { command } => database(command),
         Command::Eval { command } => eval(command),
     }
@@ -390,6 +400,63 @@ fn eval(command: EvalCommand) -> Result<()> {
     }
     .with_context(|| format!("evaluating {}", file.display()))?;
     print!("{report}");
+    Ok(())
+}
+
+/// `aurra stats`: the store's [`aurra::StorageStats`], as a table or JSON.
+fn stats(data: &DataDir, json: bool) -> Result<()> {
+    if data.database.is_none() && !data.data_dir.join("aurra.redb").exists() {
+        bail!("no store at {}", data.describe());
+    }
+    let stats = open_store(data, StoreOptions::default())?.storage_stats()?;
+    if json {
+        let tables: Vec<serde_json::Value> = stats
+            .tables
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "name": t.name,
+                    "entries": t.entries,
+                    "bytes": t.bytes,
+                    "stored_bytes": t.stored_bytes,
+                    "fragmented_bytes": t.fragmented_bytes,
+                })
+            })
+            .collect();
+        let out = serde_json::json!({
+            "backend": stats.backend,
+            "total_bytes": stats.total_bytes,
+            "allocated_bytes": stats.allocated_bytes,
+            "free_bytes": stats.free_bytes,
+            "tables": tables,
+        });
+        println!("{out:#}");
+        return Ok(());
+    }
+    let mib = |bytes: u64| format!("{:.1}", bytes as f64 / (1024.0 * 1024.0));
+    let or_dash = |bytes: Option<u64>| bytes.map_or_else(|| "-".to_owned(), mib);
+    println!(
+        "{} ({}): total {} MiB, allocated {} MiB, free pages {} MiB",
+        data.describe(),
+        stats.backend,
+        or_dash(stats.total_bytes),
+        mib(stats.allocated_bytes),
+        or_dash(stats.free_bytes)
+    );
+    println!(
+        "{:<16} {:>12} {:>12} {:>12} {:>12}",
+        "table", "entries", "pages MiB", "stored MiB", "unused MiB"
+    );
+    for t in &stats.tables {
+        println!(
+            "{:<16} {:>12} {:>12} {:>12} {:>12}",
+            t.name,
+            t.entries,
+            mib(t.bytes),
+            mib(t.stored_bytes),
+            or_dash(t.fragmented_bytes)
+        );
+    }
     Ok(())
 }
 

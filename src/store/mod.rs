@@ -203,6 +203,15 @@ impl Store {
         self.inner.backend.is_poisoned()
     }
 
+    /// Where the store's bytes are, table by table (what `aurra stats` prints). On redb: the
+    /// file's length, its allocated and free pages, and per table its entries, pages, stored
+    /// bytes and the unused space inside its pages; on PostgreSQL: per table its rows (an
+    /// exact count: this reads every table) and its size with indexes. Every account's
+    /// data: an operator's report.
+    pub fn storage_stats(&self) -> Result<crate::StorageStats> {
+        self.inner.backend.storage_stats()
+    }
+
     /// The clock's current reading.
     pub fn clock_now(&self) -> Timestamp {
         self.inner.clock.now()

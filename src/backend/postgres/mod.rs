@@ -33,7 +33,7 @@ use tokio_postgres::{Client, Statement};
 use self::clock::Floors;
 use self::pool::{Pool, Pooled};
 use self::schema::Layout;
-use super::{Backend, Backlog, Grouping, Read, Write};
+use super::{Backend, Backlog, Grouping, Read, StorageStats, TableStats, Write};
 use crate::error::{Error, Result, StorageError};
 use crate::model::MemoryId;
 use crate::text::Analyzer;
@@ -432,6 +432,35 @@ impl Backend for PgBackend {
             backlog.rows.push((row.get(0), id, row.get(2)));
         }
         Ok(backlog)
+    }
+
+    fn storage_stats(&self) -> Result<StorageStats> {
+        let session = self.session()?;
+        let sizes = session.query(sql::TABLE_SIZES, &[])?;
+        let mut tables = Vec::with_capacity(sizes.len());
+        for row in sizes {
+            let name: String = row.get(0);
+            // The name comes from the catalog; quoted, it cannot be anything but a name.
+            let count = format!("SELECT count(*) FROM \"{}\"", name.replace('"', "\"\""));
+            let entries: i64 = session
+                .run(async |client| client.query_one(&count, &[]).await)?
+                .get(0);
+            tables.push(TableStats {
+                name,
+                entries: u64::try_from(entries).unwrap_or(0),
+                bytes: u64::try_from(row.get::<_, i64>(1)).unwrap_or(0),
+                stored_bytes: u64::try_from(row.get::<_, i64>(2)).unwrap_or(0),
+                fragmented_bytes: None,
+            });
+        }
+        let total = tables.iter().map(|t| t.bytes).sum();
+        Ok(StorageStats {
+            backend: "postgres",
+            total_bytes: Some(total),
+            allocated_bytes: total,
+            free_bytes: None,
+            tables,
+        })
     }
 }
 

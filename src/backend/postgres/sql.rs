@@ -228,6 +228,17 @@ pub(crate) const INDEX_SOURCE: &str =
 pub(crate) const ACCOUNTS_WITH_MEMORIES: &str = "SELECT DISTINCT account_id FROM memories";
 pub(crate) const CLEAR_LEXICAL: &str = "TRUNCATE postings, lexical_stats";
 
+/// Every table of the schema with its size: all partitions counted, indexes and TOAST
+/// included in the total (see [`CROSS_ACCOUNT`]).
+pub(crate) const TABLE_SIZES: &str = "SELECT c.relname::text, \
+         CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(pg_total_relation_size(t.relid)), 0) \
+             FROM pg_partition_tree(c.oid) t) ELSE pg_total_relation_size(c.oid) END::bigint AS total, \
+         CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(pg_relation_size(t.relid)), 0) \
+             FROM pg_partition_tree(c.oid) t) ELSE pg_relation_size(c.oid) END::bigint \
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition \
+     ORDER BY total DESC, 1";
+
 /// The statements that do not filter by one account, and why each is acceptable: on Citus
 /// they are the only multi-shard statements, and none is on a request's path except the
 /// error path of a foreign id.
@@ -252,6 +263,10 @@ pub(crate) const CROSS_ACCOUNT: &[(&str, &str)] = &[
     (
         CLEAR_LEXICAL,
         "rebuilding the lexical index after a handle wrote without it",
+    ),
+    (
+        TABLE_SIZES,
+        "aurra stats: the sizes of the whole schema, an operator's report",
     ),
 ];
 

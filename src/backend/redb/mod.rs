@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use ::redb::{
     Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable,
-    WriteTransaction,
+    ReadableTableMetadata, TableHandle, WriteTransaction,
 };
 use uuid::Uuid;
 
@@ -40,7 +40,7 @@ use self::encoding::{Facet, RowRecord, decode_event, decode_row, event_key};
 use self::tables::*;
 use super::{
     Backend, Backlog, Duplicate, Grouping, Listing, Lookup, Neighbour, NewRow, Owned, Read, Scope,
-    ScopePostings, Stored, Tenants, Version, Write,
+    ScopePostings, StorageStats, Stored, TableStats, Tenants, Version, Write,
 };
 use crate::account::{Account, ApiKey, Settings, Usage};
 use crate::error::{Error, Result};
@@ -97,6 +97,9 @@ pub(crate) struct Options<'a> {
 #[derive(Debug)]
 pub(crate) struct RedbBackend {
     db: Database,
+    /// The file, when the store was opened on a path (its length is reported by
+    /// `storage_stats`).
+    path: Option<std::path::PathBuf>,
     clock: Arc<dyn Clock>,
     durable: bool,
     poisoned: AtomicBool,
@@ -116,7 +119,9 @@ impl RedbBackend {
             Self::create_file(path, options)?;
         }
         let db = Self::builder(options).create(path)?;
-        Self::init(db, options)
+        let mut backend = Self::init(db, options)?;
+        backend.path = Some(path.to_owned());
+        Ok(backend)
     }
 
     fn create_file(path: &Path, options: &Options<'_>) -> Result<()> {
@@ -207,6 +212,7 @@ impl RedbBackend {
         txn.commit()?;
         Ok(RedbBackend {
             db,
+            path: None,
             clock: options.clock.clone(),
             durable: options.durable,
             poisoned: AtomicBool::new(false),
@@ -308,6 +314,41 @@ impl Backend for RedbBackend {
     fn grouping(&self) -> Grouping {
         // One write transaction at a time: every queued request shares the next.
         Grouping::Store
+    }
+
+    fn storage_stats(&self) -> Result<StorageStats> {
+        // redb reports the whole file's page counts from a write transaction only; it is
+        // aborted, having written nothing.
+        let txn = self.db.begin_write()?;
+        let whole = txn.stats()?;
+        txn.abort()?;
+        let page = whole.page_size() as u64;
+        let allocated = whole.allocated_pages() * page;
+        let total = match &self.path {
+            Some(path) => Some(std::fs::metadata(path)?.len()),
+            None => None,
+        };
+        let read = self.db.begin_read()?;
+        let mut tables = Vec::new();
+        for handle in read.list_tables()? {
+            let table = read.open_untyped_table(handle.clone())?;
+            let stats = table.stats()?;
+            tables.push(TableStats {
+                name: handle.name().to_owned(),
+                entries: table.len()?,
+                bytes: (stats.leaf_pages() + stats.branch_pages()) * page,
+                stored_bytes: stats.stored_bytes(),
+                fragmented_bytes: Some(stats.fragmented_bytes()),
+            });
+        }
+        tables.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
+        Ok(StorageStats {
+            backend: "redb",
+            total_bytes: total,
+            allocated_bytes: allocated,
+            free_bytes: total.map(|t| t.saturating_sub(allocated)),
+            tables,
+        })
     }
 
     fn unembedded(&self, after: Option<MemoryId>, tag: u64, batch: usize) -> Result<Backlog> {

@@ -1,0 +1,66 @@
+//! `Store::storage_stats` (what `aurra stats` prints): every table of the store with its
+//! entries and sizes, on every backend, following writes and deletes.
+
+#[macro_use]
+mod backends;
+
+use aurra::{NewMemory, Result, StorageStats, StoreOptions};
+use backends::Kind;
+
+/// The table holding one entry per memory row: `rows` on redb, `memories` on PostgreSQL.
+fn row_entries(stats: &StorageStats) -> u64 {
+    let name = if stats.backend == "redb" {
+        "rows"
+    } else {
+        "memories"
+    };
+    stats
+        .tables
+        .iter()
+        .find(|t| t.name == name)
+        .unwrap_or_else(|| panic!("no table {name} in {stats:?}"))
+        .entries
+}
+
+on_every_backend! {
+    fn the_stats_count_every_row_and_follow_a_delete(backend: &TestBackend) -> Result<()> {
+        let store = backend.try_open(StoreOptions::new())?;
+        let stats = store.storage_stats()?;
+        let expected = if backend.kind == Kind::Redb { "redb" } else { "postgres" };
+        assert_eq!(stats.backend, expected);
+        assert_eq!(row_entries(&stats), 0);
+
+        for i in 0..30 {
+            let tenant = if i < 20 { "crm" } else { "support" };
+            store.write("acme", NewMemory::new(format!("Fact number {i} about Alice")).with_tenant(tenant))?;
+        }
+        let stats = store.storage_stats()?;
+        assert_eq!(row_entries(&stats), 30, "{stats:?}");
+        // Largest first, and every figure consistent with the whole.
+        assert!(stats.tables.windows(2).all(|w| w[0].bytes >= w[1].bytes), "{stats:?}");
+        let pages: u64 = stats.tables.iter().map(|t| t.bytes).sum();
+        assert!(pages <= stats.allocated_bytes, "{stats:?}");
+        for table in &stats.tables {
+            if backend.kind == Kind::Redb {
+                assert!(table.stored_bytes <= table.bytes, "{table:?}");
+                assert!(table.fragmented_bytes.is_some_and(|f| f <= table.bytes), "{table:?}");
+            } else {
+                assert!(table.stored_bytes <= table.bytes, "{table:?}");
+                assert_eq!(table.fragmented_bytes, None);
+            }
+        }
+        if let Some(total) = stats.total_bytes {
+            assert!(total >= stats.allocated_bytes, "{stats:?}");
+            assert_eq!(stats.free_bytes.map(|f| f + stats.allocated_bytes).unwrap_or(total), total);
+        }
+        if backend.kind == Kind::Redb {
+            // Opened on a path: the file's length is known.
+            let file = std::fs::metadata(backend.path()).expect("the store file").len();
+            assert_eq!(stats.total_bytes, Some(file));
+        }
+
+        assert_eq!(store.delete_tenant("acme", Some("crm"))?, 20);
+        assert_eq!(row_entries(&store.storage_stats()?), 10);
+        Ok(())
+    }
+}
