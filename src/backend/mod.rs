@@ -113,6 +113,7 @@ pub(crate) enum Grouping {
     Store,
     /// Requests of the same account: the backend commits accounts in parallel, each on its
     /// own connection and, on Citus, its own shard (PostgreSQL).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     Account,
 }
 
