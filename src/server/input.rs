@@ -64,30 +64,13 @@ const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 /// Reads and discards up to [`DRAIN_LIMIT`] bytes of the rest of a body, for at most
 /// [`DRAIN_TIME`].
 async fn drain(body: Incoming) {
-    let _ = tokio::time::timeout(DRAIN_TIME, discard(body)).await;
+    discard(body, DRAIN_LIMIT).await;
 }
 
-async fn discard(mut body: Incoming) {
-    let mut seen = 0usize;
-    while let Some(Ok(frame)) = body.frame().await {
-        seen += frame.data_ref().map_or(0, |d| d.len());
-        if seen > DRAIN_LIMIT {
-            return;
-        }
-    }
-}
-
-/// How much of a body the server reads and discards when it answers without needing it
-/// (a refused request), to keep the connection usable.
-const UNREAD_LIMIT: usize = 64 * 1024;
-
-/// Reads and discards a body the answer did not need: true when it ended within
-/// [`UNREAD_LIMIT`] bytes and [`DRAIN_TIME`], so the connection can serve another request.
-pub(crate) async fn discard_small(mut body: Incoming) -> bool {
-    use hyper::body::Body as _;
-    if body.size_hint().lower() > UNREAD_LIMIT as u64 {
-        return false;
-    }
+/// Reads and discards the rest of a body, at most `limit` bytes and for at most
+/// [`DRAIN_TIME`]: true when the body ended within both, so the connection can serve
+/// another request.
+async fn discard(mut body: Incoming, limit: usize) -> bool {
     let read = async {
         let mut seen = 0usize;
         loop {
@@ -96,7 +79,7 @@ pub(crate) async fn discard_small(mut body: Incoming) -> bool {
                 Some(Err(_)) => return false,
                 Some(Ok(frame)) => {
                     seen += frame.data_ref().map_or(0, |d| d.len());
-                    if seen > UNREAD_LIMIT {
+                    if seen > limit {
                         return false;
                     }
                 }
@@ -106,6 +89,20 @@ pub(crate) async fn discard_small(mut body: Incoming) -> bool {
     tokio::time::timeout(DRAIN_TIME, read)
         .await
         .unwrap_or(false)
+}
+
+/// How much of a body the server reads and discards when it answers without needing it
+/// (a refused request), to keep the connection usable.
+const UNREAD_LIMIT: usize = 64 * 1024;
+
+/// Reads and discards a body the answer did not need (see [`discard`]): false at once when
+/// it announced more than [`UNREAD_LIMIT`] bytes.
+pub(crate) async fn discard_small(body: Incoming) -> bool {
+    use hyper::body::Body as _;
+    if body.size_hint().lower() > UNREAD_LIMIT as u64 {
+        return false;
+    }
+    discard(body, UNREAD_LIMIT).await
 }
 
 /// Parses a JSON body that must be an object. Malformed JSON (including invalid UTF-8 and an
