@@ -107,9 +107,14 @@ where
     let tree_ids = scope_trees(trees, listing.scope.account, listing.scope.tenants, facet)?;
     let mut memories = Vec::new();
     for tree_id in &tree_ids {
-        memories.extend(walk_tree(
-            nodes, rows, versions, inputs, *tree_id, listing, keep,
-        )?);
+        let found = walk_tree(nodes, rows, versions, inputs, *tree_id, listing, keep)?;
+        // The first tree's rows are kept as they are (most scopes have one tree): moving
+        // them into another vector would copy every memory.
+        if memories.is_empty() {
+            memories = found;
+        } else {
+            memories.extend(found);
+        }
     }
     if tree_ids.len() > 1 {
         // Each tree's rows are newest first; merge them (ties: insertion order, which is
