@@ -345,3 +345,56 @@ fn stats_shows_every_table_and_refuses_a_missing_store() {
     assert_eq!(rows["entries"], 2);
     assert!(value["total_bytes"].as_u64().expect("file length") > 0);
 }
+
+#[test]
+fn compact_shrinks_a_file_after_a_hard_delete_and_refuses_a_missing_store() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = aurra()
+        .args(["compact", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run aurra compact");
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("no store at"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    assert!(!dir.path().join("aurra.redb").exists());
+
+    let file = dir.path().join("aurra.redb");
+    {
+        let store = aurra::Store::open(&file).expect("open");
+        let long = "with a long explanation attached ".repeat(20);
+        let facts = (0..500)
+            .map(|i| aurra::NewMemory::new(format!("Fact {i} {long}")).with_tenant("old"))
+            .collect();
+        store.write_batch("acme", facts).expect("write");
+        store
+            .write("acme", aurra::NewMemory::new("Alice works at Acme"))
+            .expect("write");
+        assert_eq!(
+            store.delete_tenant("acme", Some("old")).expect("delete"),
+            500
+        );
+    }
+    let before = std::fs::metadata(&file).expect("file").len();
+    let out = aurra()
+        .args(["compact", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run aurra compact");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(" MiB -> "), "{text}");
+    let after = std::fs::metadata(&file).expect("file").len();
+    assert!(after < before, "{before} -> {after} bytes");
+    let store = aurra::Store::open(&file).expect("reopen");
+    let listed = store.list("acme", &aurra::ListQuery::new()).expect("list");
+    assert_eq!(listed.memories.len(), 1);
+    assert_eq!(listed.memories[0].decision, "Alice works at Acme");
+}

@@ -4,7 +4,7 @@
 #[macro_use]
 mod backends;
 
-use aurra::{NewMemory, Result, StorageStats, StoreOptions};
+use aurra::{Error, ListQuery, NewMemory, Result, StorageStats, StoreOptions};
 use backends::Kind;
 
 /// The table holding one entry per memory row: `rows` on redb, `memories` on PostgreSQL.
@@ -60,6 +60,57 @@ on_every_backend! {
 
         assert_eq!(store.delete_tenant("acme", Some("crm"))?, 20);
         assert_eq!(row_entries(&store.storage_stats()?), 10);
+        Ok(())
+    }
+}
+
+on_every_backend! {
+    fn compacting_returns_what_a_hard_delete_freed_and_keeps_every_row(backend: &TestBackend) -> Result<()> {
+        let mut store = backend.try_open(StoreOptions::new())?;
+        // Long facts, so that the deleted tenant's pages are many.
+        let filler = "and a long explanation of why it matters ".repeat(20);
+        let batch = |tenant: &str, from: usize, n: usize| -> Vec<NewMemory> {
+            (from..from + n)
+                .map(|i| NewMemory::new(format!("{tenant} fact {i} {filler}")).with_tenant(tenant))
+                .collect()
+        };
+        for from in (0..1000).step_by(250) {
+            store.write_batch("acme", batch("crm", from, 250))?;
+        }
+        store.write_batch("acme", batch("support", 0, 20))?;
+        let kept = store.list("acme", &ListQuery::new().tenant("support").limit(100))?;
+        assert_eq!(kept.memories.len(), 20);
+        assert_eq!(store.delete_tenant("acme", Some("crm"))?, 1000);
+
+        // Not while another handle shares the store.
+        let clone = store.clone();
+        match store.compact() {
+            Err(Error::Conflict(detail)) => assert!(detail.contains("only handle"), "{detail}"),
+            other => panic!("compact with a second handle: {other:?}"),
+        }
+        drop(clone);
+
+        let before = store.storage_stats()?;
+        let shrank = store.compact()?;
+        let after = store.storage_stats()?;
+        if backend.kind == Kind::Redb {
+            assert!(shrank, "a file with a deleted tenant's pages shrinks");
+            let (before, after) = (before.total_bytes.unwrap(), after.total_bytes.unwrap());
+            assert!(after * 2 < before, "file {before} -> {after} bytes");
+            let file = std::fs::metadata(backend.path()).expect("the store file").len();
+            assert_eq!(file, after);
+        } else {
+            assert!(!shrank, "PostgreSQL manages its own space");
+        }
+        // Nothing else moved, and the store still writes.
+        let again = store.list("acme", &ListQuery::new().tenant("support").limit(100))?;
+        assert_eq!(again.memories, kept.memories);
+        assert_eq!(row_entries(&after), 20);
+        store.write("acme", NewMemory::new("After the compaction").with_tenant("support"))?;
+        drop(store);
+        let reopened = backend.try_open(StoreOptions::new())?;
+        let listed = reopened.list("acme", &ListQuery::new().tenant("support").limit(100))?;
+        assert_eq!(listed.memories.len(), 21);
         Ok(())
     }
 }

@@ -72,6 +72,10 @@ pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
 
     /// Where the store's bytes are, table by table ([`crate::Store::storage_stats`]).
     fn storage_stats(&self) -> Result<StorageStats>;
+
+    /// Returns the file's free pages to the file system (redb), or reports that the database
+    /// manages its own space (PostgreSQL: `false`). Needs the only handle.
+    fn compact(&mut self) -> Result<bool>;
 }
 
 /// Where a store's bytes are: the whole and each table (`Store::storage_stats`, `aurra

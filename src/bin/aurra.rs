@@ -54,6 +54,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Return the free pages inside the store's file to the file system: the space hard
+    /// deletes freed and page splits left behind (stop the server first). PostgreSQL
+    /// manages its own space: nothing to do there.
+    Compact {
+        #[command(flatten)]
+        data: DataDir,
+    },
     /// Prepare a PostgreSQL database: apply the schema migrations, or print the statements
     /// that distribute the schema on Citus.
     Database {
@@ -335,6 +342,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Stats { data, json } => stats(&data, json),
+        Command::Compact { data } => compact(&data),
         Command::Database { command } => database(command),
         Command::Eval { command } => eval(command),
     }
@@ -455,6 +463,50 @@ fn stats(data: &DataDir, json: bool) -> Result<()> {
             mib(t.bytes),
             mib(t.stored_bytes),
             or_dash(t.fragmented_bytes)
+        );
+    }
+    Ok(())
+}
+
+/// `aurra compact`: [`Store::compact`], with the file's length before and after.
+fn compact(data: &DataDir) -> Result<()> {
+    if data.database.is_some() {
+        println!(
+            "{}: PostgreSQL reuses the space of deleted rows itself (autovacuum); \
+             nothing to compact",
+            data.describe()
+        );
+        return Ok(());
+    }
+    let path = data.data_dir.join("aurra.redb");
+    if !path.exists() {
+        bail!("no store at {}", data.describe());
+    }
+    let length = || -> Result<u64> {
+        Ok(std::fs::metadata(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .len())
+    };
+    let before = length()?;
+    let mut store = open_store(data, StoreOptions::default())?;
+    let shrank = store
+        .compact()
+        .with_context(|| format!("compacting {}", path.display()))?;
+    drop(store);
+    let after = length()?;
+    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    if shrank {
+        println!(
+            "{}: {:.1} MiB -> {:.1} MiB",
+            path.display(),
+            mib(before),
+            mib(after)
+        );
+    } else {
+        println!(
+            "{}: {:.1} MiB, nothing to compact",
+            path.display(),
+            mib(after)
         );
     }
     Ok(())

@@ -212,6 +212,24 @@ impl Store {
         self.inner.backend.storage_stats()
     }
 
+    /// Returns the free pages inside the store's file to the file system: the space a hard
+    /// delete freed (which later writes reuse anyway) and what page splits left behind. On
+    /// redb the file is rewritten in place, every page moved towards its start, and the tail
+    /// truncated; `true` if the file shrank. On PostgreSQL nothing happens (`false`): the
+    /// database reuses the space of deleted rows itself, and `VACUUM FULL` is an operator's
+    /// decision.
+    ///
+    /// Needs the only handle to the store: it fails with [`Error::Conflict`] while a clone
+    /// of this `Store` exists (a server's threads, say).
+    ///
+    /// [`Error::Conflict`]: crate::Error::Conflict
+    pub fn compact(&mut self) -> Result<bool> {
+        let inner = Arc::get_mut(&mut self.inner).ok_or_else(|| {
+            crate::Error::Conflict("compacting needs the only handle to the store".into())
+        })?;
+        inner.backend.compact()
+    }
+
     /// The clock's current reading.
     pub fn clock_now(&self) -> Timestamp {
         self.inner.clock.now()

@@ -434,6 +434,12 @@ impl Backend for PgBackend {
         Ok(backlog)
     }
 
+    /// PostgreSQL reuses the space of deleted rows itself (autovacuum); giving it back to the
+    /// file system (`VACUUM FULL`) locks tables for as long as it runs, an operator's call.
+    fn compact(&mut self) -> Result<bool> {
+        Ok(false)
+    }
+
     fn storage_stats(&self) -> Result<StorageStats> {
         let session = self.session()?;
         let sizes = session.query(sql::TABLE_SIZES, &[])?;

@@ -351,6 +351,13 @@ impl Backend for RedbBackend {
         })
     }
 
+    fn compact(&mut self) -> Result<bool> {
+        if self.is_poisoned() {
+            return Err(Error::Poisoned);
+        }
+        Ok(self.db.compact()?)
+    }
+
     fn unembedded(&self, after: Option<MemoryId>, tag: u64, batch: usize) -> Result<Backlog> {
         let txn = self.db.begin_read()?;
         let rows = txn.open_table(ROWS)?;
