@@ -12,10 +12,11 @@
 //!
 //! - Format-1 files written before the account tables (`format-v1-before-accounts.redb`)
 //!   before the lexical index (`format-v1-before-lexical.redb`) and before its delta
-//!   (`format-v1-before-delta.redb`) and before the vectors (`format-v1-before-vectors.redb`)
-//!   still read back exactly as recorded: the account tables are created on first use, the
-//!   rows of a file without the index are indexed when it is opened, postings written
-//!   directly stay valid next to the delta, and rows without vectors are found lexically.
+//!   (`format-v1-before-delta.redb`), before the vectors (`format-v1-before-vectors.redb`)
+//!   and before the posting blocks (`format-v1-before-blocks.redb`) still read back exactly
+//!   as recorded: the account tables are created on first use, the rows of a file without
+//!   the index (or with the legacy one-entry-per-posting table) are indexed when it is
+//!   opened, and rows without vectors are found lexically.
 //! - The fixture is written with a deterministic in-process embedder, so its `vectors` table
 //!   is part of the byte comparison, and a semantic search over it finds what it should.
 //!
@@ -65,6 +66,13 @@ const BEFORE_DELTA: (&str, &str) = (
 const BEFORE_VECTORS: (&str, &str) = (
     "format-v1-before-vectors.redb",
     "format-v1-before-vectors.expected.json",
+);
+
+/// Format 1 as written before the posting blocks (the lexical index one entry per (term,
+/// row) in the `postings` table), with every optional table.
+const BEFORE_BLOCKS: (&str, &str) = (
+    "format-v1-before-blocks.redb",
+    "format-v1-before-blocks.expected.json",
 );
 
 /// The fixture's embedder: deterministic, in-process, 4 dimensions (byte sums by position).
@@ -664,6 +672,7 @@ fn files_from_before_the_optional_tables_read_back_exactly_as_recorded() -> Test
         BEFORE_LEXICAL,
         BEFORE_DELTA,
         BEFORE_VECTORS,
+        BEFORE_BLOCKS,
     ] {
         let expected: Value =
             serde_json::from_str(&fs::read_to_string(fixtures_dir().join(expectations))?)?;
@@ -979,7 +988,7 @@ fn the_current_writer_writes_the_fixtures_bytes() -> TestResult {
     assert!(
         golden
             .iter()
-            .any(|l| l.starts_with("rows <prototype-redb> = 01"))
+            .any(|l| l.starts_with("rows <prototype-redb> = 03"))
     );
     Ok(())
 }
@@ -1011,8 +1020,8 @@ fn a_file_or_record_of_another_format_version_is_refused() -> TestResult {
         other => panic!("a version 2 file opened: {other:?}"),
     }
 
-    // One record's version byte: 3, which no build has written (row records are of version 1,
-    // or 2 for rows that share their input, tests/shared_inputs.rs).
+    // One record's version byte: 5, which no build has written (row records are of version 3,
+    // or 4 for rows that share their input, tests/shared_inputs.rs; 1 and 2 in older files).
     let (_dir, path) = fixture_copy()?;
     let bumped = ids["alice-hooli"];
     {
@@ -1025,8 +1034,11 @@ fn a_file_or_record_of_another_format_version_is_refused() -> TestResult {
                 .ok_or("the fixture lacks a row")?
                 .value()
                 .to_vec();
-            assert_eq!(u32::from(record[0]), aurra::FORMAT_VERSION);
-            record[0] = 3;
+            assert_eq!(
+                record[0], 3,
+                "rows with their input inline are of version 3"
+            );
+            record[0] = 5;
             rows.insert(bumped.as_u128(), record.as_slice())?;
         }
         txn.commit()?;
@@ -1036,8 +1048,8 @@ fn a_file_or_record_of_another_format_version_is_refused() -> TestResult {
         matches!(
             r,
             Err(Error::IncompatibleFormat {
-                found: 3,
-                supported: 2,
+                found: 5,
+                supported: 4,
                 ..
             })
         )

@@ -21,16 +21,16 @@ const TOLERANCE: f64 = 0.02;
 /// The fixture is 2 000 facts in two tenants with a history of supersessions (see the
 /// example); lists return 20 rows of one tenant.
 const BASELINE: &[(&str, u64, f64)] = &[
-    ("write", 20, 799_532.0),
-    ("batch_100", 1, 40_418_515.0),
-    ("supersede", 20, 673_836.0),
-    ("get", 20, 18_843.0),
-    ("list_current", 20, 234_237.0),
-    ("list_as_of", 20, 267_625.0),
-    ("list_tx_as_of", 20, 247_805.0),
-    ("list_bitemporal", 20, 288_701.0),
-    ("search", 20, 3_146_000.0),
-    ("timeline", 20, 171_785.0),
+    ("write", 20, 738_850.0),
+    ("batch_100", 1, 24_331_018.0),
+    ("supersede", 20, 590_313.0),
+    ("get", 20, 17_955.0),
+    ("list_current", 20, 216_839.0),
+    ("list_as_of", 20, 249_125.0),
+    ("list_tx_as_of", 20, 228_523.0),
+    ("list_bitemporal", 20, 268_760.0),
+    ("search", 20, 2_665_227.0),
+    ("timeline", 20, 163_138.0),
 ];
 
 fn cargo() -> Command {

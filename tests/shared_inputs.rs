@@ -1,6 +1,6 @@
 //! The facts extracted from one conversation share it: it is stored once per tenant and each
 //! fact refers to it (`NewMemory::conversation`), on every backend. On redb such rows are
-//! records of version 2 and the file requires the `shared-inputs` feature; a golden fixture
+//! records of version 4 (2 in files from before compact records) and the file requires the `shared-inputs` feature; a golden fixture
 //! (`tests/fixtures/format-v1-shared-inputs.redb`) pins their bytes, and a file that requires
 //! a feature this build does not know (`format-v1-requires-unknown-feature.redb`) is refused
 //! with `IncompatibleFormat`, untouched.
@@ -265,7 +265,7 @@ fn regenerate() -> TestResult {
     }
     let store = Store::open_with(&path, StoreOptions::new().clock(ManualClock::new(at(2))))?;
     let expected = json!({
-        "about": "Rows sharing an input (row records of version 2); see tests/shared_inputs.rs.",
+        "about": "Rows sharing an input (row records of version 4); see tests/shared_inputs.rs.",
         "ids": ids.iter().map(|(k, v)| (k.clone(), json!(v.to_string()))).collect::<serde_json::Map<_, _>>(),
         "reads": reads(&store, &ids)?,
     });
@@ -344,10 +344,10 @@ fn the_shared_inputs_fixture_reads_back_and_the_writer_writes_its_bytes() -> Tes
     let golden = records(&path, &ids)?;
     let store = Store::open_with(&path, StoreOptions::new().clock(ManualClock::new(at(2))))?;
     assert_eq!(reads(&store, &ids)?, expected["reads"]);
-    // One copy of the conversation per tenant that has it; rows of version 2 and 1.
+    // One copy of the conversation per tenant that has it; rows of version 4 and 3.
     assert_eq!(golden.iter().filter(|l| l.starts_with("input ")).count(), 2);
-    assert!(golden.iter().any(|l| l.starts_with("row oslo = 02")));
-    assert!(golden.iter().any(|l| l.starts_with("row content = 01")));
+    assert!(golden.iter().any(|l| l.starts_with("row oslo = 04")));
+    assert!(golden.iter().any(|l| l.starts_with("row content = 03")));
     drop(store);
 
     let scratch = tempfile::tempdir()?;
@@ -358,6 +358,31 @@ fn the_shared_inputs_fixture_reads_back_and_the_writer_writes_its_bytes() -> Tes
         golden,
         "the writer changed these records"
     );
+    Ok(())
+}
+
+/// The fixture as written before compact row records (versions 2 and 1) and posting blocks.
+const BEFORE_COMPACT: (&str, &str) = (
+    "format-v1-shared-inputs-before-compact.redb",
+    "format-v1-shared-inputs-before-compact.expected.json",
+);
+
+#[test]
+fn shared_inputs_written_before_compact_records_read_back_as_recorded() -> TestResult {
+    let (file, expectations) = BEFORE_COMPACT;
+    let expected: Value =
+        serde_json::from_str(&fs::read_to_string(fixtures().join(expectations))?)?;
+    let ids = ids_of(&expected)?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join(file);
+    fs::copy(fixtures().join(file), &path)?;
+    let old = records(&path, &ids)?;
+    assert!(old.iter().any(|l| l.starts_with("row oslo = 02")));
+    assert!(old.iter().any(|l| l.starts_with("row content = 01")));
+    let store = Store::open_with(&path, StoreOptions::new().clock(ManualClock::new(at(2))))?;
+    assert_eq!(reads(&store, &ids)?, expected["reads"]);
+    let hits = store.search("acme", &aurra::SearchQuery::new("Oslo").limit(10))?;
+    assert!(!hits.hits.is_empty(), "the re-indexed rows are searchable");
     Ok(())
 }
 

@@ -19,9 +19,12 @@ use crate::time::Timestamp;
 /// Version of the on-disk format: table set, key layouts and record encodings.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// The newest row record version this build writes: 1 for rows with their original input
-/// inline, 2 for rows that reference a shared input (`inputs` table).
-pub(crate) const ROW_RECORD_VERSION: u8 = 2;
+/// The newest row record version this build reads. It writes 3 for rows with their original
+/// input inline and 4 for rows that reference a shared input (`inputs` table): the fields of
+/// versions 1 and 2, with the copies elided that nearly every row has (a summary equal to the
+/// decision, a channel equal to the source, an original message equal to the decision, an
+/// original input equal to the original message). Versions 1 and 2 are still read.
+pub(crate) const ROW_RECORD_VERSION: u8 = 4;
 
 /// The immutable part of a stored memory, written once at insert, as decoded.
 #[derive(Clone, Debug, PartialEq)]
@@ -107,16 +110,136 @@ pub(crate) struct RowV2Ref<'a> {
     pub shape: WriteShape,
 }
 
-/// `[1] ++ postcard(row)`.
-pub(crate) fn encode_row_v1(row: &RowV1Ref<'_>) -> Vec<u8> {
-    encode_record(row)
+/// `Some(value)` unless it equals `same`: what a compact record stores of a field that is
+/// usually a copy of another.
+fn unless_same<'a>(value: &'a str, same: &str) -> Option<&'a str> {
+    (value != same).then_some(value)
 }
 
-/// `[2] ++ postcard(row)`.
-pub(crate) fn encode_row_v2(row: &RowV2Ref<'_>) -> Vec<u8> {
-    let mut out = vec![2u8];
+/// Record version 3: [`RowV1Ref`]'s fields, `None` where a field repeats another.
+#[derive(Serialize)]
+struct RowV3<'a> {
+    positions: &'a [TreePosition],
+    account: &'a str,
+    tenant: Option<&'a str>,
+    decision: &'a str,
+    /// `None`: the decision.
+    summary: Option<&'a str>,
+    topic: &'a str,
+    importance_score: u8,
+    source: &'a str,
+    /// `None`: the source.
+    channel: Option<&'a str>,
+    session_id: Option<&'a str>,
+    /// `None`: the decision.
+    original_message: Option<&'a str>,
+    /// `None`: the original message.
+    original_input: Option<&'a str>,
+    external_id: Option<&'a str>,
+    captured_at: Timestamp,
+    created_at: Timestamp,
+    valid_from: Timestamp,
+    extraction: Option<&'a Extraction>,
+    shape: WriteShape,
+}
+
+/// Record version 4: [`RowV2Ref`]'s fields, `None` where a field repeats another.
+#[derive(Serialize)]
+struct RowV4<'a> {
+    positions: &'a [TreePosition],
+    account: &'a str,
+    tenant: Option<&'a str>,
+    decision: &'a str,
+    /// `None`: the decision.
+    summary: Option<&'a str>,
+    topic: &'a str,
+    importance_score: u8,
+    source: &'a str,
+    /// `None`: the source.
+    channel: Option<&'a str>,
+    session_id: Option<&'a str>,
+    /// `None`: the input's first characters (as in version 2).
+    original_message: Option<&'a str>,
+    input: [u8; 32],
+    external_id: Option<&'a str>,
+    captured_at: Timestamp,
+    created_at: Timestamp,
+    valid_from: Timestamp,
+    extraction: Option<&'a Extraction>,
+    shape: WriteShape,
+}
+
+fn row_record<T: Serialize>(version: u8, row: &T) -> Vec<u8> {
+    let mut out = vec![version];
     out.extend(postcard::to_allocvec(row).expect("postcard serialisation into a Vec"));
     out
+}
+
+/// A row with its input inline: `[3] ++ postcard(RowV3)`.
+pub(crate) fn encode_row_v1(row: &RowV1Ref<'_>) -> Vec<u8> {
+    row_record(
+        3,
+        &RowV3 {
+            positions: row.positions,
+            account: row.account,
+            tenant: row.tenant,
+            decision: row.decision,
+            summary: unless_same(row.summary, row.decision),
+            topic: row.topic,
+            importance_score: row.importance_score,
+            source: row.source,
+            channel: unless_same(row.channel, row.source),
+            session_id: row.session_id,
+            original_message: unless_same(row.original_message, row.decision),
+            original_input: unless_same(row.original_input, row.original_message),
+            external_id: row.external_id,
+            captured_at: row.captured_at,
+            created_at: row.created_at,
+            valid_from: row.valid_from,
+            extraction: row.extraction,
+            shape: row.shape,
+        },
+    )
+}
+
+/// A row that references a shared input: `[4] ++ postcard(RowV4)`.
+pub(crate) fn encode_row_v2(row: &RowV2Ref<'_>) -> Vec<u8> {
+    row_record(
+        4,
+        &RowV4 {
+            positions: row.positions,
+            account: row.account,
+            tenant: row.tenant,
+            decision: row.decision,
+            summary: unless_same(row.summary, row.decision),
+            topic: row.topic,
+            importance_score: row.importance_score,
+            source: row.source,
+            channel: unless_same(row.channel, row.source),
+            session_id: row.session_id,
+            original_message: row.original_message,
+            input: row.input,
+            external_id: row.external_id,
+            captured_at: row.captured_at,
+            created_at: row.created_at,
+            valid_from: row.valid_from,
+            extraction: row.extraction,
+            shape: row.shape,
+        },
+    )
+}
+
+/// `[1] ++ postcard(RowV1Ref)`: how format 1 wrote rows before version 3 (kept for the
+/// decoder's tests).
+#[cfg(test)]
+fn encode_row_version_1(row: &RowV1Ref<'_>) -> Vec<u8> {
+    row_record(1, row)
+}
+
+/// `[2] ++ postcard(RowV2Ref)`: shared-input rows before version 4 (for the tests).
+#[cfg(test)]
+fn encode_row_version_2(row: &RowV2Ref<'_>) -> Vec<u8> {
+    row_record(2, row)
 }
 
 /// A row record of either version.
@@ -124,7 +247,7 @@ pub(crate) fn decode_row(bytes: &[u8]) -> Result<RowRecord> {
     let corrupt = |e: postcard::Error| Error::Corrupted(format!("row record: {e}"));
     match bytes.split_first() {
         None => Err(Error::Corrupted("empty row record".into())),
-        Some((&version @ (1 | 2), body)) => {
+        Some((&version @ 1..=ROW_RECORD_VERSION, body)) => {
             let mut de = postcard::Deserializer::from_bytes(body);
             serde::Deserializer::deserialize_tuple(&mut de, ROW_FIELDS, RowVisitor { version })
                 .map_err(corrupt)
@@ -140,7 +263,8 @@ pub(crate) fn decode_row(bytes: &[u8]) -> Result<RowRecord> {
 /// The number of fields of a row record (both versions).
 const ROW_FIELDS: usize = 18;
 
-/// Decodes a row record of version 1 ([`RowV1Ref`]'s fields) or 2 ([`RowV2Ref`]'s) straight
+/// Decodes a row record of version 1 ([`RowV1Ref`]'s fields), 2 ([`RowV2Ref`]'s), 3 or 4
+/// (theirs, with repeats elided: [`RowV3`], [`RowV4`]) straight
 /// into a [`RowRecord`]: the versions differ in two fields, and a record is read on every
 /// row a list touches, so it is built once rather than decoded into a struct per version
 /// and moved (a few hundred bytes per row).
@@ -170,22 +294,42 @@ impl<'de> serde::de::Visitor<'de> for RowVisitor {
         let positions = element!(Vec<TreePosition>);
         let account = element!(String);
         let tenant = element!(Option<String>);
+        let compact = self.version >= 3;
         let decision = element!(String);
-        let summary = element!(String);
+        let summary = if compact {
+            element!(Option<String>).unwrap_or_else(|| decision.clone())
+        } else {
+            element!(String)
+        };
         let topic = element!(String);
         let importance_score = element!(u8);
         let source = element!(String);
-        let channel = element!(String);
-        let session_id = element!(Option<String>);
-        let (original_message, original_input) = if self.version == 1 {
-            let message = element!(String);
-            // Read from the record's bytes into its `Arc` at once: through a `String` it
-            // would be allocated and copied twice, and it is often the longest field.
-            let input = element!(&'de str);
-            (Some(message), RowInput::Inline(Arc::from(input)))
+        let channel = if compact {
+            element!(Option<String>).unwrap_or_else(|| source.clone())
         } else {
-            let message = element!(Option<String>);
-            (message, RowInput::Shared(element!([u8; 32])))
+            element!(String)
+        };
+        let session_id = element!(Option<String>);
+        let (original_message, original_input) = match self.version {
+            1 => {
+                let message = element!(String);
+                // Read from the record's bytes into its `Arc` at once: through a `String` it
+                // would be allocated and copied twice, and it is often the longest field.
+                let input = element!(&'de str);
+                (Some(message), RowInput::Inline(Arc::from(input)))
+            }
+            3 => {
+                let message = element!(Option<String>).unwrap_or_else(|| decision.clone());
+                let input = match element!(Option<&'de str>) {
+                    Some(input) => Arc::from(input),
+                    None => Arc::from(message.as_str()),
+                };
+                (Some(message), RowInput::Inline(input))
+            }
+            _ => {
+                let message = element!(Option<String>);
+                (message, RowInput::Shared(element!([u8; 32])))
+            }
         };
         Ok(RowRecord {
             positions,
@@ -560,45 +704,101 @@ pub(crate) fn tree_tenant(key: &[u8], account: &str, facet: Facet<'_>) -> Option
     (key == tree_name(account, tenant.as_deref(), facet).as_slice()).then_some(tenant)
 }
 
-/// `postings` key prefix of one term in one scope.
+/// `posting_blocks` key prefix of one term in one scope: scope (8) ++ term (u32 length ++
+/// UTF-8).
 pub(crate) fn posting_prefix(scope: u64, term: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(8 + 4 + term.len() + 16);
+    let mut k = Vec::with_capacity(8 + 4 + term.len() + 4);
     k.extend_from_slice(&scope.to_be_bytes());
     push_str(&mut k, term);
     k
 }
 
-/// `postings` key: term prefix ++ row id.
-pub(crate) fn posting_key(scope: u64, term: &str, id: MemoryId) -> Vec<u8> {
-    let mut k = posting_prefix(scope, term);
-    k.extend_from_slice(&id.as_u128().to_be_bytes());
+/// `posting_blocks` key: term prefix ++ block number (u32, big-endian; the term's blocks in
+/// the order they were started).
+pub(crate) fn posting_block_key(prefix: &[u8], block: u32) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + 4);
+    k.extend_from_slice(prefix);
+    k.extend_from_slice(&block.to_be_bytes());
     k
 }
 
-/// The row id at the end of a `postings` key.
-pub(crate) fn posting_id(key: &[u8]) -> Result<MemoryId> {
+/// The block number at the end of a `posting_blocks` key.
+pub(crate) fn posting_block_number(key: &[u8]) -> Result<u32> {
     let at = key
         .len()
-        .checked_sub(16)
-        .ok_or_else(|| Error::Corrupted("posting key too short".into()))?;
-    Ok(MemoryId::from_u128(u128::from_be_bytes(take(
-        key, at, "posting",
-    )?)))
+        .checked_sub(4)
+        .ok_or_else(|| Error::Corrupted("posting block key too short".into()))?;
+    Ok(u32::from_be_bytes(take(key, at, "posting block key")?))
 }
 
-/// A posting's value: term frequency and the row's length in terms (both saturating).
-pub(crate) fn encode_posting(tf: usize, len: usize) -> [u8; 4] {
-    let sat = |n: usize| u16::try_from(n).unwrap_or(u16::MAX).to_be_bytes();
-    let (tf, len) = (sat(tf), sat(len));
-    [tf[0], tf[1], len[0], len[1]]
+/// Version byte of a `posting_blocks` value.
+const POSTING_BLOCK_V1: u8 = 1;
+
+/// A posting block holds up to this many bytes of postings (about 60 of them); a merge
+/// appends to a term's last block and starts a new one when it is full.
+pub(crate) const POSTING_BLOCK_BYTES: usize = 1024;
+
+/// Appends one posting to a `posting_blocks` value (an empty `out` gets the version byte
+/// first): row id (16, big-endian) ++ tf (LEB128) ++ the row's length in terms (LEB128).
+pub(crate) fn push_posting(out: &mut Vec<u8>, id: MemoryId, tf: u32, len: u32) {
+    if out.is_empty() {
+        out.push(POSTING_BLOCK_V1);
+    }
+    out.extend_from_slice(&id.as_u128().to_be_bytes());
+    push_leb128(out, tf);
+    push_leb128(out, len);
 }
 
-pub(crate) fn decode_posting(bytes: &[u8]) -> Result<(u16, u16)> {
-    exact_len(bytes, 4, "posting value")?;
-    Ok((
-        u16::from_be_bytes([bytes[0], bytes[1]]),
-        u16::from_be_bytes([bytes[2], bytes[3]]),
-    ))
+fn push_leb128(out: &mut Vec<u8>, mut n: u32) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn read_leb128(bytes: &[u8], at: &mut usize) -> Result<u32> {
+    let mut n = 0u32;
+    for shift in (0..35).step_by(7) {
+        let byte = *bytes
+            .get(*at)
+            .ok_or_else(|| Error::Corrupted("posting block truncated".into()))?;
+        *at += 1;
+        let part = u32::from(byte & 0x7F);
+        if shift == 28 && part > 0x0F {
+            break;
+        }
+        n |= part << shift;
+        if byte & 0x80 == 0 {
+            return Ok(n);
+        }
+    }
+    Err(Error::Corrupted("posting block: integer too long".into()))
+}
+
+/// Calls `each(id, tf, len)` for every posting of a `posting_blocks` value, in order.
+pub(crate) fn decode_posting_block(
+    bytes: &[u8],
+    mut each: impl FnMut(MemoryId, u32, u32),
+) -> Result<()> {
+    match bytes.first() {
+        Some(&POSTING_BLOCK_V1) => {}
+        Some(&other) => {
+            return Err(Error::Corrupted(format!(
+                "posting block of unknown version {other}"
+            )));
+        }
+        None => return Err(Error::Corrupted("empty posting block".into())),
+    }
+    let mut at = 1;
+    while at < bytes.len() {
+        let id = u128::from_be_bytes(take(bytes, at, "posting block")?);
+        at += 16;
+        let tf = read_leb128(bytes, &mut at)?;
+        let len = read_leb128(bytes, &mut at)?;
+        each(MemoryId::from_u128(id), tf, len);
+    }
+    Ok(())
 }
 
 /// A scope's lexical statistics: rows indexed, their total length in terms, and how many of
@@ -748,8 +948,8 @@ pub fn fuzz_decode_all(bytes: &[u8]) {
     let _ = decode_pred_key(bytes);
     let _ = decode_node_key(bytes);
     let _ = decode_node(bytes);
-    let _ = posting_id(bytes);
-    let _ = decode_posting(bytes);
+    let _ = posting_block_number(bytes);
+    let _ = decode_posting_block(bytes, |_, _, _| {});
     let _ = decode_lexical_stats(bytes);
     let _ = decode_delta(bytes);
     let _ = decode_scope_row_key(bytes);
@@ -759,6 +959,42 @@ pub fn fuzz_decode_all(bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn posting_blocks_round_trip_and_bad_blocks_are_refused() {
+        let postings = [
+            (MemoryId::from_u128(1), 1, 9),
+            (MemoryId::from_u128(u128::MAX), 300, 70_000),
+            (MemoryId::from_u128(7 << 64), u32::MAX, 0),
+        ];
+        let mut block = Vec::new();
+        for (id, tf, len) in postings {
+            push_posting(&mut block, id, tf, len);
+        }
+        let mut back = Vec::new();
+        decode_posting_block(&block, |id, tf, len| back.push((id, tf, len))).unwrap();
+        assert_eq!(back, postings);
+        // Truncated anywhere inside a posting, of another version, empty: refused.
+        // The postings end at 19 (1 + 16 + 1 + 1) and 40 (+ 16 + 2 + 3).
+        for cut in (2..block.len()).filter(|cut| ![19, 40].contains(cut)) {
+            assert!(
+                decode_posting_block(&block[..cut], |_, _, _| {}).is_err(),
+                "cut at {cut}"
+            );
+        }
+        let mut other = block.clone();
+        other[0] = 2;
+        assert!(decode_posting_block(&other, |_, _, _| {}).is_err());
+        assert!(decode_posting_block(&[], |_, _, _| {}).is_err());
+        // An integer longer than a u32 is refused, not wrapped.
+        let mut long = vec![POSTING_BLOCK_V1];
+        long.extend_from_slice(&[0; 16]);
+        long.extend_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 0]);
+        assert!(decode_posting_block(&long, |_, _, _| {}).is_err());
+        let key = posting_block_key(&posting_prefix(3, "alice"), 42);
+        assert_eq!(posting_block_number(&key).unwrap(), 42);
+        assert!(key.starts_with(&posting_prefix(3, "alice")));
+    }
 
     #[test]
     fn vectors_round_trip_and_bad_records_are_refused() {
@@ -850,7 +1086,7 @@ mod tests {
             prompt_version: "rules-v1".into(),
             extracted_at: Timestamp::from_micros(5),
         };
-        let v1 = encode_row_v1(&RowV1Ref {
+        let v1_row = RowV1Ref {
             positions: &positions,
             account: "acme",
             tenant: Some("crm"),
@@ -869,7 +1105,8 @@ mod tests {
             valid_from: Timestamp::from_micros(3),
             extraction: Some(&extraction),
             shape: WriteShape::Messages,
-        });
+        };
+        let v1 = encode_row_version_1(&v1_row);
         let row = decode_row(&v1).unwrap();
         assert_eq!(row.positions, positions);
         assert_eq!(
@@ -894,7 +1131,7 @@ mod tests {
         assert_eq!(row.extraction, Some(extraction.clone()));
         assert_eq!(row.shape, WriteShape::Messages);
 
-        let v2 = encode_row_v2(&RowV2Ref {
+        let v2_row = RowV2Ref {
             positions: &positions,
             account: "acme",
             tenant: None,
@@ -913,7 +1150,8 @@ mod tests {
             valid_from: Timestamp::from_micros(6),
             extraction: None,
             shape: WriteShape::Content,
-        });
+        };
+        let v2 = encode_row_version_2(&v2_row);
         let row = decode_row(&v2).unwrap();
         assert_eq!(row.original_message, None);
         assert_eq!(row.original_input, RowInput::Shared([7; 32]));
@@ -921,7 +1159,41 @@ mod tests {
         assert_eq!(row.valid_from, Timestamp::from_micros(6));
         assert_eq!(row.shape, WriteShape::Content);
 
-        for record in [&v1, &v2] {
+        // What this build writes (3 and 4) decodes to the same rows, repeats or not.
+        let v3 = encode_row_v1(&v1_row);
+        let v4 = encode_row_v2(&v2_row);
+        assert_eq!((v3[0], v4[0]), (3, 4));
+        assert_eq!(decode_row(&v3).unwrap(), decode_row(&v1).unwrap());
+        assert_eq!(decode_row(&v4).unwrap(), decode_row(&v2).unwrap());
+        let text = "Bob moved to Berlin in March";
+        let repeats = RowV1Ref {
+            summary: text,
+            decision: text,
+            original_message: text,
+            original_input: text,
+            source: "chat",
+            channel: "chat",
+            ..v1_row
+        };
+        let (old, new) = (encode_row_version_1(&repeats), encode_row_v1(&repeats));
+        assert_eq!(decode_row(&new).unwrap(), decode_row(&old).unwrap());
+        assert!(
+            new.len() + 3 * text.len() + 4 <= old.len(),
+            "{} vs {}",
+            new.len(),
+            old.len()
+        );
+        let shared = RowV2Ref {
+            summary: "d",
+            channel: "src",
+            ..v2_row
+        };
+        assert_eq!(
+            decode_row(&encode_row_v2(&shared)).unwrap(),
+            decode_row(&encode_row_version_2(&shared)).unwrap()
+        );
+
+        for record in [&v1, &v2, &v3, &v4] {
             for cut in 1..record.len() {
                 assert!(
                     matches!(decode_row(&record[..cut]), Err(Error::Corrupted(_))),

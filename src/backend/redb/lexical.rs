@@ -1,13 +1,22 @@
-//! The lexical index in redb: one posting per (term, row) keyed under the row's scope, written
-//! in the row's own transaction through a per-scope delta, and erased with the scope. The
-//! scoring (BM25, conversation context) is the engine's (`store/lexical.rs`).
+//! The lexical index in redb: each term's postings (row, tf, row length) of a scope in blocks
+//! of about 1 KiB, written in the row's own transaction through a per-scope delta, and erased
+//! with the scope. The scoring (BM25, conversation context) is the engine's
+//! (`store/lexical.rs`).
+//!
+//! Blocks rather than one entry per (term, row): a posting costs 18 bytes instead of a
+//! 30-byte key, a 4-byte value and redb's per-entry overhead, and a term's postings fill
+//! whole pages instead of leaving the half-empty pages that inserting keys all over a table
+//! leaves behind (the postings were a third of a 1M-version file).
 
 use redb::{ReadTransaction, ReadableTable, Table, WriteTransaction};
 
+use std::collections::BTreeMap;
+
 use super::encoding::{
-    DeltaRecord, LexicalStats, decode_delta, decode_lexical_stats, decode_posting, decode_row,
-    decode_scope_row_key, encode_delta, encode_lexical_stats, encode_posting, posting_id,
-    posting_key, posting_prefix, scope_row_key, scope_row_range,
+    DeltaRecord, LexicalStats, POSTING_BLOCK_BYTES, decode_delta, decode_lexical_stats,
+    decode_posting_block, decode_row, decode_scope_row_key, encode_delta, encode_lexical_stats,
+    posting_block_key, posting_block_number, posting_prefix, push_posting, scope_row_key,
+    scope_row_range,
 };
 use super::tables::*;
 use crate::backend::{Analyzed, Posting, ScopePostings};
@@ -30,7 +39,7 @@ pub(crate) struct IndexTables<'t> {
 impl<'t> IndexTables<'t> {
     pub(crate) fn open(txn: &'t WriteTransaction) -> Result<Self> {
         Ok(IndexTables {
-            postings: txn.open_table(POSTINGS)?,
+            postings: txn.open_table(POSTING_BLOCKS)?,
             delta: txn.open_table(LEXICAL_DELTA)?,
             stats: txn.open_table(LEXICAL_STATS)?,
         })
@@ -69,35 +78,80 @@ pub(crate) fn index_row(
     Ok(())
 }
 
-/// Moves a scope's delta into `postings`, in key order.
+/// Moves a scope's delta into its posting blocks: each term's new postings are appended to
+/// its last block, and new blocks are started as blocks fill.
 fn merge_scope(
     postings: &mut Table<'_, &'static [u8], &'static [u8]>,
     delta: &mut Table<'_, &'static [u8], &'static [u8]>,
     scope: u64,
 ) -> Result<()> {
     let (lo, hi) = scope_row_range(scope);
-    let mut entries = Vec::new();
+    // Term -> its new postings, in row order (the delta is keyed by row id).
+    let mut per_term: BTreeMap<String, Vec<(MemoryId, u32, u32)>> = BTreeMap::new();
     for entry in delta.extract_from_if(lo.as_slice()..=hi.as_slice(), |_, _| true)? {
         let (key, value) = entry?;
         let (_, id) = decode_scope_row_key(key.value())?;
         let record = decode_delta(value.value())?;
         for (term, tf) in record.terms {
-            entries.push((
-                posting_key(scope, &term, id),
-                encode_posting(tf as usize, record.len as usize),
-            ));
+            per_term.entry(term).or_default().push((id, tf, record.len));
         }
     }
-    entries.sort_unstable();
-    for (key, value) in entries {
-        postings.insert(key.as_slice(), value.as_slice())?;
+    for (term, new) in per_term {
+        let prefix = posting_prefix(scope, &term);
+        let (mut number, mut block) = match last_block(postings, &prefix)? {
+            Some((number, bytes)) if bytes.len() < POSTING_BLOCK_BYTES => (number, bytes),
+            Some((number, _)) => (next_block(number)?, Vec::new()),
+            None => (0, Vec::new()),
+        };
+        for (id, tf, len) in new {
+            if block.len() >= POSTING_BLOCK_BYTES {
+                postings.insert(
+                    posting_block_key(&prefix, number).as_slice(),
+                    block.as_slice(),
+                )?;
+                number = next_block(number)?;
+                block.clear();
+            }
+            push_posting(&mut block, id, tf, len);
+        }
+        postings.insert(
+            posting_block_key(&prefix, number).as_slice(),
+            block.as_slice(),
+        )?;
     }
     Ok(())
 }
 
+/// The number and bytes of the last block of the term whose key prefix is `prefix`.
+fn last_block(
+    postings: &Table<'_, &'static [u8], &'static [u8]>,
+    prefix: &[u8],
+) -> Result<Option<(u32, Vec<u8>)>> {
+    let (lo, hi) = (
+        posting_block_key(prefix, 0),
+        posting_block_key(prefix, u32::MAX),
+    );
+    match postings.range(lo.as_slice()..=hi.as_slice())?.next_back() {
+        None => Ok(None),
+        Some(entry) => {
+            let (key, value) = entry?;
+            Ok(Some((
+                posting_block_number(key.value())?,
+                value.value().to_vec(),
+            )))
+        }
+    }
+}
+
+fn next_block(number: u32) -> Result<u32> {
+    number
+        .checked_add(1)
+        .ok_or_else(|| Error::Corrupted("a term has run out of posting block numbers".into()))
+}
+
 /// Erases the index of the scopes whose trees are `trees` (a hard delete).
 pub(crate) fn erase_scopes(txn: &WriteTransaction, trees: &[u64]) -> Result<()> {
-    let mut postings = txn.open_table(POSTINGS)?;
+    let mut postings = txn.open_table(POSTING_BLOCKS)?;
     let mut delta = txn.open_table(LEXICAL_DELTA)?;
     let mut stats = txn.open_table(LEXICAL_STATS)?;
     for tree in trees {
@@ -118,13 +172,21 @@ pub(crate) fn mark_stale(txn: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
-/// Indexes every row unless the index is marked complete: for a store written before the
-/// index existed, or by a handle that skipped it (once, at open).
+/// The value of `META_LEXICAL` once every row is in `posting_blocks`.
+const INDEX_IN_BLOCKS: &[u8] = &[2];
+
+/// Indexes every row unless the index is marked complete in its current layout: for a store
+/// written before the index existed, by a handle that skipped it, or with the legacy
+/// one-entry-per-posting table (deleted here). Once, at open.
 pub(crate) fn build_if_missing(txn: &WriteTransaction, analyzer: &Analyzer) -> Result<()> {
     let mut meta = txn.open_table(META)?;
-    if meta.get(META_LEXICAL)?.is_some() {
+    if meta
+        .get(META_LEXICAL)?
+        .is_some_and(|v| v.value() == INDEX_IN_BLOCKS)
+    {
         return Ok(());
     }
+    txn.delete_table(LEGACY_POSTINGS)?;
     let mut tables = IndexTables::open(txn)?;
     // Start from nothing: a partial index would count rows twice.
     tables.postings.retain(|_, _| false)?;
@@ -142,7 +204,9 @@ pub(crate) fn build_if_missing(txn: &WriteTransaction, analyzer: &Analyzer) -> R
         let id = MemoryId::from_u128(id.value());
         index_row(&mut tables, scope, id, &analyzer.analyze(&row.decision))?;
     }
-    meta.insert(META_LEXICAL, [1u8].as_slice())?;
+    meta.insert(META_LEXICAL, INDEX_IN_BLOCKS)?;
+    // A build that knows only the legacy table would miss every posting: it must refuse.
+    super::require_feature(&mut meta, super::POSTING_BLOCKS_FEATURE)?;
     Ok(())
 }
 
@@ -153,7 +217,7 @@ pub(crate) fn postings(
     scopes: &[u64],
     terms: &[String],
 ) -> Result<Vec<ScopePostings>> {
-    let postings = txn.open_table(POSTINGS)?;
+    let postings = txn.open_table(POSTING_BLOCKS)?;
     let delta = txn.open_table(LEXICAL_DELTA)?;
     let stats = txn.open_table(LEXICAL_STATS)?;
     let mut out = Vec::with_capacity(scopes.len());
@@ -180,18 +244,16 @@ pub(crate) fn postings(
         let mut per_term = Vec::with_capacity(terms.len());
         for term in terms {
             let prefix = posting_prefix(scope, term);
+            let (lo, hi) = (
+                posting_block_key(&prefix, 0),
+                posting_block_key(&prefix, u32::MAX),
+            );
             let mut matches = Vec::new();
-            for entry in postings.range(prefix.as_slice()..)? {
-                let (key, value) = entry?;
-                if !key.value().starts_with(&prefix) {
-                    break;
-                }
-                let (tf, len) = decode_posting(value.value())?;
-                matches.push(Posting {
-                    id: posting_id(key.value())?,
-                    tf: u32::from(tf),
-                    len: u32::from(len),
-                });
+            for entry in postings.range(lo.as_slice()..=hi.as_slice())? {
+                let (_, value) = entry?;
+                decode_posting_block(value.value(), |id, tf, len| {
+                    matches.push(Posting { id, tf, len });
+                })?;
             }
             for (id, record) in &recent {
                 if let Ok(i) = record.terms.binary_search_by(|(t, _)| t.as_str().cmp(term)) {

@@ -10,6 +10,7 @@
 
 mod accounts;
 mod chain;
+mod compact;
 mod delete;
 pub(crate) mod encoding;
 mod lexical;
@@ -51,11 +52,14 @@ pub use self::encoding::FORMAT_VERSION;
 
 /// A store with inputs shared by several rows (`inputs`, row records of version 2).
 pub(crate) const SHARED_INPUTS: &str = "shared-inputs";
+/// The lexical index is in `posting_blocks` (builds that know only the legacy `postings`
+/// table would find no posting). Recorded when the index is built.
+pub(crate) const POSTING_BLOCKS_FEATURE: &str = "posting-blocks";
 
 /// The features this build reads. A store lists those it uses in `meta.required_features`; a
 /// build that finds one it does not know refuses the store (`IncompatibleFormat`) instead of
 /// misreading it.
-pub(crate) const KNOWN_FEATURES: &[&str] = &[SHARED_INPUTS];
+pub(crate) const KNOWN_FEATURES: &[&str] = &[SHARED_INPUTS, POSTING_BLOCKS_FEATURE];
 
 /// The features a store requires (none when it records none).
 fn required_features(
@@ -200,7 +204,7 @@ impl RedbBackend {
             txn.open_table(TREES)?;
             txn.open_table(TREE_NODES)?;
             txn.open_table(DEDUP)?;
-            txn.open_table(POSTINGS)?;
+            txn.open_table(POSTING_BLOCKS)?;
             txn.open_table(LEXICAL_DELTA)?;
             txn.open_table(LEXICAL_STATS)?;
             txn.open_table(VECTORS)?;
@@ -355,7 +359,7 @@ impl Backend for RedbBackend {
         if self.is_poisoned() {
             return Err(Error::Poisoned);
         }
-        Ok(self.db.compact()?)
+        compact::compact(&mut self.db)
     }
 
     fn unembedded(&self, after: Option<MemoryId>, tag: u64, batch: usize) -> Result<Backlog> {

@@ -32,9 +32,15 @@ pub(crate) const KEY_SETTINGS: TableDefinition<u128, &[u8]> = TableDefinition::n
 /// `account id → Usage`: write requests in the current period.
 pub(crate) const USAGE: TableDefinition<&str, &[u8]> = TableDefinition::new("usage");
 
-/// `scope tree id (8) ++ term (u32 len ++ UTF-8) ++ row id (16) → tf u16 ++ length u16`: the
-/// lexical index, one posting per (term, row) of a scope (its "all rows" tree).
-pub(crate) const POSTINGS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("postings");
+/// `scope tree id (8) ++ term (u32 len ++ UTF-8) ++ block (u32) → postings`: the lexical
+/// index, each term's postings (row id, tf, row length) of a scope (its "all rows" tree) in
+/// blocks of about 1 KiB, appended as rows are merged from the delta.
+pub(crate) const POSTING_BLOCKS: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("posting_blocks");
+/// The index as files written before the blocks hold it: one entry per (term, row),
+/// `scope (8) ++ term ++ row id (16) → tf u16 ++ length u16`. Opening such a file rebuilds
+/// the index into `posting_blocks` and deletes this table.
+pub(crate) const LEGACY_POSTINGS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("postings");
 /// `scope tree id (8) ++ row id (16) → DeltaRecord`: rows not yet merged into `postings`
 /// (one append per insert; merged in bulk every `lexical::MERGE_AT` rows).
 pub(crate) const LEXICAL_DELTA: TableDefinition<&[u8], &[u8]> =
@@ -56,5 +62,6 @@ pub(crate) const META_FORMAT: &str = "format_version";
 pub(crate) const META_FEATURES: &str = "required_features";
 pub(crate) const META_LAST_TX: &str = "last_transaction_time";
 pub(crate) const META_NEXT_TREE: &str = "next_tree_id";
-/// Present once every row is in the lexical index (files from before it are indexed on open).
+/// Present once every row is in the lexical index (files from before it are indexed on open):
+/// `[2]` for the index in `posting_blocks`, `[1]` for the legacy `postings` table (rebuilt).
 pub(crate) const META_LEXICAL: &str = "lexical_index";

@@ -99,7 +99,16 @@ where
     Ok(lo)
 }
 
-/// Appends row `seq` (which must be the tree's next sequence number) with its summary.
+/// Appends row `seq` (which must be the tree's next sequence number) with its summary, and
+/// the aggregate of every block this row completes.
+///
+/// Only complete blocks have an aggregate: a read never opens the newest, partial block of a
+/// level through its parent (`scan_desc` reads the partial blocks' rows and nodes directly,
+/// then climbs to the complete ones), so an append writes its leaf and, once every 64 rows,
+/// the node above — not the whole right edge of the tree. The right edge lives in other
+/// pages than the newest leaves; rewriting it cost about one page per tree per insert.
+/// Files written before kept partial aggregates: nothing reads them, `update` recomputes
+/// them from their children, and the append that completes their block overwrites them.
 pub(crate) fn append(
     nodes: &mut Table<&'static [u8], &'static [u8]>,
     tree: u64,
@@ -111,23 +120,21 @@ pub(crate) fn append(
         node_key(tree, 0, seq).as_slice(),
         encode_node(&summary, Some(id)).as_slice(),
     )?;
-    let top = top_level(seq + 1);
-    for level in 1..=top {
-        let index = seq >> (FANOUT_BITS * u32::from(level));
-        let key = node_key(tree, level, index);
-        let existing = nodes
-            .get(key.as_slice())?
-            .map(|v| decode_node(v.value()))
-            .transpose()?;
-        let aggregate = match existing {
-            Some((s, _)) => s.merge(summary),
-            // A new block: the first append below it, or a new top level over old nodes.
-            None => {
-                let (lo, hi) = children(index);
-                merged_range(nodes, tree, level - 1, lo, hi)?
-            }
-        };
-        nodes.insert(key.as_slice(), encode_node(&aggregate, None).as_slice())?;
+    let block = (1u64 << FANOUT_BITS) - 1;
+    let mut index = seq;
+    for level in 1..=u8::MAX {
+        // `index` (at `level - 1`) just got written: it completes its block if it is the
+        // block's last.
+        if index & block != block {
+            break;
+        }
+        index >>= FANOUT_BITS;
+        let (lo, hi) = children(index);
+        let aggregate = merged_range(nodes, tree, level - 1, lo, hi)?;
+        nodes.insert(
+            node_key(tree, level, index).as_slice(),
+            encode_node(&aggregate, None).as_slice(),
+        )?;
     }
     Ok(())
 }
