@@ -398,3 +398,35 @@ fn compact_shrinks_a_file_after_a_hard_delete_and_refuses_a_missing_store() {
     assert_eq!(listed.memories.len(), 1);
     assert_eq!(listed.memories[0].decision, "Alice works at Acme");
 }
+
+#[test]
+fn the_page_cache_size_is_checked_and_read_from_the_environment() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let store = aurra::Store::open(dir.path().join("aurra.redb")).expect("open");
+        store
+            .write("acme", aurra::NewMemory::new("Alice works at Acme"))
+            .expect("write");
+    }
+    let zero = aurra()
+        .args(["stats", "--cache-size-mib", "0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run aurra stats");
+    assert!(!zero.status.success());
+    let stderr = String::from_utf8_lossy(&zero.stderr);
+    assert!(stderr.contains("--cache-size-mib"), "{stderr}");
+    let small = aurra()
+        .args(["stats", "--json", "--data-dir"])
+        .arg(dir.path())
+        .env("AURRA_CACHE_SIZE_MIB", "1")
+        .output()
+        .expect("run aurra stats");
+    assert!(
+        small.status.success(),
+        "{}",
+        String::from_utf8_lossy(&small.stderr)
+    );
+    let value: serde_json::Value = serde_json::from_slice(&small.stdout).expect("JSON");
+    assert_eq!(value["backend"], "redb");
+}

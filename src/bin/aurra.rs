@@ -179,6 +179,11 @@ struct DataDir {
     /// The most connections this process opens to the database.
     #[arg(long, env = "AURRA_DATABASE_POOL_SIZE", default_value_t = 16)]
     database_pool_size: usize,
+    /// Memory for redb's page cache, in MiB (the server's resident memory is about this plus
+    /// ~30 MiB once the store outgrows it; the operating system caches the rest of the file).
+    #[arg(long, env = "AURRA_CACHE_SIZE_MIB", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    cache_size_mib: u64,
 }
 
 impl DataDir {
@@ -520,6 +525,7 @@ fn open_store(data: &DataDir, options: StoreOptions) -> Result<Store> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data dir {}", dir.display()))?;
     let path = dir.join("aurra.redb");
+    let options = options.cache_size((data.cache_size_mib as usize).saturating_mul(1 << 20));
     Store::open_with(&path, options).with_context(|| {
         format!(
             "cannot open {} (if an aurra server is running on this data dir, stop it first)",
