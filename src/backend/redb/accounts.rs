@@ -6,6 +6,7 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, TableDefinition, Table
 use uuid::Uuid;
 
 use super::encoding::{decode_account, decode_api_key, decode_settings, decode_usage};
+use super::tables::META_USAGE_PREFIX;
 use crate::account::{Account, ApiKey, Settings, Usage};
 use crate::error::{Error, Result};
 
@@ -21,6 +22,48 @@ pub(crate) fn open_optional<K: redb::Key + 'static, V: redb::Value + 'static>(
     }
 }
 
+/// Like [`open_optional`], in a write transaction, without creating the table: a write that
+/// only looks for a legacy record must not add a table to the file.
+pub(crate) fn open_optional_write<'t, K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &'t redb::WriteTransaction,
+    def: TableDefinition<K, V>,
+) -> Result<Option<redb::Table<'t, K, V>>> {
+    use redb::TableHandle;
+    if !txn.list_tables()?.any(|t| t.name() == def.name()) {
+        return Ok(None);
+    }
+    Ok(Some(txn.open_table(def)?))
+}
+
+/// The `meta` key of an account's write usage.
+fn usage_key(account: &str) -> String {
+    format!("{META_USAGE_PREFIX}{account}")
+}
+
+/// An account's write usage as this build stores it: in `meta`.
+pub(crate) fn usage_in_meta(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    account: &str,
+) -> Result<Option<Usage>> {
+    meta.get(usage_key(account).as_str())?
+        .map(|v| decode_usage(v.value()))
+        .transpose()
+}
+
+pub(crate) fn put_usage_in_meta(
+    meta: &mut redb::Table<'_, &'static str, &'static [u8]>,
+    account: &str,
+    usage: &Usage,
+) -> Result<()> {
+    meta.insert(
+        usage_key(account).as_str(),
+        super::encoding::encode_usage(usage).as_slice(),
+    )?;
+    Ok(())
+}
+
+/// An account's write usage in the legacy `usage` table (files written before it moved into
+/// `meta`).
 pub(crate) fn usage(
     table: Option<&impl ReadableTable<&'static str, &'static [u8]>>,
     account: &str,

@@ -35,7 +35,6 @@ pub(crate) fn compact(db: &mut Database) -> Result<bool> {
     changed |= repack(db, DEDUP)?;
     changed |= repack(db, POSTING_BLOCKS)?;
     changed |= repack(db, LEXICAL_DELTA)?;
-    changed |= repack(db, LEXICAL_STATS)?;
     changed |= repack(db, VECTORS)?;
     changed |= repack(db, INPUTS)?;
     // Each pass moves pages towards the start of the file; a few are enough.

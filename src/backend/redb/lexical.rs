@@ -33,7 +33,24 @@ const MERGE_AT: u64 = 64;
 pub(crate) struct IndexTables<'t> {
     pub postings: Table<'t, &'static [u8], &'static [u8]>,
     pub delta: Table<'t, &'static [u8], &'static [u8]>,
-    pub stats: Table<'t, u64, &'static [u8]>,
+}
+
+/// The key of a scope's statistics in `lexical_delta`: the scope's 8 bytes alone, which sort
+/// just before its rows (scope ++ row id), so an insert updates them in the page it appends
+/// to, and no row range of the scope contains them.
+fn stats_key(scope: u64) -> [u8; 8] {
+    scope.to_be_bytes()
+}
+
+/// A scope's statistics (`None`: nothing of the scope is indexed).
+fn scope_stats<T>(delta: &T, scope: u64) -> Result<Option<LexicalStats>>
+where
+    T: ReadableTable<&'static [u8], &'static [u8]>,
+{
+    delta
+        .get(stats_key(scope).as_slice())?
+        .map(|v| decode_lexical_stats(v.value()))
+        .transpose()
 }
 
 impl<'t> IndexTables<'t> {
@@ -41,7 +58,6 @@ impl<'t> IndexTables<'t> {
         Ok(IndexTables {
             postings: txn.open_table(POSTING_BLOCKS)?,
             delta: txn.open_table(LEXICAL_DELTA)?,
-            stats: txn.open_table(LEXICAL_STATS)?,
         })
     }
 }
@@ -62,10 +78,7 @@ pub(crate) fn index_row(
         scope_row_key(scope, id).as_slice(),
         encode_delta(&record).as_slice(),
     )?;
-    let mut stats = match t.stats.get(scope)? {
-        Some(v) => decode_lexical_stats(v.value())?,
-        None => LexicalStats::default(),
-    };
+    let mut stats = scope_stats(&t.delta, scope)?.unwrap_or_default();
     stats.rows += 1;
     stats.terms += u64::from(analyzed.len);
     stats.pending += 1;
@@ -73,8 +86,10 @@ pub(crate) fn index_row(
         merge_scope(&mut t.postings, &mut t.delta, scope)?;
         stats.pending = 0;
     }
-    t.stats
-        .insert(scope, encode_lexical_stats(stats).as_slice())?;
+    t.delta.insert(
+        stats_key(scope).as_slice(),
+        encode_lexical_stats(stats).as_slice(),
+    )?;
     Ok(())
 }
 
@@ -153,14 +168,13 @@ fn next_block(number: u32) -> Result<u32> {
 pub(crate) fn erase_scopes(txn: &WriteTransaction, trees: &[u64]) -> Result<()> {
     let mut postings = txn.open_table(POSTING_BLOCKS)?;
     let mut delta = txn.open_table(LEXICAL_DELTA)?;
-    let mut stats = txn.open_table(LEXICAL_STATS)?;
     for tree in trees {
         let lo = tree.to_be_bytes();
         let hi = tree.saturating_add(1).to_be_bytes();
         postings.retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
         let (lo, hi) = scope_row_range(*tree);
         delta.retain_in(lo.as_slice()..=hi.as_slice(), |_, _| false)?;
-        stats.remove(*tree)?;
+        delta.remove(stats_key(*tree).as_slice())?;
     }
     Ok(())
 }
@@ -187,11 +201,11 @@ pub(crate) fn build_if_missing(txn: &WriteTransaction, analyzer: &Analyzer) -> R
         return Ok(());
     }
     txn.delete_table(LEGACY_POSTINGS)?;
+    txn.delete_table(LEGACY_LEXICAL_STATS)?;
     let mut tables = IndexTables::open(txn)?;
     // Start from nothing: a partial index would count rows twice.
     tables.postings.retain(|_, _| false)?;
     tables.delta.retain(|_, _| false)?;
-    tables.stats.retain(|_, _| false)?;
     let rows = txn.open_table(ROWS)?;
     for entry in rows.iter()? {
         let (id, bytes) = entry?;
@@ -219,14 +233,9 @@ pub(crate) fn postings(
 ) -> Result<Vec<ScopePostings>> {
     let postings = txn.open_table(POSTING_BLOCKS)?;
     let delta = txn.open_table(LEXICAL_DELTA)?;
-    let stats = txn.open_table(LEXICAL_STATS)?;
     let mut out = Vec::with_capacity(scopes.len());
     for &scope in scopes {
-        let Some(scope_stats) = stats
-            .get(scope)?
-            .map(|v| decode_lexical_stats(v.value()))
-            .transpose()?
-        else {
+        let Some(scope_stats) = scope_stats(&delta, scope)? else {
             continue;
         };
         // The rows not merged yet: scanned whole (at most MERGE_AT small records).

@@ -206,7 +206,6 @@ impl RedbBackend {
             txn.open_table(DEDUP)?;
             txn.open_table(POSTING_BLOCKS)?;
             txn.open_table(LEXICAL_DELTA)?;
-            txn.open_table(LEXICAL_STATS)?;
             txn.open_table(VECTORS)?;
         }
         match options.lexical {
@@ -431,6 +430,9 @@ impl Lookup for RedbRead<'_> {
     }
 
     fn usage(&self, account: &str) -> Result<Option<Usage>> {
+        if let Some(found) = accounts::usage_in_meta(&self.txn.open_table(META)?, account)? {
+            return Ok(Some(found));
+        }
         accounts::usage(accounts::open_optional(&self.txn, USAGE)?.as_ref(), account)
     }
 
@@ -675,7 +677,7 @@ impl Lookup for RedbWrite<'_> {
     }
 
     fn usage(&self, account: &str) -> Result<Option<Usage>> {
-        self.inserting(|t| accounts::usage(Some(&t.usage), account))
+        self.inserting(|t| t.usage(account))
     }
 
     fn account(&self, id: &str) -> Result<Option<Account>> {
@@ -746,11 +748,7 @@ impl Write for RedbWrite<'_> {
     }
 
     fn put_usage(&mut self, account: &str, usage: &Usage) -> Result<()> {
-        let bytes = encoding::encode_usage(usage);
-        self.inserting(|t| {
-            t.usage.insert(account, bytes.as_slice())?;
-            Ok(())
-        })
+        self.inserting(|t| t.put_usage(account, usage))
     }
 
     fn count_write(&mut self, account: &str, period_start: Timestamp) -> Result<()> {

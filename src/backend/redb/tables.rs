@@ -29,7 +29,8 @@ pub(crate) const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("
 pub(crate) const API_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("api_keys");
 /// `key id → Settings`: per-key settings, absent until first stored.
 pub(crate) const KEY_SETTINGS: TableDefinition<u128, &[u8]> = TableDefinition::new("key_settings");
-/// `account id → Usage`: write requests in the current period.
+/// `account id → Usage`: write requests in the current period, as files written before usage
+/// moved into `meta` (`usage:` ++ account id) kept it; read when `meta` has no record yet.
 pub(crate) const USAGE: TableDefinition<&str, &[u8]> = TableDefinition::new("usage");
 
 /// `scope tree id (8) ++ term (u32 len ++ UTF-8) ++ block (u32) → postings`: the lexical
@@ -41,12 +42,16 @@ pub(crate) const POSTING_BLOCKS: TableDefinition<&[u8], &[u8]> =
 /// `scope (8) ++ term ++ row id (16) → tf u16 ++ length u16`. Opening such a file rebuilds
 /// the index into `posting_blocks` and deletes this table.
 pub(crate) const LEGACY_POSTINGS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("postings");
-/// `scope tree id (8) ++ row id (16) → DeltaRecord`: rows not yet merged into `postings`
-/// (one append per insert; merged in bulk every `lexical::MERGE_AT` rows).
+/// `scope tree id (8) ++ row id (16) → DeltaRecord`: rows not yet merged into
+/// `posting_blocks` (one append per insert; merged in bulk every `lexical::MERGE_AT` rows);
+/// and `scope tree id (8) → rows u64 ++ total terms u64 ++ pending u64`, what BM25 needs of
+/// the scope, next to its rows so that an insert updates both in one page.
 pub(crate) const LEXICAL_DELTA: TableDefinition<&[u8], &[u8]> =
     TableDefinition::new("lexical_delta");
-/// `scope tree id → rows u64 ++ total terms u64 ++ pending u64`: what BM25 needs of a scope.
-pub(crate) const LEXICAL_STATS: TableDefinition<u64, &[u8]> = TableDefinition::new("lexical_stats");
+/// The scopes' statistics as files written before they moved into `lexical_delta` kept them
+/// (`scope tree id → stats`); deleted when such a file is re-indexed.
+pub(crate) const LEGACY_LEXICAL_STATS: TableDefinition<u64, &[u8]> =
+    TableDefinition::new("lexical_stats");
 
 /// `scope tree id (8) ++ row id (16) → version ++ space tag ++ unit f32 vector`: the
 /// embedding of each row written while an embedder was configured.
@@ -65,3 +70,5 @@ pub(crate) const META_NEXT_TREE: &str = "next_tree_id";
 /// Present once every row is in the lexical index (files from before it are indexed on open):
 /// `[2]` for the index in `posting_blocks`, `[1]` for the legacy `postings` table (rebuilt).
 pub(crate) const META_LEXICAL: &str = "lexical_index";
+/// `usage:` ++ account id → `Usage`: the account's write requests in the current period.
+pub(crate) const META_USAGE_PREFIX: &str = "usage:";

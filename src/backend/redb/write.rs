@@ -32,7 +32,6 @@ pub(crate) struct InsertTables<'t> {
     rows: Table<'t, u128, &'static [u8]>,
     versions: Table<'t, &'static [u8], &'static [u8]>,
     dedup: Table<'t, &'static [u8], ()>,
-    pub usage: Table<'t, &'static str, &'static [u8]>,
     index: IndexTables<'t>,
     vectors: Table<'t, &'static [u8], &'static [u8]>,
     /// Opened when the transaction stores its first shared input (created on first use).
@@ -51,12 +50,29 @@ impl<'t> InsertTables<'t> {
             rows: txn.open_table(ROWS)?,
             versions: txn.open_table(VERSIONS)?,
             dedup: txn.open_table(DEDUP)?,
-            usage: txn.open_table(USAGE)?,
             index: IndexTables::open(txn)?,
             vectors: txn.open_table(VECTORS)?,
             inputs: None,
             shared: HashSet::new(),
         })
+    }
+
+    /// The write usage of `account`: in `meta` (written by this build), else in the legacy
+    /// `usage` table of files written before.
+    pub(crate) fn usage(&self, account: &str) -> Result<Option<crate::account::Usage>> {
+        if let Some(found) = super::accounts::usage_in_meta(&self.meta, account)? {
+            return Ok(Some(found));
+        }
+        super::accounts::usage(
+            super::accounts::open_optional_write(self.txn, USAGE)?.as_ref(),
+            account,
+        )
+    }
+
+    /// Stores the write usage of `account` in `meta`, which every commit writes anyway (its
+    /// last transaction time): one page fewer per write than a table of its own.
+    pub(crate) fn put_usage(&mut self, account: &str, usage: &crate::account::Usage) -> Result<()> {
+        super::accounts::put_usage_in_meta(&mut self.meta, account, usage)
     }
 
     /// The id of the tree named `name`, created (empty) if it does not exist yet.
