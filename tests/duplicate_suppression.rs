@@ -121,3 +121,47 @@ on_every_backend! {
         Ok(())
     }
 }
+
+on_every_backend! {
+    fn duplicates_are_found_before_and_after_the_index_merges_them_and_across_reopening(backend: &TestBackend) -> Result<()> {
+        // On redb a row's fingerprint waits in the lexical delta with its terms and joins the
+        // duplicate index when the delta is merged (every 64 rows of a scope), or when a handle
+        // rebuilds the index; a handle without the index writes it directly.
+        let fact = |i: usize| NewMemory::new(format!("Fact {i}: person{} works in city{}", i % 7, i % 5));
+        let mut ids = Vec::new();
+        {
+            let store = backend.try_open(StoreOptions::new())?;
+            for i in 0..150 {
+                ids.push(saved(store.write("a", fact(i))?));
+            }
+            // Merged long ago, merged by the last merge, still pending.
+            for i in [0, 5, 63, 64, 127, 128, 140, 149] {
+                assert_eq!(store.write("a", fact(i))?, WriteOutcome::Duplicate { existing: ids[i] });
+            }
+            // A row no longer live is no duplicate: one merged, one pending.
+            for i in [10, 145] {
+                let change = Supersede { superseded_by: None, valid_to: Some(store.now()?) };
+                assert!(store.supersede("a", ids[i], change, "test")?.changed);
+                let replacement = saved(store.write("a", fact(i))?);
+                assert_ne!(replacement, ids[i]);
+                ids[i] = replacement;
+            }
+        }
+        {
+            // Without the index: pending fingerprints are still found, new ones written.
+            let store = backend.try_open(StoreOptions::new().lexical_index(false))?;
+            for i in [3, 148, 149] {
+                assert_eq!(store.write("a", fact(i))?, WriteOutcome::Duplicate { existing: ids[i] });
+            }
+            ids.push(saved(store.write("a", fact(150))?));
+        }
+        // The index rebuilt on open: every fingerprint still there, once.
+        let store = backend.try_open(StoreOptions::new())?;
+        for i in [0, 10, 64, 145, 149, 150] {
+            assert_eq!(store.write("a", fact(i))?, WriteOutcome::Duplicate { existing: ids[i] });
+        }
+        let all = store.list("a", &ListQuery::new().mode(aurra::ReadMode::History).limit(1000))?;
+        assert_eq!(all.memories.len(), 153);
+        Ok(())
+    }
+}

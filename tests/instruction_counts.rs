@@ -21,8 +21,8 @@ const TOLERANCE: f64 = 0.02;
 /// The fixture is 2 000 facts in two tenants with a history of supersessions (see the
 /// example); lists return 20 rows of one tenant.
 const BASELINE: &[(&str, u64, f64)] = &[
-    ("write", 20, 703_496.0),
-    ("batch_100", 1, 24_331_018.0),
+    ("write", 20, 664_109.0),
+    ("batch_100", 1, 25_518_314.0),
     ("supersede", 20, 590_313.0),
     ("get", 20, 17_955.0),
     ("list_current", 20, 216_839.0),

@@ -416,7 +416,53 @@ record_codec!(Account, encode_account, decode_account, "account");
 record_codec!(ApiKey, encode_api_key, decode_api_key, "api key");
 record_codec!(Settings, encode_settings, decode_settings, "settings");
 record_codec!(Usage, encode_usage, decode_usage, "usage");
-record_codec!(DeltaRecord, encode_delta, decode_delta, "delta");
+
+/// Version byte of a `lexical_delta` row value with a fingerprint (version 1, the format
+/// version, is postcard(DeltaRecord) alone, as files before it hold; still read).
+const DELTA_V2: u8 = 2;
+
+/// `lexical_delta` row value: version (2) ++ the row's duplicate fingerprint, while it is not
+/// in `dedup` yet (u16 length ++ bytes; empty: in `dedup` already, or not wanted) ++
+/// postcard(DeltaRecord). The fingerprint comes first so that a duplicate check reads it
+/// without decoding the terms.
+pub(crate) fn encode_delta(record: &DeltaRecord, fingerprint: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(fingerprint.len()).expect("fingerprints are a few hundred bytes");
+    let mut out = vec![DELTA_V2];
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(fingerprint);
+    out.extend(postcard::to_allocvec(record).expect("postcard serialisation into a Vec"));
+    out
+}
+
+/// The fingerprint of a `lexical_delta` row value and its postcard part.
+fn split_delta(bytes: &[u8]) -> Result<(&[u8], &[u8])> {
+    match bytes.split_first() {
+        None => Err(Error::Corrupted("empty delta record".into())),
+        Some((1, body)) => Ok((&[], body)),
+        Some((&DELTA_V2, body)) => {
+            let len = usize::from(u16::from_be_bytes(take(body, 0, "delta record")?));
+            let fingerprint = body
+                .get(2..2 + len)
+                .ok_or_else(|| Error::Corrupted("delta record: fingerprint truncated".into()))?;
+            Ok((fingerprint, &body[2 + len..]))
+        }
+        Some((&found, _)) => Err(Error::IncompatibleFormat {
+            found: u32::from(found),
+            supported: u32::from(DELTA_V2),
+            unknown_features: Vec::new(),
+        }),
+    }
+}
+
+/// The fingerprint a `lexical_delta` row value holds for `dedup` (empty: none).
+pub(crate) fn delta_fingerprint(bytes: &[u8]) -> Result<&[u8]> {
+    Ok(split_delta(bytes)?.0)
+}
+
+pub(crate) fn decode_delta(bytes: &[u8]) -> Result<DeltaRecord> {
+    let (_, record) = split_delta(bytes)?;
+    postcard::from_bytes(record).map_err(|e| Error::Corrupted(format!("delta record: {e}")))
+}
 /// `meta.required_features`: the features a store uses that a build must know to read it.
 pub(crate) fn encode_features(features: &[String]) -> Vec<u8> {
     encode_record(&features)
@@ -952,6 +998,7 @@ pub fn fuzz_decode_all(bytes: &[u8]) {
     let _ = decode_posting_block(bytes, |_, _, _| {});
     let _ = decode_lexical_stats(bytes);
     let _ = decode_delta(bytes);
+    let _ = delta_fingerprint(bytes);
     let _ = decode_scope_row_key(bytes);
     let _ = vector_parts(bytes);
 }
@@ -959,6 +1006,33 @@ pub fn fuzz_decode_all(bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delta_records_carry_their_fingerprint_and_truncation_is_refused() {
+        let record = DeltaRecord {
+            len: 7,
+            terms: vec![("alic".into(), 2), ("acm".into(), 1)],
+        };
+        for fingerprint in [&b""[..], b"\x01\x05agent"] {
+            let bytes = encode_delta(&record, fingerprint);
+            assert_eq!(delta_fingerprint(&bytes).unwrap(), fingerprint);
+            assert_eq!(decode_delta(&bytes).unwrap(), record);
+            for cut in 0..bytes.len() {
+                assert!(decode_delta(&bytes[..cut]).is_err(), "cut at {cut}");
+            }
+        }
+        let mut other = encode_delta(&record, b"x");
+        other[0] = 9;
+        assert!(matches!(
+            delta_fingerprint(&other),
+            Err(Error::IncompatibleFormat { found: 9, .. })
+        ));
+        // Version 1, as files before the fingerprint hold it: no fingerprint.
+        let mut v1 = vec![1u8];
+        v1.extend(postcard::to_allocvec(&record).unwrap());
+        assert_eq!(delta_fingerprint(&v1).unwrap(), b"");
+        assert_eq!(decode_delta(&v1).unwrap(), record);
+    }
 
     #[test]
     fn posting_blocks_round_trip_and_bad_blocks_are_refused() {

@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 
 use super::encoding::{
     DeltaRecord, LexicalStats, POSTING_BLOCK_BYTES, decode_delta, decode_lexical_stats,
-    decode_posting_block, decode_row, decode_scope_row_key, encode_delta, encode_lexical_stats,
-    posting_block_key, posting_block_number, posting_prefix, push_posting, scope_row_key,
-    scope_row_range,
+    decode_posting_block, decode_row, decode_scope_row_key, dedup_entry, dedup_key,
+    delta_fingerprint, encode_delta, encode_lexical_stats, posting_block_key, posting_block_number,
+    posting_prefix, push_posting, scope_row_key, scope_row_range,
 };
 use super::tables::*;
 use crate::backend::{Analyzed, Posting, ScopePostings};
@@ -29,10 +29,12 @@ use crate::text::Analyzer;
 /// for a sorted bulk merge; a search scans at most this many small records per scope.
 const MERGE_AT: u64 = 64;
 
-/// The tables an insert writes the index to.
+/// The tables an insert writes the index to, and `dedup`, which receives the fingerprints
+/// of the rows a merge moves out of the delta.
 pub(crate) struct IndexTables<'t> {
     pub postings: Table<'t, &'static [u8], &'static [u8]>,
     pub delta: Table<'t, &'static [u8], &'static [u8]>,
+    pub dedup: Table<'t, &'static [u8], ()>,
 }
 
 /// The key of a scope's statistics in `lexical_delta`: the scope's 8 bytes alone, which sort
@@ -58,54 +60,120 @@ impl<'t> IndexTables<'t> {
         Ok(IndexTables {
             postings: txn.open_table(POSTING_BLOCKS)?,
             delta: txn.open_table(LEXICAL_DELTA)?,
+            dedup: txn.open_table(DEDUP)?,
         })
     }
 }
 
+/// The rows of `scope` waiting in the delta whose duplicate fingerprint is `fingerprint`
+/// (not in `dedup` yet), in row order.
+pub(crate) fn pending_duplicates<T>(
+    delta: &T,
+    scope: u64,
+    fingerprint: &[u8],
+) -> Result<Vec<MemoryId>>
+where
+    T: ReadableTable<&'static [u8], &'static [u8]>,
+{
+    let (lo, hi) = scope_row_range(scope);
+    let mut found = Vec::new();
+    for entry in delta.range(lo.as_slice()..=hi.as_slice())? {
+        let (key, value) = entry?;
+        if delta_fingerprint(value.value())? == fingerprint {
+            found.push(decode_scope_row_key(key.value())?.1);
+        }
+    }
+    Ok(found)
+}
+
+/// The fingerprints of the rows of `scope` waiting in the delta (not in `dedup` yet), with
+/// their rows, in row order.
+pub(crate) fn pending_fingerprints<T>(delta: &T, scope: u64) -> Result<Vec<(Vec<u8>, MemoryId)>>
+where
+    T: ReadableTable<&'static [u8], &'static [u8]>,
+{
+    let (lo, hi) = scope_row_range(scope);
+    let mut found = Vec::new();
+    for entry in delta.range(lo.as_slice()..=hi.as_slice())? {
+        let (key, value) = entry?;
+        let fingerprint = delta_fingerprint(value.value())?;
+        if !fingerprint.is_empty() {
+            found.push((fingerprint.to_vec(), decode_scope_row_key(key.value())?.1));
+        }
+    }
+    Ok(found)
+}
+
+/// Drops the pending fingerprint of row `id` of `scope` (a row no longer live), so that the
+/// merge does not put it in `dedup`; `false` if the row is not waiting in the delta.
+pub(crate) fn forget_pending(
+    delta: &mut Table<'_, &'static [u8], &'static [u8]>,
+    scope: u64,
+    id: MemoryId,
+) -> Result<bool> {
+    let key = scope_row_key(scope, id);
+    let record = match delta.get(key.as_slice())? {
+        Some(value) if !delta_fingerprint(value.value())?.is_empty() => {
+            decode_delta(value.value())?
+        }
+        Some(_) => return Ok(true),
+        None => return Ok(false),
+    };
+    delta.insert(key.as_slice(), encode_delta(&record, &[]).as_slice())?;
+    Ok(true)
+}
+
 /// Adds one row to its scope's index: appended to the scope's delta (merged into postings
-/// every [`MERGE_AT`] rows), and the scope's counts.
+/// every [`MERGE_AT`] rows), and the scope's counts. A non-empty `fingerprint` waits in the
+/// delta too and goes into `dedup` with the merge: the insert writes one page where the
+/// fingerprint, at a random place in `dedup`, cost three. `true` if this insert merged the
+/// scope's delta.
 pub(crate) fn index_row(
     t: &mut IndexTables<'_>,
     scope: u64,
     id: MemoryId,
     analyzed: &Analyzed,
-) -> Result<()> {
+    fingerprint: &[u8],
+) -> Result<bool> {
     let record = DeltaRecord {
         len: analyzed.len,
         terms: analyzed.terms.clone(),
     };
     t.delta.insert(
         scope_row_key(scope, id).as_slice(),
-        encode_delta(&record).as_slice(),
+        encode_delta(&record, fingerprint).as_slice(),
     )?;
     let mut stats = scope_stats(&t.delta, scope)?.unwrap_or_default();
     stats.rows += 1;
     stats.terms += u64::from(analyzed.len);
     stats.pending += 1;
-    if stats.pending >= MERGE_AT {
-        merge_scope(&mut t.postings, &mut t.delta, scope)?;
+    let merged = stats.pending >= MERGE_AT;
+    if merged {
+        merge_scope(t, scope)?;
         stats.pending = 0;
     }
     t.delta.insert(
         stats_key(scope).as_slice(),
         encode_lexical_stats(stats).as_slice(),
     )?;
-    Ok(())
+    Ok(merged)
 }
 
 /// Moves a scope's delta into its posting blocks: each term's new postings are appended to
 /// its last block, and new blocks are started as blocks fill.
-fn merge_scope(
-    postings: &mut Table<'_, &'static [u8], &'static [u8]>,
-    delta: &mut Table<'_, &'static [u8], &'static [u8]>,
-    scope: u64,
-) -> Result<()> {
+fn merge_scope(t: &mut IndexTables<'_>, scope: u64) -> Result<()> {
+    let (postings, delta) = (&mut t.postings, &mut t.delta);
     let (lo, hi) = scope_row_range(scope);
     // Term -> its new postings, in row order (the delta is keyed by row id).
     let mut per_term: BTreeMap<String, Vec<(MemoryId, u32, u32)>> = BTreeMap::new();
+    let mut fingerprints = Vec::new();
     for entry in delta.extract_from_if(lo.as_slice()..=hi.as_slice(), |_, _| true)? {
         let (key, value) = entry?;
         let (_, id) = decode_scope_row_key(key.value())?;
+        let fingerprint = delta_fingerprint(value.value())?;
+        if !fingerprint.is_empty() {
+            fingerprints.push(dedup_entry(&dedup_key(scope, fingerprint), id));
+        }
         let record = decode_delta(value.value())?;
         for (term, tf) in record.terms {
             per_term.entry(term).or_default().push((id, tf, record.len));
@@ -133,6 +201,32 @@ fn merge_scope(
             posting_block_key(&prefix, number).as_slice(),
             block.as_slice(),
         )?;
+    }
+    // In key order: neighbouring fingerprints share their pages.
+    fingerprints.sort_unstable();
+    for entry in fingerprints {
+        t.dedup.insert(entry.as_slice(), ())?;
+    }
+    Ok(())
+}
+
+/// Moves every pending fingerprint of the delta into `dedup` (before the delta is rebuilt).
+fn flush_fingerprints(t: &mut IndexTables<'_>) -> Result<()> {
+    let mut entries = Vec::new();
+    for entry in t.delta.iter()? {
+        let (key, value) = entry?;
+        // The scopes' statistics are the 8-byte keys; rows are scope ++ id.
+        if key.value().len() != 24 {
+            continue;
+        }
+        let (scope, id) = decode_scope_row_key(key.value())?;
+        let fingerprint = delta_fingerprint(value.value())?;
+        if !fingerprint.is_empty() {
+            entries.push(dedup_entry(&dedup_key(scope, fingerprint), id));
+        }
+    }
+    for entry in entries {
+        t.dedup.insert(entry.as_slice(), ())?;
     }
     Ok(())
 }
@@ -203,6 +297,8 @@ pub(crate) fn build_if_missing(txn: &WriteTransaction, analyzer: &Analyzer) -> R
     txn.delete_table(LEGACY_POSTINGS)?;
     txn.delete_table(LEGACY_LEXICAL_STATS)?;
     let mut tables = IndexTables::open(txn)?;
+    // The fingerprints waiting in the delta are the only copy: into `dedup` first.
+    flush_fingerprints(&mut tables)?;
     // Start from nothing: a partial index would count rows twice.
     tables.postings.retain(|_, _| false)?;
     tables.delta.retain(|_, _| false)?;
@@ -216,7 +312,14 @@ pub(crate) fn build_if_missing(txn: &WriteTransaction, analyzer: &Analyzer) -> R
             .ok_or_else(|| Error::Corrupted("row without a scope tree".into()))?
             .tree;
         let id = MemoryId::from_u128(id.value());
-        index_row(&mut tables, scope, id, &analyzer.analyze(&row.decision))?;
+        // Every row already has its fingerprint in `dedup` (flushed above, or written there).
+        index_row(
+            &mut tables,
+            scope,
+            id,
+            &analyzer.analyze(&row.decision),
+            &[],
+        )?;
     }
     meta.insert(META_LEXICAL, INDEX_IN_BLOCKS)?;
     // A build that knows only the legacy table would miss every posting: it must refuse.

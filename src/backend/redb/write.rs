@@ -2,7 +2,7 @@
 //! vector; versions (re-summarised in every tree of the row) and audit events. The first
 //! version and the creation events are implicit in the row (see `rows.rs`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use redb::{ReadableTable, Table, WriteTransaction};
 use sha2::{Digest, Sha256};
@@ -12,7 +12,9 @@ use super::encoding::{
     dedup_key, encode_event, encode_input, encode_row_v1, encode_row_v2, encode_version, event_key,
     input_key, pred_key, tree_name, version_key,
 };
-use super::lexical::{IndexTables, index_row};
+use super::lexical::{
+    IndexTables, forget_pending, index_row, pending_duplicates, pending_fingerprints,
+};
 use super::rows::{latest_version, summary_at, summary_of};
 use super::tables::*;
 use super::vectors::store_vector;
@@ -31,13 +33,18 @@ pub(crate) struct InsertTables<'t> {
     nodes: Table<'t, &'static [u8], &'static [u8]>,
     rows: Table<'t, u128, &'static [u8]>,
     versions: Table<'t, &'static [u8], &'static [u8]>,
-    dedup: Table<'t, &'static [u8], ()>,
     index: IndexTables<'t>,
     vectors: Table<'t, &'static [u8], &'static [u8]>,
     /// Opened when the transaction stores its first shared input (created on first use).
     inputs: Option<Table<'t, &'static [u8], &'static [u8]>>,
     /// The shared inputs this transaction has stored (or found stored).
     shared: HashSet<[u8; 40]>,
+    /// Per scope, the fingerprints waiting in the lexical delta (read once per transaction,
+    /// then kept up to date: a batch checks every row against them).
+    pending: HashMap<u64, HashMap<Vec<u8>, Vec<MemoryId>>>,
+    /// Scopes whose delta a duplicate check has scanned once in this transaction: the second
+    /// check loads `pending` (a single write scans once and allocates nothing).
+    scanned: HashSet<u64>,
 }
 
 impl<'t> InsertTables<'t> {
@@ -49,11 +56,12 @@ impl<'t> InsertTables<'t> {
             nodes: txn.open_table(TREE_NODES)?,
             rows: txn.open_table(ROWS)?,
             versions: txn.open_table(VERSIONS)?,
-            dedup: txn.open_table(DEDUP)?,
             index: IndexTables::open(txn)?,
             vectors: txn.open_table(VECTORS)?,
             inputs: None,
             shared: HashSet::new(),
+            pending: HashMap::new(),
+            scanned: HashSet::new(),
         })
     }
 
@@ -92,37 +100,62 @@ impl<'t> InsertTables<'t> {
         Ok(id)
     }
 
-    /// The dedup key of `fingerprint` in the tenant's scope, if the scope exists.
+    /// The fingerprints waiting in `scope`'s lexical delta, read on first use.
+    fn pending_in(&mut self, scope: u64) -> Result<&HashMap<Vec<u8>, Vec<MemoryId>>> {
+        if !self.pending.contains_key(&scope) {
+            let mut by_fingerprint: HashMap<Vec<u8>, Vec<MemoryId>> = HashMap::new();
+            for (fingerprint, id) in pending_fingerprints(&self.index.delta, scope)? {
+                by_fingerprint.entry(fingerprint).or_default().push(id);
+            }
+            self.pending.insert(scope, by_fingerprint);
+        }
+        Ok(&self.pending[&scope])
+    }
+
+    /// The tenant's scope and the dedup key of `fingerprint` in it, if the scope exists.
     fn dedup_key(
         &self,
         account: &str,
         tenant: Option<&str>,
         fingerprint: &[u8],
-    ) -> Result<Option<Vec<u8>>> {
+    ) -> Result<Option<(u64, Vec<u8>)>> {
         let name = tree_name(account, tenant, Facet::All);
-        Ok(self
-            .trees
-            .get(name.as_slice())?
-            .map(|scope| dedup_key(scope.value(), fingerprint)))
+        Ok(self.trees.get(name.as_slice())?.map(|scope| {
+            let scope = scope.value();
+            (scope, dedup_key(scope, fingerprint))
+        }))
     }
 
     /// The rows with this fingerprint, oldest entry first, with their latest versions.
     pub(crate) fn duplicates(
-        &self,
+        &mut self,
         account: &str,
         tenant: Option<&str>,
         fingerprint: &[u8],
     ) -> Result<Vec<Duplicate>> {
-        let Some(key) = self.dedup_key(account, tenant, fingerprint)? else {
+        let Some((scope, key)) = self.dedup_key(account, tenant, fingerprint)? else {
             return Ok(Vec::new());
         };
         let (lo, hi) = (
             dedup_entry(&key, MemoryId::from_u128(0)),
             dedup_entry(&key, MemoryId::from_u128(u128::MAX)),
         );
+        let mut ids = Vec::new();
+        for entry in self.index.dedup.range(lo.as_slice()..=hi.as_slice())? {
+            ids.push(dedup_entry_id(entry?.0.value())?);
+        }
+        // And the rows whose fingerprint still waits in the lexical delta.
+        if self.pending.contains_key(&scope) || !self.scanned.insert(scope) {
+            if let Some(pending) = self.pending_in(scope)?.get(fingerprint) {
+                ids.extend_from_slice(pending);
+            }
+        } else {
+            ids.extend(pending_duplicates(&self.index.delta, scope, fingerprint)?);
+        }
+        ids.sort_unstable();
+        ids.dedup();
         let mut found = Vec::new();
-        for entry in self.dedup.range(lo.as_slice()..=hi.as_slice())? {
-            let id = dedup_entry_id(entry?.0.value())?;
+        for id in ids {
             let version = latest_version(&self.versions, id)?;
             found.push(Duplicate {
                 id,
@@ -140,11 +173,25 @@ impl<'t> InsertTables<'t> {
         fingerprint: &[u8],
         dead: &[MemoryId],
     ) -> Result<()> {
-        let Some(key) = self.dedup_key(account, tenant, fingerprint)? else {
+        let Some((scope, key)) = self.dedup_key(account, tenant, fingerprint)? else {
             return Ok(());
         };
         for id in dead {
-            self.dedup.remove(dedup_entry(&key, *id).as_slice())?;
+            if self
+                .index
+                .dedup
+                .remove(dedup_entry(&key, *id).as_slice())?
+                .is_none()
+            {
+                forget_pending(&mut self.index.delta, scope, *id)?;
+                if let Some(rows) = self
+                    .pending
+                    .get_mut(&scope)
+                    .and_then(|p| p.get_mut(fingerprint))
+                {
+                    rows.retain(|r| r != id);
+                }
+            }
         }
         Ok(())
     }
@@ -224,12 +271,22 @@ impl<'t> InsertTables<'t> {
         for pos in &positions {
             tree::append(&mut self.nodes, pos.tree, pos.seq, summary, r.id)?;
         }
-        self.dedup.insert(
-            dedup_entry(&dedup_key(scope, &r.fingerprint), r.id).as_slice(),
-            (),
-        )?;
-        if let Some(analyzed) = &r.lexical {
-            index_row(&mut self.index, scope, r.id, analyzed)?;
+        match &r.lexical {
+            // The fingerprint waits in the lexical delta and joins `dedup` with its merge.
+            Some(analyzed) => {
+                if index_row(&mut self.index, scope, r.id, analyzed, &r.fingerprint)? {
+                    // Merged: every pending fingerprint of the scope is in `dedup` now.
+                    self.pending.remove(&scope);
+                } else if let Some(pending) = self.pending.get_mut(&scope) {
+                    pending.entry(r.fingerprint.clone()).or_default().push(r.id);
+                }
+            }
+            None => {
+                self.index.dedup.insert(
+                    dedup_entry(&dedup_key(scope, &r.fingerprint), r.id).as_slice(),
+                    (),
+                )?;
+            }
         }
         if let Some((space, vector)) = &r.vector {
             store_vector(&mut self.vectors, scope, r.id, *space, vector)?;
@@ -285,8 +342,13 @@ pub(crate) fn append_version(
             .insert(pred_key(successor, id).as_slice(), ())?;
     }
     if next.superseded_by.is_some() {
-        txn.open_table(DEDUP)?
-            .remove(dedup_entry(&row.fingerprint(), id).as_slice())?;
+        let removed = txn
+            .open_table(DEDUP)?
+            .remove(dedup_entry(&row.fingerprint(), id).as_slice())?
+            .is_some();
+        if let (false, Some(scope)) = (removed, row.positions.first()) {
+            forget_pending(&mut txn.open_table(LEXICAL_DELTA)?, scope.tree, id)?;
+        }
     }
     Ok(())
 }
