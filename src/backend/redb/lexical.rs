@@ -65,43 +65,25 @@ impl<'t> IndexTables<'t> {
     }
 }
 
-/// The rows of `scope` waiting in the delta whose duplicate fingerprint is `fingerprint`
-/// (not in `dedup` yet), in row order.
-pub(crate) fn pending_duplicates<T>(
+/// Calls `each(fingerprint, row)` for every row of `scope` waiting in the delta with its
+/// duplicate fingerprint (not in `dedup` yet), in row order.
+pub(crate) fn each_pending<T>(
     delta: &T,
     scope: u64,
-    fingerprint: &[u8],
-) -> Result<Vec<MemoryId>>
+    mut each: impl FnMut(&[u8], MemoryId),
+) -> Result<()>
 where
     T: ReadableTable<&'static [u8], &'static [u8]>,
 {
     let (lo, hi) = scope_row_range(scope);
-    let mut found = Vec::new();
-    for entry in delta.range(lo.as_slice()..=hi.as_slice())? {
-        let (key, value) = entry?;
-        if delta_fingerprint(value.value())? == fingerprint {
-            found.push(decode_scope_row_key(key.value())?.1);
-        }
-    }
-    Ok(found)
-}
-
-/// The fingerprints of the rows of `scope` waiting in the delta (not in `dedup` yet), with
-/// their rows, in row order.
-pub(crate) fn pending_fingerprints<T>(delta: &T, scope: u64) -> Result<Vec<(Vec<u8>, MemoryId)>>
-where
-    T: ReadableTable<&'static [u8], &'static [u8]>,
-{
-    let (lo, hi) = scope_row_range(scope);
-    let mut found = Vec::new();
     for entry in delta.range(lo.as_slice()..=hi.as_slice())? {
         let (key, value) = entry?;
         let fingerprint = delta_fingerprint(value.value())?;
         if !fingerprint.is_empty() {
-            found.push((fingerprint.to_vec(), decode_scope_row_key(key.value())?.1));
+            each(fingerprint, decode_scope_row_key(key.value())?.1);
         }
     }
-    Ok(found)
+    Ok(())
 }
 
 /// Drops the pending fingerprint of row `id` of `scope` (a row no longer live), so that the

@@ -12,9 +12,7 @@ use super::encoding::{
     dedup_key, encode_event, encode_input, encode_row_v1, encode_row_v2, encode_version, event_key,
     input_key, pred_key, tree_name, version_key,
 };
-use super::lexical::{
-    IndexTables, forget_pending, index_row, pending_duplicates, pending_fingerprints,
-};
+use super::lexical::{IndexTables, each_pending, forget_pending, index_row};
 use super::rows::{latest_version, summary_at, summary_of};
 use super::tables::*;
 use super::vectors::store_vector;
@@ -104,9 +102,12 @@ impl<'t> InsertTables<'t> {
     fn pending_in(&mut self, scope: u64) -> Result<&HashMap<Vec<u8>, Vec<MemoryId>>> {
         if !self.pending.contains_key(&scope) {
             let mut by_fingerprint: HashMap<Vec<u8>, Vec<MemoryId>> = HashMap::new();
-            for (fingerprint, id) in pending_fingerprints(&self.index.delta, scope)? {
-                by_fingerprint.entry(fingerprint).or_default().push(id);
-            }
+            each_pending(&self.index.delta, scope, |fingerprint, id| {
+                by_fingerprint
+                    .entry(fingerprint.to_vec())
+                    .or_default()
+                    .push(id);
+            })?;
             self.pending.insert(scope, by_fingerprint);
         }
         Ok(&self.pending[&scope])
@@ -150,7 +151,11 @@ impl<'t> InsertTables<'t> {
                 ids.extend_from_slice(pending);
             }
         } else {
-            ids.extend(pending_duplicates(&self.index.delta, scope, fingerprint)?);
+            each_pending(&self.index.delta, scope, |pending, id| {
+                if pending == fingerprint {
+                    ids.push(id);
+                }
+            })?;
         }
         ids.sort_unstable();
         ids.dedup();
