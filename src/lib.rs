@@ -62,6 +62,7 @@ pub mod extract;
 pub mod llm;
 mod model;
 mod query;
+mod secrets;
 #[cfg(feature = "server")]
 pub mod server;
 mod store;

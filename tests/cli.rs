@@ -13,6 +13,10 @@ fn aurra() -> Command {
         .env_remove("AURRA_EMBED_BASE_URL")
         .env_remove("AURRA_EMBED_MODEL")
         .env_remove("AURRA_EMBED_API_KEY")
+        .env_remove("AURRA_EMBED_API_KEY_FILE")
+        .env_remove("AURRA_LLM_PROVIDER")
+        .env_remove("AURRA_LLM_API_KEY")
+        .env_remove("AURRA_LLM_API_KEY_FILE")
         .env("AURRA_LOG", "warn");
     cmd
 }
@@ -54,31 +58,55 @@ fn stop(mut child: Child) {
     assert!(exit.success(), "server exit status {exit:?}");
 }
 
-#[test]
-fn the_first_start_prints_one_key_and_later_starts_none() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (child, first) = serve(dir.path());
-    stop(child);
-    let keys: Vec<&String> = first
-        .iter()
-        .filter(|l| l.trim().starts_with("aurra_"))
-        .collect();
-    assert_eq!(keys.len(), 1, "{first:?}");
-    let secret = keys[0].trim();
-    assert!(
-        first
-            .iter()
-            .any(|l| l.contains("curl") && l.contains("/agent/memories"))
-    );
-    assert!(first.iter().any(|l| l.contains("base_url=")));
+/// The first start's key, from the owner-only file the server writes when its stdout is
+/// not a terminal (as here, piped).
+fn first_key(data_dir: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(data_dir.join("first-api-key")).expect("first-api-key");
+    text.trim().to_owned()
+}
 
-    let (child, second) = serve(dir.path());
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[test]
+fn the_first_start_writes_one_key_to_an_owner_only_file_and_later_starts_none() {
+    let parent = tempfile::tempdir().expect("temp dir");
+    let dir = parent.path().join("new").join("data");
+    let (child, first) = serve(&dir);
+    stop(child);
+    let text = first.join("\n");
+    // stdout is a pipe (a service manager's log, say): the key is not on it.
+    assert!(!text.contains("aurra_"), "{text}");
+    let secret = first_key(&dir);
+    assert!(secret.starts_with("aurra_"), "{secret}");
+    let file = dir.join("first-api-key");
+    assert!(text.contains(&file.display().to_string()), "{text}");
+    assert!(text.contains("curl") && text.contains("/agent/memories"));
+    assert!(text.contains("base_url="));
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(&dir.join("aurra.redb")), 0o600);
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(dir.parent().unwrap()), 0o700);
+    }
+
+    std::fs::remove_file(&file).expect("remove the key file");
+    let (child, second) = serve(&dir);
     stop(child);
     assert!(!second.join("\n").contains("aurra_"), "{second:?}");
+    assert!(!file.exists(), "a later start writes no key");
 
     let list = aurra()
         .args(["keys", "list", "--data-dir"])
-        .arg(dir.path())
+        .arg(&dir)
         .output()
         .expect("keys list");
     let text = String::from_utf8_lossy(&list.stdout);
@@ -88,9 +116,62 @@ fn the_first_start_prints_one_key_and_later_starts_none() {
         "{text}"
     );
     assert!(
-        !text.contains(secret),
+        !text.contains(&secret),
         "a listing must never show a secret: {text}"
     );
+}
+
+/// On a terminal (a pseudo-terminal from util-linux `script`) the banner shows the key, as a
+/// person starting the server expects, and no key file is written.
+#[cfg(unix)]
+#[test]
+fn on_a_terminal_the_first_start_shows_the_key_and_writes_no_file() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let command = format!(
+        "{} serve --bind 127.0.0.1:0 --data-dir {}",
+        env!("CARGO_BIN_EXE_aurra"),
+        dir.path().display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("AURRA_LOG", "warn")
+        .env_remove("AURRA_DATA_DIR")
+        .env_remove("AURRA_BIND")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("spawn script (util-linux)");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("line").trim_end().to_owned();
+        let done = line.starts_with("aurra listening on");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", "--", &format!("-{}", child.id())])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    child.wait().expect("wait");
+    let text = lines.join("\n");
+    assert!(
+        text.contains("aurra listening on"),
+        "the server never listened: {text}"
+    );
+    let shown: Vec<&str> = lines
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| l.starts_with("aurra_"))
+        .collect();
+    assert_eq!(shown.len(), 1, "{text}");
+    assert!(!dir.path().join("first-api-key").exists());
 }
 
 #[test]
@@ -178,11 +259,7 @@ fn embeddings_flags_make_queries_hybrid_and_the_key_stays_secret() {
         .env("AURRA_EMBED_BASE_URL", fake.base_url())
         .env("AURRA_EMBED_MODEL", "fake-embed");
     let (child, lines) = serve_with(dir.path(), cmd);
-    let key = lines
-        .iter()
-        .find_map(|l| l.split_whitespace().find(|w| w.starts_with("aurra_")))
-        .expect("first-start key")
-        .to_owned();
+    let key = first_key(dir.path());
     let addr = lines
         .last()
         .and_then(|l| l.strip_prefix("aurra listening on "))
@@ -429,4 +506,111 @@ fn the_page_cache_size_is_checked_and_read_from_the_environment() {
     );
     let value: serde_json::Value = serde_json::from_slice(&small.stdout).expect("JSON");
     assert_eq!(value["backend"], "redb");
+}
+
+/// Keys from files (`--llm-api-key-file`, `--embed-api-key-file`) keep them out of `ps`: the
+/// providers receive the file's key, `--help` says why the flag form is worse, and a missing
+/// or empty file is refused with its path named and nothing of its contents.
+#[test]
+fn provider_keys_are_read_from_files() {
+    let llm = fakes::llm::FakeLlm::start();
+    let embeddings = fakes::embeddings::FakeEmbeddings::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let llm_key = dir.path().join("llm.key");
+    let embed_key = dir.path().join("embed.key");
+    std::fs::write(&llm_key, "sk-from-a-file-0001\n").unwrap();
+    std::fs::write(&embed_key, "  sk-embed-from-a-file\n\n").unwrap();
+    let data = dir.path().join("data");
+    let mut child = aurra()
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .args(["--llm-provider", "openai", "--llm-model", "gpt-fake"])
+        .arg("--llm-base-url")
+        .arg(format!("{}/v1", llm.url()))
+        .arg("--llm-api-key-file")
+        .arg(&llm_key)
+        .arg("--embed-base-url")
+        .arg(embeddings.base_url())
+        .args(["--embed-model", "fake-embed", "--embed-api-key-file"])
+        .arg(&embed_key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut addr = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("line");
+        if let Some(a) = line.strip_prefix("aurra listening on ") {
+            addr = Some(a.to_owned());
+            break;
+        }
+    }
+    let addr = addr.expect("the server listened");
+    let key = first_key(&data);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let auth = format!("Bearer {key}");
+    let write = agent
+        .post(&format!("{addr}/agent/memories"))
+        .header("Authorization", &auth)
+        .header("Content-Type", "application/json")
+        .send(r#"{"content": "Alice works at Acme"}"#)
+        .expect("write");
+    assert_eq!(write.status(), 200);
+    let query = agent
+        .post(&format!("{addr}/agent/query"))
+        .header("Authorization", &auth)
+        .header("Content-Type", "application/json")
+        .send(r#"{"question": "Where does Alice work?"}"#)
+        .expect("query");
+    assert_eq!(query.status(), 200);
+    stop(child);
+    let seen = llm.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some("Bearer sk-from-a-file-0001")
+    );
+    assert!(!embeddings.seen().is_empty());
+    assert!(
+        embeddings
+            .seen()
+            .iter()
+            .all(|s| s.authorization.as_deref() == Some("Bearer sk-embed-from-a-file"))
+    );
+
+    let help = aurra().args(["serve", "--help"]).output().expect("help");
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--llm-api-key-file") && help.contains("--embed-api-key-file"));
+    assert!(help.contains("visible to every local user"), "{help}");
+
+    std::fs::write(&llm_key, "\n").unwrap();
+    let missing = dir.path().join("no-such.key");
+    for (file, says) in [(&llm_key, "is empty"), (&missing, "cannot read")] {
+        let out = aurra()
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .args(["--llm-provider", "openai", "--llm-model", "m"])
+            .arg("--llm-api-key-file")
+            .arg(file)
+            .output()
+            .expect("refused");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(
+            stderr.contains(says) && stderr.contains(&file.display().to_string()),
+            "{stderr}"
+        );
+    }
+    let both = aurra()
+        .args(["serve", "--llm-provider", "openai", "--llm-model", "m"])
+        .args(["--llm-api-key", "sk-x", "--llm-api-key-file"])
+        .arg(&embed_key)
+        .output()
+        .expect("refused");
+    assert!(!both.status.success());
+    assert!(!String::from_utf8_lossy(&both.stderr).contains("sk-embed-from-a-file"));
 }

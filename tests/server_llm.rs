@@ -403,3 +403,86 @@ fn a_conversation_with_too_many_facts_is_refused_and_nothing_is_stored() {
     assert_eq!(resp.status, 200, "{}", resp.text);
     assert_eq!(resp.body["saved_count"], 1000);
 }
+
+/// A provider that quotes the key it refused must not hand that key to the caller: not the
+/// operator's (the server's default model, which every account's requests use), not a
+/// caller's own, in messages mode and in queries; and nothing is stored.
+#[test]
+fn a_provider_quoting_a_key_never_reaches_a_response() {
+    let default = FakeLlm::start();
+    let callers = FakeLlm::start();
+    let operator_key = "operator-secret-0001";
+    let config = Config {
+        default_llm: Some(LlmConfig {
+            provider: Provider::OpenAi,
+            model: "gpt-fake".into(),
+            api_key: operator_key.into(),
+            base_url: Some(format!("{}/v1", default.url())),
+            api_version: None,
+        }),
+        ..open_policy()
+    };
+    let server = TestServer::launch(Store::in_memory().unwrap(), config);
+    let key = &server.acme;
+    server.write(key, json!({"content": "Alice works at Acme"}));
+    let conversation = json!([{"role": "user", "content": "I moved to Lisbon."}]);
+    let requests = [
+        (
+            "/agent/memories",
+            json!({"messages": conversation, "tenant_id": "t1"}),
+            &default,
+        ),
+        (
+            "/agent/query",
+            json!({"question": "Where does Alice work?"}),
+            &default,
+        ),
+        (
+            "/agent/memories",
+            json!({"messages": conversation, "tenant_id": "t1", "llm": byo(&callers)}),
+            &callers,
+        ),
+        (
+            "/agent/query",
+            json!({"question": "Where does Alice work?", "llm": byo(&callers)}),
+            &callers,
+        ),
+    ];
+    for (path, body, fake) in requests {
+        fake.script([Script::QuoteKey]);
+        let resp = server.post(path, key, &body);
+        assert_eq!(resp.status, 401, "{path}: {}", resp.text);
+        assert_eq!(resp.body["detail"]["error"], "llm_provider_error");
+        let message = resp.body["detail"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("Incorrect API key provided: [redacted]."),
+            "{path}: {message}"
+        );
+        for secret in [operator_key, "sk-caller-secret", "sk-proj-Ab12Cd34Ef56Gh78"] {
+            assert!(
+                !resp.text.contains(secret),
+                "{path} leaked {secret}: {}",
+                resp.text
+            );
+        }
+    }
+    // The provider did receive the keys: the scrubbing is in what comes back.
+    assert!(
+        default
+            .seen()
+            .iter()
+            .all(|r| { r.header("authorization") == Some(&format!("Bearer {operator_key}")) })
+    );
+    assert!(
+        callers
+            .seen()
+            .iter()
+            .all(|r| { r.header("authorization") == Some("Bearer sk-caller-secret") })
+    );
+    let list = server.get("/agent/memories?tenant_id=t1", key);
+    assert_eq!(
+        list.body["memories"],
+        json!([]),
+        "a failed extraction stores nothing"
+    );
+}

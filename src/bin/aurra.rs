@@ -131,9 +131,18 @@ struct EmbedArgs {
     /// The embedding model (e.g. text-embedding-3-small, nomic-embed-text).
     #[arg(long, env = "AURRA_EMBED_MODEL", requires = "embed_base_url")]
     embed_model: Option<String>,
-    /// API key sent as a bearer token (never logged).
+    /// API key sent as a bearer token (never logged). On the command line it is visible to
+    /// every local user (`ps`, /proc): prefer --embed-api-key-file or the environment.
     #[arg(long, env = "AURRA_EMBED_API_KEY", hide_env_values = true)]
     embed_api_key: Option<String>,
+    /// A file holding the embeddings API key (surrounding whitespace ignored); keep it
+    /// readable by the server's user only.
+    #[arg(
+        long,
+        env = "AURRA_EMBED_API_KEY_FILE",
+        conflicts_with = "embed_api_key"
+    )]
+    embed_api_key_file: Option<PathBuf>,
     /// Vector dimensions to ask for (models that support shortening).
     #[arg(long, env = "AURRA_EMBED_DIMENSIONS")]
     embed_dimensions: Option<u32>,
@@ -144,20 +153,24 @@ struct EmbedArgs {
 }
 
 impl EmbedArgs {
-    fn store_options(&self) -> StoreOptions {
+    fn store_options(&self) -> Result<StoreOptions> {
         let options = StoreOptions::new();
         let (Some(base_url), Some(model)) = (&self.embed_base_url, &self.embed_model) else {
-            return options;
+            return Ok(options);
         };
         let mut embedder = OpenAiEmbedder::new(base_url, model)
             .timeout(std::time::Duration::from_secs(self.embed_timeout_secs));
-        if let Some(key) = &self.embed_api_key {
-            embedder = embedder.api_key(key.clone());
+        let key = match &self.embed_api_key_file {
+            Some(path) => Some(read_secret_file(path, "--embed-api-key-file")?),
+            None => self.embed_api_key.clone(),
+        };
+        if let Some(key) = key {
+            embedder = embedder.api_key(key);
         }
         if let Some(dimensions) = self.embed_dimensions {
             embedder = embedder.dimensions(dimensions);
         }
-        options.embedder(embedder)
+        Ok(options.embedder(embedder))
     }
 }
 
@@ -238,19 +251,30 @@ struct ServeArgs {
 struct LlmArgs {
     /// anthropic, openai (also any OpenAI-compatible server with --llm-base-url), azure,
     /// gemini or grok.
-    #[arg(long, env = "AURRA_LLM_PROVIDER", requires_all = ["llm_model", "llm_api_key"])]
+    #[arg(long, env = "AURRA_LLM_PROVIDER", requires_all = ["llm_model", "llm_key"])]
     llm_provider: Option<String>,
     /// The provider's model id (Azure: the deployment name).
     #[arg(long, env = "AURRA_LLM_MODEL", requires = "llm_provider")]
     llm_model: Option<String>,
-    /// The provider key (never logged).
+    /// The provider key (never logged). On the command line it is visible to every local
+    /// user (`ps`, /proc): prefer --llm-api-key-file or the environment.
     #[arg(
         long,
         env = "AURRA_LLM_API_KEY",
         hide_env_values = true,
-        requires = "llm_provider"
+        requires = "llm_provider",
+        group = "llm_key"
     )]
     llm_api_key: Option<String>,
+    /// A file holding the provider key (surrounding whitespace ignored); keep it readable by
+    /// the server's user only.
+    #[arg(
+        long,
+        env = "AURRA_LLM_API_KEY_FILE",
+        requires = "llm_provider",
+        group = "llm_key"
+    )]
+    llm_api_key_file: Option<PathBuf>,
     /// Another endpoint: an OpenAI-compatible server, the Azure resource URL, a proxy.
     #[arg(long, env = "AURRA_LLM_BASE_URL", requires = "llm_provider")]
     llm_base_url: Option<String>,
@@ -282,11 +306,41 @@ impl LlmArgs {
         Ok(Some(LlmConfig {
             provider,
             model: self.llm_model.clone().unwrap_or_default(),
-            api_key: self.llm_api_key.clone().unwrap_or_default(),
+            api_key: match &self.llm_api_key_file {
+                Some(path) => read_secret_file(path, "--llm-api-key-file")?,
+                None => self.llm_api_key.clone().unwrap_or_default(),
+            },
             base_url: self.llm_base_url.clone(),
             api_version: self.llm_api_version.clone(),
         }))
     }
+}
+
+/// The secret in the file at `path` (named by `flag` in errors), without surrounding
+/// whitespace. Errors name the file, never its contents; a file others can read is warned of.
+fn read_secret_file(path: &std::path::Path, flag: &str) -> Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{flag}: cannot read {}", path.display()))?;
+    let secret = text.trim();
+    if secret.is_empty() {
+        bail!("{flag}: {} is empty", path.display());
+    }
+    if secret.lines().count() > 1 {
+        bail!("{flag}: {} holds more than one line", path.display());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            eprintln!(
+                "warning: {flag}: {} is readable by other users (chmod 600 it)",
+                path.display()
+            );
+        }
+    }
+    Ok(secret.to_owned())
 }
 
 #[derive(Subcommand)]
@@ -339,7 +393,7 @@ fn main() -> Result<()> {
                     "aurra embed needs --embed-base-url and --embed-model (or their AURRA_EMBED_* variables)"
                 );
             }
-            let store = open_store(&data, embed.store_options())?;
+            let store = open_store(&data, embed.store_options()?)?;
             let total = store.embed_missing(batch, |done| {
                 tracing::info!(embedded = done, "embedding memories");
             })?;
@@ -392,7 +446,7 @@ fn eval(command: EvalCommand) -> Result<()> {
         .with_context(|| format!("cannot read {}", file.display()))?;
     let report = match command {
         EvalCommand::Locomo { embed, .. } => {
-            aurra::eval::run_locomo(&text, embed.store_options()).map(|r| format!("{r}\n"))
+            aurra::eval::run_locomo(&text, embed.store_options()?).map(|r| format!("{r}\n"))
         }
         EvalCommand::Classification { .. } => {
             let classifier = RulesClassifier::default();
@@ -522,8 +576,7 @@ fn open_store(data: &DataDir, options: StoreOptions) -> Result<Store> {
         return open_postgres(data, url, options);
     }
     let dir = &data.data_dir;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    create_private_dir(dir)?;
     let path = dir.join("aurra.redb");
     let options = options.cache_size((data.cache_size_mib as usize).saturating_mul(1 << 20));
     Store::open_with(&path, options).with_context(|| {
@@ -549,7 +602,7 @@ fn open_postgres(_: &DataDir, _: &str, _: StoreOptions) -> Result<Store> {
 }
 
 fn serve(args: ServeArgs) -> Result<()> {
-    let store = open_store(&args.data, args.embed.store_options())?;
+    let store = open_store(&args.data, args.embed.store_options()?)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -582,7 +635,13 @@ fn serve(args: ServeArgs) -> Result<()> {
             .with_context(|| format!("cannot listen on {}", args.bind))?;
         let addr = listener.local_addr()?;
         if let Some((key, secret)) = &first_key {
-            print_welcome(key, secret, addr, shared);
+            use std::io::IsTerminal;
+            if std::io::stdout().is_terminal() {
+                print_welcome(key, secret, None, addr, shared);
+            } else {
+                let file = write_first_key(&args.data.data_dir, secret)?;
+                print_welcome(key, secret, Some(&file), addr, shared);
+            }
         }
         tracing::info!(
             store = %args.data.describe(),
@@ -630,29 +689,83 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     }
 }
 
-fn print_welcome(key: &ApiKey, secret: &str, addr: SocketAddr, shared: bool) {
+/// Where the first key goes when stdout is not a terminal (a service manager's or a
+/// container's log would keep it): a file inside the data dir, readable by its owner only.
+const FIRST_KEY_FILE: &str = "first-api-key";
+
+/// Writes `secret` to [`FIRST_KEY_FILE`] in `dir` (0600 on Unix) and returns its path.
+fn write_first_key(dir: &std::path::Path, secret: &str) -> Result<PathBuf> {
+    use std::io::Write;
+    create_private_dir(dir)?;
+    let path = dir.join(FIRST_KEY_FILE);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("cannot write the first API key to {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        // A file left from an earlier store keeps its mode through `open`: set it.
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    writeln!(file, "{secret}")?;
+    file.sync_all()?;
+    Ok(path)
+}
+
+/// The first start's banner. On a terminal it shows the secret; otherwise `secret` is
+/// already in `key_file` and the banner names the file instead, so that no log keeps it.
+fn print_welcome(
+    key: &ApiKey,
+    secret: &str,
+    key_file: Option<&std::path::Path>,
+    addr: SocketAddr,
+    shared: bool,
+) {
     let more_keys = if shared {
         "More keys (while servers run): `aurra keys create --database … --account NAME`."
     } else {
         "More keys: stop the server, then `aurra keys create --account NAME`."
     };
+    let (intro, shell, python) = match key_file {
+        None => (
+            format!("It is shown only this once:\n\n    {secret}"),
+            secret.to_owned(),
+            format!("\"{secret}\""),
+        ),
+        Some(path) => {
+            let path = path.display();
+            (
+                format!(
+                    "stdout is not a terminal, so it is not printed: it is in\n\n    {path}\n\n\
+                     (readable by this user only). Keep it somewhere safe, then delete the file."
+                ),
+                format!("$(cat {path})"),
+                format!("open(\"{path}\").read().strip()"),
+            )
+        }
+    };
     println!(
         "\
-Created account {account:?} and its first API key. It is shown only this once:
-
-    {secret}
+Created account {account:?} and its first API key. {intro}
 
 Try it:
 
     curl -s -X POST http://{addr}/agent/memories \\
-      -H 'Authorization: Bearer {secret}' -H 'Content-Type: application/json' \\
+      -H \"Authorization: Bearer {shell}\" -H 'Content-Type: application/json' \\
       -d '{{\"content\": \"Alice is a senior engineer at Acme Corp.\"}}'
-    curl -s http://{addr}/agent/memories -H 'Authorization: Bearer {secret}'
+    curl -s http://{addr}/agent/memories -H \"Authorization: Bearer {shell}\"
 
 From Python (pip install aurra==0.8.1):
 
     from aurra import Aurra
-    client = Aurra(api_key=\"{secret}\", base_url=\"http://{addr}\")
+    client = Aurra(api_key={python}, base_url=\"http://{addr}\")
     client.memories.add(content=\"Alice is a senior engineer at Acme Corp.\")
     print(client.memories.list())
 
@@ -660,6 +773,21 @@ From Python (pip install aurra==0.8.1):
 ",
         account = key.account,
     );
+}
+
+/// Creates `dir` and its missing parents owner-only (0700 on Unix): the store holds memory
+/// text in plain bytes. A directory that already exists keeps its mode.
+fn create_private_dir(dir: &std::path::Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create data dir {}", dir.display()))
 }
 
 fn keys(command: KeysCommand) -> Result<()> {

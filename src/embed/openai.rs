@@ -109,7 +109,11 @@ impl OpenAiEmbedder {
         self
     }
 
+    /// The service failed; its words are kept, but never the key it was sent (nor anything
+    /// shaped like a key) — they reach responses and logs.
     fn unavailable(&self, what: impl std::fmt::Display) -> Error {
+        let secrets: Vec<&str> = self.api_key.as_deref().into_iter().collect();
+        let what = crate::secrets::scrub(&what.to_string(), &secrets);
         Error::Unavailable(format!("embeddings service at {}: {what}", self.endpoint))
     }
 
@@ -153,6 +157,10 @@ impl OpenAiEmbedder {
                 }
             };
             if !(200..300).contains(&status) {
+                // Scrubbed before `error_message` shortens it: a key cut in half would no
+                // longer be recognised.
+                let secrets: Vec<&str> = self.api_key.as_deref().into_iter().collect();
+                let text = crate::secrets::scrub(&text, &secrets);
                 let error = self.unavailable(format!("HTTP {status}: {}", error_message(&text)));
                 if status == 429 || status >= 500 {
                     last = Some(error);
@@ -262,5 +270,20 @@ mod tests {
         let shown = format!("{e:?}");
         assert!(!shown.contains("sk-secret"));
         assert!(shown.contains("http://127.0.0.1:1/v1/embeddings"));
+    }
+
+    #[test]
+    fn a_service_quoting_the_key_never_passes_it_on() {
+        let e = OpenAiEmbedder::new("http://127.0.0.1:1/v1/", "m").api_key("plain-secret-words");
+        let error = e.unavailable(error_message(
+            r#"{"error":{"message":"Incorrect API key provided: plain-secret-words (also sk-proj-Xy12Zz34Ab56Cd78)"}}"#,
+        ));
+        let shown = error.to_string();
+        assert!(!shown.contains("plain-secret-words"), "{shown}");
+        assert!(!shown.contains("sk-proj-Xy12Zz34Ab56Cd78"), "{shown}");
+        assert!(
+            shown.contains("Incorrect API key provided: [redacted]"),
+            "{shown}"
+        );
     }
 }

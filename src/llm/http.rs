@@ -73,7 +73,10 @@ impl HttpLlm {
         Self::new(config, timeout)
     }
 
+    /// An error of this client; the key it sends is removed from `message` wherever the
+    /// provider quoted it (and [`LlmError::new`] removes anything else shaped like a key).
     fn error(&self, kind: LlmErrorKind, message: impl Into<String>) -> LlmError {
+        let message = crate::secrets::scrub(&message.into(), &[&self.config.api_key]);
         LlmError::new(kind, self.config.provider.as_str(), message)
     }
 
@@ -196,6 +199,8 @@ impl HttpLlm {
 
     /// The error a non-2xx response means.
     fn classify(&self, status: u16, body: &str, retry_after: Option<u64>) -> LlmError {
+        // Scrubbed before the message is cut to length: half a key is not recognised.
+        let body = &crate::secrets::scrub(body, &[&self.config.api_key]);
         let parsed: Value = serde_json::from_str(body).unwrap_or(Value::Null);
         let error = &parsed["error"];
         let message = error["message"]

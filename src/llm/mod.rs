@@ -163,12 +163,14 @@ pub struct LlmError {
 }
 
 impl LlmError {
-    /// An error of `kind` from `provider`.
+    /// An error of `kind` from `provider`. Anything in `message` shaped like a key is
+    /// replaced by `[redacted]`: a provider's words may quote one, and the message travels
+    /// on into responses, logs and audit events.
     pub fn new(kind: LlmErrorKind, provider: &str, message: impl Into<String>) -> Self {
         LlmError {
             kind,
             provider: provider.to_owned(),
-            message: message.into(),
+            message: crate::secrets::scrub(&message.into(), &[]),
         }
     }
 }

@@ -29,6 +29,9 @@ pub enum Script {
     Text(String),
     /// The provider refuses the key.
     BadKey,
+    /// The provider refuses the key and quotes it in its message, as OpenAI does ("Incorrect
+    /// API key provided: sk-…"), next to another key-shaped token of its own.
+    QuoteKey,
     /// The model does not exist.
     UnknownModel,
     /// Rate limited, with `Retry-After` seconds.
@@ -182,6 +185,26 @@ fn handle(request: Request, state: &Mutex<State>) -> Reply {
             200,
             &json!({"choices": [], "content": [], "candidates": []}),
         ),
+        Script::QuoteKey => {
+            let key = ["authorization", "x-api-key", "api-key", "x-goog-api-key"]
+                .iter()
+                .find_map(|name| request.header(name))
+                .map(|v| v.trim_start_matches("Bearer ").to_owned())
+                .unwrap_or_default();
+            let message = format!(
+                "Incorrect API key provided: {key}. Your other key sk-proj-Ab12Cd34Ef56Gh78 \
+                 still works. Find your API keys at https://platform.example/account/api-keys."
+            );
+            let body = match shape {
+                Shape::Anthropic => {
+                    json!({"type": "error", "error": {"type": "authentication_error", "message": message}})
+                }
+                _ => {
+                    json!({"error": {"message": message, "type": "invalid_request_error", "code": "invalid_api_key"}})
+                }
+            };
+            Reply::json(401, &body)
+        }
         Script::RateLimited(secs) => {
             let (status, body) = failure(shape, &step);
             let mut reply = Reply::json(status, &body);

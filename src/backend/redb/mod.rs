@@ -114,7 +114,8 @@ pub(crate) struct RedbBackend {
 }
 
 impl RedbBackend {
-    /// Opens the store file at `path`, creating it if it does not exist.
+    /// Opens the store file at `path`, creating it if it does not exist (readable and
+    /// writable by its owner only, 0600 on Unix).
     ///
     /// A new file is initialised under a temporary name and renamed into place, so a crash
     /// while creating it never leaves a file at `path` that cannot be opened.
@@ -136,6 +137,16 @@ impl RedbBackend {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
             _ => {}
         }
+        // Owner-only: the file holds memory text in plain bytes. redb initialises the empty
+        // file created here.
+        let mut file = std::fs::OpenOptions::new();
+        file.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            file.mode(0o600);
+        }
+        drop(file.open(&staging)?);
         let db = Self::builder(options).create(&staging)?;
         drop(Self::init(db, options)?);
         std::fs::rename(&staging, path)?;
