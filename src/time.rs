@@ -46,7 +46,10 @@ impl Timestamp {
     ///   UTC;
     /// - a bare date (`2026-05-05`): midnight UTC.
     ///
-    /// Sub-microsecond digits are truncated. Anything else is [`Error::InvalidArgument`].
+    /// Sub-microsecond digits are truncated. Anything else is [`Error::InvalidArgument`], and
+    /// so is an instant outside the years 0001–9999 once in UTC (`0000-01-01`, or
+    /// `0001-01-01T00:00:00+01:00`): clients cannot read such an instant back (Python's
+    /// `datetime` stops at those years).
     pub fn parse(text: &str) -> Result<Self> {
         let text = text.trim();
         let utc = DateTime::parse_from_rfc3339(text)
@@ -61,6 +64,11 @@ impl Timestamp {
                     .map(|date| date.and_time(NaiveTime::MIN).and_utc())
             })
             .map_err(|_| Error::InvalidArgument(format!("not an ISO 8601 timestamp: {text:?}")))?;
+        if !(1..=9999).contains(&utc.year()) {
+            return Err(Error::InvalidArgument(format!(
+                "{text:?} is outside the years 0001-9999 (in UTC)"
+            )));
+        }
         Ok(Timestamp(utc.timestamp_micros()))
     }
 

@@ -192,6 +192,59 @@ fn the_servers_default_model_answers_unless_the_caller_brings_one() {
     assert_eq!(resp.status, 502, "{}", resp.text);
     assert_eq!(default.seen().len(), 1, "no fallback to the default model");
     assert_eq!(callers.seen().len(), 1);
+
+    // The server's own model failing is a dependency unavailable: 503 (spec §4.2), for a
+    // query and for messages mode, with the same error object; its output not being the
+    // contract stays a 502.
+    let conversation = json!([{"role": "user", "content": "I moved to Lisbon."}]);
+    for (path, body) in [
+        (
+            "/agent/query",
+            json!({"question": "Where does Alice work?"}),
+        ),
+        ("/agent/memories", json!({"messages": conversation})),
+    ] {
+        default.script([Script::Outage]);
+        let resp = server.post(path, key, &body);
+        assert_eq!(resp.status, 503, "{path}: {}", resp.text);
+        assert_eq!(resp.body["detail"]["error"], "llm_provider_error");
+        assert_eq!(resp.body["detail"]["provider"], "anthropic");
+    }
+    default.script([Script::NoText]);
+    let resp = server.post(
+        "/agent/query",
+        key,
+        &json!({"question": "Where does Alice work?"}),
+    );
+    assert_eq!(resp.status, 502, "{}", resp.text);
+}
+
+/// A default model at an address where nothing listens is unreachable: 503.
+#[test]
+fn an_unreachable_default_model_is_503() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let config = Config {
+        default_llm: Some(LlmConfig {
+            provider: Provider::OpenAi,
+            model: "gpt-fake".into(),
+            api_key: "sk-operator".into(),
+            base_url: Some(format!("{url}/v1")),
+            api_version: None,
+        }),
+        ..open_policy()
+    };
+    let server = TestServer::launch(Store::in_memory().unwrap(), config);
+    let key = &server.acme;
+    server.write(key, json!({"content": "Alice works at Acme"}));
+    let resp = server.post(
+        "/agent/query",
+        key,
+        &json!({"question": "Where does Alice work?"}),
+    );
+    assert_eq!(resp.status, 503, "{}", resp.text);
+    assert_eq!(resp.body["detail"]["error"], "llm_provider_error");
 }
 
 #[test]

@@ -41,6 +41,15 @@ fn bad_bodies_get_their_status_and_store_nothing() {
             422,
         ),
         (b"{\"content\": \"z\", \"recorded_at\": 1700000000}", 422),
+        // Instants no client can read back (Python's datetime stops at years 1 and 9999).
+        (
+            b"{\"content\": \"z\", \"valid_from\": \"0000-06-01T00:00:00Z\"}",
+            422,
+        ),
+        (
+            b"{\"content\": \"z\", \"recorded_at\": \"0001-01-01T00:30:00+01:00\"}",
+            422,
+        ),
     ];
     for (body, expected) in cases {
         let resp = server.post_raw(
@@ -70,6 +79,21 @@ fn bad_bodies_get_their_status_and_store_nothing() {
             String::from_utf8_lossy(body)
         );
     }
+    let year_zero = server.post_raw(
+        "/agent/memories",
+        &key,
+        r#"{"content": "z", "valid_from": "0000-06-01T00:00:00Z"}"#,
+    );
+    assert_eq!(
+        year_zero.body["detail"][0]["msg"], "datetime must be within the years 0001-9999 (UTC)",
+        "{}",
+        year_zero.text
+    );
+    let list = server.get("/agent/memories?as_of=0000-12-31T00:00:00Z", &key);
+    assert_eq!(list.status, 422, "{}", list.text);
+    // The last instant of 9999 is fine.
+    let list = server.get("/agent/memories?as_of=9999-12-31T23:59:59Z", &key);
+    assert_eq!(list.status, 200, "{}", list.text);
     // Only the valid write is stored (its raw repeat was suppressed as a duplicate).
     let list = server.get("/agent/memories?include_superseded=true", &key);
     assert_eq!(list.body["count"], 1, "{}", list.text);

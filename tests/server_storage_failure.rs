@@ -6,7 +6,7 @@ mod http;
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use aurra::server::Config;
 use aurra::{StorageBackend, Store, StoreOptions};
@@ -92,4 +92,72 @@ fn a_failing_disk_gets_503_and_nothing_is_acknowledged() {
     } else {
         assert_eq!(list.status, 503, "{}", list.text);
     }
+}
+
+/// A backend whose syncs start failing after `syncs_left` more succeed (-1: never).
+#[derive(Debug)]
+struct CountdownDisk {
+    inner: InMemoryBackend,
+    syncs_left: Arc<AtomicI64>,
+}
+
+impl StorageBackend for CountdownDisk {
+    fn len(&self) -> Result<u64, io::Error> {
+        self.inner.len()
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), io::Error> {
+        self.inner.read(offset, out)
+    }
+    fn set_len(&self, len: u64) -> Result<(), io::Error> {
+        self.inner.set_len(len)
+    }
+    fn sync_data(&self) -> Result<(), io::Error> {
+        let left = self.syncs_left.load(Ordering::SeqCst);
+        if left == 0 {
+            return Err(io::Error::other("no space left on device (injected)"));
+        }
+        if left > 0 {
+            self.syncs_left.fetch_sub(1, Ordering::SeqCst);
+        }
+        self.inner.sync_data()
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), io::Error> {
+        self.inner.write(offset, data)
+    }
+}
+
+/// Level 2 reports a failing *classifier* as `skipped_reason` on a 200; a store that fails
+/// while Level 2 records its verdict is the request's failure, a 503, not "classifier
+/// unavailable".
+#[test]
+fn a_storage_failure_during_level2_fails_the_request() {
+    let syncs_left = Arc::new(AtomicI64::new(-1));
+    let disk = CountdownDisk {
+        inner: InMemoryBackend::new(),
+        syncs_left: syncs_left.clone(),
+    };
+    let store = Store::open_backend(disk, StoreOptions::new()).expect("store");
+    let server = TestServer::launch(store, Config::default());
+    server.write(
+        &server.acme,
+        json!({"content": "Alice works at Acme as a senior engineer"}),
+    );
+    // The new row's own commit succeeds; Level 2's commit (its verdict's audit event) fails.
+    syncs_left.store(1, Ordering::SeqCst);
+    let resp = server.post(
+        "/agent/memories",
+        &server.acme,
+        &json!({"content": "Alice now works at Initech as a senior engineer", "auto_supersede": true}),
+    );
+    assert_eq!(resp.status, 503, "{}", resp.text);
+    assert!(
+        !resp.text.contains("classifier unavailable"),
+        "{}",
+        resp.text
+    );
+    assert_eq!(
+        syncs_left.load(Ordering::SeqCst),
+        0,
+        "the write committed, Level 2's commit was the one refused"
+    );
 }

@@ -26,6 +26,10 @@ pub(crate) struct ApiError {
     pub retry_after: Option<u64>,
     /// Answer with `Connection: close` (the request body was not read to its end).
     pub close: bool,
+    /// A language model could not be reached or failed (`LlmErrorKind::Unavailable`): 502
+    /// for a caller's own model, 503 when it was the server's default (spec §4.2), which
+    /// [`ApiError::of_default_llm`] decides.
+    pub llm_unavailable: bool,
 }
 
 impl ApiError {
@@ -36,6 +40,7 @@ impl ApiError {
             body: json!({ "detail": message.into() }),
             retry_after: None,
             close: false,
+            llm_unavailable: false,
         }
     }
 
@@ -62,6 +67,7 @@ impl ApiError {
             body: json!({ "detail": detail }),
             retry_after: None,
             close: false,
+            llm_unavailable: false,
         }
     }
 
@@ -99,7 +105,18 @@ impl ApiError {
             }}),
             retry_after,
             close: false,
+            llm_unavailable: e.kind == LlmErrorKind::Unavailable,
         }
+    }
+
+    /// This error as the answer to a request that used the server's default model: a
+    /// provider that cannot be reached or is failing is a dependency temporarily
+    /// unavailable, 503 (a caller's own provider is 502, spec §4.2 and §9.1).
+    pub fn of_default_llm(mut self) -> Self {
+        if self.llm_unavailable {
+            self.status = StatusCode::SERVICE_UNAVAILABLE;
+        }
+        self
     }
 
     pub fn not_authenticated() -> Self {

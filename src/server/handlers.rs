@@ -220,18 +220,24 @@ impl Level2Plan {
     }
 
     /// Runs Level 2 for each saved row (`siblings`: all rows the request saved). A classifier
-    /// that fails leaves the rows saved and says why in `skipped_reason`.
-    fn run(&self, store: &Store, account: &str, saved: &[Memory]) -> Vec<Level2Result> {
+    /// that fails leaves the rows saved and says why in `skipped_reason`; any other failure
+    /// (the store's, an embedding model's) is the request's, and is returned.
+    fn run(
+        &self,
+        store: &Store,
+        account: &str,
+        saved: &[Memory],
+    ) -> crate::Result<Vec<Level2Result>> {
         let ids: Vec<MemoryId> = saved.iter().map(|m| m.id).collect();
         let client = match &self.llm {
             Some(config) => match HttpLlm::new(config.clone(), self.timeout) {
                 Ok(client) => Some(client),
                 Err(e) => {
                     let reason = format!("classifier unavailable: {}", e.message);
-                    return saved
+                    return Ok(saved
                         .iter()
                         .map(|_| Level2Result::skipped(&reason))
-                        .collect();
+                        .collect());
                 }
             },
             None => None,
@@ -247,22 +253,24 @@ impl Level2Plan {
             .map(|memory| {
                 let siblings: Vec<MemoryId> =
                     ids.iter().copied().filter(|id| *id != memory.id).collect();
-                run_level2(
+                match run_level2(
                     store,
                     account,
                     memory,
                     &siblings,
                     &self.settings,
                     classifier,
-                )
-                .unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "level 2 classification failed");
-                    let message = match e {
-                        crate::Error::Llm(e) => e.message,
-                        other => other.to_string(),
-                    };
-                    Level2Result::skipped(format!("classifier unavailable: {message}"))
-                })
+                ) {
+                    Ok(result) => Ok(result),
+                    Err(crate::Error::Llm(e)) => {
+                        tracing::warn!(provider = %e.provider, kind = ?e.kind, "level 2 classifier failed");
+                        Ok(Level2Result::skipped(format!(
+                            "classifier unavailable: {}",
+                            e.message
+                        )))
+                    }
+                    Err(e) => Err(e),
+                }
             })
             .collect()
     }
@@ -339,7 +347,7 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
                     let outcome = store.write(account, memory)?;
                     let result = match (&outcome, &level2) {
                         (WriteOutcome::Saved(m), Some(plan)) => plan
-                            .run(store, account, std::slice::from_ref(m.as_ref()))
+                            .run(store, account, std::slice::from_ref(m.as_ref()))?
                             .pop(),
                         _ => None,
                     };
@@ -439,12 +447,13 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
                         })
                         .collect();
                     let results = match &level2 {
-                        Some(plan) => plan.run(store, account, &saved),
+                        Some(plan) => plan.run(store, account, &saved)?,
                         None => saved.iter().map(|_| disabled()).collect(),
                     };
                     Ok((extracted, saved, results, extraction))
                 })
-                .await?;
+                .await
+                .map_err(|e| if byo { e } else { e.of_default_llm() })?;
             let ids: Vec<MemoryId> = saved.iter().map(|m| m.id).collect();
             let body = json!({
                 "status": "extracted",
@@ -707,6 +716,7 @@ pub(crate) async fn query(ctx: &Ctx, bytes: &[u8]) -> Result<Response<Body>, Api
         k: limit,
     };
     let half_life = ctx.half_life().await?;
+    let byo = byo_llm.is_some();
     let llm = chosen_llm(ctx, byo_llm);
     let timeout = ctx.state.config.llm_timeout;
     // Provider and embedding calls wait on the network: the blocking pool, not the readers.
@@ -722,7 +732,9 @@ pub(crate) async fn query(ctx: &Ctx, bytes: &[u8]) -> Result<Response<Body>, Api
         Ok(to_json(&wire::query_response(&answer, &echo, half_life)))
     };
     let bytes = if network {
-        ctx.write(answer).await?
+        ctx.write(answer)
+            .await
+            .map_err(|e| if byo { e } else { e.of_default_llm() })?
     } else {
         ctx.read(answer).await?
     };
@@ -864,6 +876,7 @@ pub(crate) async fn patch_settings(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
             }),
             retry_after: None,
             close: false,
+            llm_unavailable: false,
         });
     }
     let key = ctx.key.id;

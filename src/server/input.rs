@@ -235,8 +235,8 @@ impl<'a> Fields<'a> {
         let text = self.str(name)?;
         match Timestamp::parse(&text) {
             Ok(t) => Some(t),
-            Err(_) => {
-                self.error(name, "invalid datetime format", "value_error.datetime");
+            Err(e) => {
+                self.error(name, datetime_error(&e), "value_error.datetime");
                 None
             }
         }
@@ -423,12 +423,8 @@ impl Query {
         let text = self.str(name)?;
         match Timestamp::parse(&text) {
             Ok(t) => Some((t, text)),
-            Err(_) => {
-                self.error(
-                    name,
-                    "invalid datetime format".into(),
-                    "value_error.datetime",
-                );
+            Err(e) => {
+                self.error(name, datetime_error(&e).into(), "value_error.datetime");
                 None
             }
         }
@@ -440,5 +436,15 @@ impl Query {
         } else {
             Err(ApiError::validation(self.errors))
         }
+    }
+}
+
+/// The 422 `msg` for a timestamp [`Timestamp::parse`] refused.
+fn datetime_error(e: &crate::Error) -> &'static str {
+    match e {
+        crate::Error::InvalidArgument(m) if m.contains("years 0001-9999") => {
+            "datetime must be within the years 0001-9999 (UTC)"
+        }
+        _ => "invalid datetime format",
     }
 }
