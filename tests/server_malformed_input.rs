@@ -272,3 +272,49 @@ fn a_refused_request_with_a_body_leaves_the_connection_usable_or_says_close() {
         "{response}"
     );
 }
+
+/// A client that sends its headers and stalls its body holds a connection no longer than
+/// the body-read timeout: it gets a 408 with `Connection: close` and the connection ends,
+/// nothing is stored, and while 100 such clients stall, fresh authenticated requests are
+/// served.
+#[test]
+fn a_stalled_body_times_out_with_408_and_others_are_served_meanwhile() {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+    let server = TestServer::start_with(aurra::server::Config {
+        body_read_timeout: Duration::from_secs(1),
+        ..aurra::server::Config::default()
+    });
+    let key = server.acme.clone();
+    let head = format!(
+        "POST /agent/memories HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"content\": \"par"
+    );
+    let mut stalled: Vec<std::net::TcpStream> = (0..100)
+        .map(|_| {
+            let mut conn = std::net::TcpStream::connect(server.addr).expect("connect");
+            conn.write_all(head.as_bytes()).expect("send head");
+            conn.set_read_timeout(Some(Duration::from_secs(20)))
+                .expect("read timeout");
+            conn
+        })
+        .collect();
+    // Served while they stall.
+    let write = server.post(
+        "/agent/memories",
+        &key,
+        &json!({"content": "a real client"}),
+    );
+    assert_eq!(write.status, 200, "{}", write.text);
+    for conn in &mut stalled {
+        let (status, response) = read_response(conn).expect("an answer, not silence");
+        assert_eq!(status, 408, "{response}");
+        assert!(
+            response.to_ascii_lowercase().contains("connection: close"),
+            "{response}"
+        );
+        let mut rest = Vec::new();
+        assert_eq!(conn.read_to_end(&mut rest).expect("closed"), 0, "then EOF");
+    }
+    let list = server.get("/agent/memories", &key);
+    assert_eq!(list.body["count"], 1, "{}", list.text);
+}

@@ -236,6 +236,22 @@ struct ServeArgs {
     /// Requests per minute per API key (default: no rate limit).
     #[arg(long, env = "AURRA_RATE_LIMIT_PER_MINUTE")]
     rate_limit_per_minute: Option<NonZeroU32>,
+    /// Seconds a request's body may take to arrive after its headers (then 408 and the
+    /// connection closes).
+    #[arg(long, env = "AURRA_BODY_READ_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_read_timeout_secs: u64,
+    /// Most connections open at once; at the cap the oldest idle or stalled connection is
+    /// closed to make room, and when all are busy a new one gets 503. Keep it below the
+    /// file descriptor limit (`ulimit -n`).
+    #[arg(long, env = "AURRA_MAX_CONNECTIONS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
+    /// Seconds a connection may take to send a request's headers, or stay idle between
+    /// keep-alive requests, before it is closed.
+    #[arg(long, env = "AURRA_IDLE_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    idle_timeout_secs: u64,
     /// Reads without tenant_id see every tenant of the account (default: the default tenant).
     #[arg(long, env = "AURRA_ALL_TENANTS_WHEN_OMITTED")]
     all_tenants_when_omitted: bool,
@@ -613,6 +629,9 @@ fn serve(args: ServeArgs) -> Result<()> {
         grace_days: args.grace_days,
         plan_tier: args.plan_tier,
         rate_limit_per_minute: args.rate_limit_per_minute,
+        body_read_timeout: std::time::Duration::from_secs(args.body_read_timeout_secs),
+        max_connections: args.max_connections as usize,
+        idle_timeout: std::time::Duration::from_secs(args.idle_timeout_secs),
         all_tenants_when_omitted: args.all_tenants_when_omitted,
         default_llm: args.llm.default_llm()?,
         llm_timeout: std::time::Duration::from_secs(args.llm.llm_timeout_secs),

@@ -20,6 +20,7 @@ pub(crate) async fn read_body(
     headers: &hyper::HeaderMap,
     body: Incoming,
     max: usize,
+    timeout: std::time::Duration,
 ) -> Result<bytes::Bytes, ApiError> {
     let too_large = || ApiError {
         close: true,
@@ -41,20 +42,40 @@ pub(crate) async fn read_body(
         _ => {}
     }
     let mut body = body;
-    let mut collected = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else {
-            return Err(ApiError::bad_request("Could not read the request body"));
-        };
-        if let Ok(data) = frame.into_data() {
-            if collected.len() + data.len() > max {
-                drain(body).await;
-                return Err(too_large());
+    let read = async {
+        let mut collected = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else {
+                return Err(ApiError::bad_request("Could not read the request body"));
+            };
+            if let Ok(data) = frame.into_data() {
+                if collected.len() + data.len() > max {
+                    return Err(too_large());
+                }
+                collected.extend_from_slice(&data);
             }
-            collected.extend_from_slice(&data);
         }
+        Ok(bytes::Bytes::from(collected))
+    };
+    match tokio::time::timeout(timeout, read).await {
+        Ok(Err(e)) if e.status == StatusCode::PAYLOAD_TOO_LARGE => {
+            drain(body).await;
+            Err(e)
+        }
+        Ok(result) => result,
+        // The rest of the body never came: the connection closes after the answer (what is
+        // left of the body would be read as the next request).
+        Err(_) => Err(ApiError {
+            close: true,
+            ..ApiError::detail(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "The request body did not arrive within {} s",
+                    timeout.as_secs_f64()
+                ),
+            )
+        }),
     }
-    Ok(bytes::Bytes::from(collected))
 }
 
 /// How long an oversized body is drained before the server answers anyway (a client that

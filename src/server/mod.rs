@@ -16,6 +16,7 @@
 
 mod auth;
 mod cache;
+mod connections;
 mod errors;
 mod handlers;
 mod input;
@@ -36,7 +37,6 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use crate::Store;
@@ -63,6 +63,18 @@ pub struct Config {
     pub rate_limit_per_minute: Option<NonZeroU32>,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
+    /// Most connections open at once. At the cap the oldest connection with no request in
+    /// flight (idle, or stalled before its headers) is closed to make room; when every one
+    /// is busy a new connection gets `503` and is closed. Keep it below the process's file
+    /// descriptor limit (`ulimit -n`).
+    pub max_connections: usize,
+    /// How long a connection may take to send a request's headers, and how long a
+    /// keep-alive connection may stay idle, before it is closed.
+    pub idle_timeout: std::time::Duration,
+    /// How long a request's body may take to arrive once its headers have (408 and the
+    /// connection closed after it): a client that announces a body and stalls holds a
+    /// connection and its memory no longer than this.
+    pub body_read_timeout: std::time::Duration,
     /// Reads (list, query) without `tenant_id` see every tenant of the account instead of
     /// only the default tenant (spec O-1). Off by default.
     pub all_tenants_when_omitted: bool,
@@ -84,6 +96,9 @@ impl Default for Config {
             plan_tier: "starter".into(),
             rate_limit_per_minute: None,
             max_body_bytes: MAX_BODY_BYTES,
+            body_read_timeout: std::time::Duration::from_secs(30),
+            max_connections: 4096,
+            idle_timeout: std::time::Duration::from_secs(30),
             all_tenants_when_omitted: false,
             default_llm: None,
             llm_timeout: std::time::Duration::from_secs(60),
@@ -181,12 +196,14 @@ pub async fn run(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let graceful = GracefulShutdown::new();
+    use tokio::io::AsyncWriteExt;
+    let connections = connections::Connections::new(state.config.max_connections);
+    let idle_timeout = state.config.idle_timeout;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
+                let (mut stream, peer) = match accepted {
                     Ok(conn) => conn,
                     Err(e) => {
                         // Out of file descriptors and the like: back off, keep serving.
@@ -195,19 +212,67 @@ pub async fn run(
                         continue;
                     }
                 };
+                let Some(admitted) = connections.admit() else {
+                    // Every slot has a request in flight: say so, and close.
+                    tracing::debug!(%peer, "connection refused: at the connection cap");
+                    tokio::spawn(async move {
+                        use tokio::io::AsyncReadExt;
+                        let refuse = async {
+                            stream.write_all(connections::REFUSAL).await?;
+                            stream.shutdown().await?;
+                            // Read what the client sent until it closes: closing with its
+                            // request unread would reset the connection, and a reset can
+                            // destroy the refusal before the client reads it.
+                            let mut sink = [0u8; 4096];
+                            let mut seen = 0usize;
+                            while seen < 64 * 1024 {
+                                match stream.read(&mut sink).await? {
+                                    0 => break,
+                                    n => seen += n,
+                                }
+                            }
+                            Ok::<_, std::io::Error>(())
+                        };
+                        let _ = tokio::time::timeout(Duration::from_secs(1), refuse).await;
+                    });
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let state = state.clone();
+                let slot = admitted.slot.clone();
                 let service = service_fn(move |req: Request<Incoming>| {
                     let state = state.clone();
-                    async move { Ok::<_, Infallible>(routes::handle(state, req).await) }
+                    let busy = slot.request();
+                    async move {
+                        let _busy = busy;
+                        Ok::<_, Infallible>(routes::handle(state, req).await)
+                    }
                 });
+                // The header-read timeout also closes a keep-alive connection left idle
+                // that long (hyper starts it when it waits for the next request's head).
                 let conn = http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(Duration::from_secs(30))
+                    .header_read_timeout(idle_timeout)
                     .serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
+                    let slot = admitted.slot.clone();
+                    let _admitted = admitted;
+                    tokio::pin!(conn);
+                    let result = tokio::select! {
+                        result = conn.as_mut() => result,
+                        () = slot.closing() => {
+                            // Evicted or shutting down. With no request in flight (idle,
+                            // or a head still arriving) close now; hyper's graceful
+                            // shutdown would wait for a partial head to complete. Else
+                            // finish the request, then close.
+                            if slot.is_idle() {
+                                return;
+                            }
+                            conn.as_mut().graceful_shutdown();
+                            conn.await
+                        }
+                    };
+                    if let Err(e) = result {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");
                     }
                 });
@@ -216,9 +281,15 @@ pub async fn run(
         }
     }
     drop(listener);
-    tracing::info!("shutting down: waiting for in-flight requests");
+    let (evicted, refused) = connections.evicted_and_refused();
+    tracing::info!(
+        open = connections.open(),
+        evicted,
+        refused,
+        "shutting down: waiting for in-flight requests"
+    );
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = connections.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(SHUTDOWN_GRACE) => {
             tracing::warn!("in-flight requests did not finish in time; closing");
         }

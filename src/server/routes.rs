@@ -161,8 +161,9 @@ async fn dispatch(
     };
     let read_body = |ctx: &handlers::Ctx, body: &mut Option<Incoming>| {
         let max = ctx.state.config.max_body_bytes;
+        let timeout = ctx.state.config.body_read_timeout;
         let body = body.take().expect("the body is read once");
-        super::input::read_body(&parts.headers, body, max)
+        super::input::read_body(&parts.headers, body, max, timeout)
     };
     match route {
         Route::Health => Ok(health(&ctx.state)),
