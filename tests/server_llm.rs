@@ -539,3 +539,84 @@ fn a_provider_quoting_a_key_never_reaches_a_response() {
         "a failed extraction stores nothing"
     );
 }
+
+/// Messages-mode extraction is bounded (`max_concurrent_extractions`): with a bound of 1,
+/// three concurrent conversations reach the provider one at a time. The fake provider holds
+/// each request until the test releases it, and records how many it held at once.
+#[test]
+fn concurrent_extractions_are_bounded() {
+    use std::sync::{Arc, Condvar, Mutex};
+    use std::time::Duration;
+    #[derive(Default)]
+    struct Gate {
+        arrived: usize,
+        in_flight: usize,
+        peak: usize,
+        released: usize,
+    }
+    let gate = Arc::new((Mutex::new(Gate::default()), Condvar::new()));
+    let shared = gate.clone();
+    let addr = fakes::http::serve(move |_request| {
+        let (lock, cv) = &*shared;
+        let mut g = lock.lock().unwrap();
+        g.arrived += 1;
+        g.in_flight += 1;
+        g.peak = g.peak.max(g.in_flight);
+        let me = g.arrived;
+        cv.notify_all();
+        let (mut g, timeout) = cv
+            .wait_timeout_while(g, Duration::from_secs(20), |g| g.released < me)
+            .unwrap();
+        assert!(!timeout.timed_out(), "request {me} was never released");
+        g.in_flight -= 1;
+        let content = r#"{"facts": [{"decision": "User moved to Lisbon", "topic": "Location", "importance_score": 6}]}"#;
+        fakes::http::Reply::json(
+            200,
+            &json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}),
+        )
+    });
+    let config = Config {
+        default_llm: Some(LlmConfig {
+            provider: Provider::OpenAi,
+            model: "gpt-fake".into(),
+            api_key: "sk-operator".into(),
+            base_url: Some(format!("http://{addr}/v1")),
+            api_version: None,
+        }),
+        max_concurrent_extractions: 1,
+        ..open_policy()
+    };
+    let server = TestServer::launch(Store::in_memory().unwrap(), config);
+    let key = server.acme.clone();
+    std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..3)
+            .map(|i| {
+                let (server, key) = (&server, &key);
+                scope.spawn(move || {
+                    let body = json!({"messages": [{"role": "user", "content": "I moved to Lisbon."}],
+                                      "tenant_id": format!("t{i}")});
+                    server.post("/agent/memories", key, &body)
+                })
+            })
+            .collect();
+        let (lock, cv) = &*gate;
+        for n in 1..=3 {
+            let g = lock.lock().unwrap();
+            let (mut g, timeout) = cv
+                .wait_timeout_while(g, Duration::from_secs(20), |g| g.arrived < n)
+                .unwrap();
+            assert!(
+                !timeout.timed_out(),
+                "conversation {n} never reached the provider"
+            );
+            g.released = n;
+            cv.notify_all();
+        }
+        for client in clients {
+            let resp = client.join().unwrap();
+            assert_eq!(resp.status, 200, "{}", resp.text);
+            assert_eq!(resp.body["extracted_count"], 1);
+        }
+    });
+    assert_eq!(gate.0.lock().unwrap().peak, 1, "one extraction at a time");
+}

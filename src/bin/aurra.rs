@@ -252,6 +252,11 @@ struct ServeArgs {
     #[arg(long, env = "AURRA_IDLE_TIMEOUT_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     idle_timeout_secs: u64,
+    /// Messages-mode requests extracting at once (default: the number of CPUs); more wait
+    /// their turn. Bounds the memory a burst of large conversations takes.
+    #[arg(long, env = "AURRA_MAX_CONCURRENT_EXTRACTIONS",
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    max_concurrent_extractions: Option<u64>,
     /// Reads without tenant_id see every tenant of the account (default: the default tenant).
     #[arg(long, env = "AURRA_ALL_TENANTS_WHEN_OMITTED")]
     all_tenants_when_omitted: bool,
@@ -632,6 +637,9 @@ fn serve(args: ServeArgs) -> Result<()> {
         body_read_timeout: std::time::Duration::from_secs(args.body_read_timeout_secs),
         max_connections: args.max_connections as usize,
         idle_timeout: std::time::Duration::from_secs(args.idle_timeout_secs),
+        max_concurrent_extractions: args
+            .max_concurrent_extractions
+            .map_or(Config::default().max_concurrent_extractions, |n| n as usize),
         all_tenants_when_omitted: args.all_tenants_when_omitted,
         default_llm: args.llm.default_llm()?,
         llm_timeout: std::time::Duration::from_secs(args.llm.llm_timeout_secs),

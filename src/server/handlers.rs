@@ -398,6 +398,13 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
                 .collect();
             // Extraction (a provider call, or the offline rules) runs off the async threads
             // and outside any write transaction; then the facts are written in one batch.
+            // At most `max_concurrent_extractions` at once: the rest wait here.
+            let _permit = ctx.state.extractions.acquire().await.map_err(|_| {
+                ApiError::detail(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The server is shutting down",
+                )
+            })?;
             let (extracted, saved, level2_results, extraction) = ctx
                 .write(move |store, account| {
                     let (facts, extraction) = match model {

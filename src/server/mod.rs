@@ -71,6 +71,10 @@ pub struct Config {
     /// How long a connection may take to send a request's headers, and how long a
     /// keep-alive connection may stay idle, before it is closed.
     pub idle_timeout: std::time::Duration,
+    /// Messages-mode requests extracting at once; more wait their turn. Extraction holds the
+    /// conversation several times over (its rendering, the turns, the facts, a provider's
+    /// request and response), so this bounds the memory a burst of large requests takes.
+    pub max_concurrent_extractions: usize,
     /// How long a request's body may take to arrive once its headers have (408 and the
     /// connection closed after it): a client that announces a body and stalls holds a
     /// connection and its memory no longer than this.
@@ -98,6 +102,7 @@ impl Default for Config {
             max_body_bytes: MAX_BODY_BYTES,
             body_read_timeout: std::time::Duration::from_secs(30),
             max_connections: 4096,
+            max_concurrent_extractions: std::thread::available_parallelism().map_or(2, |n| n.get()),
             idle_timeout: std::time::Duration::from_secs(30),
             all_tenants_when_omitted: false,
             default_llm: None,
@@ -114,18 +119,22 @@ pub struct AppState {
     limiter: Option<auth::RateLimiter>,
     caches: cache::Caches,
     readers: readers::ReaderPool,
+    /// Permits for messages-mode requests' extraction and write (`max_concurrent_extractions`).
+    extractions: tokio::sync::Semaphore,
 }
 
 impl AppState {
     /// State over `store` with `config`.
     pub fn new(store: Store, config: Config) -> Self {
         let limiter = config.rate_limit_per_minute.map(auth::RateLimiter::new);
+        let extractions = tokio::sync::Semaphore::new(config.max_concurrent_extractions.max(1));
         AppState {
             store,
             config,
             limiter,
             caches: cache::Caches::default(),
             readers: readers::ReaderPool::new(reader_threads()),
+            extractions,
         }
     }
 
