@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// The end of [`Timestamp::parse`]'s message for an instant outside the years 0001–9999.
+pub(crate) const OUTSIDE_YEARS: &str = "is outside the years 0001-9999 (in UTC)";
+
 /// A UTC instant with microsecond precision (microseconds since the Unix epoch).
 ///
 /// Both time axes use it: valid time (`valid_from`, `valid_to`) and transaction time
@@ -65,9 +68,7 @@ impl Timestamp {
             })
             .map_err(|_| Error::InvalidArgument(format!("not an ISO 8601 timestamp: {text:?}")))?;
         if !(1..=9999).contains(&utc.year()) {
-            return Err(Error::InvalidArgument(format!(
-                "{text:?} is outside the years 0001-9999 (in UTC)"
-            )));
+            return Err(Error::InvalidArgument(format!("{text:?} {OUTSIDE_YEARS}")));
         }
         Ok(Timestamp(utc.timestamp_micros()))
     }

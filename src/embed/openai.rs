@@ -112,8 +112,7 @@ impl OpenAiEmbedder {
     /// The service failed; its words are kept, but never the key it was sent (nor anything
     /// shaped like a key) — they reach responses and logs.
     fn unavailable(&self, what: impl std::fmt::Display) -> Error {
-        let secrets: Vec<&str> = self.api_key.as_deref().into_iter().collect();
-        let what = crate::secrets::scrub(&what.to_string(), &secrets);
+        let what = crate::secrets::scrub(&what.to_string(), self.api_key.as_deref().as_slice());
         Error::Unavailable(format!("embeddings service at {}: {what}", self.endpoint))
     }
 
@@ -159,8 +158,7 @@ impl OpenAiEmbedder {
             if !(200..300).contains(&status) {
                 // Scrubbed before `error_message` shortens it: a key cut in half would no
                 // longer be recognised.
-                let secrets: Vec<&str> = self.api_key.as_deref().into_iter().collect();
-                let text = crate::secrets::scrub(&text, &secrets);
+                let text = crate::secrets::scrub(&text, self.api_key.as_deref().as_slice());
                 let error = self.unavailable(format!("HTTP {status}: {}", error_message(&text)));
                 if status == 429 || status >= 500 {
                     last = Some(error);

@@ -111,7 +111,7 @@ impl Connections {
         if live.len() >= self.max {
             let victim = live
                 .iter()
-                .find(|(_, slot)| slot.busy.load(Ordering::Acquire) == 0)
+                .find(|(_, slot)| slot.is_idle())
                 .map(|(id, _)| *id);
             let Some(victim) = victim else {
                 self.refused.fetch_add(1, Ordering::Relaxed);

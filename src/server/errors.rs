@@ -28,7 +28,7 @@ pub(crate) struct ApiError {
     pub close: bool,
     /// A language model could not be reached or failed (`LlmErrorKind::Unavailable`): 502
     /// for a caller's own model, 503 when it was the server's default (spec §4.2), which
-    /// [`ApiError::of_default_llm`] decides.
+    /// [`ApiError::for_model`] decides.
     pub llm_unavailable: bool,
 }
 
@@ -109,11 +109,11 @@ impl ApiError {
         }
     }
 
-    /// This error as the answer to a request that used the server's default model: a
-    /// provider that cannot be reached or is failing is a dependency temporarily
-    /// unavailable, 503 (a caller's own provider is 502, spec §4.2 and §9.1).
-    pub fn of_default_llm(mut self) -> Self {
-        if self.llm_unavailable {
+    /// This error as the answer to a request whose model was the caller's own (`byo`) or the
+    /// server's default: a default model that cannot be reached or is failing is a
+    /// dependency temporarily unavailable, 503; a caller's own stays 502 (spec §4.2, §9.1).
+    pub fn for_model(mut self, byo: bool) -> Self {
+        if self.llm_unavailable && !byo {
             self.status = StatusCode::SERVICE_UNAVAILABLE;
         }
         self

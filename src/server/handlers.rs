@@ -460,7 +460,7 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
                     Ok((extracted, saved, results, extraction))
                 })
                 .await
-                .map_err(|e| if byo { e } else { e.of_default_llm() })?;
+                .map_err(|e| e.for_model(byo))?;
             let ids: Vec<MemoryId> = saved.iter().map(|m| m.id).collect();
             let body = json!({
                 "status": "extracted",
@@ -739,9 +739,7 @@ pub(crate) async fn query(ctx: &Ctx, bytes: &[u8]) -> Result<Response<Body>, Api
         Ok(to_json(&wire::query_response(&answer, &echo, half_life)))
     };
     let bytes = if network {
-        ctx.write(answer)
-            .await
-            .map_err(|e| if byo { e } else { e.of_default_llm() })?
+        ctx.write(answer).await.map_err(|e| e.for_model(byo))?
     } else {
         ctx.read(answer).await?
     };

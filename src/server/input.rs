@@ -463,7 +463,7 @@ impl Query {
 /// The 422 `msg` for a timestamp [`Timestamp::parse`] refused.
 fn datetime_error(e: &crate::Error) -> &'static str {
     match e {
-        crate::Error::InvalidArgument(m) if m.contains("years 0001-9999") => {
+        crate::Error::InvalidArgument(m) if m.ends_with(crate::time::OUTSIDE_YEARS) => {
             "datetime must be within the years 0001-9999 (UTC)"
         }
         _ => "invalid datetime format",
