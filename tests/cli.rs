@@ -2,6 +2,7 @@
 //! `keys create|list|revoke`; SIGTERM stops the server cleanly.
 
 mod fakes;
+mod process;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -27,25 +28,26 @@ fn serve(data_dir: &std::path::Path) -> (Child, Vec<String>) {
 }
 
 fn serve_with(data_dir: &std::path::Path, mut cmd: Command) -> (Child, Vec<String>) {
-    let mut child = cmd
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn aurra serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = Vec::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("stdout line");
-        let done = line.starts_with("aurra listening on http://127.0.0.1:");
-        lines.push(line);
-        if done {
-            return (child, lines);
-        }
-    }
-    let status = child.wait().expect("wait");
-    panic!("server exited ({status:?}) before listening: {lines:?}");
+    let started = process::start(
+        cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir),
+    );
+    (started.child, started.lines)
+}
+
+/// POSTs the JSON `body` to `url` with `key` as the bearer token; any status comes back as a
+/// response, not an error.
+fn post_json(url: &str, key: &str, body: &str) -> ureq::http::Response<ureq::Body> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    agent
+        .post(url)
+        .header("Authorization", &format!("Bearer {key}"))
+        .header("Content-Type", "application/json")
+        .send(body)
+        .expect("POST")
 }
 
 fn stop(mut child: Child) {
@@ -265,24 +267,17 @@ fn embeddings_flags_make_queries_hybrid_and_the_key_stays_secret() {
         .and_then(|l| l.strip_prefix("aurra listening on "))
         .expect("listening line")
         .to_owned();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let auth = format!("Bearer {key}");
-    let write = agent
-        .post(&format!("{addr}/agent/memories"))
-        .header("Authorization", &auth)
-        .header("Content-Type", "application/json")
-        .send(r#"{"content": "Alice bought an automobile"}"#)
-        .expect("write");
+    let write = post_json(
+        &format!("{addr}/agent/memories"),
+        &key,
+        r#"{"content": "Alice bought an automobile"}"#,
+    );
     assert_eq!(write.status(), 200);
-    let mut query = agent
-        .post(&format!("{addr}/agent/query"))
-        .header("Authorization", &auth)
-        .header("Content-Type", "application/json")
-        .send(r#"{"question": "which car?"}"#)
-        .expect("query");
+    let mut query = post_json(
+        &format!("{addr}/agent/query"),
+        &key,
+        r#"{"question": "which car?"}"#,
+    );
     let body: serde_json::Value =
         serde_json::from_str(&query.body_mut().read_to_string().expect("body")).expect("json");
     assert_eq!(body["search_type"], "hybrid");
@@ -521,51 +516,33 @@ fn provider_keys_are_read_from_files() {
     std::fs::write(&llm_key, "sk-from-a-file-0001\n").unwrap();
     std::fs::write(&embed_key, "  sk-embed-from-a-file\n\n").unwrap();
     let data = dir.path().join("data");
-    let mut child = aurra()
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
-        .args(["--llm-provider", "openai", "--llm-model", "gpt-fake"])
-        .arg("--llm-base-url")
-        .arg(format!("{}/v1", llm.url()))
-        .arg("--llm-api-key-file")
-        .arg(&llm_key)
-        .arg("--embed-base-url")
-        .arg(embeddings.base_url())
-        .args(["--embed-model", "fake-embed", "--embed-api-key-file"])
-        .arg(&embed_key)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut addr = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("line");
-        if let Some(a) = line.strip_prefix("aurra listening on ") {
-            addr = Some(a.to_owned());
-            break;
-        }
-    }
-    let addr = addr.expect("the server listened");
+    let started = process::start(
+        aurra()
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .args(["--llm-provider", "openai", "--llm-model", "gpt-fake"])
+            .arg("--llm-base-url")
+            .arg(format!("{}/v1", llm.url()))
+            .arg("--llm-api-key-file")
+            .arg(&llm_key)
+            .arg("--embed-base-url")
+            .arg(embeddings.base_url())
+            .args(["--embed-model", "fake-embed", "--embed-api-key-file"])
+            .arg(&embed_key),
+    );
+    let (child, addr) = (started.child, started.url);
     let key = first_key(&data);
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let auth = format!("Bearer {key}");
-    let write = agent
-        .post(&format!("{addr}/agent/memories"))
-        .header("Authorization", &auth)
-        .header("Content-Type", "application/json")
-        .send(r#"{"content": "Alice works at Acme"}"#)
-        .expect("write");
+    let write = post_json(
+        &format!("{addr}/agent/memories"),
+        &key,
+        r#"{"content": "Alice works at Acme"}"#,
+    );
     assert_eq!(write.status(), 200);
-    let query = agent
-        .post(&format!("{addr}/agent/query"))
-        .header("Authorization", &auth)
-        .header("Content-Type", "application/json")
-        .send(r#"{"question": "Where does Alice work?"}"#)
-        .expect("query");
+    let query = post_json(
+        &format!("{addr}/agent/query"),
+        &key,
+        r#"{"question": "Where does Alice work?"}"#,
+    );
     assert_eq!(query.status(), 200);
     stop(child);
     let seen = llm.seen();

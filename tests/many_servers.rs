@@ -6,6 +6,7 @@
 #![cfg(feature = "postgres")]
 
 mod backends;
+mod process;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -36,27 +37,15 @@ struct Server {
 
 impl Server {
     fn start(backend: &TestBackend, flags: &[&str]) -> Server {
-        let mut child = aurra(backend)
-            .args(["serve", "--bind", "127.0.0.1:0"])
-            .args(flags)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn aurra serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            let line = lines
-                .next()
-                .expect("the server exited before listening")
-                .expect("a line");
-            if let Some(url) = line.strip_prefix("aurra listening on ") {
-                break url.trim().to_owned();
-            }
-        };
-        // Keep draining stdout so that the server never blocks on it.
-        std::thread::spawn(move || lines.count());
-        Server { child, url }
+        let started = process::start(
+            aurra(backend)
+                .args(["serve", "--bind", "127.0.0.1:0"])
+                .args(flags),
+        );
+        Server {
+            child: started.child,
+            url: started.url,
+        }
     }
 
     fn call(&self, method: &str, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {

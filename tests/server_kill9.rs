@@ -5,8 +5,9 @@
 //! acknowledged memory in every read mode (current truth, `as_of`, `transaction_as_of`, the
 //! timeline and the audit). Bounded: 5 cycles, at most 2 000 writes per cycle.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod process;
+
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -19,28 +20,15 @@ const ACKED_BEFORE_KILL: usize = 150;
 const MAX_WRITES_PER_WRITER: usize = 500;
 
 fn start(dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aurra"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env_remove("AURRA_DATA_DIR")
-        .env_remove("AURRA_BIND")
-        .env("AURRA_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn aurra serve");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("the server exited before listening")
-            .expect("a line");
-        if let Some(url) = line.strip_prefix("aurra listening on ") {
-            break url.trim().to_owned();
-        }
-    };
-    std::thread::spawn(move || lines.count());
-    (child, url)
+    let started = process::start(
+        Command::new(env!("CARGO_BIN_EXE_aurra"))
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .env_remove("AURRA_DATA_DIR")
+            .env_remove("AURRA_BIND")
+            .env("AURRA_LOG", "warn"),
+    );
+    (started.child, started.url)
 }
 
 fn agent() -> ureq::Agent {

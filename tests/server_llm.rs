@@ -21,6 +21,17 @@ fn open_policy() -> Config {
     }
 }
 
+/// The server's default model: `provider`'s `model` at `base_url`, called with `api_key`.
+fn default_model(provider: Provider, model: &str, api_key: &str, base_url: String) -> LlmConfig {
+    LlmConfig {
+        provider,
+        model: model.into(),
+        api_key: api_key.into(),
+        base_url: Some(base_url),
+        api_version: None,
+    }
+}
+
 fn byo(fake: &FakeLlm) -> Value {
     json!({"provider": "openai", "api_key": "sk-caller-secret", "model": "gpt-fake",
            "base_url": format!("{}/v1", fake.url())})
@@ -157,13 +168,12 @@ fn the_servers_default_model_answers_unless_the_caller_brings_one() {
     let default = FakeLlm::start();
     let callers = FakeLlm::start();
     let config = Config {
-        default_llm: Some(LlmConfig {
-            provider: Provider::Anthropic,
-            model: "claude-fake".into(),
-            api_key: "sk-operator".into(),
-            base_url: Some(default.url()),
-            api_version: None,
-        }),
+        default_llm: Some(default_model(
+            Provider::Anthropic,
+            "claude-fake",
+            "sk-operator",
+            default.url(),
+        )),
         ..open_policy()
     };
     let server = TestServer::launch(Store::in_memory().unwrap(), config);
@@ -226,13 +236,12 @@ fn an_unreachable_default_model_is_503() {
     let url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
     let config = Config {
-        default_llm: Some(LlmConfig {
-            provider: Provider::OpenAi,
-            model: "gpt-fake".into(),
-            api_key: "sk-operator".into(),
-            base_url: Some(format!("{url}/v1")),
-            api_version: None,
-        }),
+        default_llm: Some(default_model(
+            Provider::OpenAi,
+            "gpt-fake",
+            "sk-operator",
+            format!("{url}/v1"),
+        )),
         ..open_policy()
     };
     let server = TestServer::launch(Store::in_memory().unwrap(), config);
@@ -251,13 +260,12 @@ fn an_unreachable_default_model_is_503() {
 fn messages_mode_extracts_with_the_servers_default_model() {
     let fake = FakeLlm::start();
     let config = Config {
-        default_llm: Some(LlmConfig {
-            provider: Provider::Gemini,
-            model: "gemini-fake".into(),
-            api_key: "operator-key".into(),
-            base_url: Some(fake.url()),
-            api_version: None,
-        }),
+        default_llm: Some(default_model(
+            Provider::Gemini,
+            "gemini-fake",
+            "operator-key",
+            fake.url(),
+        )),
         ..Config::default()
     };
     let server = TestServer::launch(Store::in_memory().unwrap(), config);
@@ -324,13 +332,12 @@ fn messages_mode_extracts_with_the_servers_default_model() {
 fn level2_classifies_with_the_default_model_and_survives_its_failure() {
     let fake = FakeLlm::start();
     let config = Config {
-        default_llm: Some(LlmConfig {
-            provider: Provider::OpenAi,
-            model: "gpt-fake".into(),
-            api_key: "sk-operator".into(),
-            base_url: Some(format!("{}/v1", fake.url())),
-            api_version: None,
-        }),
+        default_llm: Some(default_model(
+            Provider::OpenAi,
+            "gpt-fake",
+            "sk-operator",
+            format!("{}/v1", fake.url()),
+        )),
         ..Config::default()
     };
     let server = TestServer::launch(Store::in_memory().unwrap(), config);
@@ -466,13 +473,12 @@ fn a_provider_quoting_a_key_never_reaches_a_response() {
     let callers = FakeLlm::start();
     let operator_key = "operator-secret-0001";
     let config = Config {
-        default_llm: Some(LlmConfig {
-            provider: Provider::OpenAi,
-            model: "gpt-fake".into(),
-            api_key: operator_key.into(),
-            base_url: Some(format!("{}/v1", default.url())),
-            api_version: None,
-        }),
+        default_llm: Some(default_model(
+            Provider::OpenAi,
+            "gpt-fake",
+            operator_key,
+            format!("{}/v1", default.url()),
+        )),
         ..open_policy()
     };
     let server = TestServer::launch(Store::in_memory().unwrap(), config);
@@ -576,13 +582,12 @@ fn concurrent_extractions_are_bounded() {
         )
     });
     let config = Config {
-        default_llm: Some(LlmConfig {
-            provider: Provider::OpenAi,
-            model: "gpt-fake".into(),
-            api_key: "sk-operator".into(),
-            base_url: Some(format!("http://{addr}/v1")),
-            api_version: None,
-        }),
+        default_llm: Some(default_model(
+            Provider::OpenAi,
+            "gpt-fake",
+            "sk-operator",
+            format!("http://{addr}/v1"),
+        )),
         max_concurrent_extractions: 1,
         ..open_policy()
     };

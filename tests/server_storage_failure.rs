@@ -14,14 +14,27 @@ use http::TestServer;
 use redb::backends::InMemoryBackend;
 use serde_json::json;
 
-/// An in-memory backend whose writes and syncs fail once `failing` is set (a full disk).
+/// An in-memory backend whose writes and syncs fail once `failing` is set (a full disk), and
+/// whose syncs fail too once `syncs_left` more have succeeded (-1: no countdown).
 #[derive(Debug)]
 struct FlakyDisk {
     inner: InMemoryBackend,
     failing: Arc<AtomicBool>,
+    syncs_left: Arc<AtomicI64>,
 }
 
 impl FlakyDisk {
+    fn new() -> (FlakyDisk, Arc<AtomicBool>, Arc<AtomicI64>) {
+        let failing = Arc::new(AtomicBool::new(false));
+        let syncs_left = Arc::new(AtomicI64::new(-1));
+        let disk = FlakyDisk {
+            inner: InMemoryBackend::new(),
+            failing: failing.clone(),
+            syncs_left: syncs_left.clone(),
+        };
+        (disk, failing, syncs_left)
+    }
+
     fn check(&self) -> Result<(), io::Error> {
         if self.failing.load(Ordering::SeqCst) {
             return Err(io::Error::other("no space left on device (injected)"));
@@ -43,6 +56,13 @@ impl StorageBackend for FlakyDisk {
     }
     fn sync_data(&self) -> Result<(), io::Error> {
         self.check()?;
+        match self.syncs_left.load(Ordering::SeqCst) {
+            0 => return Err(io::Error::other("no space left on device (injected)")),
+            left if left > 0 => {
+                self.syncs_left.fetch_sub(1, Ordering::SeqCst);
+            }
+            _ => {}
+        }
         self.inner.sync_data()
     }
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), io::Error> {
@@ -53,11 +73,7 @@ impl StorageBackend for FlakyDisk {
 
 #[test]
 fn a_failing_disk_gets_503_and_nothing_is_acknowledged() {
-    let failing = Arc::new(AtomicBool::new(false));
-    let disk = FlakyDisk {
-        inner: InMemoryBackend::new(),
-        failing: failing.clone(),
-    };
+    let (disk, failing, _) = FlakyDisk::new();
     let store = Store::open_backend(disk, StoreOptions::new()).expect("store");
     let server = TestServer::launch(store, Config::default());
     let kept = server.write(
@@ -94,48 +110,12 @@ fn a_failing_disk_gets_503_and_nothing_is_acknowledged() {
     }
 }
 
-/// A backend whose syncs start failing after `syncs_left` more succeed (-1: never).
-#[derive(Debug)]
-struct CountdownDisk {
-    inner: InMemoryBackend,
-    syncs_left: Arc<AtomicI64>,
-}
-
-impl StorageBackend for CountdownDisk {
-    fn len(&self) -> Result<u64, io::Error> {
-        self.inner.len()
-    }
-    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), io::Error> {
-        self.inner.read(offset, out)
-    }
-    fn set_len(&self, len: u64) -> Result<(), io::Error> {
-        self.inner.set_len(len)
-    }
-    fn sync_data(&self) -> Result<(), io::Error> {
-        let left = self.syncs_left.load(Ordering::SeqCst);
-        if left == 0 {
-            return Err(io::Error::other("no space left on device (injected)"));
-        }
-        if left > 0 {
-            self.syncs_left.fetch_sub(1, Ordering::SeqCst);
-        }
-        self.inner.sync_data()
-    }
-    fn write(&self, offset: u64, data: &[u8]) -> Result<(), io::Error> {
-        self.inner.write(offset, data)
-    }
-}
-
 /// Level 2 reports a failing *classifier* as `skipped_reason` on a 200; a store that fails
 /// while Level 2 records its verdict is the request's failure, a 503, not "classifier
 /// unavailable".
 #[test]
 fn a_storage_failure_during_level2_fails_the_request() {
-    let syncs_left = Arc::new(AtomicI64::new(-1));
-    let disk = CountdownDisk {
-        inner: InMemoryBackend::new(),
-        syncs_left: syncs_left.clone(),
-    };
+    let (disk, _, syncs_left) = FlakyDisk::new();
     let store = Store::open_backend(disk, StoreOptions::new()).expect("store");
     let server = TestServer::launch(store, Config::default());
     server.write(

@@ -1,0 +1,40 @@
+//! `aurra serve` as a child process: started with stdout piped (stderr discarded), read up to
+//! the line that says it listens, and drained from then on so that it never blocks on it.
+
+#![allow(dead_code)] // each test file uses a different part of the harness
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// A started server: the child, what it printed up to and including its listening line, and
+/// its base URL (`http://127.0.0.1:PORT`).
+pub struct Started {
+    pub child: Child,
+    pub lines: Vec<String>,
+    pub url: String,
+}
+
+/// Spawns `cmd` (an `aurra serve …` command) and waits for it to listen. Panics with its exit
+/// status and output when it exits first.
+pub fn start(cmd: &mut Command) -> Started {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn aurra serve");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut lines = Vec::new();
+    for line in stdout.by_ref() {
+        let line = line.expect("stdout line");
+        let url = line
+            .strip_prefix("aurra listening on ")
+            .map(|u| u.trim().to_owned());
+        lines.push(line);
+        if let Some(url) = url {
+            std::thread::spawn(move || stdout.count());
+            return Started { child, lines, url };
+        }
+    }
+    let status = child.wait().expect("wait");
+    panic!("server exited ({status:?}) before listening: {lines:?}");
+}
