@@ -96,7 +96,10 @@ pub use query::{
     ChainLink, Citation, EMPTY_ANSWER, ProofTree, QueryAnswer, QueryRequest, SupersessionChain,
     answer_hash,
 };
-pub use store::{CLASSIFIER_ACTOR, MAX_CHAIN_HOPS, StorageBackend, Store, StoreOptions};
+pub use store::{
+    CLASSIFIER_ACTOR, DEFAULT_RECOVERY_INTERVAL, Degraded, MAX_CHAIN_HOPS, StorageBackend, Store,
+    StoreOptions,
+};
 pub use temporal::TemporalFlags;
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 

@@ -1,12 +1,14 @@
 //! A storage failure under the server: the write gets 503 with a `detail` (never a success),
-//! the handle refuses later writes with 503 too, `/health` turns 503, and the server keeps
-//! answering.
+//! later writes get 503 too and `/health` turns 503 with the reason, the server keeps
+//! answering, and once the disk takes writes again the store reopens its database (at most
+//! once per recovery interval) and serves writes without a restart.
 
 mod http;
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use aurra::server::Config;
 use aurra::{StorageBackend, Store, StoreOptions};
@@ -15,10 +17,11 @@ use redb::backends::InMemoryBackend;
 use serde_json::json;
 
 /// An in-memory backend whose writes and syncs fail once `failing` is set (a full disk), and
-/// whose syncs fail too once `syncs_left` more have succeeded (-1: no countdown).
-#[derive(Debug)]
+/// whose syncs fail too once `syncs_left` more have succeeded (-1: no countdown). Clones
+/// share the bytes (a reopened database sees what the failed one committed).
+#[derive(Clone, Debug)]
 struct FlakyDisk {
-    inner: InMemoryBackend,
+    inner: Arc<InMemoryBackend>,
     failing: Arc<AtomicBool>,
     syncs_left: Arc<AtomicI64>,
 }
@@ -28,7 +31,7 @@ impl FlakyDisk {
         let failing = Arc::new(AtomicBool::new(false));
         let syncs_left = Arc::new(AtomicI64::new(-1));
         let disk = FlakyDisk {
-            inner: InMemoryBackend::new(),
+            inner: Arc::new(InMemoryBackend::new()),
             failing: failing.clone(),
             syncs_left: syncs_left.clone(),
         };
@@ -139,5 +142,114 @@ fn a_storage_failure_during_level2_fails_the_request() {
         syncs_left.load(Ordering::SeqCst),
         0,
         "the write committed, Level 2's commit was the one refused"
+    );
+}
+
+/// A full disk, then room again: writes get 503 and `/health` says why while the disk is
+/// full; once it has room, `/health` reopens the database and turns 200, and writes succeed,
+/// with every acknowledged row there and the refused one absent. No restart.
+#[test]
+fn the_store_recovers_when_the_disk_has_room_again() {
+    let (disk, failing, _) = FlakyDisk::new();
+    let opens = Arc::new(AtomicUsize::new(0));
+    let reopen = {
+        let opens = opens.clone();
+        move || {
+            opens.fetch_add(1, Ordering::SeqCst);
+            Ok(disk.clone())
+        }
+    };
+    let options = StoreOptions::new().recovery_interval(Duration::ZERO);
+    let store = Store::open_reopenable(reopen, options).expect("store");
+    let server = TestServer::launch(store, Config::default());
+    let before = server.write(
+        &server.acme,
+        json!({"content": "written before the disk filled"}),
+    );
+
+    failing.store(true, Ordering::SeqCst);
+    let refused = server.post("/agent/memories", &server.acme, &json!({"content": "lost"}));
+    assert_eq!(refused.status, 503, "{}", refused.text);
+    // Still full: each check tries to reopen (interval zero) and fails; writes are refused.
+    let health = server.get_anonymous("/health");
+    assert_eq!(health.status, 503, "{}", health.text);
+    let detail = health.body["detail"].as_str().unwrap();
+    assert!(detail.contains("no space left on device"), "{detail}");
+    assert!(detail.contains("reopens"), "{detail}");
+    let still = server.post(
+        "/agent/memories",
+        &server.acme,
+        &json!({"content": "lost too"}),
+    );
+    assert_eq!(still.status, 503, "{}", still.text);
+    assert!(server.store.is_poisoned());
+
+    failing.store(false, Ordering::SeqCst);
+    let opened = opens.load(Ordering::SeqCst);
+    let health = server.get_anonymous("/health");
+    assert_eq!(
+        (health.status, health.body.clone()),
+        (200, json!({"status": "ok"}))
+    );
+    assert_eq!(
+        opens.load(Ordering::SeqCst),
+        opened + 1,
+        "one reopen recovered it"
+    );
+    assert!(!server.store.is_poisoned());
+    let after = server.write(
+        &server.acme,
+        json!({"content": "written after space returned"}),
+    );
+    let list = server.get("/agent/memories", &server.acme);
+    assert_eq!(list.status, 200, "{}", list.text);
+    let mut ids: Vec<&str> = list.body["memories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    let mut want = vec![before.as_str(), after.as_str()];
+    want.sort_unstable();
+    assert_eq!(ids, want, "{}", list.text);
+    let texts = list.text.clone();
+    assert!(!texts.contains("lost"), "{texts}");
+}
+
+/// Reopening is attempted at most once per recovery interval, however many writes and
+/// health checks arrive: with a long interval, the disk having room again is not noticed
+/// until the interval has passed.
+#[test]
+fn reopening_is_rate_limited() {
+    let (disk, failing, _) = FlakyDisk::new();
+    let opens = Arc::new(AtomicUsize::new(0));
+    let reopen = {
+        let opens = opens.clone();
+        move || {
+            opens.fetch_add(1, Ordering::SeqCst);
+            Ok(disk.clone())
+        }
+    };
+    let options = StoreOptions::new().recovery_interval(Duration::from_secs(3600));
+    let store = Store::open_reopenable(reopen, options).expect("store");
+    assert_eq!(opens.load(Ordering::SeqCst), 1, "the first open");
+    let server = TestServer::launch(store, Config::default());
+    failing.store(true, Ordering::SeqCst);
+    let refused = server.post("/agent/memories", &server.acme, &json!({"content": "lost"}));
+    assert_eq!(refused.status, 503, "{}", refused.text);
+    // The first check after the failure tries (and fails: the disk is still full).
+    assert_eq!(server.get_anonymous("/health").status, 503);
+    assert_eq!(opens.load(Ordering::SeqCst), 2);
+    failing.store(false, Ordering::SeqCst);
+    for _ in 0..5 {
+        let write = server.post("/agent/memories", &server.acme, &json!({"content": "x"}));
+        assert_eq!(write.status, 503, "{}", write.text);
+        assert_eq!(server.get_anonymous("/health").status, 503);
+    }
+    assert_eq!(
+        opens.load(Ordering::SeqCst),
+        2,
+        "no attempt within the interval"
     );
 }

@@ -38,6 +38,22 @@ use crate::error::Result;
 use crate::model::{AuditEvent, Extraction, Memory, MemoryId, ReadMode, WriteShape};
 use crate::time::Timestamp;
 
+/// Why a store cannot take writes now ([`crate::Store::health`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Degraded {
+    /// What failed, and what the store does about it.
+    pub reason: String,
+    /// Whether the store recovers by itself (it reopens its database); `false`: only
+    /// reopening the store recovers it.
+    pub recoverable: bool,
+}
+
+impl std::fmt::Display for Degraded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
 /// A storage backend: read views, write transactions, and the global tables (accounts, API
 /// keys, per-key settings) that are not scoped by an account.
 pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
@@ -62,6 +78,10 @@ pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
 
     /// Whether an earlier failed commit made this handle refuse writes.
     fn is_poisoned(&self) -> bool;
+
+    /// `Ok` when writes can succeed; otherwise why not. A degraded backend first attempts
+    /// to recover (within its own rate limit).
+    fn health(&self) -> std::result::Result<(), Degraded>;
 
     /// Which concurrent write requests should share one transaction.
     fn grouping(&self) -> Grouping;

@@ -197,6 +197,12 @@ struct DataDir {
     #[arg(long, env = "AURRA_CACHE_SIZE_MIB", default_value_t = 256,
           value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     cache_size_mib: u64,
+    /// After a storage failure (a full disk, an I/O error) writes get 503 and `/health`
+    /// says why; the server reopens the store file at most this often (in seconds) until a
+    /// write can reach the disk again. 0: on every write or health check.
+    #[arg(long, env = "AURRA_STORAGE_RECOVERY_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    storage_recovery_secs: u64,
 }
 
 impl DataDir {
@@ -599,7 +605,9 @@ fn open_store(data: &DataDir, options: StoreOptions) -> Result<Store> {
     let dir = &data.data_dir;
     create_private_dir(dir)?;
     let path = dir.join("aurra.redb");
-    let options = options.cache_size((data.cache_size_mib as usize).saturating_mul(1 << 20));
+    let options = options
+        .cache_size((data.cache_size_mib as usize).saturating_mul(1 << 20))
+        .recovery_interval(std::time::Duration::from_secs(data.storage_recovery_secs));
     Store::open_with(&path, options).with_context(|| {
         format!(
             "cannot open {} (if an aurra server is running on this data dir, stop it first)",

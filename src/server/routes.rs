@@ -192,15 +192,17 @@ async fn dispatch(
     }
 }
 
-/// `{"status":"ok"}`, or `503` once a failed commit has poisoned the store (writes are
-/// refused until the server is restarted, so an orchestrator should restart it).
+/// `{"status":"ok"}`, or `503` with the reason while a storage failure makes writes fail.
+/// The store reopens its database by itself (at most once per recovery interval, which this
+/// check also triggers), so `/health` turns 200 again when the disk has room.
 fn health(state: &AppState) -> Response<Body> {
-    if state.store.is_poisoned() {
+    if let Err(degraded) = state.store.health() {
+        tracing::warn!(reason = %degraded, "health: storage unavailable");
         return response(
             StatusCode::SERVICE_UNAVAILABLE,
             &serde_json::json!({
                 "status": "unavailable",
-                "detail": "A storage write failed; restart the server to recover",
+                "detail": format!("Storage unavailable: {degraded}"),
             }),
         );
     }

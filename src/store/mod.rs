@@ -26,6 +26,7 @@ use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::time::{Clock, SystemClock, Timestamp};
 
+pub use crate::backend::Degraded;
 pub use crate::backend::redb::StorageBackend;
 
 /// Options for opening a [`Store`].
@@ -37,7 +38,12 @@ pub struct StoreOptions {
     durable: bool,
     lexical_index: bool,
     embedder: Option<Arc<dyn Embedder>>,
+    recovery_interval: std::time::Duration,
 }
+
+/// The default least time between two attempts to reopen a redb database after a storage
+/// failure ([`StoreOptions::recovery_interval`]).
+pub const DEFAULT_RECOVERY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Default for StoreOptions {
     fn default() -> Self {
@@ -47,6 +53,7 @@ impl Default for StoreOptions {
             durable: true,
             lexical_index: true,
             embedder: None,
+            recovery_interval: DEFAULT_RECOVERY_INTERVAL,
         }
     }
 }
@@ -63,6 +70,14 @@ impl StoreOptions {
     /// clock, which every server process shares.
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// After a storage failure (a full disk, an I/O error) a redb store refuses writes and,
+    /// at most once per `interval`, closes and reopens its database when a write or
+    /// [`Store::health`] finds it failed (default [`DEFAULT_RECOVERY_INTERVAL`]).
+    pub fn recovery_interval(mut self, interval: std::time::Duration) -> Self {
+        self.recovery_interval = interval;
         self
     }
 
@@ -143,6 +158,22 @@ impl Store {
         Ok(Self::assemble(Box::new(backend), options, analyzer))
     }
 
+    /// Opens a store on the storage `reopen` makes. After a storage failure the store closes
+    /// the database and opens it again on a fresh backend from `reopen` (at most once per
+    /// [`StoreOptions::recovery_interval`]); a store from [`Store::open_backend`] cannot.
+    pub fn open_reopenable<S: StorageBackend>(
+        reopen: impl Fn() -> std::io::Result<S> + Send + Sync + 'static,
+        options: StoreOptions,
+    ) -> Result<Store> {
+        let analyzer = crate::text::Analyzer::default();
+        let open = move |builder: &::redb::Builder| -> Result<::redb::Database> {
+            Ok(builder.create_with_backend(reopen()?)?)
+        };
+        let backend =
+            RedbBackend::open_reopenable(Arc::new(open), &redb_options(&options, &analyzer))?;
+        Ok(Self::assemble(Box::new(backend), options, analyzer))
+    }
+
     /// A store that lives in memory only (for tests and examples).
     pub fn in_memory() -> Result<Store> {
         Self::in_memory_with(StoreOptions::default())
@@ -198,9 +229,18 @@ impl Store {
         }
     }
 
-    /// Whether an earlier failed commit has made this handle refuse writes.
+    /// Whether an earlier failed commit has made this handle refuse writes (until it
+    /// recovers: see [`Store::health`]).
     pub fn is_poisoned(&self) -> bool {
         self.inner.backend.is_poisoned()
+    }
+
+    /// `Ok` when writes can succeed, otherwise why not. A redb store poisoned by a storage
+    /// failure first tries to recover by reopening its database (at most once per
+    /// [`StoreOptions::recovery_interval`]; a store opened from a path or with
+    /// [`Store::open_reopenable`]). Writes make the same attempt.
+    pub fn health(&self) -> std::result::Result<(), crate::backend::Degraded> {
+        self.inner.backend.health()
     }
 
     /// Where the store's bytes are, table by table (what `aurra stats` prints). On redb: the
@@ -272,5 +312,6 @@ fn redb_options<'a>(
         cache_size: options.cache_size,
         durable: options.durable,
         lexical: options.lexical_index.then_some(analyzer),
+        recovery_interval: options.recovery_interval,
     }
 }

@@ -414,6 +414,12 @@ impl Backend for PgBackend {
         false
     }
 
+    fn health(&self) -> std::result::Result<(), super::Degraded> {
+        // Each request takes a pooled connection and gets its own error when the server is
+        // unreachable; nothing in this handle needs recovering.
+        Ok(())
+    }
+
     fn grouping(&self) -> Grouping {
         // Accounts commit in parallel, each under its own lock.
         Grouping::Account

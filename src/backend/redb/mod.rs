@@ -6,7 +6,9 @@
 //!   under concurrency (see `stamp.rs`).
 //! - Reads are MVCC snapshots; their "now" comes from the same stamper.
 //! - List reads walk interval-summary trees (`tree.rs`, `list.rs`).
-//! - After a failed commit the handle is poisoned: redb no longer says what is on disk.
+//! - After a failed commit the handle is poisoned: redb no longer says what is on disk. It
+//!   recovers by closing the database and opening it again (redb's repair then finds the
+//!   last commit), at most once per recovery interval; see [`RedbBackend::recover`].
 
 mod accounts;
 mod chain;
@@ -25,9 +27,12 @@ mod write;
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::ops::ControlFlow;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::{MappedRwLockReadGuard, Mutex, RwLock, RwLockReadGuard};
 
 use ::redb::{
     Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable,
@@ -40,8 +45,8 @@ pub use ::redb::StorageBackend;
 use self::encoding::{Facet, RowRecord, decode_event, decode_row, event_key};
 use self::tables::*;
 use super::{
-    Backend, Backlog, Duplicate, Grouping, Listing, Lookup, Neighbour, NewRow, Owned, Read, Scope,
-    ScopePostings, StorageStats, Stored, TableStats, Tenants, Version, Write,
+    Backend, Backlog, Degraded, Duplicate, Grouping, Listing, Lookup, Neighbour, NewRow, Owned,
+    Read, Scope, ScopePostings, StorageStats, Stored, TableStats, Tenants, Version, Write,
 };
 use crate::account::{Account, ApiKey, Settings, Usage};
 use crate::error::{Error, Result};
@@ -95,18 +100,52 @@ pub(crate) struct Options<'a> {
     /// `Some`: the lexical index is kept (and rebuilt at open if it does not cover every
     /// row) with this analysis; `None`: writes skip it and it is marked incomplete.
     pub lexical: Option<&'a crate::text::Analyzer>,
+    /// After a storage failure, the least time between two attempts to reopen the database.
+    pub recovery_interval: Duration,
+}
+
+/// Opens the database with a builder on a fresh [`StorageBackend`] over the same bytes (the
+/// first open, and a reopen after a storage failure).
+pub(crate) type OpenStorage = Arc<dyn Fn(&::redb::Builder) -> Result<Database> + Send + Sync>;
+
+/// Where the database lives, so that it can be opened again.
+enum Source {
+    Path(PathBuf),
+    Storage(OpenStorage),
+    /// A storage backend given once: the handle cannot reopen it.
+    Once,
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Path(path) => f.debug_tuple("Path").field(path).finish(),
+            Source::Storage(_) => f.write_str("Storage"),
+            Source::Once => f.write_str("Once"),
+        }
+    }
+}
+
+/// What the last storage failure was, and when recovery was last attempted.
+#[derive(Debug, Default)]
+struct Recovery {
+    failure: Option<String>,
+    last_attempt: Option<Instant>,
 }
 
 /// The redb backend (see the module docs).
 #[derive(Debug)]
 pub(crate) struct RedbBackend {
-    db: Database,
-    /// The file, when the store was opened on a path (its length is reported by
-    /// `storage_stats`).
-    path: Option<std::path::PathBuf>,
+    /// `None` between closing a failed database and opening it again, and while opening it
+    /// again fails.
+    db: RwLock<Option<Database>>,
+    source: Source,
+    cache_size: Option<usize>,
     clock: Arc<dyn Clock>,
     durable: bool,
     poisoned: AtomicBool,
+    recovery: Mutex<Recovery>,
+    recovery_interval: Duration,
     stamper: stamp::Stamper,
     /// Bumped after every committed change to API keys or settings. redb lets one process
     /// open the file, so this handle sees every change.
@@ -123,10 +162,8 @@ impl RedbBackend {
         if !path.exists() {
             Self::create_file(path, options)?;
         }
-        let db = Self::builder(options).create(path)?;
-        let mut backend = Self::init(db, options)?;
-        backend.path = Some(path.to_owned());
-        Ok(backend)
+        let db = Self::builder(options.cache_size).create(path)?;
+        Self::init(db, Source::Path(path.to_owned()), options)
     }
 
     fn create_file(path: &Path, options: &Options<'_>) -> Result<()> {
@@ -147,8 +184,8 @@ impl RedbBackend {
             file.mode(0o600);
         }
         drop(file.open(&staging)?);
-        let db = Self::builder(options).create(&staging)?;
-        drop(Self::init(db, options)?);
+        let db = Self::builder(options.cache_size).create(&staging)?;
+        drop(Self::init(db, Source::Once, options)?);
         std::fs::rename(&staging, path)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             // Make the rename itself durable.
@@ -158,24 +195,32 @@ impl RedbBackend {
     }
 
     /// Opens a store on any redb [`StorageBackend`] (an in-memory buffer, a fault-injecting
-    /// backend in tests, ...).
+    /// backend in tests, ...). It cannot be reopened: after a storage failure the handle
+    /// stays poisoned.
     pub(crate) fn open_storage(
         storage: impl StorageBackend,
         options: &Options<'_>,
     ) -> Result<Self> {
-        let db = Self::builder(options).create_with_backend(storage)?;
-        Self::init(db, options)
+        let db = Self::builder(options.cache_size).create_with_backend(storage)?;
+        Self::init(db, Source::Once, options)
     }
 
-    fn builder(options: &Options<'_>) -> ::redb::Builder {
+    /// Opens a store on the storage `reopen` makes, and makes another with it to reopen the
+    /// database after a storage failure.
+    pub(crate) fn open_reopenable(reopen: OpenStorage, options: &Options<'_>) -> Result<Self> {
+        let db = reopen(&Self::builder(options.cache_size))?;
+        Self::init(db, Source::Storage(reopen), options)
+    }
+
+    fn builder(cache_size: Option<usize>) -> ::redb::Builder {
         let mut builder = Database::builder();
-        if let Some(bytes) = options.cache_size {
+        if let Some(bytes) = cache_size {
             builder.set_cache_size(bytes);
         }
         builder
     }
 
-    fn init(db: Database, options: &Options<'_>) -> Result<Self> {
+    fn init(db: Database, source: Source, options: &Options<'_>) -> Result<Self> {
         let txn = db.begin_write()?;
         {
             let mut meta = txn.open_table(META)?;
@@ -225,18 +270,83 @@ impl RedbBackend {
         }
         txn.commit()?;
         Ok(RedbBackend {
-            db,
-            path: None,
+            db: RwLock::new(Some(db)),
+            source,
+            cache_size: options.cache_size,
             clock: options.clock.clone(),
             durable: options.durable,
             poisoned: AtomicBool::new(false),
+            recovery: Mutex::new(Recovery::default()),
+            recovery_interval: options.recovery_interval,
             stamper: stamp::Stamper::new(options.clock.now().as_micros()),
             accounts_generation: AtomicU64::new(0),
         })
     }
 
+    /// The open database (`Poisoned` while it is closed for recovery).
+    fn db(&self) -> Result<MappedRwLockReadGuard<'_, Database>> {
+        RwLockReadGuard::try_map(self.db.read(), Option::as_ref).map_err(|_| Error::Poisoned)
+    }
+
+    /// After a storage failure: closes the database and opens it again, unless an attempt
+    /// was made less than the recovery interval ago. The reopened database must take a
+    /// [`probe`] commit, so a disk that is still full keeps the handle poisoned. Returns
+    /// whether the handle is healthy.
+    fn recover(&self) -> bool {
+        if !self.is_poisoned() {
+            return true;
+        }
+        let mut recovery = self.recovery.lock();
+        if !self.is_poisoned() {
+            // Another caller recovered while this one waited.
+            return true;
+        }
+        if matches!(self.source, Source::Once) {
+            return false;
+        }
+        let now = Instant::now();
+        if recovery
+            .last_attempt
+            .is_some_and(|at| now.duration_since(at) < self.recovery_interval)
+        {
+            return false;
+        }
+        recovery.last_attempt = Some(now);
+        let mut slot = self.db.write();
+        if let Some(old) = slot.take() {
+            // After a failed write the close reports the latched I/O error again; the file is
+            // left for the reopen's repair.
+            let _ = old.close();
+        }
+        match self.reopen() {
+            Ok(db) => {
+                *slot = Some(db);
+                recovery.failure = None;
+                // Caches of accounts and settings are built again from what is on disk.
+                self.accounts_generation.fetch_add(1, Ordering::AcqRel);
+                self.poisoned.store(false, Ordering::SeqCst);
+                true
+            }
+            Err(e) => {
+                recovery.failure = Some(e.to_string());
+                false
+            }
+        }
+    }
+
+    fn reopen(&self) -> Result<Database> {
+        let builder = Self::builder(self.cache_size);
+        let db = match &self.source {
+            Source::Path(path) => builder.open(path)?,
+            Source::Storage(reopen) => reopen(&builder)?,
+            Source::Once => return Err(Error::Poisoned),
+        };
+        probe(&db)?;
+        Ok(db)
+    }
+
     fn write_inner(&self, body: &mut dyn FnMut(&mut dyn Write) -> Result<()>) -> Result<()> {
-        let mut txn = self.db.begin_write()?;
+        let mut txn = self.db()?.begin_write()?;
         if !self.durable {
             txn.set_durability(Durability::None)?;
         }
@@ -284,11 +394,31 @@ impl RedbBackend {
     }
 }
 
+/// How many bytes [`probe`] writes: more than a write request's commit needs.
+const PROBE_BYTES: usize = 1 << 20;
+
+/// The scratch table [`probe`] writes (absent outside a probe).
+const PROBE: ::redb::TableDefinition<u8, &[u8]> = ::redb::TableDefinition::new("recovery_probe");
+
+/// Proves that commits reach the disk again after a failure: a durable commit of
+/// [`PROBE_BYTES`] (free pages inside the file may hold a commit of nothing while the disk
+/// is still full), then one that drops them.
+fn probe(db: &Database) -> Result<()> {
+    let txn = db.begin_write()?;
+    txn.open_table(PROBE)?
+        .insert(0, vec![0x5a; PROBE_BYTES].as_slice())?;
+    txn.commit()?;
+    let txn = db.begin_write()?;
+    txn.delete_table(PROBE)?;
+    txn.commit()?;
+    Ok(())
+}
+
 impl Backend for RedbBackend {
     fn read(&self, _account: Option<&str>) -> Result<Box<dyn Read + '_>> {
         Ok(Box::new(RedbRead {
             backend: self,
-            txn: self.db.begin_read()?,
+            txn: self.db()?.begin_read()?,
             now: OnceCell::new(),
             rows: OnceCell::new(),
             versions: OnceCell::new(),
@@ -303,7 +433,7 @@ impl Backend for RedbBackend {
         _accounts: &[&str],
         body: &mut dyn FnMut(&mut dyn Write) -> Result<()>,
     ) -> Result<()> {
-        if self.is_poisoned() {
+        if !self.recover() {
             return Err(Error::Poisoned);
         }
         let result = self.write_inner(body);
@@ -312,6 +442,7 @@ impl Backend for RedbBackend {
         if let Err(e) = &result
             && e.is_storage_failure()
         {
+            self.recovery.lock().failure = Some(e.to_string());
             self.poisoned.store(true, Ordering::SeqCst);
         }
         result
@@ -325,6 +456,29 @@ impl Backend for RedbBackend {
         self.poisoned.load(Ordering::SeqCst)
     }
 
+    fn health(&self) -> std::result::Result<(), Degraded> {
+        if self.recover() {
+            return Ok(());
+        }
+        let recovery = self.recovery.lock();
+        let failure = recovery
+            .failure
+            .as_deref()
+            .unwrap_or("a storage write failed");
+        let recoverable = !matches!(self.source, Source::Once);
+        Err(Degraded {
+            reason: if recoverable {
+                format!(
+                    "{failure}; writes are refused until the database reopens (tried at most every {} s)",
+                    self.recovery_interval.as_secs_f64()
+                )
+            } else {
+                format!("{failure}; writes are refused until the store is reopened")
+            },
+            recoverable,
+        })
+    }
+
     fn grouping(&self) -> Grouping {
         // One write transaction at a time: every queued request shares the next.
         Grouping::Store
@@ -333,16 +487,17 @@ impl Backend for RedbBackend {
     fn storage_stats(&self) -> Result<StorageStats> {
         // redb reports the whole file's page counts from a write transaction only; it is
         // aborted, having written nothing.
-        let txn = self.db.begin_write()?;
+        let db = self.db()?;
+        let txn = db.begin_write()?;
         let whole = txn.stats()?;
         txn.abort()?;
         let page = whole.page_size() as u64;
         let allocated = whole.allocated_pages() * page;
-        let total = match &self.path {
-            Some(path) => Some(std::fs::metadata(path)?.len()),
-            None => None,
+        let total = match &self.source {
+            Source::Path(path) => Some(std::fs::metadata(path)?.len()),
+            Source::Storage(_) | Source::Once => None,
         };
-        let read = self.db.begin_read()?;
+        let read = db.begin_read()?;
         let mut tables = Vec::new();
         for handle in read.list_tables()? {
             let table = read.open_untyped_table(handle.clone())?;
@@ -369,11 +524,11 @@ impl Backend for RedbBackend {
         if self.is_poisoned() {
             return Err(Error::Poisoned);
         }
-        compact::compact(&mut self.db)
+        compact::compact(self.db.get_mut().as_mut().ok_or(Error::Poisoned)?)
     }
 
     fn unembedded(&self, after: Option<MemoryId>, tag: u64, batch: usize) -> Result<Backlog> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let rows = txn.open_table(ROWS)?;
         let vectors = txn.open_table(VECTORS)?;
         let range = match after {
