@@ -654,11 +654,19 @@ pub enum EventDetails {
         superseded_by: Option<MemoryId>,
         /// The stored end of validity.
         valid_to: Timestamp,
+        /// The end the caller asked for, when it was before `valid_from` and the stored end
+        /// is `valid_from` instead (an empty interval); `None` otherwise. Encoded by each
+        /// backend after the rest of the details (older records have none).
+        #[serde(skip)]
+        requested_valid_to: Option<Timestamp>,
     },
     /// Details of `memory.expired`.
     Expired {
         /// The stored end of validity.
         valid_to: Timestamp,
+        /// As in [`EventDetails::Superseded`].
+        #[serde(skip)]
+        requested_valid_to: Option<Timestamp>,
     },
     /// Details of `memory.classified`.
     Classified {
@@ -675,6 +683,35 @@ pub enum EventDetails {
         /// One-sentence reason.
         reasoning: String,
     },
+}
+
+impl EventDetails {
+    /// The end of validity a supersession asked for when the stored one differs (see
+    /// [`EventDetails::Superseded`]).
+    pub fn requested_valid_to(&self) -> Option<Timestamp> {
+        match self {
+            EventDetails::Superseded {
+                requested_valid_to, ..
+            }
+            | EventDetails::Expired {
+                requested_valid_to, ..
+            } => *requested_valid_to,
+            _ => None,
+        }
+    }
+
+    /// Sets what [`EventDetails::requested_valid_to`] returns (a no-op on other details).
+    pub(crate) fn set_requested_valid_to(&mut self, requested: Option<Timestamp>) {
+        if let EventDetails::Superseded {
+            requested_valid_to, ..
+        }
+        | EventDetails::Expired {
+            requested_valid_to, ..
+        } = self
+        {
+            *requested_valid_to = requested;
+        }
+    }
 }
 
 /// One Level 2 judgement of a candidate against a new memory, as recorded in the

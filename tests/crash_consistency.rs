@@ -668,12 +668,13 @@ fn signature(store: &Store, ops: &[Op]) -> aurra::Result<Vec<String>> {
                     EventDetails::Superseded {
                         superseded_by,
                         valid_to,
+                        ..
                     } => format!(
                         "superseded by={} valid_to={}",
                         name(*superseded_by),
                         rel(*valid_to)
                     ),
-                    EventDetails::Expired { valid_to } => {
+                    EventDetails::Expired { valid_to, .. } => {
                         format!("expired valid_to={}", rel(*valid_to))
                     }
                     other => format!("{other:?}"),

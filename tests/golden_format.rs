@@ -426,8 +426,9 @@ fn event_json(e: &AuditEvent) -> Value {
         EventDetails::Superseded {
             superseded_by,
             valid_to,
+            ..
         } => json!({"superseded_by": opt_id(*superseded_by), "valid_to": valid_to.to_string()}),
-        EventDetails::Expired { valid_to } => json!({"valid_to": valid_to.to_string()}),
+        EventDetails::Expired { valid_to, .. } => json!({"valid_to": valid_to.to_string()}),
         other => json!({"unexpected": format!("{other:?}")}),
     };
     json!({"kind": e.kind.as_str(), "at": e.at.to_string(), "by": e.by, "details": details})

@@ -59,7 +59,8 @@ on_every_backend! {
             last.details,
             EventDetails::Superseded {
                 superseded_by: Some(new),
-                valid_to: at
+                valid_to: at,
+                requested_valid_to: None,
             }
         );
         Ok(())
@@ -167,22 +168,71 @@ on_every_backend! {
         Ok(())
     }
 
-    fn valid_to_before_valid_from_is_refused(backend: &TestBackend) -> Result<()> {
+    fn valid_to_before_valid_from_is_an_empty_interval(backend: &TestBackend) -> Result<()> {
         let (store, clock) = store(backend)?;
         let id = write(&store, "a", "x")?;
+        let valid_from = store.get("a", id)?.valid_from;
         let before = clock.now_plus(-DAY);
+        let expire = Supersede {
+            superseded_by: None,
+            valid_to: Some(before),
+        };
+        let out = store.supersede("a", id, expire.clone(), "a")?;
+        // Stored (and returned) as the start: the fact was never valid.
+        assert!(out.changed);
+        assert_eq!(out.valid_to, valid_from);
+        let m = store.get("a", id)?;
+        assert_eq!(m.valid_to, Some(valid_from));
+        assert_eq!(m.transaction_time_end, None, "an expiry leaves the row believed");
+        assert!(store.list("a", &ListQuery::new())?.memories.is_empty());
+        // Valid at no instant, not even at its start.
+        let as_of = store.list("a", &ListQuery::new().mode(ReadMode::AsOf(valid_from)))?;
+        assert!(as_of.memories.is_empty());
+        let (_, events) = store.audit("a", id)?;
+        let last = events.last().expect("events");
+        assert_eq!(last.kind, EventKind::MemoryExpired);
+        assert_eq!(last.details.requested_valid_to(), Some(before));
+        assert!(matches!(last.details, EventDetails::Expired { valid_to, .. } if valid_to == valid_from));
+        // Repeating the call is idempotent; a different end is a conflict.
+        assert!(!store.supersede("a", id, expire, "a")?.changed);
+        assert_eq!(store.audit("a", id)?.1.len(), events.len());
         assert!(matches!(
             store.supersede(
                 "a",
                 id,
                 Supersede {
                     superseded_by: None,
-                    valid_to: Some(before)
+                    valid_to: Some(clock.now_plus(DAY))
                 },
                 "a"
             ),
-            Err(Error::InvalidArgument(_))
+            Err(Error::Conflict(_))
         ));
+
+        // With a replacement: superseded, the same empty interval, the request in the audit.
+        let old = write(&store, "a", "y")?;
+        let new = write(&store, "a", "z")?;
+        let old_from = store.get("a", old)?.valid_from;
+        let out = store.supersede(
+            "a",
+            old,
+            Supersede {
+                superseded_by: Some(new),
+                valid_to: Some(before),
+            },
+            "a",
+        )?;
+        assert_eq!((out.valid_to, out.superseded_by), (old_from, Some(new)));
+        let (_, events) = store.audit("a", old)?;
+        let last = events.last().expect("events");
+        assert_eq!(last.kind, EventKind::MemorySuperseded);
+        assert_eq!(last.details.requested_valid_to(), Some(before));
+        // An end at or after the start is stored as given, with nothing requested recorded.
+        let later = write(&store, "a", "w")?;
+        let end = clock.now_plus(DAY);
+        store.supersede("a", later, Supersede { superseded_by: None, valid_to: Some(end) }, "a")?;
+        let (_, events) = store.audit("a", later)?;
+        assert_eq!(events.last().expect("events").details.requested_valid_to(), None);
         Ok(())
     }
 

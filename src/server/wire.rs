@@ -260,8 +260,21 @@ impl WireEvent {
             EventDetails::Superseded {
                 superseded_by,
                 valid_to,
-            } => json!({ "superseded_by": opt_id(*superseded_by), "valid_to": ts(*valid_to) }),
-            EventDetails::Expired { valid_to } => json!({ "valid_to": ts(*valid_to) }),
+                requested_valid_to,
+            } => {
+                let mut details =
+                    json!({ "superseded_by": opt_id(*superseded_by), "valid_to": ts(*valid_to) });
+                requested(&mut details, *requested_valid_to);
+                details
+            }
+            EventDetails::Expired {
+                valid_to,
+                requested_valid_to,
+            } => {
+                let mut details = json!({ "valid_to": ts(*valid_to) });
+                requested(&mut details, *requested_valid_to);
+                details
+            }
             EventDetails::Classified {
                 verdict,
                 confidence,
@@ -282,6 +295,14 @@ impl WireEvent {
             by: e.by.clone(),
             details,
         }
+    }
+}
+
+/// Adds `requested_valid_to` to a supersession's details when the stored end differs from
+/// the one asked for (an end before `valid_from`).
+fn requested(details: &mut serde_json::Value, requested: Option<Timestamp>) {
+    if let (Some(at), Some(object)) = (requested, details.as_object_mut()) {
+        object.insert("requested_valid_to".into(), ts(at).into());
     }
 }
 

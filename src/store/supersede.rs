@@ -20,7 +20,11 @@ impl Store {
     /// - `valid_to` only: an expiry; the row stays believed.
     /// - both: replacement with an explicit end.
     ///
-    /// Errors: `InvalidArgument` when both are absent or `valid_to < valid_from`; `NotFound` /
+    /// A `valid_to` before the memory's `valid_from` (the fact ended before it was recorded
+    /// as starting) is stored as `valid_from`, an empty validity interval; the audit event
+    /// keeps the requested value ([`EventDetails::requested_valid_to`]).
+    ///
+    /// Errors: `InvalidArgument` when both are absent; `NotFound` /
     /// `Forbidden` for the target or the replacement; `Conflict` for a self-reference, a
     /// cycle, or a change that differs from what is already recorded. Repeating an identical
     /// call succeeds with `changed == false` and writes nothing.
@@ -40,7 +44,7 @@ impl Store {
             let now = w.now()?;
             let planned = plan(w, now, account, id, request.clone())?;
             if planned.outcome.changed {
-                record(w, now, account, id, &planned.current, &planned.next, actor)?;
+                record(w, now, account, id, &planned, actor)?;
             }
             Ok(planned.outcome)
         })
@@ -105,7 +109,7 @@ impl Store {
             }
             match (planned, apply) {
                 (Some(p), Some(old)) => {
-                    record(w, now, account, old, &p.current, &p.next, CLASSIFIER_ACTOR)?;
+                    record(w, now, account, old, &p, CLASSIFIER_ACTOR)?;
                     Ok(Some(p.outcome))
                 }
                 _ => Ok(None),
@@ -121,6 +125,8 @@ pub const CLASSIFIER_ACTOR: &str = "aurra-classifier";
 struct Planned {
     current: Version,
     next: Version,
+    /// The requested end, when it was before `valid_from` and so not stored.
+    requested_valid_to: Option<Timestamp>,
     outcome: SupersedeOutcome,
 }
 
@@ -166,7 +172,13 @@ fn plan(
         (None, new) => new,
     };
     let valid_from = target.memory.valid_from;
-    let valid_to = match (current.valid_to, request.valid_to) {
+    // An end before the start is an empty interval: it is stored as the start, and the
+    // requested value goes to the audit event.
+    let requested_valid_to = request.valid_to.filter(|end| *end < valid_from);
+    let valid_to = match (
+        current.valid_to,
+        request.valid_to.map(|end| end.max(valid_from)),
+    ) {
         (Some(old), Some(new)) if old != new => {
             return Err(Error::Conflict(format!(
                 "memory already has valid_to {old}"
@@ -177,11 +189,6 @@ fn plan(
         // The fact ends now, or where it starts if that is later (an empty interval).
         (None, None) => now.max(valid_from),
     };
-    if valid_to < valid_from {
-        return Err(Error::InvalidArgument(format!(
-            "valid_to {valid_to} is earlier than valid_from {valid_from}"
-        )));
-    }
     let next = Version {
         valid_to: Some(valid_to),
         valid_to_set_at: current.valid_to_set_at.or(Some(now)),
@@ -197,6 +204,7 @@ fn plan(
     Ok(Planned {
         current,
         next,
+        requested_valid_to,
         outcome,
     })
 }
@@ -208,23 +216,25 @@ fn record(
     now: Timestamp,
     account: &str,
     id: MemoryId,
-    previous: &Version,
-    next: &Version,
+    planned: &Planned,
     actor: &str,
 ) -> Result<()> {
-    w.append_version(account, id, previous, next)?;
+    let next = &planned.next;
+    w.append_version(account, id, &planned.current, next)?;
     let (kind, details) = match next.superseded_by {
         Some(_) => (
             EventKind::MemorySuperseded,
             EventDetails::Superseded {
                 superseded_by: next.superseded_by,
                 valid_to: next.valid_to.unwrap_or(now),
+                requested_valid_to: planned.requested_valid_to,
             },
         ),
         None => (
             EventKind::MemoryExpired,
             EventDetails::Expired {
                 valid_to: next.valid_to.unwrap_or(now),
+                requested_valid_to: planned.requested_valid_to,
             },
         ),
     };

@@ -72,6 +72,41 @@ def test_expiry_in_the_past_with_valid_to_only(acme):
     assert ids(acme.memories.list(tenant_id=tenant)) == [later]
 
 
+def test_an_end_before_the_start_is_an_empty_interval(acme):
+    """A fact learnt to have ended before it was recorded as starting (spec: `valid_to` "may
+    be in the past"): stored as `valid_to = valid_from`, echoed as stored, and the requested
+    end kept in the audit event."""
+    tenant = unique("empty")
+    target = add(acme, "Nia chaired the 2019 board", tenant)
+    valid_from = history_row(acme, tenant, target)["valid_from"]
+    res = acme.memories.supersede(target, valid_to="2001-02-03T04:05:06Z")
+    assert res.status == "superseded" and res.superseded_by is None
+    assert res.valid_to == valid_from, "valid_to is the value actually stored"
+    row = history_row(acme, tenant, target)
+    assert row["valid_to"] == valid_from
+    assert row["temporal"]["is_expired"] is True and row["temporal"]["is_current"] is False
+    assert acme.memories.list(tenant_id=tenant) == []
+    assert acme.memories.list(tenant_id=tenant, as_of=as_z(valid_from)) == []
+    (expired,) = events(acme.memories.get_audit(target), "memory.expired")
+    assert expired["details"] == {
+        "valid_to": valid_from,
+        "requested_valid_to": "2001-02-03T04:05:06.000000+00:00",
+    }
+    # Idempotent when repeated.
+    again = acme.memories.supersede(target, valid_to="2001-02-03T04:05:06Z")
+    assert again.valid_to == valid_from
+    assert len(events(acme.memories.get_audit(target), "memory.expired")) == 1
+
+    # With a replacement too.
+    old, new = add(acme, "Nia lived in Oslo", tenant), add(acme, "Nia lives in Bergen", tenant)
+    old_from = history_row(acme, tenant, old)["valid_from"]
+    res = acme.memories.supersede(old, superseded_by=new, valid_to="2001-02-03T04:05:06Z")
+    assert (res.superseded_by, res.valid_to) == (new, old_from)
+    (superseded,) = events(acme.memories.get_audit(old), "memory.superseded")
+    assert superseded["details"]["requested_valid_to"] == "2001-02-03T04:05:06.000000+00:00"
+    assert superseded["details"]["valid_to"] == old_from
+
+
 def test_expiry_in_the_future_keeps_the_row_current(acme):
     tenant = unique("exp")
     target = add(acme, "Jon is on PTO until 2999", tenant)

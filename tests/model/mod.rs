@@ -587,21 +587,17 @@ impl Harness {
         {
             return Err("conflict");
         }
-        if let (Some(a), Some(b)) = (cur.valid_to, req.valid_to)
-            && a != b.as_micros()
+        // An end before the start is stored as the start (an empty interval).
+        let requested = req.valid_to.map(|t| t.as_micros().max(vf));
+        if let (Some(a), Some(b)) = (cur.valid_to, requested)
+            && a != b
         {
             return Err("conflict");
         }
         // The transaction time the store will use; consumed only on success.
         let now = self.model.next_tx(clock);
         let sup = cur.superseded_by.or(req.superseded_by);
-        let vt = cur
-            .valid_to
-            .or(req.valid_to.map(|t| t.as_micros()))
-            .unwrap_or(now.max(vf));
-        if vt < vf {
-            return Err("invalid");
-        }
+        let vt = cur.valid_to.or(requested).unwrap_or(now.max(vf));
         self.model.tx(clock);
         let next = Version {
             start: now,

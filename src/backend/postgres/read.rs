@@ -182,8 +182,7 @@ impl Read for PgRead<'_> {
                     kind: event_kind(&kind)?,
                     at: Timestamp::from_micros(row.get(1)),
                     by: row.get(2),
-                    details: serde_json::from_value::<EventDetails>(details)
-                        .map_err(|e| Error::Corrupted(format!("event details: {e}")))?,
+                    details: event_details(details)?,
                 })
             })
             .collect()
@@ -455,6 +454,44 @@ fn event_kind(name: &str) -> Result<EventKind> {
     .into_iter()
     .find(|k| k.as_str() == name)
     .ok_or_else(|| Error::Corrupted(format!("unknown event kind {name:?}")))
+}
+
+/// The key of a requested end of validity (`EventDetails::requested_valid_to`, which serde
+/// skips) inside the variant's object of an event's `details`, in microseconds.
+const REQUESTED_VALID_TO: &str = "requested_valid_to_micros";
+
+/// An event's `details` column: the details' serde JSON (`{"Variant": {...}}`), with the
+/// requested end of validity in the variant's object when there is one.
+pub(super) fn event_details_json(details: &EventDetails) -> Result<serde_json::Value> {
+    let mut json = serde_json::to_value(details)
+        .map_err(|e| Error::InvalidArgument(format!("event details: {e}")))?;
+    if let Some(requested) = details.requested_valid_to()
+        && let Some(variant) = variant_object(&mut json)
+    {
+        variant.insert(REQUESTED_VALID_TO.into(), requested.as_micros().into());
+    }
+    Ok(json)
+}
+
+/// Reads what [`event_details_json`] wrote (and the details of older rows, which have no
+/// requested end).
+fn event_details(mut json: serde_json::Value) -> Result<EventDetails> {
+    let requested = match variant_object(&mut json).map(|v| v.remove(REQUESTED_VALID_TO)) {
+        Some(Some(micros)) => Some(Timestamp::from_micros(micros.as_i64().ok_or_else(
+            || Error::Corrupted(format!("event details: {REQUESTED_VALID_TO} {micros}")),
+        )?)),
+        _ => None,
+    };
+    let mut details = serde_json::from_value::<EventDetails>(json)
+        .map_err(|e| Error::Corrupted(format!("event details: {e}")))?;
+    details.set_requested_valid_to(requested);
+    Ok(details)
+}
+
+fn variant_object(
+    json: &mut serde_json::Value,
+) -> Option<&mut serde_json::Map<String, serde_json::Value>> {
+    json.as_object_mut()?.values_mut().next()?.as_object_mut()
 }
 
 #[cfg(test)]

@@ -367,8 +367,7 @@ impl Write for PgWrite<'_, '_> {
     }
 
     fn append_event(&mut self, account: &str, id: MemoryId, event: &AuditEvent) -> Result<()> {
-        let details = serde_json::to_value(&event.details)
-            .map_err(|e| Error::InvalidArgument(format!("event details: {e}")))?;
+        let details = super::read::event_details_json(&event.details)?;
         self.defer(
             sql::APPEND_EVENT,
             vec![

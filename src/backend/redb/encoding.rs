@@ -411,7 +411,31 @@ macro_rules! record_codec {
 }
 
 record_codec!(Version, encode_version, decode_version, "version");
-record_codec!(AuditEvent, encode_event, decode_event, "event");
+/// Version byte of an `events` value whose details carry a requested end of validity
+/// (`EventDetails::requested_valid_to`): version (2) ++ postcard(AuditEvent) ++
+/// postcard(requested end). Every other event is a version-1 record, as before; a store
+/// with version-2 events requires the `requested-valid-to` feature.
+const EVENT_V2: u8 = 2;
+
+pub(crate) fn encode_event(event: &AuditEvent) -> Vec<u8> {
+    let mut out = encode_record(event);
+    if let Some(requested) = event.details.requested_valid_to() {
+        out[0] = EVENT_V2;
+        out.extend(postcard::to_allocvec(&requested).expect("postcard serialisation into a Vec"));
+    }
+    out
+}
+
+pub(crate) fn decode_event(bytes: &[u8]) -> Result<AuditEvent> {
+    let Some((&EVENT_V2, body)) = bytes.split_first() else {
+        return decode_record("event", bytes);
+    };
+    let corrupted = |e: postcard::Error| Error::Corrupted(format!("event record: {e}"));
+    let (mut event, rest) = postcard::take_from_bytes::<AuditEvent>(body).map_err(corrupted)?;
+    let requested = postcard::from_bytes(rest).map_err(corrupted)?;
+    event.details.set_requested_valid_to(Some(requested));
+    Ok(event)
+}
 record_codec!(Account, encode_account, decode_account, "account");
 record_codec!(ApiKey, encode_api_key, decode_api_key, "api key");
 record_codec!(Settings, encode_settings, decode_settings, "settings");
@@ -1006,6 +1030,39 @@ pub fn fuzz_decode_all(bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_with_a_requested_end_round_trip_and_others_keep_version_1() {
+        use crate::model::{EventDetails, EventKind};
+        let at = Timestamp::from_micros(1_700_000_000_000_000);
+        let mut event = AuditEvent {
+            kind: EventKind::MemoryExpired,
+            at,
+            by: "acme".into(),
+            details: EventDetails::Expired {
+                valid_to: at,
+                requested_valid_to: None,
+            },
+        };
+        let plain = encode_event(&event);
+        assert_eq!(
+            plain,
+            encode_record(&event),
+            "unchanged for events without one"
+        );
+        assert_eq!(plain[0], 1);
+        assert_eq!(decode_event(&plain).unwrap(), event);
+
+        event
+            .details
+            .set_requested_valid_to(Some(Timestamp::from_micros(5)));
+        let extended = encode_event(&event);
+        assert_eq!(extended[0], EVENT_V2);
+        assert_eq!(decode_event(&extended).unwrap(), event);
+        for cut in 1..extended.len() {
+            assert!(decode_event(&extended[..cut]).is_err(), "cut at {cut}");
+        }
+    }
 
     #[test]
     fn delta_records_carry_their_fingerprint_and_truncation_is_refused() {

@@ -61,10 +61,18 @@ pub(crate) const SHARED_INPUTS: &str = "shared-inputs";
 /// table would find no posting). Recorded when the index is built.
 pub(crate) const POSTING_BLOCKS_FEATURE: &str = "posting-blocks";
 
+/// Some audit events carry a requested end of validity (`events` values of version 2).
+/// Recorded when the first such event is written.
+pub(crate) const REQUESTED_VALID_TO_FEATURE: &str = "requested-valid-to";
+
 /// The features this build reads. A store lists those it uses in `meta.required_features`; a
 /// build that finds one it does not know refuses the store (`IncompatibleFormat`) instead of
 /// misreading it.
-pub(crate) const KNOWN_FEATURES: &[&str] = &[SHARED_INPUTS, POSTING_BLOCKS_FEATURE];
+pub(crate) const KNOWN_FEATURES: &[&str] = &[
+    SHARED_INPUTS,
+    POSTING_BLOCKS_FEATURE,
+    REQUESTED_VALID_TO_FEATURE,
+];
 
 /// The features a store requires (none when it records none).
 fn required_features(

@@ -366,6 +366,12 @@ pub(crate) fn append_event(
     event: &AuditEvent,
 ) -> Result<()> {
     super::rows::indexed_row(&txn.open_table(ROWS)?, id, account)?;
+    if event.details.requested_valid_to().is_some() {
+        super::require_feature(
+            &mut txn.open_table(META)?,
+            super::REQUESTED_VALID_TO_FEATURE,
+        )?;
+    }
     let mut events = txn.open_table(EVENTS)?;
     let lo = event_key(id, 0);
     let hi = event_key(id, u32::MAX);
