@@ -318,3 +318,93 @@ fn a_stalled_body_times_out_with_408_and_others_are_served_meanwhile() {
     let list = server.get("/agent/memories", &key);
     assert_eq!(list.body["count"], 1, "{}", list.text);
 }
+
+/// One rule for every integer field, in the body and in the query string: an integral number
+/// however written is that integer; a fraction, a string or a boolean is a `422`
+/// `type_error.integer`; then the field's range applies — `importance_score` clamps to 1–10
+/// (spec §3.5), `limit` refuses with a `422` naming the bound.
+#[test]
+fn every_integer_field_follows_one_rule() {
+    let server = TestServer::start();
+    let key = server.acme.clone();
+    let error_kind = |resp: &http::Resp| resp.body["detail"][0]["type"].as_str().map(str::to_owned);
+
+    let importance = [
+        ("7", Some(7)),
+        ("7.0", Some(7)),
+        ("7e0", Some(7)),
+        ("99", Some(10)),
+        ("1e308", Some(10)),
+        ("-1e308", Some(1)),
+        ("7.5", None),
+        ("\"7\"", None),
+        ("true", None),
+    ];
+    for (n, (value, stored)) in importance.into_iter().enumerate() {
+        let body =
+            format!(r#"{{"content": "fact number {n} of the rule", "importance_score": {value}}}"#);
+        let resp = server.post_raw("/agent/memories", &key, &body);
+        match stored {
+            Some(score) => {
+                assert_eq!(resp.status, 200, "{value}: {}", resp.text);
+                let id = resp.body["memory_id"].as_str().unwrap();
+                let list = server.get("/agent/memories?limit=1000", &key);
+                let row = list.body["memories"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|m| m["id"] == id)
+                    .cloned()
+                    .expect("listed");
+                assert_eq!(row["importance_score"], score, "{value}");
+            }
+            None => {
+                assert_eq!(resp.status, 422, "{value}: {}", resp.text);
+                assert_eq!(
+                    error_kind(&resp).as_deref(),
+                    Some("type_error.integer"),
+                    "{value}"
+                );
+            }
+        }
+    }
+
+    // `limit` of /query (body) and of the list (query string): the same forms, range refused.
+    let limits = [
+        ("5", None),
+        ("5.0", None),
+        ("5e0", None),
+        ("5.5", Some("type_error.integer")),
+        ("1e308", Some("value_error.number.not_le")),
+        ("0", Some("value_error.number.not_ge")),
+    ];
+    for (value, refused) in limits {
+        let body = format!(r#"{{"question": "which fact?", "limit": {value}}}"#);
+        let query = server.post_raw("/agent/query", &key, &body);
+        let list = server.get(&format!("/agent/memories?limit={value}"), &key);
+        for (what, resp) in [("query", &query), ("list", &list)] {
+            match refused {
+                None => assert_eq!(resp.status, 200, "{what} limit {value}: {}", resp.text),
+                Some(kind) => {
+                    assert_eq!(resp.status, 422, "{what} limit {value}: {}", resp.text);
+                    assert_eq!(
+                        error_kind(resp).as_deref(),
+                        Some(kind),
+                        "{what} limit {value}"
+                    );
+                }
+            }
+        }
+    }
+    for value in ["\"5\"", "true"] {
+        let body = format!(r#"{{"question": "which fact?", "limit": {value}}}"#);
+        let resp = server.post_raw("/agent/query", &key, &body);
+        assert_eq!(resp.status, 422, "{value}: {}", resp.text);
+        assert_eq!(error_kind(&resp).as_deref(), Some("type_error.integer"));
+    }
+    let resp = server.get("/agent/memories?limit=five", &key);
+    assert_eq!(
+        (resp.status, error_kind(&resp).as_deref()),
+        (422, Some("type_error.integer"))
+    );
+}

@@ -223,8 +223,11 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// An integer; integral floats are accepted, and values beyond `i64` saturate (callers
-    /// clamp or range-check).
+    /// An integer, by the rule every integer field follows (body and query string): a number
+    /// whose value is integral, however written (`5`, `5.0`, `5e0`, `1e308`), is that
+    /// integer, saturated to `i64`; anything else — a fraction, a string, a boolean — is a
+    /// `422` `type_error.integer`. The field then applies its documented range: clamped
+    /// (`importance_score`, spec §3.5) or refused with `422` (`limit`).
     pub fn int(&mut self, name: &str) -> Option<i64> {
         let value = self.value(name)?;
         if let Some(i) = value.as_i64() {
@@ -233,9 +236,9 @@ impl<'a> Fields<'a> {
         if value.is_u64() {
             return Some(i64::MAX);
         }
-        match value.as_f64() {
-            Some(f) if f.is_finite() && f.fract() == 0.0 => Some(f as i64),
-            _ => {
+        match value.as_f64().and_then(integral) {
+            Some(i) => Some(i),
+            None => {
                 self.error(name, "value is not a valid integer", "type_error.integer");
                 None
             }
@@ -357,6 +360,12 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// The integer a finite, integral number is (saturated to `i64`); `None` for a fraction or
+/// a non-finite value.
+fn integral(f: f64) -> Option<i64> {
+    (f.is_finite() && f.fract() == 0.0).then_some(f as i64)
+}
+
 /// Typed access to query-string parameters, with the same error collection.
 pub(crate) struct Query {
     pairs: Vec<(String, String)>,
@@ -407,10 +416,15 @@ impl Query {
         }
     }
 
-    /// An integer within `range`.
+    /// An integer within `range` (`422` outside it), read by the rule of [`Fields::int`].
     pub fn int_in(&mut self, name: &str, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
         let text = self.str(name)?;
-        let Ok(value) = text.trim().parse::<i64>() else {
+        let text = text.trim();
+        let parsed = text
+            .parse::<i64>()
+            .ok()
+            .or_else(|| text.parse::<f64>().ok().and_then(integral));
+        let Some(value) = parsed else {
             self.error(
                 name,
                 "value is not a valid integer".into(),
