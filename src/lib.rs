@@ -97,8 +97,8 @@ pub use query::{
     answer_hash,
 };
 pub use store::{
-    CLASSIFIER_ACTOR, DEFAULT_RECOVERY_INTERVAL, Degraded, MAX_CHAIN_HOPS, StorageBackend, Store,
-    StoreOptions,
+    CLASSIFIER_ACTOR, Commit, CommitOutcome, DEFAULT_RECOVERY_INTERVAL, Degraded, MAX_CHAIN_HOPS,
+    StorageBackend, Store, StoreOptions,
 };
 pub use temporal::TemporalFlags;
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};

@@ -1,7 +1,8 @@
 //! A real full disk under the real binary: `aurra serve` with its data dir on a small tmpfs
 //! that a filler file fills. Writes get 503 and `/health` says why; once the filler is
 //! removed, `/health` reopens the store file and turns 200 and writes succeed, without a
-//! restart, with every acknowledged write still there.
+//! restart, with every acknowledged write still there; `/metrics` shows the degraded state
+//! and the failed commits meanwhile.
 //!
 //! Mounting a tmpfs needs root (CAP_SYS_ADMIN), which the test command has: without it this
 //! test fails, it does not skip. Bounded: at most `MAX_WRITES` writes to fill the store.
@@ -112,12 +113,19 @@ fn a_full_disk_is_reported_and_recovered_without_a_restart() {
                 "--storage-recovery-secs",
                 "0",
             ])
-            .args(["--cache-size-mib", "8", "--data-dir"])
+            .args([
+                "--cache-size-mib",
+                "8",
+                "--metrics-bind",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
             .arg(&data)
             .env_remove("AURRA_DATA_DIR")
             .env_remove("AURRA_BIND")
             .env("AURRA_LOG", "error"),
     );
+    let metrics = process::metrics_url(&started.lines).expect("metrics address");
     let mut child = started.child;
     let url = started.url;
     let key = std::fs::read_to_string(data.join("first-api-key")).expect("first key");
@@ -169,6 +177,10 @@ fn a_full_disk_is_reported_and_recovered_without_a_restart() {
     );
     let (status, body) = write(MAX_WRITES);
     assert_eq!(status, 503, "still full: {body}");
+    let full = process::scrape(&metrics);
+    assert_eq!(full["aurra_storage_degraded"], 1.0, "{full:?}");
+    assert!(full["aurra_storage_errors_total"] >= 2.0, "{full:?}");
+    assert!(full["aurra_http_requests_total{route=\"write_memories\",status=\"503\"}"] >= 2.0);
 
     std::fs::remove_file(&filler).expect("free the space");
     let (status, health) = call(&agent, "GET", &format!("{url}/health"), "", None);
@@ -180,6 +192,12 @@ fn a_full_disk_is_reported_and_recovered_without_a_restart() {
     let (status, body) = write(MAX_WRITES + 1);
     assert_eq!(status, 200, "{body}");
     acked.push(body["memory_id"].as_str().unwrap().to_owned());
+    let healed = process::scrape(&metrics);
+    assert_eq!(healed["aurra_storage_degraded"], 0.0, "{healed:?}");
+    assert_eq!(
+        healed["aurra_storage_errors_total"],
+        full["aurra_storage_errors_total"]
+    );
 
     let (status, list) = call(
         &agent,

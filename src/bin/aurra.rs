@@ -227,6 +227,11 @@ struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "AURRA_BIND", default_value = "127.0.0.1:8787")]
     bind: SocketAddr,
+    /// Serve Prometheus metrics (`GET /metrics`, OpenMetrics text, no authentication) on
+    /// this address, apart from the API; bind it where only your scraper reaches. Off unless
+    /// set.
+    #[arg(long, env = "AURRA_METRICS_BIND")]
+    metrics_bind: Option<SocketAddr>,
     /// Refuse writes beyond --writes-limit per month (grace period, then blocked).
     #[arg(long, env = "AURRA_ENFORCE_QUOTA")]
     enforce_quota: bool,
@@ -631,7 +636,14 @@ fn open_postgres(_: &DataDir, _: &str, _: StoreOptions) -> Result<Store> {
 }
 
 fn serve(args: ServeArgs) -> Result<()> {
-    let store = open_store(&args.data, args.embed.store_options()?)?;
+    let metrics = args
+        .metrics_bind
+        .map(|_| Arc::new(aurra::server::metrics::Metrics::new()));
+    let mut options = args.embed.store_options()?;
+    if let Some(metrics) = &metrics {
+        options = options.observe_commits(aurra::server::metrics::commit_observer(metrics));
+    }
+    let store = open_store(&args.data, options)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -686,9 +698,29 @@ fn serve(args: ServeArgs) -> Result<()> {
             "aurra serving"
         );
         let shutdown = shutdown_signal()?;
+        let mut state = AppState::new(store, config);
+        let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut metrics_listener = None;
+        if let (Some(bind), Some(metrics)) = (args.metrics_bind, metrics) {
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .with_context(|| format!("cannot listen on {bind} for metrics"))?;
+            println!("aurra metrics on http://{}/metrics", listener.local_addr()?);
+            state = state.with_metrics(metrics);
+            metrics_listener = Some(listener);
+        }
+        let state = Arc::new(state);
+        let metrics_task = metrics_listener.map(|listener| {
+            tokio::spawn(aurra::server::run_metrics(listener, state.clone(), async {
+                let _ = metrics_stopped.await;
+            }))
+        });
         println!("aurra listening on http://{addr}");
-        let state = Arc::new(AppState::new(store, config));
         aurra::server::run(listener, state, shutdown).await?;
+        let _ = stop_metrics.send(());
+        if let Some(task) = metrics_task {
+            task.await??;
+        }
         Ok::<_, anyhow::Error>(())
     })?;
     // Dropping the runtime waits for store calls still on its blocking pool; the last store

@@ -20,6 +20,7 @@ mod connections;
 mod errors;
 mod handlers;
 mod input;
+pub mod metrics;
 mod readers;
 mod routes;
 mod wire;
@@ -121,6 +122,10 @@ pub struct AppState {
     readers: readers::ReaderPool,
     /// Permits for messages-mode requests' extraction and write (`max_concurrent_extractions`).
     extractions: tokio::sync::Semaphore,
+    /// The API listener's connections (`max_connections`).
+    connections: Arc<connections::Connections>,
+    /// `Some` when `/metrics` is served ([`AppState::with_metrics`]).
+    metrics: Option<Arc<metrics::Metrics>>,
 }
 
 impl AppState {
@@ -128,6 +133,7 @@ impl AppState {
     pub fn new(store: Store, config: Config) -> Self {
         let limiter = config.rate_limit_per_minute.map(auth::RateLimiter::new);
         let extractions = tokio::sync::Semaphore::new(config.max_concurrent_extractions.max(1));
+        let connections = connections::Connections::new(config.max_connections);
         AppState {
             store,
             config,
@@ -135,7 +141,17 @@ impl AppState {
             caches: cache::Caches::default(),
             readers: readers::ReaderPool::new(reader_threads()),
             extractions,
+            connections,
+            metrics: None,
         }
+    }
+
+    /// Counts requests into `metrics` and serves them from [`run_metrics`]. Open the store
+    /// with `StoreOptions::observe_commits(metrics::commit_observer(&metrics))` so that its
+    /// commits are counted too.
+    pub fn with_metrics(mut self, metrics: Arc<metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The store.
@@ -206,7 +222,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     use tokio::io::AsyncWriteExt;
-    let connections = connections::Connections::new(state.config.max_connections);
+    let connections = state.connections.clone();
     let idle_timeout = state.config.idle_timeout;
     tokio::pin!(shutdown);
     loop {
@@ -304,6 +320,79 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// Serves `GET /metrics` ([`metrics`]) on `listener` until `shutdown` completes; any other
+/// request is a 404. Meant for an address only the operator's scraper reaches (the API's
+/// listener never serves it). Does nothing useful without [`AppState::with_metrics`]: every
+/// request is then a 404.
+pub async fn run_metrics(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                let idle_timeout = state.config.idle_timeout;
+                let state = state.clone();
+                let service = service_fn(move |req: Request<Incoming>| {
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(scrape(&state, &req)) }
+                });
+                let conn = http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(idle_timeout)
+                    .serve_connection(TokioIo::new(stream), service);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "metrics connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => return Ok(()),
+        }
+    }
+}
+
+/// One request to the metrics listener.
+fn scrape(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
+    let Some(metrics) = &state.metrics else {
+        return response(
+            hyper::StatusCode::NOT_FOUND,
+            &serde_json::json!({"detail": "Not Found"}),
+        );
+    };
+    if req.uri().path() != "/metrics" {
+        return response(
+            hyper::StatusCode::NOT_FOUND,
+            &serde_json::json!({"detail": "Not Found"}),
+        );
+    }
+    if req.method() != hyper::Method::GET {
+        return response(
+            hyper::StatusCode::METHOD_NOT_ALLOWED,
+            &serde_json::json!({"detail": "Method Not Allowed"}),
+        );
+    }
+    let (evicted, refused) = state.connections.evicted_and_refused();
+    let text = metrics.render(&metrics::Snapshot {
+        degraded: state.store.is_poisoned(),
+        open_connections: state.connections.open(),
+        evicted,
+        refused,
+    });
+    let mut resp = Response::new(Full::new(Bytes::from(text)));
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(metrics::CONTENT_TYPE),
+    );
+    resp
 }
 
 /// A response body.

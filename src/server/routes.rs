@@ -26,6 +26,28 @@ enum Route {
     PlanStatus,
 }
 
+impl Route {
+    /// The `route` label of its metrics.
+    fn name(&self) -> &'static str {
+        match self {
+            Route::Health => "health",
+            Route::WriteMemories => "write_memories",
+            Route::ListMemories => "list_memories",
+            Route::DeleteMemories => "delete_memories",
+            Route::Query => "query",
+            Route::Supersede(_) => "supersede",
+            Route::Timeline(_) => "timeline",
+            Route::Audit(_) => "audit",
+            Route::GetSettings => "get_settings",
+            Route::PatchSettings => "patch_settings",
+            Route::PlanStatus => "plan_status",
+        }
+    }
+}
+
+/// The `route` label of requests that name no endpoint (404, 405, a malformed id).
+const UNMATCHED: &str = "unmatched";
+
 fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
     let not_allowed = || ApiError::detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -94,12 +116,17 @@ pub(crate) async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Resp
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let mut body = Some(body);
-    let mut resp = match dispatch(state, &parts, &mut body).await {
+    let mut name = UNMATCHED;
+    let metrics = state.metrics.clone();
+    let mut resp = match dispatch(state, &parts, &mut body, &mut name).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
     };
     if let Some(unread) = body {
         finish_unread(&parts.headers, unread, &mut resp).await;
+    }
+    if let Some(metrics) = metrics {
+        metrics.observe_request(name, resp.status().as_u16(), started.elapsed());
     }
     tracing::debug!(
         method = %parts.method,
@@ -136,6 +163,7 @@ async fn dispatch(
     state: Arc<AppState>,
     parts: &hyper::http::request::Parts,
     body: &mut Option<Incoming>,
+    name: &mut &'static str,
 ) -> Result<Response<Body>, ApiError> {
     // Authentication comes before validation (as FastAPI's dependencies do), but a path
     // that names no endpoint is a 404 for everyone.
@@ -147,6 +175,7 @@ async fn dispatch(
         }
         Err(e) => return Err(e),
     };
+    *name = route.name();
     if let Route::Health = route {
         return Ok(health(&state));
     }

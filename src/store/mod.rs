@@ -39,6 +39,43 @@ pub struct StoreOptions {
     lexical_index: bool,
     embedder: Option<Arc<dyn Embedder>>,
     recovery_interval: std::time::Duration,
+    observer: Option<CommitObserver>,
+}
+
+/// Called after every write transaction of a store ([`StoreOptions::observe_commits`]).
+#[derive(Clone)]
+struct CommitObserver(Arc<dyn Fn(&Commit) + Send + Sync>);
+
+impl std::fmt::Debug for CommitObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CommitObserver")
+    }
+}
+
+/// One write transaction, as a [`CommitObserver`] sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Commit {
+    /// The write requests it held: several when concurrent writes were group-committed, else
+    /// one.
+    pub requests: usize,
+    /// From the transaction's start to its end, the commit's fsync included.
+    pub duration: std::time::Duration,
+    /// How it ended.
+    pub outcome: CommitOutcome,
+}
+
+/// How a write transaction ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CommitOutcome {
+    /// Committed.
+    Committed,
+    /// Refused by its own checks (`InvalidArgument`, `NotFound`, `Forbidden`, `Conflict`):
+    /// nothing was written and the store is fine.
+    Refused,
+    /// Failed below the store's rules: storage, I/O, a poisoned handle, contention.
+    Failed,
 }
 
 /// The default least time between two attempts to reopen a redb database after a storage
@@ -54,6 +91,7 @@ impl Default for StoreOptions {
             lexical_index: true,
             embedder: None,
             recovery_interval: DEFAULT_RECOVERY_INTERVAL,
+            observer: None,
         }
     }
 }
@@ -78,6 +116,14 @@ impl StoreOptions {
     /// [`Store::health`] finds it failed (default [`DEFAULT_RECOVERY_INTERVAL`]).
     pub fn recovery_interval(mut self, interval: std::time::Duration) -> Self {
         self.recovery_interval = interval;
+        self
+    }
+
+    /// Calls `observer` after every write transaction with its size, duration and outcome
+    /// (for metrics: the server's `/metrics` uses it). It runs on the writing thread, after
+    /// the commit and before the writers return: keep it short.
+    pub fn observe_commits(mut self, observer: impl Fn(&Commit) + Send + Sync + 'static) -> Self {
+        self.observer = Some(CommitObserver(Arc::new(observer)));
         self
     }
 
@@ -122,6 +168,7 @@ struct Inner {
     embedder: Option<Arc<dyn Embedder>>,
     /// The tag of the embedder's vector space (0 without one).
     embedder_tag: u64,
+    observer: Option<CommitObserver>,
 }
 
 /// A bitemporal memory store: on one redb file, embedded (the default), or on PostgreSQL.
@@ -225,6 +272,7 @@ impl Store {
                     .as_ref()
                     .map_or(0, |e| crate::embed::space_tag(e.space())),
                 embedder: options.embedder,
+                observer: options.observer,
             }),
         }
     }
@@ -286,13 +334,47 @@ impl Store {
     fn transact<T>(
         &self,
         accounts: &[&str],
+        body: impl FnMut(&mut dyn Write) -> Result<T>,
+    ) -> Result<T> {
+        self.transact_requests(1, accounts, body)
+    }
+
+    /// [`Store::transact`] for a transaction holding `requests` write requests (a group
+    /// commit), reported to the commit observer.
+    fn transact_requests<T>(
+        &self,
+        requests: usize,
+        accounts: &[&str],
         mut body: impl FnMut(&mut dyn Write) -> Result<T>,
     ) -> Result<T> {
         let mut out = None;
-        self.inner.backend.write(accounts, &mut |w| {
+        let started = self
+            .inner
+            .observer
+            .as_ref()
+            .map(|_| std::time::Instant::now());
+        let result = self.inner.backend.write(accounts, &mut |w| {
             out = Some(body(w)?);
             Ok(())
-        })?;
+        });
+        if let (Some(observer), Some(started)) = (&self.inner.observer, started) {
+            let outcome = match &result {
+                Ok(()) => CommitOutcome::Committed,
+                Err(
+                    Error::InvalidArgument(_)
+                    | Error::NotFound(_)
+                    | Error::Forbidden(_)
+                    | Error::Conflict(_),
+                ) => CommitOutcome::Refused,
+                Err(_) => CommitOutcome::Failed,
+            };
+            (observer.0)(&Commit {
+                requests,
+                duration: started.elapsed(),
+                outcome,
+            });
+        }
+        result?;
         out.ok_or_else(|| {
             Error::Corrupted("the backend committed without running the transaction".into())
         })

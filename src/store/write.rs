@@ -45,7 +45,7 @@ impl Store {
                 let mut accounts: Vec<&str> = group.iter().map(|r| r.account.as_str()).collect();
                 accounts.sort_unstable();
                 accounts.dedup();
-                self.transact(&accounts, |w| {
+                self.transact_requests(group.len(), &accounts, |w| {
                     let now = w.now()?;
                     group
                         .iter()

@@ -38,3 +38,37 @@ pub fn start(cmd: &mut Command) -> Started {
     let status = child.wait().expect("wait");
     panic!("server exited ({status:?}) before listening: {lines:?}");
 }
+
+/// The metrics URL a server printed (`--metrics-bind`), if it did.
+pub fn metrics_url(lines: &[String]) -> Option<String> {
+    lines.iter().find_map(|line| {
+        line.strip_prefix("aurra metrics on ")
+            .map(|u| u.trim().to_owned())
+    })
+}
+
+/// One scrape of `url`: every sample, keyed by its name and labels as printed
+/// (`aurra_commits_total{outcome="committed"}`). Panics unless it is a 200 in the
+/// OpenMetrics text format, ending with `# EOF`.
+pub fn scrape(url: &str) -> std::collections::HashMap<String, f64> {
+    let mut resp = ureq::get(url).call().expect("scrape");
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    let text = resp.body_mut().read_to_string().expect("body");
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .map(|line| {
+            let (name, value) = line.rsplit_once(' ').expect("sample line");
+            (name.to_owned(), value.parse().expect("sample value"))
+        })
+        .collect()
+}
