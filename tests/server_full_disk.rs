@@ -12,7 +12,6 @@ mod process;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -70,14 +69,6 @@ fn fill(path: &Path) -> PathBuf {
     filler
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
-
 fn call(
     agent: &ureq::Agent,
     method: &str,
@@ -104,33 +95,20 @@ fn call(
 fn a_full_disk_is_reported_and_recovered_without_a_restart() {
     let fs = Tmpfs::mount("24m");
     let data = fs.path().join("data");
-    let started = process::start(
-        Command::new(env!("CARGO_BIN_EXE_aurra"))
-            .args([
-                "serve",
-                "--bind",
-                "127.0.0.1:0",
-                "--storage-recovery-secs",
-                "0",
-            ])
-            .args([
-                "--cache-size-mib",
-                "8",
-                "--metrics-bind",
-                "127.0.0.1:0",
-                "--data-dir",
-            ])
-            .arg(&data)
-            .env_remove("AURRA_DATA_DIR")
-            .env_remove("AURRA_BIND")
-            .env("AURRA_LOG", "error"),
-    );
+    let started = process::start(process::serve(&data).args([
+        "--storage-recovery-secs",
+        "0",
+        "--cache-size-mib",
+        "8",
+        "--metrics-bind",
+        "127.0.0.1:0",
+    ]));
     let metrics = process::metrics_url(&started.lines).expect("metrics address");
     let mut child = started.child;
     let url = started.url;
     let key = std::fs::read_to_string(data.join("first-api-key")).expect("first key");
     let auth = format!("Bearer {}", key.trim());
-    let agent = agent();
+    let agent = process::agent();
     let write = |n: usize| {
         // Long enough that the file must grow within a bounded number of writes.
         let content = format!(

@@ -7,7 +7,7 @@
 
 mod process;
 
-use std::process::{Child, Command};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -20,23 +20,8 @@ const ACKED_BEFORE_KILL: usize = 150;
 const MAX_WRITES_PER_WRITER: usize = 500;
 
 fn start(dir: &std::path::Path) -> (Child, String) {
-    let started = process::start(
-        Command::new(env!("CARGO_BIN_EXE_aurra"))
-            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
-            .env_remove("AURRA_DATA_DIR")
-            .env_remove("AURRA_BIND")
-            .env("AURRA_LOG", "warn"),
-    );
+    let started = process::start(&mut process::serve(dir));
     (started.child, started.url)
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
 }
 
 fn get(agent: &ureq::Agent, url: &str, auth: &str) -> Value {
@@ -74,7 +59,7 @@ fn every_acknowledged_write_survives_kill_9_in_every_read_mode() {
                 let (acked, stop, url, auth) =
                     (acked.clone(), stop.clone(), url.clone(), auth.clone());
                 std::thread::spawn(move || {
-                    let agent = agent();
+                    let agent = process::agent();
                     for n in 0..MAX_WRITES_PER_WRITER {
                         if stop.load(Ordering::SeqCst) {
                             return;
@@ -131,7 +116,7 @@ fn every_acknowledged_write_survives_kill_9_in_every_read_mode() {
     }
 
     let (mut child, url) = start(dir.path());
-    let agent = agent();
+    let agent = process::agent();
     let rows = acked.0.lock().unwrap().rows.clone();
     assert!(rows.len() >= CYCLES * ACKED_BEFORE_KILL);
     let now = "9999-12-31T00:00:00Z";

@@ -6,18 +6,8 @@ mod process;
 
 use std::collections::HashMap;
 use std::net::TcpStream;
-use std::process::Command;
-use std::time::Duration;
 
 use serde_json::json;
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
 
 fn value(samples: &HashMap<String, f64>, key: &str) -> f64 {
     *samples
@@ -28,28 +18,14 @@ fn value(samples: &HashMap<String, f64>, key: &str) -> f64 {
 #[test]
 fn metrics_count_what_the_server_did() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let started = process::start(
-        Command::new(env!("CARGO_BIN_EXE_aurra"))
-            .args([
-                "serve",
-                "--bind",
-                "127.0.0.1:0",
-                "--metrics-bind",
-                "127.0.0.1:0",
-            ])
-            .arg("--data-dir")
-            .arg(dir.path())
-            .env_remove("AURRA_DATA_DIR")
-            .env_remove("AURRA_BIND")
-            .env_remove("AURRA_METRICS_BIND")
-            .env("AURRA_LOG", "warn"),
-    );
+    let started =
+        process::start(process::serve(dir.path()).args(["--metrics-bind", "127.0.0.1:0"]));
     let mut child = started.child;
     let url = started.url;
     let metrics = process::metrics_url(&started.lines).expect("the metrics address is printed");
     let key = std::fs::read_to_string(dir.path().join("first-api-key")).expect("first key");
     let auth = format!("Bearer {}", key.trim());
-    let agent = agent();
+    let agent = process::agent();
 
     // Not on the API's listener.
     let resp = agent.get(format!("{url}/metrics")).call().expect("GET");

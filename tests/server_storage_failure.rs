@@ -74,6 +74,20 @@ impl StorageBackend for FlakyDisk {
     }
 }
 
+/// A store on `disk` that reopens it after a failure (at most once per `interval`), and the
+/// count of its opens.
+fn reopenable(disk: FlakyDisk, interval: Duration) -> (Store, Arc<AtomicUsize>) {
+    let opens = Arc::new(AtomicUsize::new(0));
+    let counted = opens.clone();
+    let reopen = move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Ok(disk.clone())
+    };
+    let options = StoreOptions::new().recovery_interval(interval);
+    let store = Store::open_reopenable(reopen, options).expect("store");
+    (store, opens)
+}
+
 #[test]
 fn a_failing_disk_gets_503_and_nothing_is_acknowledged() {
     let (disk, failing, _) = FlakyDisk::new();
@@ -151,16 +165,7 @@ fn a_storage_failure_during_level2_fails_the_request() {
 #[test]
 fn the_store_recovers_when_the_disk_has_room_again() {
     let (disk, failing, _) = FlakyDisk::new();
-    let opens = Arc::new(AtomicUsize::new(0));
-    let reopen = {
-        let opens = opens.clone();
-        move || {
-            opens.fetch_add(1, Ordering::SeqCst);
-            Ok(disk.clone())
-        }
-    };
-    let options = StoreOptions::new().recovery_interval(Duration::ZERO);
-    let store = Store::open_reopenable(reopen, options).expect("store");
+    let (store, opens) = reopenable(disk, Duration::ZERO);
     let server = TestServer::launch(store, Config::default());
     let before = server.write(
         &server.acme,
@@ -223,16 +228,7 @@ fn the_store_recovers_when_the_disk_has_room_again() {
 #[test]
 fn reopening_is_rate_limited() {
     let (disk, failing, _) = FlakyDisk::new();
-    let opens = Arc::new(AtomicUsize::new(0));
-    let reopen = {
-        let opens = opens.clone();
-        move || {
-            opens.fetch_add(1, Ordering::SeqCst);
-            Ok(disk.clone())
-        }
-    };
-    let options = StoreOptions::new().recovery_interval(Duration::from_secs(3600));
-    let store = Store::open_reopenable(reopen, options).expect("store");
+    let (store, opens) = reopenable(disk, Duration::from_secs(3600));
     assert_eq!(opens.load(Ordering::SeqCst), 1, "the first open");
     let server = TestServer::launch(store, Config::default());
     failing.store(true, Ordering::SeqCst);

@@ -14,6 +14,20 @@ pub struct Started {
     pub url: String,
 }
 
+/// `aurra serve` on `data_dir`, on a free loopback port, logging warnings only, with the
+/// environment's `AURRA_DATA_DIR`, `AURRA_BIND` and `AURRA_METRICS_BIND` removed. Add flags,
+/// then [`start`] it.
+pub fn serve(data_dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aurra"));
+    cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env_remove("AURRA_DATA_DIR")
+        .env_remove("AURRA_BIND")
+        .env_remove("AURRA_METRICS_BIND")
+        .env("AURRA_LOG", "warn");
+    cmd
+}
+
 /// Spawns `cmd` (an `aurra serve …` command) and waits for it to listen. Panics with its exit
 /// status and output when it exits first.
 pub fn start(cmd: &mut Command) -> Started {
@@ -37,6 +51,15 @@ pub fn start(cmd: &mut Command) -> Started {
     }
     let status = child.wait().expect("wait");
     panic!("server exited ({status:?}) before listening: {lines:?}");
+}
+
+/// A client that returns every status as a response, with a 30 s bound on each call.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .build()
+        .into()
 }
 
 /// The metrics URL a server printed (`--metrics-bind`), if it did.
