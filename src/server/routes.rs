@@ -177,7 +177,7 @@ async fn dispatch(
     };
     *name = route.name();
     if let Route::Health = route {
-        return Ok(health(&state));
+        return health(&state).await;
     }
     let key = auth::authenticate(&state, &parts.headers).await?;
     if !matches!(route, Route::PlanStatus) {
@@ -195,7 +195,7 @@ async fn dispatch(
         super::input::read_body(&parts.headers, body, max, timeout)
     };
     match route {
-        Route::Health => Ok(health(&ctx.state)),
+        Route::Health => health(&ctx.state).await,
         Route::WriteMemories => {
             let bytes = read_body(&ctx, body).await?;
             handlers::write_memories(&ctx, &bytes).await
@@ -223,17 +223,21 @@ async fn dispatch(
 
 /// `{"status":"ok"}`, or `503` with the reason while a storage failure makes writes fail.
 /// The store reopens its database by itself (at most once per recovery interval, which this
-/// check also triggers), so `/health` turns 200 again when the disk has room.
-fn health(state: &AppState) -> Response<Body> {
-    if let Err(degraded) = state.store.health() {
+/// check also triggers), so `/health` turns 200 again when the disk has room. A recovery
+/// attempt (a reopen and a probe commit) runs on the blocking pool, like writes.
+async fn health(state: &AppState) -> Result<Response<Body>, ApiError> {
+    if !state.store.is_poisoned() {
+        return Ok(response(StatusCode::OK, &serde_json::json!({ "status": "ok" })));
+    }
+    if let Err(degraded) = state.write(|store| Ok(store.health())).await? {
         tracing::warn!(reason = %degraded, "health: storage unavailable");
-        return response(
+        return Ok(response(
             StatusCode::SERVICE_UNAVAILABLE,
             &serde_json::json!({
                 "status": "unavailable",
                 "detail": format!("Storage unavailable: {degraded}"),
             }),
-        );
+        ));
     }
-    response(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
+    Ok(response(StatusCode::OK, &serde_json::json!({ "status": "ok" })))
 }
