@@ -226,8 +226,9 @@ async fn dispatch(
 /// check also triggers), so `/health` turns 200 again when the disk has room. A recovery
 /// attempt (a reopen and a probe commit) runs on the blocking pool, like writes.
 async fn health(state: &AppState) -> Result<Response<Body>, ApiError> {
+    let healthy = || response(StatusCode::OK, &serde_json::json!({ "status": "ok" }));
     if !state.store.is_poisoned() {
-        return Ok(response(StatusCode::OK, &serde_json::json!({ "status": "ok" })));
+        return Ok(healthy());
     }
     if let Err(degraded) = state.write(|store| Ok(store.health())).await? {
         tracing::warn!(reason = %degraded, "health: storage unavailable");
@@ -239,5 +240,5 @@ async fn health(state: &AppState) -> Result<Response<Body>, ApiError> {
             }),
         ));
     }
-    Ok(response(StatusCode::OK, &serde_json::json!({ "status": "ok" })))
+    Ok(healthy())
 }
