@@ -15,6 +15,14 @@ use crate::{MemoryId, Timestamp};
 /// Beyond this, the server answers at once and closes.
 const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
 
+/// `413` for a body over `max` bytes.
+pub(crate) fn too_large(max: usize) -> ApiError {
+    ApiError::detail(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("Request body too large (limit {max} bytes)"),
+    )
+}
+
 /// Reads the whole body, refusing more than `max` bytes with `413`.
 pub(crate) async fn read_body(
     headers: &hyper::HeaderMap,
@@ -24,10 +32,7 @@ pub(crate) async fn read_body(
 ) -> Result<bytes::Bytes, ApiError> {
     let too_large = || ApiError {
         close: true,
-        ..ApiError::detail(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("Request body too large (limit {max} bytes)"),
-        )
+        ..too_large(max)
     };
     let declared = headers
         .get(hyper::header::CONTENT_LENGTH)

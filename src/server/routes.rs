@@ -45,6 +45,16 @@ impl Route {
     }
 }
 
+impl Route {
+    /// Whether the endpoint reads a request body.
+    fn takes_body(&self) -> bool {
+        matches!(
+            self,
+            Route::WriteMemories | Route::Query | Route::Supersede(_) | Route::PatchSettings
+        )
+    }
+}
+
 /// The `route` label of requests that name no endpoint (404, 405, a malformed id).
 const UNMATCHED: &str = "unmatched";
 
@@ -188,36 +198,36 @@ async fn dispatch(
         key,
         query: parts.uri.query().map(str::to_owned),
     };
-    let read_body = |ctx: &handlers::Ctx, body: &mut Option<Incoming>| {
+    let bytes = if route.takes_body() {
         let max = ctx.state.config.max_body_bytes;
         let timeout = ctx.state.config.body_read_timeout;
         let body = body.take().expect("the body is read once");
-        super::input::read_body(&parts.headers, body, max, timeout)
+        super::input::read_body(&parts.headers, body, max, timeout).await?
+    } else {
+        bytes::Bytes::new()
     };
+    routed(&ctx, route, &bytes).await
+}
+
+/// Answers an authenticated request for `route` with its body `bytes` (empty for routes
+/// without one).
+async fn routed(
+    ctx: &handlers::Ctx,
+    route: Route,
+    bytes: &[u8],
+) -> Result<Response<Body>, ApiError> {
     match route {
         Route::Health => health(&ctx.state).await,
-        Route::WriteMemories => {
-            let bytes = read_body(&ctx, body).await?;
-            handlers::write_memories(&ctx, &bytes).await
-        }
-        Route::ListMemories => handlers::list_memories(&ctx).await,
-        Route::DeleteMemories => handlers::delete_memories(&ctx).await,
-        Route::Query => {
-            let bytes = read_body(&ctx, body).await?;
-            handlers::query(&ctx, &bytes).await
-        }
-        Route::Supersede(id) => {
-            let bytes = read_body(&ctx, body).await?;
-            handlers::supersede(&ctx, id, &bytes).await
-        }
-        Route::Timeline(id) => handlers::timeline(&ctx, id).await,
-        Route::Audit(id) => handlers::audit(&ctx, id).await,
-        Route::GetSettings => handlers::get_settings(&ctx).await,
-        Route::PatchSettings => {
-            let bytes = read_body(&ctx, body).await?;
-            handlers::patch_settings(&ctx, &bytes).await
-        }
-        Route::PlanStatus => handlers::plan_status(&ctx).await,
+        Route::WriteMemories => handlers::write_memories(ctx, bytes).await,
+        Route::ListMemories => handlers::list_memories(ctx).await,
+        Route::DeleteMemories => handlers::delete_memories(ctx).await,
+        Route::Query => handlers::query(ctx, bytes).await,
+        Route::Supersede(id) => handlers::supersede(ctx, id, bytes).await,
+        Route::Timeline(id) => handlers::timeline(ctx, id).await,
+        Route::Audit(id) => handlers::audit(ctx, id).await,
+        Route::GetSettings => handlers::get_settings(ctx).await,
+        Route::PatchSettings => handlers::patch_settings(ctx, bytes).await,
+        Route::PlanStatus => handlers::plan_status(ctx).await,
     }
 }
 
