@@ -27,6 +27,10 @@ struct Cli {
 enum Command {
     /// Run the REST server (creates the data dir, and on first start an account and key).
     Serve(Box<ServeArgs>),
+    /// Serve MCP (Model Context Protocol) over stdin/stdout for an agent: on the data dir
+    /// (or --database) as --account, or as a client of a running server (--server, the key
+    /// from AURRA_API_KEY), which works while that server holds the file.
+    Mcp(Box<McpArgs>),
     /// Manage API keys (on a data dir, stop the server first: it holds the file open; on a
     /// database, while servers run: they see changes within a second).
     Keys {
@@ -218,6 +222,24 @@ impl DataDir {
     fn shared(&self) -> bool {
         self.database.is_some()
     }
+}
+
+#[derive(Args)]
+struct McpArgs {
+    #[command(flatten)]
+    data: DataDir,
+    /// The account whose memories the tools read and write (embedded store only). Its
+    /// oldest live key's settings apply; a key is created for it if it has none.
+    #[arg(long, env = "AURRA_ACCOUNT", default_value = "default")]
+    account: String,
+    /// Talk to the aurra server at this URL (http://host:port) instead of opening the store;
+    /// the API key comes from AURRA_API_KEY.
+    #[arg(long, env = "AURRA_SERVER")]
+    server: Option<String>,
+    #[command(flatten)]
+    embed: EmbedArgs,
+    #[command(flatten)]
+    llm: LlmArgs,
 }
 
 #[derive(Args)]
@@ -418,6 +440,7 @@ fn main() -> Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(*args),
+        Command::Mcp(args) => mcp(*args),
         Command::Keys { command } => keys(command),
         Command::Embed { data, embed, batch } => {
             if embed.embed_base_url.is_none() {
@@ -727,6 +750,48 @@ fn serve(args: ServeArgs) -> Result<()> {
     // handle goes with them and redb closes the file cleanly.
     drop(runtime);
     tracing::info!("store closed");
+    Ok(())
+}
+
+fn mcp(args: McpArgs) -> Result<()> {
+    use aurra::server::mcp::{Access, AurraMcp};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let access = match &args.server {
+        Some(url) => {
+            let key = std::env::var("AURRA_API_KEY")
+                .ok()
+                .map(|k| k.trim().to_owned())
+                .filter(|k| !k.is_empty())
+                .context("aurra mcp --server needs the API key in AURRA_API_KEY")?;
+            Access::remote(url, key)
+        }
+        None => {
+            let store = open_store(&args.data, args.embed.store_options()?)?;
+            let key = match store
+                .api_keys()?
+                .into_iter()
+                .find(|k| k.account == args.account && k.revoked_at.is_none())
+            {
+                Some(key) => key,
+                None => store.create_api_key(&args.account, "mcp")?.0,
+            };
+            let config = Config {
+                default_llm: args.llm.default_llm()?,
+                llm_timeout: std::time::Duration::from_secs(args.llm.llm_timeout_secs),
+                base_url_policy: BaseUrlPolicy {
+                    allow_private: args.llm.llm_allow_private_base_url,
+                },
+                ..Config::default()
+            };
+            Access::local(Arc::new(AppState::new(store, config)), key)
+        }
+    };
+    tracing::info!(account = %args.account, server = ?args.server, "aurra mcp on stdio");
+    runtime.block_on(AurraMcp::new(access).serve_stdio())?;
+    drop(runtime);
     Ok(())
 }
 

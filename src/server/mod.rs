@@ -20,6 +20,7 @@ mod connections;
 mod errors;
 mod handlers;
 mod input;
+pub mod mcp;
 pub mod metrics;
 mod readers;
 mod routes;
@@ -32,7 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -223,6 +224,7 @@ pub async fn run(
 ) -> std::io::Result<()> {
     use tokio::io::AsyncWriteExt;
     let connections = state.connections.clone();
+    let mcp = Arc::new(mcp::http_service(state.clone()));
     let idle_timeout = state.config.idle_timeout;
     tokio::pin!(shutdown);
     loop {
@@ -265,12 +267,20 @@ pub async fn run(
                 let _ = stream.set_nodelay(true);
                 let state = state.clone();
                 let slot = admitted.slot.clone();
+                let mcp = mcp.clone();
                 let service = service_fn(move |req: Request<Incoming>| {
                     let state = state.clone();
+                    let mcp = mcp.clone();
                     let busy = slot.request();
                     async move {
                         let _busy = busy;
-                        Ok::<_, Infallible>(routes::handle(state, req).await)
+                        // `/mcp` is the MCP endpoint; every other path is the REST API's.
+                        let resp = if req.uri().path() == "/mcp" {
+                            mcp::serve_http(&state, &mcp, req).await.map(Either::Right)
+                        } else {
+                            routes::handle(state, req).await.map(Either::Left)
+                        };
+                        Ok::<_, Infallible>(resp)
                     }
                 });
                 // The header-read timeout also closes a keep-alive connection left idle

@@ -231,6 +231,35 @@ async fn routed(
     }
 }
 
+/// One request answered in process, as `key` (already authenticated), exactly as the REST
+/// endpoint answers it over HTTP: the same checks, handlers and errors (the MCP tools go
+/// through here). `path` and `query` as in a URL; `body` as sent.
+pub(crate) async fn call(
+    state: Arc<AppState>,
+    key: crate::ApiKey,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    body: &[u8],
+) -> Response<Body> {
+    let answer = async {
+        let route = route(method, path)?;
+        if !matches!(route, Route::PlanStatus | Route::Health) {
+            auth::check_not_blocked(&state, &key.account).await?;
+        }
+        if body.len() > state.config.max_body_bytes {
+            return Err(super::input::too_large(state.config.max_body_bytes));
+        }
+        let ctx = handlers::Ctx {
+            state,
+            key,
+            query: query.map(str::to_owned),
+        };
+        routed(&ctx, route, body).await
+    };
+    answer.await.unwrap_or_else(ApiError::into_response)
+}
+
 /// `{"status":"ok"}`, or `503` with the reason while a storage failure makes writes fail.
 /// The store reopens its database by itself (at most once per recovery interval, which this
 /// check also triggers), so `/health` turns 200 again when the disk has room. A recovery
