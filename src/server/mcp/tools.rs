@@ -401,6 +401,50 @@ pub fn tool(name: &str) -> Option<&'static Tool> {
 mod tests {
     use super::*;
 
+    /// What the tool list promises, per tool: its name, its arguments' schema and its
+    /// annotations (descriptions may be reworded within a version).
+    fn contract() -> Value {
+        Value::Array(
+            TOOLS
+                .iter()
+                .map(|t| {
+                    json!({
+                        "name": t.name,
+                        "input_schema": (t.schema)(),
+                        "read_only": t.read_only,
+                        "destructive": t.destructive,
+                        "idempotent": t.idempotent,
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// The tool list of this version, as committed. Any change to a tool's name, arguments
+    /// (their descriptions included) or annotations fails here: when a name, an argument or
+    /// an annotation changed, bump [`TOOLS_VERSION`]; then commit the list
+    /// (`AURRA_REGENERATE_FIXTURES=1 cargo test --lib the_tool_list` writes it).
+    #[test]
+    fn the_tool_list_is_the_committed_one_of_its_version() {
+        let path = format!(
+            "{}/tests/fixtures/mcp/tools-v{TOOLS_VERSION}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let current = serde_json::to_string_pretty(&contract()).unwrap() + "\n";
+        if std::env::var_os("AURRA_REGENERATE_FIXTURES").is_some() {
+            std::fs::create_dir_all(std::path::Path::new(&path).parent().unwrap()).unwrap();
+            std::fs::write(&path, &current).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("{path}: {e} (a new TOOLS_VERSION needs its list committed)")
+        });
+        assert!(
+            committed == current,
+            "the MCP tool list changed: bump TOOLS_VERSION if a name, argument or annotation \
+             changed, then regenerate and commit {path}"
+        );
+    }
+
     #[test]
     fn every_tool_has_an_object_schema_and_a_distinct_name() {
         let mut names = std::collections::HashSet::new();
