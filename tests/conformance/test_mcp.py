@@ -27,23 +27,32 @@ TOOLS = {"remember", "recall", "list_memories", "supersede", "expire", "timeline
          "forget_tenant"}
 
 
+async def handshake(session, modern):
+    """`initialize` (the newest revision with a handshake, 2025-11-25 with mcp 2.3), or
+    `server/discover` (the current revision, 2026-07-28: no handshake, no session)."""
+    if modern:
+        await session.discover()
+    else:
+        await session.initialize()
+
+
 @contextlib.asynccontextmanager
-async def stdio_session(args, env=None):
+async def stdio_session(args, env=None, modern=False):
     params = StdioServerParameters(command=str(aurra_bin()), args=["mcp", *args],
                                    env={**child_env(), "AURRA_LOG": "warn", **(env or {})})
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
-            await session.initialize()
+            await handshake(session, modern)
             yield session
 
 
 @contextlib.asynccontextmanager
-async def http_session(url, key):
+async def http_session(url, key, modern=False):
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     async with create_mcp_http_client(headers=headers) as http:
         async with streamable_http_client(url + "/mcp", http_client=http) as (read, write):
             async with ClientSession(read, write) as session:
-                await session.initialize()
+                await handshake(session, modern)
                 yield session
 
 
@@ -184,6 +193,17 @@ def test_streamable_http_on_the_server(server):
         async with http_session(server.base_url, server.keys["acme"]) as s:
             await exercise(s)
             await error_paths(s)
+    run(go)
+
+
+def test_the_current_protocol_revision_on_both_transports(server, tmp_path):
+    async def go():
+        async with http_session(server.base_url, server.keys["acme"], modern=True) as s:
+            assert s.protocol_version == "2026-07-28"
+            await exercise(s)
+        async with stdio_session([*store_flags(tmp_path / "data")], modern=True) as s:
+            assert s.protocol_version == "2026-07-28"
+            await exercise(s)
     run(go)
 
 
