@@ -167,3 +167,63 @@ fn one_accounts_write_does_not_wait_for_anothers_commit() {
         assert_eq!(listed.memories.len(), 2, "{account}");
     }
 }
+
+/// `Store::health` on PostgreSQL: when the database stops answering the store's
+/// connections (here: its role may no longer log in, and its sessions are ended), health
+/// turns degraded within seconds; when the database takes
+/// connections again, it turns healthy without reopening the store.
+#[test]
+fn health_follows_whether_the_database_answers() {
+    let backend = TestBackend::new(Kind::Postgres);
+    let admin = Admin::connect(backend.schema_name());
+    let role = format!(
+        "aurra_h_{}",
+        &uuid::Uuid::now_v7().simple().to_string()[16..]
+    );
+    let database = admin.rows("SELECT current_database()", &[])[0].get::<_, String>(0);
+    admin.execute(&format!(
+        "CREATE ROLE {role} LOGIN; GRANT CREATE ON DATABASE \"{database}\" TO {role};"
+    ));
+    let url = backends::database_url();
+    let url = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let join = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{join}user={role}")
+    } else {
+        format!("{url} user={role}")
+    };
+    let schema = role.clone();
+    let config = PostgresConfig::new(url).schema(&schema).pool_size(2);
+    let store = Store::open_postgres(&config, StoreOptions::new()).expect("open as the role");
+    assert_eq!(store.health(), Ok(()));
+    assert!(!store.is_degraded());
+
+    admin.execute(&format!(
+        "ALTER ROLE {role} NOLOGIN; \
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}';"
+    ));
+    eventually("health turns degraded", || store.is_degraded());
+    let degraded = store.health().expect_err("degraded");
+    assert!(degraded.recoverable);
+    assert!(
+        degraded.reason.contains("has not answered"),
+        "{}",
+        degraded.reason
+    );
+    // Not the database's message (it names the role): `/health` is public.
+    assert!(!degraded.reason.contains(&role), "{}", degraded.reason);
+    assert!(store.write("acme", NewMemory::new("refused")).is_err());
+
+    admin.execute(&format!("ALTER ROLE {role} LOGIN;"));
+    eventually("health recovers", || store.health().is_ok());
+    store
+        .write(
+            "acme",
+            NewMemory::new("written after the database answered again"),
+        )
+        .expect("write after recovery");
+    drop(store);
+    admin.execute(&format!(
+        "DROP SCHEMA \"{schema}\" CASCADE; REVOKE CREATE ON DATABASE \"{database}\" FROM {role}; \
+         DROP ROLE {role};"
+    ));
+}

@@ -83,6 +83,10 @@ pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
     /// to recover (within its own rate limit).
     fn health(&self) -> std::result::Result<(), Degraded>;
 
+    /// Whether [`Backend::health`] would report a problem now, without attempting anything
+    /// (cheap: for metrics and `/health`'s fast path).
+    fn is_degraded(&self) -> bool;
+
     /// Which concurrent write requests should share one transaction.
     fn grouping(&self) -> Grouping;
 

@@ -392,7 +392,7 @@ fn scrape(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
     }
     let (evicted, refused) = state.connections.evicted_and_refused();
     let text = metrics.render(&metrics::Snapshot {
-        degraded: state.store.is_poisoned(),
+        degraded: state.store.is_degraded(),
         open_connections: state.connections.open(),
         evicted,
         refused,

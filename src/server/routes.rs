@@ -266,7 +266,7 @@ pub(crate) async fn call(
 /// attempt (a reopen and a probe commit) runs on the blocking pool, like writes.
 async fn health(state: &AppState) -> Result<Response<Body>, ApiError> {
     let healthy = || response(StatusCode::OK, &serde_json::json!({ "status": "ok" }));
-    if !state.store.is_poisoned() {
+    if !state.store.is_degraded() {
         return Ok(healthy());
     }
     if let Err(degraded) = state.write(|store| Ok(store.health())).await? {

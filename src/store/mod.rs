@@ -283,10 +283,17 @@ impl Store {
         self.inner.backend.is_poisoned()
     }
 
+    /// Whether [`Store::health`] would report a problem now (a poisoned redb handle, a
+    /// PostgreSQL database that has not answered for 2 s), without attempting a recovery.
+    pub fn is_degraded(&self) -> bool {
+        self.inner.backend.is_degraded()
+    }
+
     /// `Ok` when writes can succeed, otherwise why not. A redb store poisoned by a storage
     /// failure first tries to recover by reopening its database (at most once per
     /// [`StoreOptions::recovery_interval`]; a store opened from a path or with
-    /// [`Store::open_reopenable`]). Writes make the same attempt.
+    /// [`Store::open_reopenable`]). Writes make the same attempt. On PostgreSQL: whether the
+    /// database answered in the last 2 s (the accounts poller asks it five times a second).
     pub fn health(&self) -> std::result::Result<(), crate::backend::Degraded> {
         self.inner.backend.health()
     }

@@ -145,9 +145,21 @@ pub(crate) struct PgBackend {
     durable: bool,
     floors: Floors,
     generation: Arc<AtomicU64>,
+    /// When the generation poller last reached the database.
+    reach: Arc<Mutex<Reach>>,
     /// Dropping it stops the generation poller.
     _poller: Mutex<mpsc::Sender<()>>,
 }
+
+/// When the generation poller last reached the database.
+#[derive(Debug)]
+struct Reach {
+    last_ok: std::time::Instant,
+}
+
+/// The database counts as unreachable (`/health` 503) when the poller has not reached it
+/// for this long: ten polls.
+const UNREACHABLE_AFTER: Duration = Duration::from_secs(2);
 
 impl std::fmt::Debug for PgBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -200,7 +212,11 @@ impl PgBackend {
             None => database_clock,
         };
         let generation = Arc::new(AtomicU64::new(generation.max(0) as u64));
-        let poller = spawn_generation_poller(pool.config().clone(), generation.clone())?;
+        let reach = Arc::new(Mutex::new(Reach {
+            last_ok: std::time::Instant::now(),
+        }));
+        let poller =
+            spawn_generation_poller(pool.config().clone(), generation.clone(), reach.clone())?;
         let backend = PgBackend {
             pool,
             schema: config.schema.clone(),
@@ -208,6 +224,7 @@ impl PgBackend {
             durable: options.durable,
             floors: Floors::new(opened_at, latest),
             generation,
+            reach,
             _poller: Mutex::new(poller),
         };
         match options.lexical {
@@ -348,10 +365,11 @@ impl PgBackend {
 
 /// Keeps the accounts generation within [`GENERATION_POLL`] of the database, on a thread
 /// with a connection of its own (opened again when it breaks, on the next tick), until the
-/// returned sender is dropped.
+/// returned sender is dropped. Each tick that reaches the database records it in `reach`.
 fn spawn_generation_poller(
     config: tokio_postgres::Config,
     generation: Arc<AtomicU64>,
+    reach: Arc<Mutex<Reach>>,
 ) -> Result<mpsc::Sender<()>> {
     let mut conn = Some(pool::Conn::connect(&config)?);
     let (stop, stopped) = mpsc::channel::<()>();
@@ -371,6 +389,7 @@ fn spawn_generation_poller(
                     .map(|row| row.get::<_, i64>(0))
                 {
                     generation.fetch_max(value.max(0) as u64, Ordering::AcqRel);
+                    reach.lock().last_ok = std::time::Instant::now();
                 }
             }
         })
@@ -414,10 +433,27 @@ impl Backend for PgBackend {
         false
     }
 
+    fn is_degraded(&self) -> bool {
+        self.reach.lock().last_ok.elapsed() >= UNREACHABLE_AFTER
+    }
+
     fn health(&self) -> std::result::Result<(), super::Degraded> {
-        // Each request takes a pooled connection and gets its own error when the server is
-        // unreachable; nothing in this handle needs recovering.
-        Ok(())
+        // Nothing in this handle needs recovering (each request takes a pooled connection
+        // and gets its own error); the poller says whether the database answers.
+        let reach = self.reach.lock();
+        let silent = reach.last_ok.elapsed();
+        if silent < UNREACHABLE_AFTER {
+            return Ok(());
+        }
+        // Not the database's own message: `/health` is public, and that message can name
+        // roles and hosts (each failing request logs it).
+        Err(super::Degraded {
+            reason: format!(
+                "the database has not answered for {} s; the store reconnects by itself",
+                silent.as_secs()
+            ),
+            recoverable: true,
+        })
     }
 
     fn grouping(&self) -> Grouping {

@@ -464,6 +464,10 @@ impl Backend for RedbBackend {
         self.poisoned.load(Ordering::SeqCst)
     }
 
+    fn is_degraded(&self) -> bool {
+        self.is_poisoned()
+    }
+
     fn health(&self) -> std::result::Result<(), Degraded> {
         if self.recover() {
             return Ok(());
