@@ -408,3 +408,58 @@ fn every_integer_field_follows_one_rule() {
         (422, Some("type_error.integer"))
     );
 }
+
+/// U+0000 in any string of a body or a query string is a `422` naming where it is, on every
+/// backend (PostgreSQL cannot store it; on redb it was stored, on PostgreSQL it was a 503),
+/// and nothing is written.
+#[test]
+fn nul_characters_are_refused_wherever_they_are() {
+    let server = TestServer::start();
+    let key = server.acme.clone();
+    let bodies = [
+        (r#"{"content": "a\u0000b"}"#, json!(["body", "content"])),
+        (
+            r#"{"messages": [{"role": "user", "content": "hi\u0000"}]}"#,
+            json!(["body", "messages", 0, "content"]),
+        ),
+        (
+            r#"{"content": "x", "tenant_id": "t\u0000"}"#,
+            json!(["body", "tenant_id"]),
+        ),
+    ];
+    for (body, loc) in bodies {
+        let resp = server.post_raw("/agent/memories", &key, body);
+        assert_eq!(resp.status, 422, "{body}: {}", resp.text);
+        assert_eq!(resp.body["detail"][0]["loc"], loc, "{body}");
+        assert_eq!(resp.body["detail"][0]["type"], "value_error.str.nul");
+    }
+    // Unknown fields are ignored, NUL or not.
+    let ignored = server.post_raw(
+        "/agent/memories",
+        &key,
+        r#"{"content": "kept", "k\u0000": "v\u0000"}"#,
+    );
+    assert_eq!(ignored.status, 200, "{}", ignored.text);
+    let patch = server.patch(
+        "/agent/settings",
+        &key,
+        &json!({"excluded_categories": ["ok", "n\u{0}"]}),
+    );
+    assert_eq!(patch.status, 422, "{}", patch.text);
+    for path in [
+        "/agent/memories?tenant_id=a%00b",
+        "/agent/memories?source=%00",
+    ] {
+        let resp = server.get(path, &key);
+        assert_eq!(resp.status, 422, "{path}: {}", resp.text);
+        assert_eq!(resp.body["detail"][0]["type"], "value_error.str.nul");
+    }
+    let delete = server.delete("/agent/memories?tenant_id=%00", &key);
+    assert_eq!(delete.status, 422, "{}", delete.text);
+    let list = server.get("/agent/memories?include_superseded=true", &key);
+    assert_eq!(
+        list.body["count"], 1,
+        "only the write with unknown fields: {}",
+        list.text
+    );
+}

@@ -30,6 +30,8 @@ pub(crate) struct ApiError {
     /// for a caller's own model, 503 when it was the server's default (spec §4.2), which
     /// [`ApiError::for_model`] decides.
     pub llm_unavailable: bool,
+    /// The methods a `405`'s path takes (its `Allow` header).
+    pub allow: Option<&'static str>,
 }
 
 impl ApiError {
@@ -41,6 +43,7 @@ impl ApiError {
             retry_after: None,
             close: false,
             llm_unavailable: false,
+            allow: None,
         }
     }
 
@@ -68,6 +71,7 @@ impl ApiError {
             retry_after: None,
             close: false,
             llm_unavailable: false,
+            allow: None,
         }
     }
 
@@ -106,6 +110,7 @@ impl ApiError {
             retry_after,
             close: false,
             llm_unavailable: e.kind == LlmErrorKind::Unavailable,
+            allow: None,
         }
     }
 
@@ -132,6 +137,10 @@ impl ApiError {
         if self.close {
             resp.headers_mut()
                 .insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        if let Some(methods) = self.allow {
+            resp.headers_mut()
+                .insert(hyper::header::ALLOW, HeaderValue::from_static(methods));
         }
         // Our own authentication failure (a provider's 401 is the provider's, not ours).
         if self.status == StatusCode::UNAUTHORIZED && self.body["detail"].is_string() {

@@ -98,6 +98,9 @@ fn llm_spec(fields: &mut Fields<'_>) -> Result<Option<LlmConfig>, ApiError> {
         return Ok(None);
     };
     let text = |name: &str| match map.get(name) {
+        Some(Value::String(s)) if s.contains('\0') => Err(ApiError::validation(vec![
+            super::input::nul_error(vec![json!("body"), json!("llm"), json!(name)]),
+        ])),
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.clone())),
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(_)) => Ok(None),
@@ -304,6 +307,12 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
         map.get("content").is_some_and(|v| !v.is_null()),
         messages.is_some(),
     );
+    // Refused in both modes before any work (a conversation with no facts writes nothing,
+    // and would otherwise answer 200 to what a fact would get 400 for).
+    crate::store::validate_tenant(tenant_id.as_deref())?;
+    if source.as_deref() == Some("") {
+        return Err(ApiError::bad_request("source must not be empty"));
+    }
     let tenant = tenant_id.clone();
     let memory_base = move |m: NewMemory| {
         let m = match &tenant {
@@ -539,6 +548,14 @@ fn parse_messages(f: &mut Fields<'_>, items: &[Value]) -> Option<Vec<(String, St
             continue;
         };
         let mut field = |name: &str| match obj.get(name) {
+            Some(Value::String(s)) if s.contains('\0') => {
+                f.push(
+                    vec![json!("messages"), json!(i), json!(name)],
+                    "string must not contain NUL (\\u0000) characters",
+                    "value_error.str.nul",
+                );
+                None
+            }
             Some(Value::String(s)) => Some(s.clone()),
             None | Some(Value::Null) => {
                 f.push(
@@ -646,6 +663,7 @@ pub(crate) async fn list_memories(ctx: &Ctx) -> Result<Response<Body>, ApiError>
 pub(crate) async fn delete_memories(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let q = Query::parse(ctx.query.as_deref());
     let tenant = q.str("tenant_id");
+    q.finish()?;
     let scope = tenant.clone();
     let deleted = ctx
         .write(move |store, account| match scope {
@@ -882,6 +900,7 @@ pub(crate) async fn patch_settings(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
             retry_after: None,
             close: false,
             llm_unavailable: false,
+            allow: None,
         });
     }
     let key = ctx.key.id;
@@ -929,7 +948,7 @@ mod tests {
         let texts = [
             "plain text about project7",
             "quotes \" and backslashes \\ and a slash /",
-            "controls \u{0} \u{1f} \t \n \r \u{7f} and U+2028 \u{2028}",
+            "controls \u{1} \u{1f} \t \n \r \u{7f} and U+2028 \u{2028}",
             "unicode: café, 日本語, emoji 🦀, combining e\u{301}",
         ];
         let mut ids = Vec::new();

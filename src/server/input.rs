@@ -146,6 +146,20 @@ pub(crate) fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> 
     }
 }
 
+/// The message of a string holding U+0000.
+const NUL_MESSAGE: &str = "string must not contain NUL (\\u0000) characters";
+
+/// `422` for a string with U+0000 at `loc` (a field the endpoint reads; unknown fields are
+/// ignored): no client means one, and PostgreSQL cannot store it, so both backends refuse
+/// it alike.
+pub(crate) fn nul_error(loc: Vec<Value>) -> FieldError {
+    FieldError {
+        loc,
+        msg: NUL_MESSAGE.into(),
+        kind: "value_error.str.nul",
+    }
+}
+
 fn missing(loc: Vec<Value>) -> FieldError {
     FieldError {
         loc,
@@ -197,6 +211,11 @@ impl<'a> Fields<'a> {
 
     pub fn str(&mut self, name: &str) -> Option<String> {
         match self.value(name)? {
+            Value::String(s) if s.contains('\0') => {
+                let loc = self.loc(name);
+                self.errors.push(nul_error(loc));
+                None
+            }
             Value::String(s) => Some(s.clone()),
             _ => {
                 self.error(name, "str type expected", "type_error.str");
@@ -291,6 +310,12 @@ impl<'a> Fields<'a> {
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
             match item {
+                Value::String(s) if s.contains('\0') => {
+                    let mut loc = self.loc(name);
+                    loc.push(json!(i));
+                    self.errors.push(nul_error(loc));
+                    ok = false;
+                }
                 Value::String(s) => out.push(s.clone()),
                 _ => {
                     let mut loc = self.loc(name);
@@ -379,13 +404,15 @@ pub(crate) struct Query {
 
 impl Query {
     pub fn parse(query: Option<&str>) -> Self {
-        let pairs = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        Query {
-            pairs,
-            errors: Vec::new(),
-        }
+        let errors = pairs
+            .iter()
+            .filter(|(k, v)| k.contains('\0') || v.contains('\0'))
+            .map(|(k, _)| nul_error(vec![json!("query"), json!(k)]))
+            .collect();
+        Query { pairs, errors }
     }
 
     fn error(&mut self, name: &str, msg: String, kind: &'static str) {

@@ -22,6 +22,7 @@ mod handlers;
 mod input;
 pub mod mcp;
 pub mod metrics;
+mod openapi;
 mod readers;
 mod routes;
 mod wire;

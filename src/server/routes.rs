@@ -14,6 +14,7 @@ use crate::MemoryId;
 /// The endpoints of spec §4, plus the unauthenticated health check.
 enum Route {
     Health,
+    OpenApi,
     WriteMemories,
     ListMemories,
     DeleteMemories,
@@ -31,6 +32,7 @@ impl Route {
     fn name(&self) -> &'static str {
         match self {
             Route::Health => "health",
+            Route::OpenApi => "openapi",
             Route::WriteMemories => "write_memories",
             Route::ListMemories => "list_memories",
             Route::DeleteMemories => "delete_memories",
@@ -55,48 +57,83 @@ impl Route {
     }
 }
 
+/// Every route's name (for the OpenAPI document's test).
+#[cfg(test)]
+pub(crate) const ROUTE_NAMES: &[&str] = &[
+    "health",
+    "openapi",
+    "write_memories",
+    "list_memories",
+    "delete_memories",
+    "query",
+    "supersede",
+    "timeline",
+    "audit",
+    "get_settings",
+    "patch_settings",
+    "plan_status",
+];
+
+/// The name of the route `method` and `path` reach, if any.
+#[cfg(test)]
+pub(crate) fn route_name(method: &Method, path: &str) -> Option<&'static str> {
+    route(method, path).ok().map(|r| r.name())
+}
+
+/// `GET /openapi.json`.
+fn openapi() -> Response<Body> {
+    super::json_response(StatusCode::OK, super::openapi::rendered().to_vec())
+}
+
 /// The `route` label of requests that name no endpoint (404, 405, a malformed id).
 const UNMATCHED: &str = "unmatched";
 
 fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
-    let not_allowed = || ApiError::detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+    let not_allowed = |allow: &'static str| ApiError {
+        allow: Some(allow),
+        ..ApiError::detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+    };
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let route = match segments.as_slice() {
         ["health"] => match *method {
             Method::GET => Route::Health,
-            _ => return Err(not_allowed()),
+            _ => return Err(not_allowed("GET")),
+        },
+        ["openapi.json"] => match *method {
+            Method::GET => Route::OpenApi,
+            _ => return Err(not_allowed("GET")),
         },
         ["agent", "memories"] => match *method {
             Method::POST => Route::WriteMemories,
             Method::GET => Route::ListMemories,
             Method::DELETE => Route::DeleteMemories,
-            _ => return Err(not_allowed()),
+            _ => return Err(not_allowed("GET, POST, DELETE")),
         },
         ["agent", "query"] => match *method {
             Method::POST => Route::Query,
-            _ => return Err(not_allowed()),
+            _ => return Err(not_allowed("POST")),
         },
         ["agent", "settings"] => match *method {
             Method::GET => Route::GetSettings,
             Method::PATCH => Route::PatchSettings,
-            _ => return Err(not_allowed()),
+            _ => return Err(not_allowed("GET, PATCH")),
         },
         ["plan", "status"] => match *method {
             Method::GET => Route::PlanStatus,
-            _ => return Err(not_allowed()),
+            _ => return Err(not_allowed("GET")),
         },
         [
             "memories",
             id,
             action @ ("supersede" | "timeline" | "audit"),
         ] => {
-            let expected = if *action == "supersede" {
-                Method::POST
+            let (expected, allow) = if *action == "supersede" {
+                (Method::POST, "POST")
             } else {
-                Method::GET
+                (Method::GET, "GET")
             };
             if *method != expected {
-                return Err(not_allowed());
+                return Err(not_allowed(allow));
             }
             let id = parse_path_id(id)?;
             match *action {
@@ -186,8 +223,10 @@ async fn dispatch(
         Err(e) => return Err(e),
     };
     *name = route.name();
-    if let Route::Health = route {
-        return health(&state).await;
+    match route {
+        Route::Health => return health(&state).await,
+        Route::OpenApi => return Ok(openapi()),
+        _ => {}
     }
     let key = auth::authenticate(&state, &parts.headers).await?;
     if !matches!(route, Route::PlanStatus) {
@@ -218,6 +257,7 @@ async fn routed(
 ) -> Result<Response<Body>, ApiError> {
     match route {
         Route::Health => health(&ctx.state).await,
+        Route::OpenApi => Ok(openapi()),
         Route::WriteMemories => handlers::write_memories(ctx, bytes).await,
         Route::ListMemories => handlers::list_memories(ctx).await,
         Route::DeleteMemories => handlers::delete_memories(ctx).await,

@@ -1,6 +1,7 @@
 //! Wire types: the JSON shapes of the contract, kept apart from the core types so that the
 //! store can evolve without changing what clients see (spec §3.2–3.4, §7.3, §8).
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::temporal::{flags, freshness};
@@ -34,6 +35,20 @@ impl Ts {
     }
 }
 
+impl JsonSchema for Ts {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "date-time",
+            "description": "UTC, six fractional digits, `+00:00` (2026-05-05T23:09:59.063114+00:00)",
+        })
+    }
+}
+
 impl Serialize for Ts {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self.text.as_ref().and_then(|t| std::str::from_utf8(t).ok()) {
@@ -52,7 +67,7 @@ fn opt_id(id: Option<MemoryId>) -> Option<String> {
 }
 
 /// The 9-field `temporal` block (spec §3.3).
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub(crate) struct Temporal {
     valid_from: Ts,
     valid_to: Option<Ts>,
@@ -88,7 +103,7 @@ impl Temporal {
 }
 
 /// `source_citation` (spec §3.4).
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub(crate) struct SourceCitation<'a> {
     r#type: &'a str,
     channel: &'a str,
@@ -110,7 +125,7 @@ impl<'a> SourceCitation<'a> {
 }
 
 /// The memory object of list, query and timeline responses (spec §3.2).
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub(crate) struct WireMemory<'a> {
     id: String,
     summary: &'a str,
@@ -185,7 +200,7 @@ pub(crate) fn memories(list: &[Memory], now: Timestamp, half_life: f64) -> Vec<W
 }
 
 /// The `GET /agent/memories` response (spec §5.2).
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub(crate) struct ListResponse<'a> {
     pub company_id: &'a str,
     pub tenant_id: Option<&'a str>,
@@ -199,7 +214,7 @@ pub(crate) struct ListResponse<'a> {
 }
 
 /// The `GET /memories/{id}/timeline` response (spec §7.2).
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub(crate) struct TimelineResponse<'a> {
     pub memory_id: String,
     pub company_id: &'a str,
@@ -213,7 +228,7 @@ pub(crate) fn superseded_count(list: &[Memory], now: Timestamp) -> usize {
 }
 
 /// The `GET /agent/settings` object (spec §8.1).
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub(crate) struct WireSettings<'a> {
     auto_supersede_default: bool,
     excluded_categories: &'a [String],
@@ -237,7 +252,7 @@ impl<'a> WireSettings<'a> {
 }
 
 /// One `history` entry of the audit response (spec §9.5).
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub(crate) struct WireEvent {
     event: &'static str,
     at: String,
@@ -325,7 +340,7 @@ fn round4(x: f64) -> f64 {
 }
 
 /// One entry of `citations` (spec §6.2).
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct WireCitation<'a> {
     index: usize,
     memory_id: String,
@@ -342,14 +357,14 @@ struct WireCitation<'a> {
 }
 
 /// A candidate's full memory object, with its similarity.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct RankedMemory<'a> {
     #[serde(flatten)]
     memory: WireMemory<'a>,
     similarity: f64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct BiTemporal {
     valid_from: Ts,
     valid_to: Option<Ts>,
@@ -358,7 +373,7 @@ struct BiTemporal {
     superseded_by: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct EvidenceEntry<'a> {
     index: usize,
     memory_id: String,
@@ -369,7 +384,7 @@ struct EvidenceEntry<'a> {
     source_citation: SourceCitation<'a>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct Filters<'a> {
     tenant_id: Option<&'a str>,
     sources: Option<&'a [String]>,
@@ -379,7 +394,7 @@ struct Filters<'a> {
     include_superseded: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct Retrieval<'a> {
     method: &'static str,
     k: i64,
@@ -388,7 +403,7 @@ struct Retrieval<'a> {
     filters: Filters<'a>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct WireLink {
     memory_id: String,
     superseded_by: Option<String>,
@@ -396,14 +411,14 @@ struct WireLink {
     decision_at_time: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct WireChain {
     starting_memory_id: String,
     current_truth_memory_id: Option<String>,
     chain: Vec<WireLink>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct WireProofTree<'a> {
     version: &'static str,
     question: &'a str,
@@ -415,7 +430,7 @@ struct WireProofTree<'a> {
 }
 
 /// The `POST /agent/query` response (spec §6.1).
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub(crate) struct QueryResponse<'a> {
     question: &'a str,
     answer: &'a str,

@@ -247,6 +247,10 @@ fn validate_patch(patch: &SettingsPatch) -> Result<()> {
     if patch.is_empty() {
         return Err(Error::InvalidArgument("no settings fields provided".into()));
     }
+    super::write::no_nul("classifier_model", patch.classifier_model.as_deref())?;
+    for category in patch.excluded_categories.iter().flatten() {
+        super::write::no_nul("excluded_categories", Some(category))?;
+    }
     if let Some(v) = patch.min_confidence
         && !(MIN_CONFIDENCE_FLOOR..=1.0).contains(&v)
     {

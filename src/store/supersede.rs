@@ -139,10 +139,11 @@ fn plan(
     id: MemoryId,
     request: Supersede,
 ) -> Result<Planned> {
+    // An unknown or foreign target is that (404/403), before any rule about the request.
+    let target: Stored = owned(w, account, id)?;
     if request.superseded_by == Some(id) {
         return Err(Error::Conflict("a memory cannot supersede itself".into()));
     }
-    let target: Stored = owned(w, account, id)?;
     let current = target.version();
     if let Some(replacement) = request.superseded_by {
         owned(w, account, replacement)?;

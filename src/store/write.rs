@@ -206,11 +206,35 @@ pub(crate) fn validate_tenant(tenant: Option<&str>) -> Result<()> {
             "tenant must not be empty (use none for the default tenant)".into(),
         ));
     }
+    no_nul("tenant", tenant)
+}
+
+/// Text never holds U+0000: PostgreSQL cannot store it, so neither backend takes it.
+pub(crate) fn no_nul(what: &str, text: Option<&str>) -> Result<()> {
+    if text.is_some_and(|t| t.contains('\0')) {
+        return Err(Error::InvalidArgument(format!(
+            "{what} must not contain NUL (\\u0000) characters"
+        )));
+    }
     Ok(())
 }
 
 fn validate_new(m: &NewMemory) -> Result<()> {
     validate_tenant(m.tenant.as_deref())?;
+    for (what, text) in [
+        ("decision", Some(m.decision.as_str())),
+        ("summary", m.summary.as_deref()),
+        ("topic", Some(m.topic.as_str())),
+        ("source", Some(m.source.as_str())),
+        ("channel", m.channel.as_deref()),
+        ("session_id", m.session_id.as_deref()),
+        ("original_message", m.original_message.as_deref()),
+        ("original_input", m.original_input.as_deref()),
+        ("conversation", m.conversation.as_deref()),
+        ("external_id", m.external_id.as_deref()),
+    ] {
+        no_nul(what, text)?;
+    }
     if m.decision.trim().is_empty() {
         return Err(Error::InvalidArgument("decision must not be empty".into()));
     }

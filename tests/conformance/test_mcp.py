@@ -156,6 +156,19 @@ async def error_paths(session):
     assert r.is_error and body["status"] == 422 and "less than or equal to 100" in text(r)
     r, body = await call(session, "forget_tenant", {"tenant_id": ""})
     assert r.is_error
+    r, body = await call(session, "list_memories", {"limit": 5000})
+    assert r.is_error and body["status"] == 422 and "less than or equal to 1000" in text(r)
+    r, body = await call(session, "list_memories", {"as_of": "yesterday"})
+    assert r.is_error and body["status"] == 422, text(r)
+    r, body = await call(session, "expire", {"memory_id": str(uuid.uuid4()), "valid_to": "2030-01-01T00:00:00Z"})
+    assert r.is_error and body["status"] == 404, text(r)
+    r, body = await call(session, "expire", {"memory_id": str(uuid.uuid4())})
+    assert r.is_error and "valid_to" in text(r)
+    r, body = await call(session, "supersede",
+                         {"memory_id": str(uuid.uuid4()), "superseded_by": str(uuid.uuid4())})
+    assert r.is_error and body["status"] == 404, text(r)
+    r, body = await call(session, "recall", {"question": ""})
+    assert r.is_error and body["status"] == 422, text(r)
     with pytest.raises(MCPError):
         await session.call_tool("no_such_tool", {})
     with pytest.raises(MCPError):
@@ -234,12 +247,19 @@ def test_http_is_scoped_to_the_keys_account(server):
                 assert r.is_error and body["status"] == 403, text(r)
             r, body = await call(globex, "expire", {"memory_id": mine, "valid_to": "2030-01-01T00:00:00Z"})
             assert r.is_error and body["status"] == 403
+            _, theirs = await call(globex, "remember", {"content": "Globex's own fact", "tenant_id": tenant})
+            r, body = await call(globex, "supersede", {"memory_id": mine, "superseded_by": theirs["memory_id"]})
+            assert r.is_error and body["status"] == 403, text(r)
+            r, body = await call(globex, "supersede", {"memory_id": theirs["memory_id"], "superseded_by": mine})
+            assert r.is_error and body["status"] == 403, text(r)
+            r, answer = await call(globex, "recall", {"question": "secret plan", "tenant_id": tenant})
+            assert mine not in [c["memory_id"] for c in answer["citations"]]
             with pytest.raises(MCPError):
                 await globex.read_resource(f"aurra://memories/{mine}")
             r, listed = await call(globex, "list_memories", {"tenant_id": tenant})
-            assert listed["memories"] == []
+            assert [m["id"] for m in listed["memories"]] == [theirs["memory_id"]]
             r, gone = await call(globex, "forget_tenant", {"tenant_id": tenant})
-            assert gone["deleted_count"] == 0
+            assert gone["deleted_count"] == 1
         async with http_session(server.base_url, server.keys["acme"]) as acme:
             r, listed = await call(acme, "list_memories", {"tenant_id": tenant})
             assert [m["id"] for m in listed["memories"]] == [mine]

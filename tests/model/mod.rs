@@ -555,12 +555,13 @@ impl Harness {
         if req.superseded_by.is_none() && req.valid_to.is_none() {
             return Err("invalid");
         }
-        if req.superseded_by == Some(id) {
-            return Err("conflict");
-        }
+        // An unknown or foreign target first, then the rules of the request.
         let target = self.model.find(id).ok_or("not found")?;
         if target.account != account {
             return Err("forbidden");
+        }
+        if req.superseded_by == Some(id) {
+            return Err("conflict");
         }
         if let Some(rep) = req.superseded_by {
             let r = self.model.find(rep).ok_or("not found")?;

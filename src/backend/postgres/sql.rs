@@ -500,6 +500,11 @@ pub(crate) fn memory(
 }
 
 pub(crate) fn pg(e: tokio_postgres::Error) -> Error {
+    // Text with U+0000 (the store refuses it before a write; a caller's filter may still
+    // hold one): the caller's mistake, not a storage failure.
+    if e.code() == Some(&tokio_postgres::error::SqlState::CHARACTER_NOT_IN_REPERTOIRE) {
+        return Error::InvalidArgument("text must not contain NUL (\\u0000) characters".into());
+    }
     Error::Storage(crate::error::StorageError::postgres(e))
 }
 
