@@ -176,8 +176,11 @@ async def error_paths(session):
 
 
 def test_stdio_on_an_embedded_store(tmp_path):
+    (tmp_path / "mcps").mkdir()
+
     async def go():
-        async with stdio_session([*store_flags(tmp_path / "data"), "--account", "mcp-stdio"]) as s:
+        # A short directory name: on PostgreSQL it names the schema (63 characters at most).
+        async with stdio_session([*store_flags(tmp_path / "mcps" / "data"), "--account", "mcp-stdio"]) as s:
             await exercise(s)
             await error_paths(s)
     run(go)
@@ -210,11 +213,13 @@ def test_streamable_http_on_the_server(server):
 
 
 def test_the_current_protocol_revision_on_both_transports(server, tmp_path):
+    (tmp_path / "mcpr").mkdir()
+
     async def go():
         async with http_session(server.base_url, server.keys["acme"], modern=True) as s:
             assert s.protocol_version == "2026-07-28"
             await exercise(s)
-        async with stdio_session([*store_flags(tmp_path / "data")], modern=True) as s:
+        async with stdio_session([*store_flags(tmp_path / "mcpr" / "data")], modern=True) as s:
             assert s.protocol_version == "2026-07-28"
             await exercise(s)
     run(go)
