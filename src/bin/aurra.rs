@@ -345,6 +345,18 @@ struct LlmArgs {
 }
 
 impl LlmArgs {
+    /// `config` with the default model, its timeout and the `base_url` policy of these flags.
+    fn configure(&self, config: Config) -> Result<Config> {
+        Ok(Config {
+            default_llm: self.default_llm()?,
+            llm_timeout: std::time::Duration::from_secs(self.llm_timeout_secs),
+            base_url_policy: BaseUrlPolicy {
+                allow_private: self.llm_allow_private_base_url,
+            },
+            ..config
+        })
+    }
+
     fn default_llm(&self) -> Result<Option<LlmConfig>> {
         let Some(name) = &self.llm_provider else {
             return Ok(None);
@@ -671,7 +683,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let config = Config {
+    let config = args.llm.configure(Config {
         enforce_quota: args.enforce_quota,
         writes_limit: args.writes_limit,
         grace_days: args.grace_days,
@@ -684,13 +696,8 @@ fn serve(args: ServeArgs) -> Result<()> {
             .max_concurrent_extractions
             .map_or(Config::default().max_concurrent_extractions, |n| n as usize),
         all_tenants_when_omitted: args.all_tenants_when_omitted,
-        default_llm: args.llm.default_llm()?,
-        llm_timeout: std::time::Duration::from_secs(args.llm.llm_timeout_secs),
-        base_url_policy: BaseUrlPolicy {
-            allow_private: args.llm.llm_allow_private_base_url,
-        },
         ..Config::default()
-    };
+    })?;
     // For the startup log: how queries retrieve, and which model answers (never its key).
     let search = store.search_type().unwrap_or(aurra::SearchType::Keyword);
     let llm = config.default_llm.as_ref().map_or_else(
@@ -778,14 +785,7 @@ fn mcp(args: McpArgs) -> Result<()> {
                 Some(key) => key,
                 None => store.create_api_key(&args.account, "mcp")?.0,
             };
-            let config = Config {
-                default_llm: args.llm.default_llm()?,
-                llm_timeout: std::time::Duration::from_secs(args.llm.llm_timeout_secs),
-                base_url_policy: BaseUrlPolicy {
-                    allow_private: args.llm.llm_allow_private_base_url,
-                },
-                ..Config::default()
-            };
+            let config = args.llm.configure(Config::default())?;
             Access::local(Arc::new(AppState::new(store, config)), key)
         }
     };

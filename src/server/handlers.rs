@@ -310,8 +310,8 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
     // Refused in both modes before any work (a conversation with no facts writes nothing,
     // and would otherwise answer 200 to what a fact would get 400 for).
     crate::store::validate_tenant(tenant_id.as_deref())?;
-    if source.as_deref() == Some("") {
-        return Err(ApiError::bad_request("source must not be empty"));
+    if let Some(source) = &source {
+        crate::store::validate_source(source)?;
     }
     let tenant = tenant_id.clone();
     let memory_base = move |m: NewMemory| {
@@ -551,8 +551,8 @@ fn parse_messages(f: &mut Fields<'_>, items: &[Value]) -> Option<Vec<(String, St
             Some(Value::String(s)) if s.contains('\0') => {
                 f.push(
                     vec![json!("messages"), json!(i), json!(name)],
-                    "string must not contain NUL (\\u0000) characters",
-                    "value_error.str.nul",
+                    super::input::NUL_MESSAGE,
+                    super::input::NUL_KIND,
                 );
                 None
             }

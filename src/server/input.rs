@@ -147,7 +147,10 @@ pub(crate) fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> 
 }
 
 /// The message of a string holding U+0000.
-const NUL_MESSAGE: &str = "string must not contain NUL (\\u0000) characters";
+pub(crate) const NUL_MESSAGE: &str = "string must not contain NUL (\\u0000) characters";
+
+/// The `type` of that `422`.
+pub(crate) const NUL_KIND: &str = "value_error.str.nul";
 
 /// `422` for a string with U+0000 at `loc` (a field the endpoint reads; unknown fields are
 /// ignored): no client means one, and PostgreSQL cannot store it, so both backends refuse
@@ -156,7 +159,7 @@ pub(crate) fn nul_error(loc: Vec<Value>) -> FieldError {
     FieldError {
         loc,
         msg: NUL_MESSAGE.into(),
-        kind: "value_error.str.nul",
+        kind: NUL_KIND,
     }
 }
 

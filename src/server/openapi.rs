@@ -24,7 +24,7 @@ struct Turn {
 #[allow(dead_code)]
 struct Llm {
     /// Case-insensitive.
-    #[schemars(extend("enum" = ["anthropic", "openai", "azure", "gemini", "grok"]))]
+    #[schemars(schema_with = "provider_name")]
     provider: String,
     #[schemars(regex(pattern = r"\S"))]
     model: String,
@@ -338,6 +338,15 @@ struct Operation {
     ok: fn(&mut SchemaGenerator) -> Value,
     /// Error statuses besides the `401`/`422`/`429`/`5xx` every authenticated one has.
     errors: &'static [u16],
+}
+
+/// The providers the server knows (`Provider::ALL`).
+fn provider_name(_: &mut SchemaGenerator) -> schemars::Schema {
+    let names: Vec<&str> = crate::llm::Provider::ALL
+        .iter()
+        .map(|p| p.as_str())
+        .collect();
+    schemars::json_schema!({"type": "string", "enum": names})
 }
 
 /// An integer of any size, or null (clamped by the field's rule, not refused).

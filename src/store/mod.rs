@@ -16,7 +16,7 @@ mod supersede;
 pub use supersede::CLASSIFIER_ACTOR;
 mod vectors;
 mod write;
-pub(crate) use write::validate_tenant;
+pub(crate) use write::{validate_source, validate_tenant};
 
 use std::path::Path;
 use std::sync::Arc;

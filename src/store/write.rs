@@ -209,6 +209,13 @@ pub(crate) fn validate_tenant(tenant: Option<&str>) -> Result<()> {
     no_nul("tenant", tenant)
 }
 
+pub(crate) fn validate_source(source: &str) -> Result<()> {
+    if source.is_empty() {
+        return Err(Error::InvalidArgument("source must not be empty".into()));
+    }
+    Ok(())
+}
+
 /// Text never holds U+0000: PostgreSQL cannot store it, so neither backend takes it.
 pub(crate) fn no_nul(what: &str, text: Option<&str>) -> Result<()> {
     if text.is_some_and(|t| t.contains('\0')) {
@@ -238,9 +245,7 @@ fn validate_new(m: &NewMemory) -> Result<()> {
     if m.decision.trim().is_empty() {
         return Err(Error::InvalidArgument("decision must not be empty".into()));
     }
-    if m.source.is_empty() {
-        return Err(Error::InvalidArgument("source must not be empty".into()));
-    }
+    validate_source(&m.source)?;
     if m.conversation.is_some() && m.original_input.is_some() {
         return Err(Error::InvalidArgument(
             "a memory has either a conversation or an original_input, not both".into(),

@@ -437,12 +437,9 @@ impl ServerHandler for AurraMcp {
             ));
         };
         // The memory's timeline holds it, whatever its state.
-        let call = (tools::TOOLS
-            .iter()
-            .find(|t| t.name == "timeline")
-            .expect("the timeline tool")
-            .call)(json!({"memory_id": id}))
-        .map_err(|e| McpError::invalid_params(e, None))?;
+        let timeline = tools::tool("timeline").expect("the timeline tool");
+        let call = (timeline.call)(json!({"memory_id": id}))
+            .map_err(|e| McpError::invalid_params(e, None))?;
         let (status, body) = self.access.answer(call, &context).await;
         if status != 200 {
             return Err(McpError::resource_not_found(
