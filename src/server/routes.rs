@@ -45,9 +45,7 @@ impl Route {
             Route::PlanStatus => "plan_status",
         }
     }
-}
 
-impl Route {
     /// Whether the endpoint reads a request body.
     fn takes_body(&self) -> bool {
         matches!(
