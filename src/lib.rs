@@ -85,6 +85,8 @@ pub use backend::{StorageStats, TableStats};
 pub use embed::Embedder;
 #[cfg(feature = "http")]
 pub use embed::OpenAiEmbedder;
+#[cfg(feature = "local-embed")]
+pub use embed::{LocalEmbedder, Pooling};
 pub use error::{Error, Result, StorageError};
 pub use model::{
     AuditEvent, Classification, DEFAULT_IMPORTANCE, DEFAULT_TOPIC, EXTRACTOR_ACTOR, EventDetails,

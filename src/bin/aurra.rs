@@ -123,11 +123,22 @@ enum EvalCommand {
     },
 }
 
-/// Optional embeddings: with --embed-base-url and --embed-model, every written memory is
-/// embedded through an OpenAI-compatible /v1/embeddings endpoint and queries are hybrid
-/// (BM25 + cosine, fused by rank).
+/// Optional embeddings: with --embed-local DIR (a sentence-transformers model folder, run
+/// in-process) or with --embed-base-url and --embed-model (an OpenAI-compatible
+/// /v1/embeddings endpoint), every written memory is embedded and queries are hybrid (BM25 +
+/// cosine, fused).
 #[derive(Args)]
 struct EmbedArgs {
+    /// A sentence-transformers model folder (config.json, model.safetensors, tokenizer.json,
+    /// modules.json and its pooling config; e.g. all-MiniLM-L6-v2) to run in-process on the
+    /// CPU: no network, no Python. Needs a build with the `local-embed` feature.
+    #[arg(
+        long,
+        env = "AURRA_EMBED_LOCAL",
+        value_name = "DIR",
+        conflicts_with = "embed_base_url"
+    )]
+    embed_local: Option<PathBuf>,
     /// Base URL of an OpenAI-compatible embeddings API, as the OpenAI SDKs take it (e.g.
     /// https://api.openai.com/v1, or http://127.0.0.1:11434/v1 for a local Ollama).
     #[arg(long, env = "AURRA_EMBED_BASE_URL", requires = "embed_model")]
@@ -157,8 +168,16 @@ struct EmbedArgs {
 }
 
 impl EmbedArgs {
+    /// Whether an embedder is configured.
+    fn configured(&self) -> bool {
+        self.embed_local.is_some() || self.embed_base_url.is_some()
+    }
+
     fn store_options(&self) -> Result<StoreOptions> {
         let options = StoreOptions::new();
+        if let Some(dir) = &self.embed_local {
+            return local_embedder(options, dir);
+        }
         let (Some(base_url), Some(model)) = (&self.embed_base_url, &self.embed_model) else {
             return Ok(options);
         };
@@ -176,6 +195,21 @@ impl EmbedArgs {
         }
         Ok(options.embedder(embedder))
     }
+}
+
+#[cfg(feature = "local-embed")]
+fn local_embedder(options: StoreOptions, dir: &std::path::Path) -> Result<StoreOptions> {
+    let embedder = aurra::LocalEmbedder::open(dir)?;
+    tracing::info!(model = %dir.display(), space = %aurra::Embedder::space(&embedder), "local embedder loaded");
+    Ok(options.embedder(embedder))
+}
+
+#[cfg(not(feature = "local-embed"))]
+fn local_embedder(_: StoreOptions, _: &std::path::Path) -> Result<StoreOptions> {
+    bail!(
+        "--embed-local needs a build with in-process embeddings: cargo install aurra --features \
+         local-embed (or cargo build --release --features local-embed)"
+    )
 }
 
 /// Where the store lives: a redb file in a data directory (the default), or a PostgreSQL
@@ -455,9 +489,10 @@ fn main() -> Result<()> {
         Command::Mcp(args) => mcp(*args),
         Command::Keys { command } => keys(command),
         Command::Embed { data, embed, batch } => {
-            if embed.embed_base_url.is_none() {
+            if !embed.configured() {
                 bail!(
-                    "aurra embed needs --embed-base-url and --embed-model (or their AURRA_EMBED_* variables)"
+                    "aurra embed needs --embed-local DIR, or --embed-base-url and --embed-model \
+                     (or their AURRA_EMBED_* variables)"
                 );
             }
             let store = open_store(&data, embed.store_options()?)?;

@@ -4,7 +4,8 @@
 //! its write transaction and the vector is stored with the row; a search embeds the question
 //! and ranks the scope's vectors by cosine similarity.
 //!
-//! The one client shipped, [`OpenAiEmbedder`] (feature `http`), speaks the OpenAI-compatible
+//! [`LocalEmbedder`] (feature `local-embed`) runs a sentence-transformers model folder
+//! in-process. [`OpenAiEmbedder`] (feature `http`) speaks the OpenAI-compatible
 //! `POST /v1/embeddings` API, which OpenAI, Azure OpenAI, Ollama, vLLM, llama.cpp's server and
 //! most gateways serve.
 
@@ -12,6 +13,12 @@ use std::fmt;
 
 use crate::error::Result;
 
+#[cfg(feature = "local-embed")]
+mod bert;
+#[cfg(feature = "local-embed")]
+mod local;
+#[cfg(feature = "local-embed")]
+pub use local::{LocalEmbedder, Pooling};
 #[cfg(feature = "http")]
 mod openai;
 #[cfg(feature = "http")]
