@@ -13,10 +13,12 @@
 //! - Format-1 files written before the account tables (`format-v1-before-accounts.redb`)
 //!   before the lexical index (`format-v1-before-lexical.redb`) and before its delta
 //!   (`format-v1-before-delta.redb`), before the vectors (`format-v1-before-vectors.redb`)
-//!   and before the posting blocks (`format-v1-before-blocks.redb`) still read back exactly
+//!   before the posting blocks (`format-v1-before-blocks.redb`) and before the vectors'
+//!   binary codes (`format-v1-before-codes.redb`) still read back exactly
 //!   as recorded: the account tables are created on first use, the rows of a file without
 //!   the index (or with the legacy one-entry-per-posting table) are indexed when it is
-//!   opened, and rows without vectors are found lexically.
+//!   opened, rows without vectors are found lexically, and vectors without codes are coded
+//!   when the file is opened (and searched through the codes).
 //! - The fixture is written with a deterministic in-process embedder, so its `vectors` table
 //!   is part of the byte comparison, and a semantic search over it finds what it should.
 //!
@@ -73,6 +75,12 @@ const BEFORE_VECTORS: (&str, &str) = (
 const BEFORE_BLOCKS: (&str, &str) = (
     "format-v1-before-blocks.redb",
     "format-v1-before-blocks.expected.json",
+);
+
+/// Format 1 as written before the vectors' binary codes (`vector_codes`), with vectors.
+const BEFORE_CODES: (&str, &str) = (
+    "format-v1-before-codes.redb",
+    "format-v1-before-codes.expected.json",
 );
 
 /// The fixture's embedder: deterministic, in-process, 4 dimensions (byte sums by position).
@@ -649,20 +657,40 @@ fn the_fixture_reads_back_exactly_as_recorded() -> TestResult {
 
 #[test]
 fn the_fixtures_vectors_are_searched_by_its_embedder() -> TestResult {
-    let expected = expectations()?;
-    let (_dir, path) = fixture_copy()?;
-    let store = Store::open_with(
-        &path,
-        StoreOptions::new()
-            .lexical_index(false)
-            .embedder(FixtureEmbedder),
-    )?;
-    let query = SearchQuery::new("Alice works at Initech").mode(ReadMode::History);
-    let found = store.search("acme", &query)?;
-    assert_eq!(found.search_type, aurra::SearchType::Semantic);
-    let top = &found.hits[0];
-    assert_eq!(top.memory.id, id_of(expected, "alice-initech")?);
-    assert!((top.similarity - 1.0).abs() < 1e-6, "{}", top.similarity);
+    let current = expectations()?.clone();
+    let before: Value =
+        serde_json::from_str(&fs::read_to_string(fixtures_dir().join(BEFORE_CODES.1))?)?;
+    // The current fixture, and the one from before the codes (coded when it is opened): the
+    // index finds what the exact scan of every vector finds.
+    for (file, expected) in [(FIXTURE, &current), (BEFORE_CODES.0, &before)] {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join(file);
+        fs::copy(fixtures_dir().join(file), &path)?;
+        let query = SearchQuery::new("Alice works at Initech").mode(ReadMode::History);
+        let mut found = Vec::new();
+        for index in [true, false] {
+            let store = Store::open_with(
+                &path,
+                StoreOptions::new()
+                    .lexical_index(false)
+                    .vector_index(index)
+                    .embedder(FixtureEmbedder),
+            )?;
+            let result = store.search("acme", &query)?;
+            assert_eq!(result.search_type, aurra::SearchType::Semantic);
+            let top = &result.hits[0];
+            assert_eq!(top.memory.id, id_of(expected, "alice-initech")?, "{file}");
+            assert!((top.similarity - 1.0).abs() < 1e-6, "{}", top.similarity);
+            found.push(
+                result
+                    .hits
+                    .iter()
+                    .map(|h| (h.memory.id, h.similarity))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        assert_eq!(found[0], found[1], "{file}: index and exact scan agree");
+    }
     Ok(())
 }
 
@@ -674,6 +702,7 @@ fn files_from_before_the_optional_tables_read_back_exactly_as_recorded() -> Test
         BEFORE_DELTA,
         BEFORE_VECTORS,
         BEFORE_BLOCKS,
+        BEFORE_CODES,
     ] {
         let expected: Value =
             serde_json::from_str(&fs::read_to_string(fixtures_dir().join(expectations))?)?;

@@ -237,6 +237,31 @@ pub(crate) trait Read: Lookup {
 
     /// The vector of space `tag` stored for row `id` of `account`, if any.
     fn vector(&self, account: &str, id: MemoryId, tag: u64) -> Result<Option<Vec<f32>>>;
+
+    /// Visits the binary codes of space `tag` under `scope` (see `redb::vectors::code`) a
+    /// block at a time: `(scope tree, dims, entries)`, each entry `row id (16, big-endian) ++
+    /// code`. `false`: this backend keeps no codes, and the caller ranks by `vectors`.
+    fn vector_codes(
+        &self,
+        _scope: &Scope<'_>,
+        _tag: u64,
+        _visit: &mut dyn FnMut(u64, usize, &[u8]),
+    ) -> Result<bool> {
+        Ok(false)
+    }
+
+    /// Visits the stored vectors of space `tag` of the rows `(scope tree, id)` that have one,
+    /// in place (only for backends whose `vector_codes` returns `true`).
+    fn vectors_of(
+        &self,
+        _rows: &[(u64, MemoryId)],
+        _tag: u64,
+        _visit: &mut dyn FnMut(MemoryId, &[u8]),
+    ) -> Result<()> {
+        Err(crate::error::Error::InvalidArgument(
+            "this backend keeps no vector codes".into(),
+        ))
+    }
 }
 
 /// A write transaction. Everything written commits together or not at all.

@@ -84,6 +84,39 @@ pub(crate) fn normalized(mut v: Vec<f32>) -> Option<Vec<f32>> {
     Some(v)
 }
 
+/// The binary code of a unit vector: bit `i` (little-endian within each byte) set when
+/// component `i` is positive. The Hamming distance of two codes estimates the angle between
+/// their vectors: it counts the coordinate planes that separate them.
+pub(crate) fn code(vector: &[f32]) -> Vec<u8> {
+    let mut out = vec![0u8; vector.len().div_ceil(8)];
+    for (i, x) in vector.iter().enumerate() {
+        if *x > 0.0 {
+            out[i / 8] |= 1 << (i % 8);
+        }
+    }
+    out
+}
+
+/// The number of bits in which two codes of equal length differ, eight bytes at a time.
+pub(crate) fn hamming(a: &[u8], b: &[u8]) -> u32 {
+    let (a_words, b_words) = (a.chunks_exact(8), b.chunks_exact(8));
+    let rest: u32 = a_words
+        .remainder()
+        .iter()
+        .zip(b_words.remainder())
+        .map(|(x, y)| (x ^ y).count_ones())
+        .sum();
+    a_words
+        .zip(b_words)
+        .map(|(x, y)| {
+            let x = u64::from_le_bytes(x.try_into().expect("8 bytes"));
+            let y = u64::from_le_bytes(y.try_into().expect("8 bytes"));
+            (x ^ y).count_ones()
+        })
+        .sum::<u32>()
+        + rest
+}
+
 /// Dot product of a stored vector (`bytes`: little-endian f32, as the `vectors` table holds
 /// it) with `query`, read in place. Eight independent sums let the compiler use vector
 /// instructions (f32 additions are not reassociated otherwise).
@@ -136,6 +169,19 @@ mod tests {
             let expected: f64 = a.iter().zip(&b).map(|(x, y)| f64::from(*x * *y)).sum();
             assert!((dot_le(&bytes, &b) - expected).abs() < 1e-3, "{dims}");
         }
+    }
+
+    #[test]
+    fn codes_hold_signs_and_hamming_counts_differing_bits() {
+        let a = code(&[1.0, -1.0, 0.5, 0.0, -0.1, 2.0, 3.0, -4.0, 0.1]);
+        assert_eq!(a, vec![0b0110_0101, 1]);
+        assert!(code(&[]).is_empty());
+        let b = code(&[-1.0, -1.0, 0.5, 0.0, -0.1, 2.0, 3.0, 4.0, -0.1]);
+        assert_eq!(hamming(&a, &b), 3);
+        let long_a: Vec<u8> = (0..48).map(|i| i as u8).collect();
+        let long_b: Vec<u8> = (0..48).map(|i| !(i as u8)).collect();
+        assert_eq!(hamming(&long_a, &long_b), 384);
+        assert_eq!(hamming(&long_a, &long_a), 0);
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub struct StoreOptions {
     durable: bool,
     lexical_index: bool,
     embedder: Option<Arc<dyn Embedder>>,
+    vector_index: bool,
     recovery_interval: std::time::Duration,
     observer: Option<CommitObserver>,
 }
@@ -91,6 +92,7 @@ impl Default for StoreOptions {
             durable: true,
             lexical_index: true,
             embedder: None,
+            vector_index: true,
             recovery_interval: DEFAULT_RECOVERY_INTERVAL,
             observer: None,
         }
@@ -157,6 +159,17 @@ impl StoreOptions {
         self.embedder = Some(Arc::new(embedder));
         self
     }
+
+    /// With `true` (the default), semantic search ranks a scope by the vectors' binary codes
+    /// first and computes the exact cosine only for the best candidates (a few hundred; more
+    /// when the temporal scope or the source filter leaves too few of them), which is what
+    /// keeps it fast at 100k memories. With `false` every vector of the scope is scored
+    /// exactly, and writes skip the codes (on redb, a later open with the index on codes
+    /// every vector again). Backends without codes (PostgreSQL) always score exactly.
+    pub fn vector_index(mut self, on: bool) -> Self {
+        self.vector_index = on;
+        self
+    }
 }
 
 #[derive(Debug)]
@@ -167,6 +180,7 @@ struct Inner {
     group: group::GroupCommit,
     analyzer: crate::text::Analyzer,
     embedder: Option<Arc<dyn Embedder>>,
+    vector_index: bool,
     /// The tag of the embedder's vector space (0 without one).
     embedder_tag: u64,
     observer: Option<CommitObserver>,
@@ -273,6 +287,7 @@ impl Store {
                     .as_ref()
                     .map_or(0, |e| crate::embed::space_tag(e.space())),
                 embedder: options.embedder,
+                vector_index: options.vector_index,
                 observer: options.observer,
             }),
         }
@@ -402,6 +417,7 @@ fn redb_options<'a>(
         cache_size: options.cache_size,
         durable: options.durable,
         lexical: options.lexical_index.then_some(analyzer),
+        vector_codes: options.vector_index,
         recovery_interval: options.recovery_interval,
     }
 }

@@ -108,41 +108,63 @@ impl Store {
         } else {
             lexical::LexicalScores::default()
         };
-        let semantic = match &question_vector {
-            Some(v) => rank_vectors(snapshot.as_ref(), &scope, self.inner.embedder_tag, v)?,
-            None => Vec::new(),
+        // With the vector index, the semantic ranking covers the best candidates by code
+        // (a budget of them); when the walk finds too few hits among them (the mode or the
+        // source filter drops most), it runs again over every vector of the scope, so the
+        // temporal scope is never what limits recall.
+        let mut budget = if self.inner.vector_index {
+            Some(RESCORE_MIN.max(RESCORE_PER_HIT.saturating_mul(query.limit)))
+        } else {
+            None
         };
+        let hits = loop {
+            let (semantic, truncated) = match &question_vector {
+                Some(v) => rank_vectors(
+                    snapshot.as_ref(),
+                    &scope,
+                    self.inner.embedder_tag,
+                    v,
+                    budget,
+                )?,
+                None => (Vec::new(), false),
+            };
 
-        // (id, similarity in [0, 1]), best first, ties newest first.
-        let ranked: Vec<(MemoryId, f64)> = match search_type {
-            SearchType::Keyword => {
-                // Ranked by the score itself, then scaled: lent score can take a row past
-                // the scale, where similarity saturates at 1 and could no longer order it.
-                let mut ranked: Vec<(MemoryId, f64)> =
-                    lexical.scored.iter().map(|(id, s)| (*id, *s)).collect();
-                sort(&mut ranked);
-                for entry in &mut ranked {
-                    entry.1 = scaled(entry.1, lexical.best_possible);
+            // (id, similarity in [0, 1]), best first, ties newest first.
+            let ranked: Vec<(MemoryId, f64)> = match search_type {
+                SearchType::Keyword => {
+                    // Ranked by the score itself, then scaled: lent score can take a row past
+                    // the scale, where similarity saturates at 1 and could no longer order it.
+                    let mut ranked: Vec<(MemoryId, f64)> =
+                        lexical.scored.iter().map(|(id, s)| (*id, *s)).collect();
+                    sort(&mut ranked);
+                    for entry in &mut ranked {
+                        entry.1 = scaled(entry.1, lexical.best_possible);
+                    }
+                    ranked
                 }
-                ranked
-            }
-            SearchType::Semantic => semantic
-                .into_iter()
-                .map(|(id, cosine)| (id, cosine.clamp(0.0, 1.0)))
-                .collect(),
-            SearchType::Hybrid => fuse(&lexical.scored, &semantic),
-        };
+                SearchType::Semantic => semantic
+                    .into_iter()
+                    .map(|(id, cosine)| (id, cosine.clamp(0.0, 1.0)))
+                    .collect(),
+                SearchType::Hybrid => fuse(&lexical.scored, &semantic),
+            };
 
-        // Walk the ranking, keeping what the mode and the source filter select.
-        let hits = walk(
-            snapshot.as_ref(),
-            account,
-            query,
-            ranked,
-            &lexical,
-            search_type,
-            now,
-        )?;
+            // Walk the ranking, keeping what the mode and the source filter select.
+            let hits = walk(
+                snapshot.as_ref(),
+                account,
+                query,
+                ranked,
+                &lexical,
+                search_type,
+                now,
+            )?;
+            if truncated && hits.len() < query.limit {
+                budget = None;
+                continue;
+            }
+            break hits;
+        };
         let result = SearchResult {
             hits,
             now: reference,
@@ -199,17 +221,60 @@ fn walk(
     Ok(hits)
 }
 
-/// Cosine similarity of `query` (unit length, space `tag`) to every row of `scope` that has
-/// a vector of the same space and dimension, best first (ties: newest first). The dot
-/// products are computed on the stored bytes in place.
+/// Candidates re-scored exactly for each hit asked for, and at least this many. On the
+/// clustered vectors of `benches/query_hybrid.rs` the index's recall@10 against the exact
+/// scan is 1.000 at 100k memories with these; 400 exact vectors cost ~1 ms.
+const RESCORE_PER_HIT: usize = 40;
+const RESCORE_MIN: usize = 400;
+
+/// Cosine similarity of `query` (unit length, space `tag`) to rows of `scope` that have a
+/// vector of the same space and dimension, best first (ties: newest first), and whether the
+/// ranking leaves rows out.
+///
+/// With a `budget` and a backend that keeps codes, rows are ranked by the Hamming distance of
+/// their code to the question's and only the `budget` nearest are scored exactly; otherwise
+/// every vector is. The dot products are computed on the stored bytes in place.
 fn rank_vectors(
     snapshot: &dyn Read,
     scope: &Scope<'_>,
     tag: u64,
     query: &[f32],
-) -> Result<Vec<(MemoryId, f64)>> {
-    let mut ranked = Vec::new();
+    budget: Option<usize>,
+) -> Result<(Vec<(MemoryId, f64)>, bool)> {
     let width = 4 * query.len();
+    if let Some(budget) = budget {
+        let wanted = crate::embed::code(query);
+        let mut candidates: Vec<(u32, u64, MemoryId)> = Vec::new();
+        let coded = snapshot.vector_codes(scope, tag, &mut |tree, dims, entries| {
+            if dims != query.len() {
+                return;
+            }
+            for entry in entries.chunks_exact(16 + wanted.len()) {
+                let id = u128::from_be_bytes(entry[..16].try_into().expect("16 bytes"));
+                let distance = crate::embed::hamming(&entry[16..], &wanted);
+                candidates.push((distance, tree, MemoryId::from_u128(id)));
+            }
+        })?;
+        if coded {
+            let truncated = candidates.len() > budget;
+            if truncated {
+                candidates.select_nth_unstable_by_key(budget, |c| (c.0, std::cmp::Reverse(c.2)));
+                candidates.truncate(budget);
+            }
+            // Key order: the exact vectors are read along the table.
+            let mut keys: Vec<(u64, MemoryId)> = candidates.iter().map(|c| (c.1, c.2)).collect();
+            keys.sort_unstable();
+            let mut ranked = Vec::with_capacity(keys.len());
+            snapshot.vectors_of(&keys, tag, &mut |id, components| {
+                if components.len() == width {
+                    ranked.push((id, dot_le(components, query)));
+                }
+            })?;
+            sort(&mut ranked);
+            return Ok((ranked, truncated));
+        }
+    }
+    let mut ranked = Vec::new();
     snapshot.vectors(scope, tag, &mut |id, components| {
         // Another dimension (the model's output size changed) is not comparable.
         if components.len() == width {
@@ -219,7 +284,7 @@ fn rank_vectors(
     })?;
     // (score, id) is a total order: an unstable sort is deterministic, and faster.
     sort(&mut ranked);
-    Ok(ranked)
+    Ok((ranked, false))
 }
 
 fn scaled(score: f64, scale: f64) -> f64 {

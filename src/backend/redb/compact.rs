@@ -36,6 +36,7 @@ pub(crate) fn compact(db: &mut Database) -> Result<bool> {
     changed |= repack(db, POSTING_BLOCKS)?;
     changed |= repack(db, LEXICAL_DELTA)?;
     changed |= repack(db, VECTORS)?;
+    changed |= repack(db, VECTOR_CODES)?;
     changed |= repack(db, INPUTS)?;
     // Each pass moves pages towards the start of the file; a few are enough.
     for _ in 0..8 {

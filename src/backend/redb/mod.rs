@@ -72,6 +72,7 @@ pub(crate) const KNOWN_FEATURES: &[&str] = &[
     SHARED_INPUTS,
     POSTING_BLOCKS_FEATURE,
     REQUESTED_VALID_TO_FEATURE,
+    vectors::VECTOR_CODES_FEATURE,
 ];
 
 /// The features a store requires (none when it records none).
@@ -108,6 +109,9 @@ pub(crate) struct Options<'a> {
     /// `Some`: the lexical index is kept (and rebuilt at open if it does not cover every
     /// row) with this analysis; `None`: writes skip it and it is marked incomplete.
     pub lexical: Option<&'a crate::text::Analyzer>,
+    /// Whether writes keep `vector_codes` (and an open codes every vector that has none);
+    /// `false` marks the codes incomplete.
+    pub vector_codes: bool,
     /// After a storage failure, the least time between two attempts to reopen the database.
     pub recovery_interval: Duration,
 }
@@ -158,6 +162,8 @@ pub(crate) struct RedbBackend {
     /// Bumped after every committed change to API keys or settings. redb lets one process
     /// open the file, so this handle sees every change.
     accounts_generation: AtomicU64,
+    /// Whether writes keep the vectors' binary codes (`StoreOptions::vector_index`).
+    vector_codes: bool,
 }
 
 impl RedbBackend {
@@ -272,6 +278,11 @@ impl RedbBackend {
             txn.open_table(LEXICAL_DELTA)?;
             txn.open_table(VECTORS)?;
         }
+        if options.vector_codes {
+            vectors::code_if_missing(&txn)?;
+        } else {
+            vectors::mark_stale(&txn)?;
+        }
         match options.lexical {
             Some(analyze) => lexical::build_if_missing(&txn, analyze)?,
             None => lexical::mark_stale(&txn)?,
@@ -288,6 +299,7 @@ impl RedbBackend {
             recovery_interval: options.recovery_interval,
             stamper: stamp::Stamper::new(options.clock.now().as_micros()),
             accounts_generation: AtomicU64::new(0),
+            vector_codes: options.vector_codes,
         })
     }
 
@@ -372,6 +384,7 @@ impl RedbBackend {
                     now: Timestamp::from_micros(stamp),
                     cache: RefCell::new(None),
                     accounts_changed: false,
+                    vector_codes: self.vector_codes,
                 };
                 body(&mut w)?;
                 w.accounts_changed
@@ -793,6 +806,41 @@ impl Read for RedbRead<'_> {
         vectors::visit(&self.txn.open_table(VECTORS)?, &scopes, tag, visit)
     }
 
+    fn vector_codes(
+        &self,
+        scope: &Scope<'_>,
+        tag: u64,
+        visit: &mut dyn FnMut(u64, usize, &[u8]),
+    ) -> Result<bool> {
+        let scopes = self.scopes(scope)?;
+        match self.txn.open_table(VECTOR_CODES) {
+            Ok(codes) => vectors::visit_codes(&codes, &scopes, tag, visit)?,
+            // No vector was ever coded in this file.
+            Err(::redb::TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(true)
+    }
+
+    fn vectors_of(
+        &self,
+        rows: &[(u64, MemoryId)],
+        tag: u64,
+        visit: &mut dyn FnMut(MemoryId, &[u8]),
+    ) -> Result<()> {
+        let table = self.txn.open_table(VECTORS)?;
+        for &(scope, id) in rows {
+            let Some(value) = table.get(encoding::scope_row_key(scope, id).as_slice())? else {
+                continue;
+            };
+            let (stored_tag, components) = encoding::vector_parts(value.value())?;
+            if stored_tag == tag {
+                visit(id, components);
+            }
+        }
+        Ok(())
+    }
+
     fn vector(&self, account: &str, id: MemoryId, tag: u64) -> Result<Option<Vec<f32>>> {
         let Owned::Mine(row) = rows::owned_row(self.rows()?, id, account)? else {
             return Ok(None);
@@ -812,6 +860,7 @@ struct RedbWrite<'t> {
     /// opens a table of its own (redb opens a table once at a time).
     cache: RefCell<Option<write::InsertTables<'t>>>,
     accounts_changed: bool,
+    vector_codes: bool,
 }
 
 impl<'t> RedbWrite<'t> {
@@ -819,7 +868,7 @@ impl<'t> RedbWrite<'t> {
     fn inserting<T>(&self, f: impl FnOnce(&mut write::InsertTables<'t>) -> Result<T>) -> Result<T> {
         let mut cache = self.cache.borrow_mut();
         if cache.is_none() {
-            *cache = Some(write::InsertTables::open(self.txn)?);
+            *cache = Some(write::InsertTables::open(self.txn, self.vector_codes)?);
         }
         f(cache.as_mut().expect("opened above"))
     }
@@ -922,7 +971,7 @@ impl Write for RedbWrite<'_> {
     }
 
     fn put_vector(&mut self, account: &str, id: MemoryId, tag: u64, unit: &[f32]) -> Result<bool> {
-        write::put_vector(self.txn(), account, id, tag, unit)
+        write::put_vector(self.txn(), account, id, tag, unit, self.vector_codes)
     }
 
     fn put_usage(&mut self, account: &str, usage: &Usage) -> Result<()> {

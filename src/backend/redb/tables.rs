@@ -57,6 +57,13 @@ pub(crate) const LEGACY_LEXICAL_STATS: TableDefinition<u64, &[u8]> =
 /// embedding of each row written while an embedder was configured.
 pub(crate) const VECTORS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("vectors");
 
+/// `scope tree id (8) ++ space tag (8) ++ block (u32) → dims u16 ++ entries`: the binary
+/// codes of the scope's vectors of one space (one bit a component: its sign), in blocks of
+/// up to `vectors::CODES_PER_BLOCK` entries of `row id (16) ++ code (dims / 8, rounded up)`,
+/// appended in the row's transaction. Search ranks a scope by these first and re-scores the
+/// best with the exact vectors. Created on first use.
+pub(crate) const VECTOR_CODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("vector_codes");
+
 /// `scope tree id (8) ++ SHA-256 (32) → version ++ UTF-8 text`: inputs shared by several rows
 /// of a scope (a conversation and the facts extracted from it), stored once. Created on first
 /// use; a store that has it requires the `shared-inputs` feature.
@@ -70,5 +77,8 @@ pub(crate) const META_NEXT_TREE: &str = "next_tree_id";
 /// Present once every row is in the lexical index (files from before it are indexed on open):
 /// `[2]` for the index in `posting_blocks`, `[1]` for the legacy `postings` table (rebuilt).
 pub(crate) const META_LEXICAL: &str = "lexical_index";
+/// Present once every vector has its code in `vector_codes` (files from before it are coded
+/// on open).
+pub(crate) const META_VECTOR_CODES: &str = "vector_codes";
 /// `usage:` ++ account id → `Usage`: the account's write requests in the current period.
 pub(crate) const META_USAGE_PREFIX: &str = "usage:";

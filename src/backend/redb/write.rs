@@ -15,7 +15,7 @@ use super::encoding::{
 use super::lexical::{IndexTables, each_pending, forget_pending, index_row};
 use super::rows::{latest_version, summary_at, summary_of};
 use super::tables::*;
-use super::vectors::store_vector;
+use super::vectors::{VECTOR_CODES_FEATURE, append_code, store_vector};
 use super::{read_u64, tree};
 use crate::backend::{Duplicate, NewRow, Version};
 use crate::error::{Error, Result};
@@ -33,6 +33,10 @@ pub(crate) struct InsertTables<'t> {
     versions: Table<'t, &'static [u8], &'static [u8]>,
     index: IndexTables<'t>,
     vectors: Table<'t, &'static [u8], &'static [u8]>,
+    /// Whether vectors get their codes (`StoreOptions::vector_index`).
+    coding: bool,
+    /// Opened when the transaction stores its first vector (created on first use).
+    codes: Option<Table<'t, &'static [u8], &'static [u8]>>,
     /// Opened when the transaction stores its first shared input (created on first use).
     inputs: Option<Table<'t, &'static [u8], &'static [u8]>>,
     /// The shared inputs this transaction has stored (or found stored).
@@ -46,7 +50,7 @@ pub(crate) struct InsertTables<'t> {
 }
 
 impl<'t> InsertTables<'t> {
-    pub(crate) fn open(txn: &'t WriteTransaction) -> Result<Self> {
+    pub(crate) fn open(txn: &'t WriteTransaction, coding: bool) -> Result<Self> {
         Ok(InsertTables {
             txn,
             meta: txn.open_table(META)?,
@@ -56,6 +60,8 @@ impl<'t> InsertTables<'t> {
             versions: txn.open_table(VERSIONS)?,
             index: IndexTables::open(txn)?,
             vectors: txn.open_table(VECTORS)?,
+            coding,
+            codes: None,
             inputs: None,
             shared: HashSet::new(),
             pending: HashMap::new(),
@@ -296,6 +302,16 @@ impl<'t> InsertTables<'t> {
         if let Some((space, vector)) = &r.vector {
             store_vector(&mut self.vectors, scope, r.id, *space, vector)?;
         }
+        if let Some((space, vector)) = r.vector.as_ref().filter(|_| self.coding) {
+            let codes = match &mut self.codes {
+                Some(codes) => codes,
+                None => {
+                    super::require_feature(&mut self.meta, VECTOR_CODES_FEATURE)?;
+                    self.codes.insert(self.txn.open_table(VECTOR_CODES)?)
+                }
+            };
+            append_code(codes, scope, r.id, *space, vector)?;
+        }
         Ok(())
     }
 
@@ -393,6 +409,7 @@ pub(crate) fn put_vector(
     id: MemoryId,
     tag: u64,
     unit: &[f32],
+    coding: bool,
 ) -> Result<bool> {
     let rows = txn.open_table(ROWS)?;
     let Some(row) = super::rows::load_row(&rows, id)? else {
@@ -407,5 +424,9 @@ pub(crate) fn put_vector(
         return Err(Error::Corrupted(format!("memory {id} has no scope tree")));
     };
     store_vector(&mut txn.open_table(VECTORS)?, scope, id, tag, unit)?;
+    if coding {
+        super::require_feature(&mut txn.open_table(META)?, VECTOR_CODES_FEATURE)?;
+        append_code(&mut txn.open_table(VECTOR_CODES)?, scope, id, tag, unit)?;
+    }
     Ok(true)
 }
