@@ -236,15 +236,9 @@ impl CustomOp1 for Attention {
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         use rayon::prelude::*;
-        let CpuStorage::F32(data) = storage else {
-            candle_core::bail!("bert-self-attention takes f32");
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("bert-self-attention takes a contiguous tensor");
-        };
+        let qkv = contiguous_f32(self.name(), storage, layout)?;
         let (seq, d) = (self.seq, self.head_size);
         let hidden = self.heads * d;
-        let qkv = &data[start..end];
         if qkv.len() != self.lengths.len() * seq * 3 * hidden {
             candle_core::bail!("bert-self-attention: shape does not match the batch");
         }
@@ -290,6 +284,21 @@ impl CustomOp1 for Attention {
     }
 }
 
+/// The elements of an f32 tensor laid out contiguously, as the custom ops here take them.
+fn contiguous_f32<'a>(
+    op: &str,
+    storage: &'a CpuStorage,
+    layout: &Layout,
+) -> candle_core::Result<&'a [f32]> {
+    let CpuStorage::F32(data) = storage else {
+        candle_core::bail!("{op} takes f32");
+    };
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        candle_core::bail!("{op} takes a contiguous tensor");
+    };
+    Ok(&data[start..end])
+}
+
 /// Dot product with eight independent sums (f32 additions are not reassociated otherwise,
 /// so the loop would not use vector instructions).
 #[inline]
@@ -325,13 +334,7 @@ impl CustomOp1 for GeluErf {
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         use rayon::prelude::*;
-        let CpuStorage::F32(data) = storage else {
-            candle_core::bail!("gelu-erf-rational takes f32");
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("gelu-erf-rational takes a contiguous tensor");
-        };
-        let input = &data[start..end];
+        let input = contiguous_f32(self.name(), storage, layout)?;
         let mut out = vec![0f32; input.len()];
         out.par_chunks_mut(8192)
             .zip(input.par_chunks(8192))

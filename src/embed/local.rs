@@ -218,11 +218,12 @@ impl LocalEmbedder {
         let mut mask = Vec::with_capacity(encodings.len() * width);
         let mut lengths = Vec::with_capacity(encodings.len());
         for e in encodings {
-            // Truncation keeps the attention mask all ones: the length is the text's tokens.
-            lengths.push(e.get_attention_mask().iter().filter(|m| **m == 1).count());
+            // The tokenizer pads nothing (padding is added here), so every token of an
+            // encoding counts: its mask is its length's ones, then the padding's zeros.
+            lengths.push(e.len());
             ids.extend(e.get_ids().iter().copied());
-            mask.extend(e.get_attention_mask().iter().map(|m| *m as f32));
             ids.extend(std::iter::repeat_n(0u32, width - e.len()));
+            mask.extend(std::iter::repeat_n(1f32, e.len()));
             mask.extend(std::iter::repeat_n(0f32, width - e.len()));
         }
         let shape = (encodings.len(), width);

@@ -32,6 +32,19 @@ fn codes_key(scope: u64, tag: u64, block: u32) -> [u8; 20] {
     k
 }
 
+/// The first and last `codes_key` of the blocks of `scope` and space `tag`.
+fn codes_range(scope: u64, tag: u64) -> ([u8; 20], [u8; 20]) {
+    (codes_key(scope, tag, 0), codes_key(scope, tag, u32::MAX))
+}
+
+/// Little-endian f32 components, decoded.
+fn decode_components(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
 /// Appends the code of `vector` (row `id` of `scope`, space `tag`) to the scope's last block
 /// of that space, or starts a new block when it is full or of other dimensions.
 pub(crate) fn append_code(
@@ -49,8 +62,7 @@ pub(crate) fn append_code(
     })?;
     let code = crate::embed::code(vector);
     let entry = 16 + code.len();
-    let lo = codes_key(scope, tag, 0);
-    let hi = codes_key(scope, tag, u32::MAX);
+    let (lo, hi) = codes_range(scope, tag);
     let last = match codes.range(lo.as_slice()..=hi.as_slice())?.next_back() {
         Some(found) => {
             let (key, value) = found?;
@@ -85,8 +97,7 @@ pub(crate) fn visit_codes(
     visit: &mut dyn FnMut(u64, usize, &[u8]),
 ) -> Result<()> {
     for &scope in scopes {
-        let lo = codes_key(scope, tag, 0);
-        let hi = codes_key(scope, tag, u32::MAX);
+        let (lo, hi) = codes_range(scope, tag);
         for entry in codes.range(lo.as_slice()..=hi.as_slice())? {
             let (_, value) = entry?;
             let value = value.value();
@@ -125,11 +136,7 @@ pub(crate) fn code_if_missing(txn: &WriteTransaction) -> Result<()> {
             let (key, value) = entry?;
             let (scope, id) = decode_scope_row_key(key.value())?;
             let (tag, components) = vector_parts(value.value())?;
-            let vector: Vec<f32> = components
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            append_code(&mut codes, scope, id, tag, &vector)?;
+            append_code(&mut codes, scope, id, tag, &decode_components(components))?;
             any = true;
         }
     }
@@ -201,12 +208,7 @@ pub(crate) fn load(
     if stored_tag != tag {
         return Ok(None);
     }
-    Ok(Some(
-        components
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
-    ))
+    Ok(Some(decode_components(components)))
 }
 
 /// Whether row `id` of `scope` has a vector of space `tag`.
