@@ -198,7 +198,8 @@ fn locomo_recall() {
         println!("(LoCoMo file {path} not found: recall comparison skipped)");
         return;
     };
-    let report = aurra::eval::run_locomo(&text, aurra::StoreOptions::new()).expect("aurra eval");
+    let run = aurra::eval::run_locomo(&text, aurra::StoreOptions::new(), &[]).expect("aurra eval");
+    let report = &run.reports[0];
     // FTS5 on the same turns (the same stored text), one conversation at a time; questions
     // become an OR of their words longer than two letters.
     let conversations = aurra::eval::parse_locomo(&text).expect("parse LoCoMo");

@@ -21,11 +21,10 @@
 //!
 //! Retrieval is lexical by default (no network needed); with an [`Embedder`] configured
 //! ([`StoreOptions::embedder`], e.g. [`OpenAiEmbedder`] for any OpenAI-compatible
-//! `/v1/embeddings` server) it is hybrid: BM25 and exact cosine similarity fused by
-//! reciprocal rank.
+//! `/v1/embeddings` server, or `LocalEmbedder` in-process with the `local-embed` feature) it
+//! is hybrid: BM25 and cosine similarity fused by score.
 //!
-//! What it is not (yet): an approximate-nearest-neighbour vector database (semantic search
-//! scans a scope's vectors exactly), or a distributed store.
+//! What it is not (yet): a distributed store.
 //!
 //! ```
 //! use aurra::{ListQuery, NewMemory, ReadMode, Store, Supersede};

@@ -488,6 +488,10 @@ pub struct SearchQuery {
     pub sources: Option<Vec<String>>,
     /// Maximum number of hits.
     pub limit: usize,
+    /// Retrieve with this method instead of the store's own (e.g. keyword-only on a store
+    /// with an embedder, to compare); it must be one the store can do. `None`: the store's
+    /// [`Store::search_type`](crate::Store::search_type).
+    pub method: Option<SearchType>,
 }
 
 impl SearchQuery {
@@ -500,6 +504,7 @@ impl SearchQuery {
             mode: ReadMode::Current,
             sources: None,
             limit: 30,
+            method: None,
         }
     }
 
@@ -530,6 +535,12 @@ impl SearchQuery {
     /// Sets the limit.
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = limit;
+        self
+    }
+
+    /// Retrieves with `method` instead of the store's own (see [`SearchQuery::method`]).
+    pub fn method(mut self, method: SearchType) -> Self {
+        self.method = Some(method);
         self
     }
 }
@@ -565,8 +576,8 @@ pub enum SearchType {
     Keyword,
     /// Embeddings only; `similarity` is the cosine similarity to the question, floored at 0.
     Semantic,
-    /// Both, fused by reciprocal rank; `similarity` is the fused score over the score of a
-    /// row ranked first by both.
+    /// Both, fused by score (weighted BM25 over the question's best plus rescaled cosine,
+    /// then session neighbours' share); `similarity` is the fused score capped at 1.
     Hybrid,
 }
 

@@ -141,6 +141,34 @@ on_every_backend! {
         Ok(())
     }
 
+    fn a_search_can_ask_for_any_method_the_store_can_do_and_no_other(backend: &TestBackend) -> TestResult {
+        let fake = FakeEmbeddings::start();
+        let store = store_with(backend, &fake)?;
+        store.write("acme", NewMemory::new("Alice bought a new automobile"))?;
+        let question = "what car does she drive";
+        let calls = fake.seen().len();
+        let keyword = store.search("acme", &SearchQuery::new(question).method(SearchType::Keyword))?;
+        assert_eq!(keyword.search_type, SearchType::Keyword);
+        assert!(keyword.hits.is_empty(), "no word in common");
+        assert_eq!(fake.seen().len(), calls, "keyword search embeds nothing");
+        let semantic = store.search("acme", &SearchQuery::new(question).method(SearchType::Semantic))?;
+        assert_eq!(semantic.search_type, SearchType::Semantic);
+        assert_eq!(decisions(&semantic), ["Alice bought a new automobile"]);
+        let hybrid = store.search("acme", &SearchQuery::new(question).method(SearchType::Hybrid))?;
+        assert_eq!(hybrid.search_type, SearchType::Hybrid);
+
+        let plain = Store::in_memory()?;
+        for method in [SearchType::Semantic, SearchType::Hybrid] {
+            match plain.search("acme", &SearchQuery::new(question).method(method)) {
+                Err(Error::InvalidArgument(message)) => {
+                    assert!(message.contains(method.as_str()), "{message}")
+                }
+                other => panic!("{method:?}: {other:?}"),
+            }
+        }
+        Ok(())
+    }
+
     fn semantic_only_search_reports_semantic_and_cosine_similarity(backend: &TestBackend) -> TestResult {
         let fake = FakeEmbeddings::start();
         let store = backend.try_open(

@@ -230,3 +230,25 @@ fn a_store_with_the_local_embedder_finds_a_paraphrase_no_keyword_shares() -> Tes
     );
     Ok(())
 }
+
+/// Level 2 end to end on the labelled pairs (each pair's tenant holds every old fact of the
+/// set): semantic candidates find old facts that share no word but "User" with the update
+/// ("User lives in Berlin" / "User moved to Lisbon"), which keyword candidates miss, and
+/// precision stays where the classifier keeps it.
+#[test]
+fn level2_finds_more_of_the_labelled_old_facts_with_semantic_candidates() -> TestResult {
+    let json = include_str!("fixtures/classification/labelled-pairs.json");
+    let keyword = aurra::eval::run_candidates(json, StoreOptions::new())?;
+    let hybrid = aurra::eval::run_candidates(
+        json,
+        StoreOptions::new().embedder(LocalEmbedder::open(model_dir())?),
+    )?;
+    println!("{keyword}\n{hybrid}");
+    assert_eq!(keyword.search_type, SearchType::Keyword);
+    assert_eq!(hybrid.search_type, SearchType::Hybrid);
+    assert!(hybrid.found > keyword.found, "{keyword}\n{hybrid}");
+    assert_eq!(hybrid.found, hybrid.labelled_supersedes, "{hybrid}");
+    assert!(hybrid.recall() > keyword.recall(), "{keyword}\n{hybrid}");
+    assert!(hybrid.precision() >= 0.95, "{hybrid}");
+    Ok(())
+}

@@ -104,14 +104,23 @@ enum EvalCommand {
     Locomo {
         /// The LoCoMo JSON file (e.g. ../shared/data/locomo/locomo-dev.json).
         file: PathBuf,
+        /// Conversations (`sample_id`s, comma-separated) reported apart from the rest, as
+        /// data not tuned on (e.g. conv-42,conv-43).
+        #[arg(long, value_delimiter = ',', value_name = "IDS")]
+        held_out: Vec<String>,
         #[command(flatten)]
         embed: EmbedArgs,
     },
     /// Precision and recall of the offline Level 2 classifier (builtin-rules-v1) on labelled
     /// pairs (e.g. tests/fixtures/classification/labelled-pairs.json).
+    ///
+    /// Then Level 2 end to end on the same pairs, each in a tenant holding every old fact of
+    /// the set: with keyword candidates, and with hybrid candidates when an embedder is given.
     Classification {
         /// The labelled JSON file.
         file: PathBuf,
+        #[command(flatten)]
+        embed: EmbedArgs,
     },
     /// Precision and recall of messages-mode extraction on a labelled set (e.g.
     /// tests/fixtures/extraction/labelled.json): the offline rules, or the --llm-* model.
@@ -541,21 +550,31 @@ fn database(_: DatabaseCommand) -> Result<()> {
 fn eval(command: EvalCommand) -> Result<()> {
     let file = match &command {
         EvalCommand::Locomo { file, .. }
-        | EvalCommand::Classification { file }
+        | EvalCommand::Classification { file, .. }
         | EvalCommand::Extraction { file, .. } => file.clone(),
     };
     let text = std::fs::read_to_string(&file)
         .with_context(|| format!("cannot read {}", file.display()))?;
     let report = match command {
-        EvalCommand::Locomo { embed, .. } => {
-            aurra::eval::run_locomo(&text, embed.store_options()?).map(|r| format!("{r}\n"))
+        EvalCommand::Locomo {
+            embed, held_out, ..
+        } => {
+            aurra::eval::run_locomo(&text, embed.store_options()?, &held_out).map(|r| r.to_string())
         }
-        EvalCommand::Classification { .. } => {
+        EvalCommand::Classification { embed, .. } => {
             let classifier = RulesClassifier::default();
-            aurra::eval::run_classification(&text, aurra::MIN_CONFIDENCE_FLOOR, |old, new| {
-                Ok(classifier.judge(old, new))
-            })
-            .map(|r| r.to_string())
+            let mut out =
+                aurra::eval::run_classification(&text, aurra::MIN_CONFIDENCE_FLOOR, |old, new| {
+                    Ok(classifier.judge(old, new))
+                })?
+                .to_string();
+            let keyword = aurra::eval::run_candidates(&text, StoreOptions::new())?;
+            out.push_str(&format!("{keyword}\n"));
+            if embed.configured() {
+                let hybrid = aurra::eval::run_candidates(&text, embed.store_options()?)?;
+                out.push_str(&format!("{hybrid}\n"));
+            }
+            Ok(out)
         }
         EvalCommand::Extraction { llm, .. } => match llm.default_llm()? {
             Some(config) => {

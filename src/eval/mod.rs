@@ -10,7 +10,9 @@
 
 mod classification;
 mod extraction;
-pub use classification::{ClassificationReport, run_classification};
+pub use classification::{
+    CandidateReport, ClassificationReport, run_candidates, run_classification,
+};
 pub use extraction::{ExtractionReport, run_extraction};
 
 use std::collections::BTreeMap;
@@ -31,12 +33,33 @@ pub const RECALL_AT: [usize; 3] = [5, 10, 20];
 
 const ACCOUNT: &str = "locomo";
 
-/// Recall and latency of one evaluation run.
+/// Which questions a report covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// Every conversation of the file.
+    All,
+    /// The conversations not held out: the ones tuning may look at.
+    Tuning,
+    /// The conversations named held out: never tuned on.
+    HeldOut,
+}
+
+impl Split {
+    fn as_str(self) -> &'static str {
+        match self {
+            Split::All => "all conversations",
+            Split::Tuning => "tuning conversations",
+            Split::HeldOut => "held-out conversations",
+        }
+    }
+}
+
+/// Recall and latency of one retrieval method on one split.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LocomoReport {
-    /// Conversations loaded.
+    /// Conversations in the split.
     pub conversations: usize,
-    /// Memories stored (one per turn).
+    /// Memories of those conversations (one per turn).
     pub memories: usize,
     /// Questions asked (categories 1–4 with evidence).
     pub questions: usize,
@@ -48,17 +71,20 @@ pub struct LocomoReport {
     pub latency_micros: (u64, u64),
     /// How candidates were retrieved.
     pub search_type: SearchType,
+    /// Which conversations.
+    pub split: Split,
 }
 
 impl std::fmt::Display for LocomoReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "{} conversations, {} memories, {} questions (categories 1-4), {} search",
+            "{} search, {}: {} conversations, {} memories, {} questions (categories 1-4)",
+            self.search_type.as_str(),
+            self.split.as_str(),
             self.conversations,
             self.memories,
             self.questions,
-            self.search_type.as_str()
         )?;
         writeln!(
             f,
@@ -86,6 +112,47 @@ impl std::fmt::Display for LocomoReport {
             "query latency: p50 {} µs, p95 {} µs",
             self.latency_micros.0, self.latency_micros.1
         )
+    }
+}
+
+/// Every report of one `run_locomo`: each retrieval method the store can do (keyword,
+/// semantic, hybrid) on each split, measured on the same stored turns in the same run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LocomoRun {
+    /// By method, then split.
+    pub reports: Vec<LocomoReport>,
+}
+
+impl LocomoRun {
+    /// The report of `method` on `split`.
+    pub fn report(&self, method: SearchType, split: Split) -> Option<&LocomoReport> {
+        self.reports
+            .iter()
+            .find(|r| r.search_type == method && r.split == split)
+    }
+}
+
+impl std::fmt::Display for LocomoRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for report in &self.reports {
+            writeln!(f, "{report}\n")?;
+        }
+        for split in [Split::All, Split::Tuning, Split::HeldOut] {
+            if let (Some(keyword), Some(hybrid)) = (
+                self.report(SearchType::Keyword, split),
+                self.report(SearchType::Hybrid, split),
+            ) {
+                writeln!(
+                    f,
+                    "{}: hybrid recall@10 {:.3} against keyword {:.3} ({:+.3})",
+                    split.as_str(),
+                    hybrid.recall[1],
+                    keyword.recall[1],
+                    hybrid.recall[1] - keyword.recall[1]
+                )?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -222,12 +289,20 @@ pub fn parse_locomo(json: &str) -> Result<Vec<Conversation>> {
 }
 
 /// Loads the conversations of `json` into a fresh in-memory store opened with `options`
-/// (e.g. with an embedder, to measure hybrid search), asks every question of categories 1–4,
-/// and reports recall@5/10/20 and query latency.
-pub fn run_locomo(json: &str, options: StoreOptions) -> Result<LocomoReport> {
+/// (e.g. with an embedder, to measure hybrid search), asks every question of categories 1–4
+/// with each retrieval method the store can do, and reports recall@5/10/20 and query latency
+/// per method: on every conversation when `held_out` is empty, else separately on the
+/// conversations named there (by `sample_id`) and on the rest.
+pub fn run_locomo(json: &str, options: StoreOptions, held_out: &[String]) -> Result<LocomoRun> {
     let conversations = parse_locomo(json)?;
+    for name in held_out {
+        if !conversations.iter().any(|c| &c.id == name) {
+            return Err(Error::InvalidArgument(format!(
+                "held-out conversation {name:?} is not in the file"
+            )));
+        }
+    }
     let store = Store::in_memory_with(options.durable(false))?;
-    let mut memories = 0;
     for conversation in &conversations {
         let batch: Vec<NewMemory> = conversation
             .turns
@@ -244,21 +319,51 @@ pub fn run_locomo(json: &str, options: StoreOptions) -> Result<LocomoReport> {
                 memory
             })
             .collect();
-        memories += batch.len();
         store.write_batch(ACCOUNT, batch)?;
     }
+    let own = store
+        .search_type()
+        .ok_or_else(|| Error::InvalidArgument("the store options allow no search".into()))?;
+    let methods: &[SearchType] = match own {
+        SearchType::Hybrid => &[
+            SearchType::Keyword,
+            SearchType::Semantic,
+            SearchType::Hybrid,
+        ],
+        SearchType::Keyword => &[SearchType::Keyword],
+        SearchType::Semantic => &[SearchType::Semantic],
+    };
+    let splits: Vec<(Split, Vec<&Conversation>)> = if held_out.is_empty() {
+        vec![(Split::All, conversations.iter().collect())]
+    } else {
+        let (held, tuning): (Vec<&Conversation>, Vec<&Conversation>) =
+            conversations.iter().partition(|c| held_out.contains(&c.id));
+        vec![(Split::Tuning, tuning), (Split::HeldOut, held)]
+    };
+    let mut reports = Vec::new();
+    for &method in methods {
+        for (split, members) in &splits {
+            reports.push(measure(&store, method, *split, members)?);
+        }
+    }
+    Ok(LocomoRun { reports })
+}
+
+/// Asks the questions of `conversations` with `method` and scores them.
+fn measure(
+    store: &Store,
+    method: SearchType,
+    split: Split,
+    conversations: &[&Conversation],
+) -> Result<LocomoReport> {
     let questions: Vec<(&str, &Question)> = conversations
         .iter()
         .flat_map(|c| c.questions.iter().map(move |q| (c.id.as_str(), q)))
         .collect();
-
     let deepest = RECALL_AT[RECALL_AT.len() - 1];
     let mut totals = [0.0; 3];
     let mut per_category: BTreeMap<u64, (usize, [f64; 3])> = BTreeMap::new();
     let mut latencies = Vec::with_capacity(questions.len());
-    let search_type = store
-        .search_type()
-        .ok_or_else(|| Error::InvalidArgument("the store options allow no search".into()))?;
     for (tenant, question) in &questions {
         let Question {
             text,
@@ -268,7 +373,8 @@ pub fn run_locomo(json: &str, options: StoreOptions) -> Result<LocomoReport> {
         let request = QueryRequest {
             search: SearchQuery::new(text.clone())
                 .tenant(*tenant)
-                .limit(deepest),
+                .limit(deepest)
+                .method(method),
             reference_date: None,
             include_proof_tree: false,
         };
@@ -308,12 +414,13 @@ pub fn run_locomo(json: &str, options: StoreOptions) -> Result<LocomoReport> {
     };
     Ok(LocomoReport {
         conversations: conversations.len(),
-        memories,
+        memories: conversations.iter().map(|c| c.turns.len()).sum(),
         questions: questions.len(),
         recall: totals.map(|t| t / count),
         per_category,
         latency_micros: (pick(0.50), pick(0.95)),
-        search_type,
+        search_type: method,
+        split,
     })
 }
 
@@ -355,7 +462,9 @@ mod tests {
                 {"question": "Zebra unicorns?", "answer": "none", "evidence": ["D1:9"], "category": 1}
             ]
         }]);
-        let report = run_locomo(&file.to_string(), StoreOptions::new()).unwrap();
+        let run = run_locomo(&file.to_string(), StoreOptions::new(), &[]).unwrap();
+        assert_eq!(run.reports.len(), 1);
+        let report = run.report(SearchType::Keyword, Split::All).unwrap();
         assert_eq!(
             (report.conversations, report.memories, report.questions),
             (1, 3, 4)
@@ -368,9 +477,50 @@ mod tests {
     }
 
     #[test]
+    fn held_out_conversations_are_reported_apart_and_must_exist() {
+        let conversation = |id: &str, text: &str, question: &str| {
+            serde_json::json!({
+                "sample_id": id,
+                "conversation": {
+                    "session_1_date_time": "1:56 pm on 8 May, 2023",
+                    "session_1": [
+                        {"speaker": "Ann", "dia_id": "D1:1", "text": text},
+                        {"speaker": "Bo", "dia_id": "D1:2", "text": "Nice."}
+                    ]
+                },
+                "qa": [{"question": question, "answer": "x", "evidence": ["D1:1"], "category": 4}]
+            })
+        };
+        let file = serde_json::json!([
+            conversation("a", "I adopted a greyhound.", "What dog did Ann adopt?"),
+            conversation("b", "I sold my bicycle.", "Which planet is largest?"),
+        ])
+        .to_string();
+        let run = run_locomo(&file, StoreOptions::new(), &["b".to_owned()]).unwrap();
+        let tuning = run.report(SearchType::Keyword, Split::Tuning).unwrap();
+        let held = run.report(SearchType::Keyword, Split::HeldOut).unwrap();
+        assert_eq!(
+            (tuning.conversations, tuning.memories, tuning.questions),
+            (1, 2, 1)
+        );
+        assert_eq!(
+            (held.conversations, held.memories, held.questions),
+            (1, 2, 1)
+        );
+        assert_eq!(tuning.recall, [1.0; 3]);
+        assert_eq!(held.recall, [0.0; 3]);
+        assert!(run.report(SearchType::Keyword, Split::All).is_none());
+        assert!(run.to_string().contains("held-out conversations"));
+        match run_locomo(&file, StoreOptions::new(), &["c".to_owned()]) {
+            Err(Error::InvalidArgument(msg)) => assert!(msg.contains("\"c\""), "{msg}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn a_file_that_is_not_locomo_is_refused_with_a_reason() {
         for bad in ["{", "{}", "[{\"sample_id\": \"x\"}]"] {
-            match run_locomo(bad, StoreOptions::new()) {
+            match run_locomo(bad, StoreOptions::new(), &[]) {
                 Err(Error::InvalidArgument(msg)) => assert!(msg.contains("LoCoMo"), "{msg}"),
                 other => panic!("{bad}: {other:?}"),
             }

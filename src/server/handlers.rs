@@ -728,6 +728,7 @@ pub(crate) async fn query(ctx: &Ctx, bytes: &[u8]) -> Result<Response<Body>, Api
             mode: ReadMode::from_params(as_of, transaction_as_of, false),
             sources: sources.clone(),
             limit: limit as usize,
+            method: None,
         },
         reference_date,
         include_proof_tree,

@@ -16,7 +16,7 @@ const K1: f64 = 1.2;
 const B: f64 = 0.75;
 /// Share of a turn's score lent to its neighbours in the same session: `NEIGHBOUR_WEIGHT / d`
 /// to the turns `d` positions away, up to [`NEIGHBOUR_WINDOW`].
-const NEIGHBOUR_WEIGHT: f64 = 0.5;
+pub(crate) const NEIGHBOUR_WEIGHT: f64 = 0.5;
 /// How far (in turns of the same session) a turn lends score.
 const NEIGHBOUR_WINDOW: u64 = 2;
 /// How many of the best-scoring rows lend score to their neighbours (30 and 100 give the same
@@ -26,8 +26,8 @@ const NEIGHBOUR_POOL: usize = 30;
 /// Distinct terms of a question that are searched.
 const MAX_QUERY_TERMS: usize = 64;
 
-/// What the lexical side of a search found: each matching row's score (BM25, plus what its
-/// session neighbours lent it), and the scale of those scores.
+/// What the lexical side of a search found: each matching row's BM25 score (plus, after
+/// [`lend`], what its session neighbours lent it), and the scale of those scores.
 #[derive(Default)]
 pub(crate) struct LexicalScores {
     pub scored: HashMap<MemoryId, f64>,
@@ -77,22 +77,32 @@ pub(crate) fn score(
         }
         best_possible = best_possible.max(bound);
     }
-    // Conversation context: a turn near a strongly matching turn of the same session (the
-    // answer to a question, the question of an answer) gains a share of its score.
+    Ok(LexicalScores {
+        scored,
+        best_possible,
+    })
+}
+
+/// Conversation context: a turn near a strongly matching turn of the same session (the answer
+/// to a question, the question of an answer) gains a share of its score. The best
+/// [`NEIGHBOUR_POOL`] rows of `scored` lend `weight / d` of their score to the turns `d`
+/// positions away, up to [`NEIGHBOUR_WINDOW`].
+pub(crate) fn lend(
+    snapshot: &dyn Read,
+    account: &str,
+    scored: &mut HashMap<MemoryId, f64>,
+    weight: f64,
+) -> Result<()> {
     let mut pool: Vec<(MemoryId, f64)> = scored.iter().map(|(id, s)| (*id, *s)).collect();
     pool.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
     pool.truncate(NEIGHBOUR_POOL);
     let lender: HashMap<MemoryId, f64> = pool.iter().copied().collect();
     let ids: Vec<MemoryId> = pool.iter().map(|(id, _)| *id).collect();
-    for n in snapshot.session_neighbours(scope.account, &ids, NEIGHBOUR_WINDOW)? {
+    for n in snapshot.session_neighbours(account, &ids, NEIGHBOUR_WINDOW)? {
         let Some(lent) = lender.get(&n.of) else {
             continue;
         };
-        let w = NEIGHBOUR_WEIGHT / n.distance as f64;
-        *scored.entry(n.id).or_default() += w * lent;
+        *scored.entry(n.id).or_default() += weight / n.distance as f64 * lent;
     }
-    Ok(LexicalScores {
-        scored,
-        best_possible,
-    })
+    Ok(())
 }
