@@ -94,8 +94,12 @@ pub(crate) fn lend(
     weight: f64,
 ) -> Result<()> {
     let mut pool: Vec<(MemoryId, f64)> = scored.iter().map(|(id, s)| (*id, *s)).collect();
-    pool.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
-    pool.truncate(NEIGHBOUR_POOL);
+    // The best NEIGHBOUR_POOL without sorting the rest: a question can match most rows.
+    let order = |a: &(MemoryId, f64), b: &(MemoryId, f64)| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0));
+    if pool.len() > NEIGHBOUR_POOL {
+        pool.select_nth_unstable_by(NEIGHBOUR_POOL, order);
+        pool.truncate(NEIGHBOUR_POOL);
+    }
     let lender: HashMap<MemoryId, f64> = pool.iter().copied().collect();
     let ids: Vec<MemoryId> = pool.iter().map(|(id, _)| *id).collect();
     for n in snapshot.session_neighbours(account, &ids, NEIGHBOUR_WINDOW)? {

@@ -150,7 +150,7 @@ impl Store {
             None
         };
         let hits = loop {
-            let (semantic, mut truncated) = match &question_vector {
+            let (semantic, truncated) = match &question_vector {
                 Some(v) => rank_vectors(
                     snapshot.as_ref(),
                     &scope,
@@ -178,35 +178,7 @@ impl Store {
                     .into_iter()
                     .map(|(id, cosine)| (id, cosine.clamp(0.0, 1.0)))
                     .collect(),
-                SearchType::Hybrid => {
-                    let fused = fuse(snapshot.as_ref(), account, &lexical, &semantic)?;
-                    // Pseudo-relevance feedback: the question moved towards the best fused
-                    // rows, and the semantic ranking taken again from there.
-                    match &question_vector {
-                        Some(question) => {
-                            let rows: Vec<MemoryId> = fused
-                                .iter()
-                                .take(FEEDBACK_ROWS)
-                                .map(|(id, _)| *id)
-                                .collect();
-                            match self.expanded(snapshot.as_ref(), account, question, &rows)? {
-                                Some(expanded) => {
-                                    let (again, more) = rank_vectors(
-                                        snapshot.as_ref(),
-                                        &scope,
-                                        self.inner.embedder_tag,
-                                        &expanded,
-                                        budget,
-                                    )?;
-                                    truncated |= more;
-                                    fuse(snapshot.as_ref(), account, &lexical, &again)?
-                                }
-                                None => fused,
-                            }
-                        }
-                        None => fused,
-                    }
-                }
+                SearchType::Hybrid => fuse(snapshot.as_ref(), account, &lexical, &semantic)?,
             };
 
             // Walk the ranking, keeping what the mode and the source filter select.
@@ -375,45 +347,6 @@ const TAIL: f64 = 1e-6;
 /// Share of a fused score lent to session neighbours (`weight / d`, see [`lexical::lend`]).
 /// Lending after fusion, not before, is what lifts hybrid above keyword search.
 const FUSED_NEIGHBOUR_WEIGHT: f64 = 0.3;
-/// Pseudo-relevance feedback (Rocchio in vector space): the question's vector plus
-/// `FEEDBACK_WEIGHT` times the mean vector of the best `FEEDBACK_ROWS` fused rows.
-const FEEDBACK_ROWS: usize = 5;
-const FEEDBACK_WEIGHT: f32 = 0.3;
-
-impl Store {
-    /// The question's unit vector moved towards the vectors of `rows` (see
-    /// [`FEEDBACK_WEIGHT`]), or `None` when none of them has a vector of this space.
-    fn expanded(
-        &self,
-        snapshot: &dyn Read,
-        account: &str,
-        question: &[f32],
-        rows: &[MemoryId],
-    ) -> Result<Option<Vec<f32>>> {
-        let mut expanded = question.to_vec();
-        let mut used = 0;
-        for id in rows {
-            if let Some(vector) = snapshot.vector(account, *id, self.inner.embedder_tag)?
-                && vector.len() == question.len()
-            {
-                let share = FEEDBACK_WEIGHT / rows.len() as f32;
-                for (e, x) in expanded.iter_mut().zip(&vector) {
-                    *e += share * x;
-                }
-                used += 1;
-            }
-        }
-        let norm = expanded.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if used == 0 || norm == 0.0 {
-            return Ok(None);
-        }
-        for e in &mut expanded {
-            *e /= norm;
-        }
-        Ok(Some(expanded))
-    }
-}
-
 /// Score-based fusion of the lexical scores (BM25, nothing lent yet) and the semantic ranking
 /// (best first): `LEXICAL_WEIGHT · bm25 / best bm25 + (1 − LEXICAL_WEIGHT) · rescaled
 /// cosine`, then session neighbours borrow from the best fused rows. Best first (ties newest
