@@ -29,7 +29,7 @@ const BASELINE: &[(&str, u64, f64)] = &[
     ("list_as_of", 20, 249_125.0),
     ("list_tx_as_of", 20, 228_523.0),
     ("list_bitemporal", 20, 268_760.0),
-    ("search", 20, 2_665_227.0),
+    ("search", 20, 2_216_585.0),
     ("timeline", 20, 163_138.0),
 ];
 
