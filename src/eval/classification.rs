@@ -10,6 +10,8 @@ use crate::error::{Error, Result};
 use crate::model::{EventKind, NewMemory, SearchType, WriteOutcome};
 use crate::store::{Store, StoreOptions};
 
+use super::{searching, share_or_one};
+
 /// Precision and recall of `supersedes` on a labelled set.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClassificationReport {
@@ -30,20 +32,12 @@ pub struct ClassificationReport {
 impl ClassificationReport {
     /// Correct over predicted `supersedes` (1 when none predicted).
     pub fn precision(&self) -> f64 {
-        if self.predicted_supersedes == 0 {
-            1.0
-        } else {
-            self.correct_supersedes as f64 / self.predicted_supersedes as f64
-        }
+        share_or_one(self.correct_supersedes, self.predicted_supersedes)
     }
 
     /// Correct over labelled `supersedes` (1 when none labelled).
     pub fn recall(&self) -> f64 {
-        if self.labelled_supersedes == 0 {
-            1.0
-        } else {
-            self.correct_supersedes as f64 / self.labelled_supersedes as f64
-        }
+        share_or_one(self.correct_supersedes, self.labelled_supersedes)
     }
 }
 
@@ -78,6 +72,13 @@ struct LabelledPairs {
     pairs: Vec<LabelledPair>,
 }
 
+impl LabelledPairs {
+    fn parse(json: &str) -> Result<LabelledPairs> {
+        serde_json::from_str(json)
+            .map_err(|e| Error::InvalidArgument(format!("not a labelled pair set: {e}")))
+    }
+}
+
 #[derive(Deserialize)]
 struct LabelledPair {
     old: String,
@@ -93,8 +94,7 @@ pub fn run_classification(
     min_confidence: f64,
     judge: impl Fn(&str, &str) -> Result<Verdict>,
 ) -> Result<ClassificationReport> {
-    let set: LabelledPairs = serde_json::from_str(json)
-        .map_err(|e| Error::InvalidArgument(format!("not a labelled pair set: {e}")))?;
+    let set = LabelledPairs::parse(json)?;
     let mut report = ClassificationReport {
         pairs: set.pairs.len(),
         labelled_supersedes: 0,
@@ -147,20 +147,12 @@ impl CandidateReport {
     /// Right supersessions over all supersessions applied (1 when none was).
     pub fn precision(&self) -> f64 {
         let applied = self.correct_supersedes + self.false_supersedes + self.other_superseded;
-        if applied == 0 {
-            1.0
-        } else {
-            self.correct_supersedes as f64 / applied as f64
-        }
+        share_or_one(self.correct_supersedes, applied)
     }
 
     /// Right supersessions over pairs labelled `supersedes` (1 when none is).
     pub fn recall(&self) -> f64 {
-        if self.labelled_supersedes == 0 {
-            1.0
-        } else {
-            self.correct_supersedes as f64 / self.labelled_supersedes as f64
-        }
+        share_or_one(self.correct_supersedes, self.labelled_supersedes)
     }
 }
 
@@ -190,12 +182,9 @@ impl std::fmt::Display for CandidateReport {
 /// of the set, then the new fact is written and Level 2 searches its candidates as it does
 /// on a server (keyword search, or hybrid when `options` has an embedder).
 pub fn run_candidates(json: &str, options: StoreOptions) -> Result<CandidateReport> {
-    let set: LabelledPairs = serde_json::from_str(json)
-        .map_err(|e| Error::InvalidArgument(format!("not a labelled pair set: {e}")))?;
+    let set = LabelledPairs::parse(json)?;
     let store = Store::in_memory_with(options.durable(false))?;
-    let search_type = store
-        .search_type()
-        .ok_or_else(|| Error::InvalidArgument("the store options allow no search".into()))?;
+    let search_type = searching(&store)?;
     let mut olds: Vec<&str> = set.pairs.iter().map(|p| p.old.as_str()).collect();
     olds.sort_unstable();
     olds.dedup();

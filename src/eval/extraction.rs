@@ -33,20 +33,12 @@ pub struct ExtractionReport {
 impl ExtractionReport {
     /// Matched over extracted (1 when nothing was extracted).
     pub fn precision(&self) -> f64 {
-        if self.extracted == 0 {
-            1.0
-        } else {
-            self.matched as f64 / self.extracted as f64
-        }
+        super::share_or_one(self.matched, self.extracted)
     }
 
     /// Matched over labelled (1 when nothing is labelled).
     pub fn recall(&self) -> f64 {
-        if self.labelled == 0 {
-            1.0
-        } else {
-            self.matched as f64 / self.labelled as f64
-        }
+        super::share_or_one(self.matched, self.labelled)
     }
 }
 

@@ -166,6 +166,22 @@ fn category_name(category: u64) -> String {
     }
 }
 
+/// `part / whole`, or 1 when `whole` is 0 (nothing to get wrong, nothing to miss).
+fn share_or_one(part: usize, whole: usize) -> f64 {
+    if whole == 0 {
+        1.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// How `store` searches; an error when its options allow no search.
+fn searching(store: &Store) -> Result<SearchType> {
+    store
+        .search_type()
+        .ok_or_else(|| Error::InvalidArgument("the store options allow no search".into()))
+}
+
 fn bad(what: impl Into<String>) -> Error {
     Error::InvalidArgument(format!("not a LoCoMo file: {}", what.into()))
 }
@@ -321,9 +337,7 @@ pub fn run_locomo(json: &str, options: StoreOptions, held_out: &[String]) -> Res
             .collect();
         store.write_batch(ACCOUNT, batch)?;
     }
-    let own = store
-        .search_type()
-        .ok_or_else(|| Error::InvalidArgument("the store options allow no search".into()))?;
+    let own = searching(&store)?;
     let methods: &[SearchType] = match own {
         SearchType::Hybrid => &[
             SearchType::Keyword,

@@ -95,9 +95,8 @@ pub(crate) fn lend(
 ) -> Result<()> {
     let mut pool: Vec<(MemoryId, f64)> = scored.iter().map(|(id, s)| (*id, *s)).collect();
     // The best NEIGHBOUR_POOL without sorting the rest: a question can match most rows.
-    let order = |a: &(MemoryId, f64), b: &(MemoryId, f64)| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0));
     if pool.len() > NEIGHBOUR_POOL {
-        pool.select_nth_unstable_by(NEIGHBOUR_POOL, order);
+        pool.select_nth_unstable_by(NEIGHBOUR_POOL, super::search::best_first);
         pool.truncate(NEIGHBOUR_POOL);
     }
     let lender: HashMap<MemoryId, f64> = pool.iter().copied().collect();

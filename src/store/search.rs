@@ -329,7 +329,12 @@ fn scaled(score: f64, scale: f64) -> f64 {
 
 /// Best first, ties newest first: a total order, so the unstable sort is deterministic.
 fn sort(ranked: &mut [(MemoryId, f64)]) {
-    ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
+    ranked.sort_unstable_by(best_first);
+}
+
+/// The order of [`sort`]: higher score first, then the newer id.
+pub(super) fn best_first(a: &(MemoryId, f64), b: &(MemoryId, f64)) -> std::cmp::Ordering {
+    b.1.total_cmp(&a.1).then(b.0.cmp(&a.0))
 }
 
 /// Weight of the lexical side in the fused score (the semantic side has the rest). Both sides
@@ -338,7 +343,7 @@ fn sort(ranked: &mut [(MemoryId, f64)]) {
 /// 0.01 of each other in recall@10; 0.3 loses 0.09.
 const LEXICAL_WEIGHT: f64 = 0.6;
 /// Cosine is rescaled between the best row (1) and the `SEMANTIC_SPAN`-th (0); rows below
-/// contribute nothing. Raw cosine instead loses 0.02–0.03 of recall@10: MiniLM's cosines
+/// add only [`TAIL`]. Raw cosine instead loses 0.02–0.03 of recall@10: MiniLM's cosines
 /// crowd into a narrow band, so the lexical side would decide alone.
 const SEMANTIC_SPAN: usize = 50;
 /// What cosine adds beyond the span (times 1 + cosine): enough to order those rows, too
@@ -378,22 +383,24 @@ fn combine(
         .iter()
         .map(|(id, score)| (*id, LEXICAL_WEIGHT * scaled(*score, best_lexical)))
         .collect();
-    if let (Some(first), Some(last)) = (
+    // Between the best cosine and the SEMANTIC_SPAN-th; a flat ranking rescales to 0.
+    let (hi, lo) = match (
         semantic.first(),
         semantic.get(semantic.len().min(SEMANTIC_SPAN).saturating_sub(1)),
-    ) && first.1 > last.1
-    {
-        let (hi, lo) = (first.1, last.1);
-        for (id, cosine) in semantic {
-            // Rows past the span still enter, ordered by cosine among themselves (a search
-            // with a high limit returns every row of the scope, as a list does).
-            let share = ((cosine - lo) / (hi - lo)).clamp(0.0, 1.0) + TAIL * (1.0 + cosine);
-            *fused.entry(*id).or_default() += (1.0 - LEXICAL_WEIGHT) * share;
-        }
-    } else {
-        for (id, cosine) in semantic {
-            *fused.entry(*id).or_default() += (1.0 - LEXICAL_WEIGHT) * TAIL * (1.0 + cosine);
-        }
+    ) {
+        (Some(first), Some(last)) => (first.1, last.1),
+        _ => (0.0, 0.0),
+    };
+    for (id, cosine) in semantic {
+        let rescaled = if hi > lo {
+            ((cosine - lo) / (hi - lo)).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        // Rows past the span still enter, ordered by cosine among themselves (a search with
+        // a high limit returns every row of the scope, as a list does).
+        let share = rescaled + TAIL * (1.0 + cosine);
+        *fused.entry(*id).or_default() += (1.0 - LEXICAL_WEIGHT) * share;
     }
     fused
 }
