@@ -4,7 +4,7 @@
 //! at load, and GELU is one parallel pass with a rational `erf` instead of a scalar libm
 //! call per element (with candle-transformers' BERT, `erf` alone took a fifth of the time).
 
-use candle_core::{CpuStorage, CustomOp1, Layout, Module, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, InplaceOp1, Layout, Module, Shape, Tensor};
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder};
 use serde::Deserialize;
 
@@ -96,7 +96,6 @@ pub(crate) struct Encoder {
     layers: Vec<Layer>,
     heads: usize,
     head_size: usize,
-    hidden: usize,
     activation: Activation,
 }
 
@@ -165,31 +164,27 @@ impl Encoder {
             layers,
             heads: config.num_attention_heads,
             head_size: h / config.num_attention_heads,
-            hidden: h,
             activation: activation(&config.hidden_act).unwrap_or(Activation::Gelu),
         })
     }
 
-    /// The last hidden states, `[batch, sequence, hidden]`, of token ids `ids`
-    /// (`[batch, sequence]`, u32) whose sequence `i` has `lengths[i]` tokens followed by
-    /// padding.
-    pub(crate) fn forward(&self, ids: &Tensor, lengths: &[usize]) -> candle_core::Result<Tensor> {
-        let (batch, seq) = ids.dims2()?;
-        let tokens = batch * seq;
-        let flat = ids.flatten_all()?;
-        let positions: Vec<u32> = (0..seq as u32).collect();
-        let positions = Tensor::new(positions.as_slice(), ids.device())?;
-        let x = self
-            .words
-            .forward(&flat)?
-            .reshape((batch, seq, self.hidden))?;
-        let x = x.broadcast_add(&self.positions.forward(&positions)?)?;
+    /// The last hidden states, `[tokens, hidden]`, of the token ids `ids` of a batch of
+    /// sequences laid end to end, sequence `i` being the next `lengths[i]` ids. Packed, not
+    /// padded: every projection is one product over the real tokens only (padding a batch
+    /// to its longest sequence cost a third more rows on LoCoMo's turns).
+    pub(crate) fn forward(&self, ids: &[u32], lengths: &[usize]) -> candle_core::Result<Tensor> {
+        if lengths.iter().sum::<usize>() != ids.len() || lengths.contains(&0) {
+            candle_core::bail!("bert: every sequence needs a token, and the lengths the ids");
+        }
+        let device = &candle_core::Device::Cpu;
+        let positions: Vec<u32> = lengths.iter().flat_map(|&n| 0..n as u32).collect();
+        let positions = Tensor::new(positions.as_slice(), device)?;
+        let x = self.words.forward(&Tensor::new(ids, device)?)?;
+        let x = (x + self.positions.forward(&positions)?)?;
         // Every token has type 0: one row of the type table.
         let type0 = self.types.embeddings().narrow(0, 0, 1)?;
-        let x = x.broadcast_add(&type0)?.reshape((tokens, self.hidden))?;
-        let mut x = self.norm.forward(&x)?;
+        let mut x = self.norm.forward(&x.broadcast_add(&type0)?)?;
         let attention = Attention {
-            seq,
             heads: self.heads,
             head_size: self.head_size,
             lengths: lengths.to_vec(),
@@ -201,25 +196,28 @@ impl Encoder {
             let attended = layer.attention_norm.forward(&attended)?;
             let inner = layer.intermediate.forward(&attended)?;
             let inner = match self.activation {
-                Activation::Gelu => inner.apply_op1_no_bwd(&GeluErf)?,
+                Activation::Gelu => {
+                    // The product's own fresh tensor: nothing else holds it.
+                    inner.inplace_op1(&GeluErf)?;
+                    inner
+                }
                 Activation::GeluTanh => inner.gelu()?,
                 Activation::Relu => inner.relu()?,
             };
             let out = (layer.output.forward(&inner)? + attended)?;
             x = layer.output_norm.forward(&out)?;
         }
-        x.reshape((batch, seq, self.hidden))
+        Ok(x)
     }
 }
 
-/// Scaled dot-product self-attention of every head over one batch, from the joined query,
-/// key and value projections (`[batch · seq, 3 · hidden]`, each token's row holding its
-/// queries, then keys, then values, head by head) to the context (`[batch · seq, hidden]`).
-/// A sequence attends only to its own tokens, not its padding. One pass per sequence, the
-/// sequences in parallel: as matrix products, the heads are hundreds of tiny products per
-/// layer, each dispatched to the thread pool on its own.
+/// Scaled dot-product self-attention of every head over one packed batch, from the joined
+/// query, key and value projections (`[tokens, 3 · hidden]`, each token's row holding its
+/// queries, then keys, then values, head by head) to the context (`[tokens, hidden]`). A
+/// sequence attends only to its own tokens. One pass per sequence, the sequences in
+/// parallel: as matrix products, the heads are hundreds of tiny products per layer, each
+/// dispatched to the thread pool on its own.
 struct Attention {
-    seq: usize,
     heads: usize,
     head_size: usize,
     lengths: Vec<usize>,
@@ -237,50 +235,104 @@ impl CustomOp1 for Attention {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         use rayon::prelude::*;
         let qkv = contiguous_f32(self.name(), storage, layout)?;
-        let (seq, d) = (self.seq, self.head_size);
+        let d = self.head_size;
         let hidden = self.heads * d;
-        if qkv.len() != self.lengths.len() * seq * 3 * hidden {
+        let tokens: usize = self.lengths.iter().sum();
+        if qkv.len() != tokens * 3 * hidden {
             candle_core::bail!("bert-self-attention: shape does not match the batch");
         }
-        let scale = 1.0 / (d as f32).sqrt();
-        let mut out = vec![0f32; self.lengths.len() * seq * hidden];
-        out.par_chunks_mut(seq * hidden)
-            .zip(qkv.par_chunks(seq * 3 * hidden))
-            .zip(self.lengths.par_iter())
-            .for_each(|((out, qkv), &len)| {
-                let len = len.clamp(1, seq);
-                let mut scores = vec![0f32; len];
-                for head in 0..self.heads {
-                    let q_at = head * d;
-                    let k_at = hidden + head * d;
-                    let v_at = 2 * hidden + head * d;
-                    for i in 0..seq {
-                        let row = &qkv[i * 3 * hidden..(i + 1) * 3 * hidden];
-                        let q = &row[q_at..q_at + d];
-                        let mut best = f32::NEG_INFINITY;
-                        for (j, score) in scores.iter_mut().enumerate() {
-                            let k = &qkv[j * 3 * hidden + k_at..j * 3 * hidden + k_at + d];
-                            *score = dot(q, k) * scale;
-                            best = best.max(*score);
-                        }
-                        let mut total = 0f32;
-                        for score in scores.iter_mut() {
-                            *score = (*score - best).exp();
-                            total += *score;
-                        }
-                        let context = &mut out[i * hidden + head * d..i * hidden + (head + 1) * d];
-                        for (j, score) in scores.iter().enumerate() {
-                            let weight = score / total;
-                            let v = &qkv[j * 3 * hidden + v_at..j * 3 * hidden + v_at + d];
-                            for (c, v) in context.iter_mut().zip(v) {
-                                *c += weight * v;
-                            }
-                        }
-                    }
-                }
+        let mut out = vec![0f32; tokens * hidden];
+        // Each sequence's rows of input and of output.
+        let mut parts = Vec::with_capacity(self.lengths.len());
+        let (mut rest_out, mut rest_qkv) = (out.as_mut_slice(), qkv);
+        for &len in &self.lengths {
+            let (o, after_out) = rest_out.split_at_mut(len * hidden);
+            let (q, after_qkv) = rest_qkv.split_at(len * 3 * hidden);
+            parts.push((o, q, len));
+            (rest_out, rest_qkv) = (after_out, after_qkv);
+        }
+        // The loops compiled for the widest vectors this CPU has (the crate is built for
+        // baseline x86-64, four lanes).
+        let arch = pulp::Arch::new();
+        parts.into_par_iter().for_each(|(out, qkv, len)| {
+            arch.dispatch(Attend {
+                out,
+                qkv,
+                len,
+                heads: self.heads,
+                d,
             });
-        let shape = Shape::from((self.lengths.len() * seq, hidden));
+        });
+        let shape = Shape::from((tokens, hidden));
         Ok((CpuStorage::F32(out), shape))
+    }
+}
+
+/// One sequence's [`attend`], as `pulp` dispatches it: `with_simd` is inlined into a
+/// function compiled for the instruction set found, and `attend` into it. (A closure would
+/// stay a function of its own, compiled for the baseline.)
+struct Attend<'a> {
+    out: &'a mut [f32],
+    qkv: &'a [f32],
+    len: usize,
+    heads: usize,
+    d: usize,
+}
+
+impl pulp::WithSimd for Attend<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        attend(self.out, self.qkv, self.len, self.heads, self.d)
+    }
+}
+
+/// The context of one sequence's `len` tokens (`qkv`: its rows of joined projections; `out`:
+/// its rows of context, zero on entry), every head.
+#[inline(always)]
+fn attend(out: &mut [f32], qkv: &[f32], len: usize, heads: usize, d: usize) {
+    let hidden = heads * d;
+    let scale = 1.0 / (d as f32).sqrt();
+    // One head's keys transposed, component by component: a query's scores are then sums
+    // of rows, vectorised across the keys, with no horizontal sums.
+    let mut scores = vec![0f32; len];
+    let mut keys = vec![0f32; d * len];
+    for head in 0..heads {
+        let q_at = head * d;
+        let k_at = hidden + head * d;
+        let v_at = 2 * hidden + head * d;
+        for j in 0..len {
+            let k = &qkv[j * 3 * hidden + k_at..j * 3 * hidden + k_at + d];
+            for (c, &x) in k.iter().enumerate() {
+                keys[c * len + j] = x;
+            }
+        }
+        for i in 0..len {
+            let row = &qkv[i * 3 * hidden..(i + 1) * 3 * hidden];
+            let q = &row[q_at..q_at + d];
+            scores.fill(0.0);
+            for (c, &x) in q.iter().enumerate() {
+                let x = x * scale;
+                for (score, &k) in scores.iter_mut().zip(&keys[c * len..(c + 1) * len]) {
+                    *score += x * k;
+                }
+            }
+            let best = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut total = 0f32;
+            for score in scores.iter_mut() {
+                *score = (*score - best).exp();
+                total += *score;
+            }
+            let context = &mut out[i * hidden + head * d..i * hidden + (head + 1) * d];
+            for (j, score) in scores.iter().enumerate() {
+                let weight = score / total;
+                let v = &qkv[j * 3 * hidden + v_at..j * 3 * hidden + v_at + d];
+                for (c, v) in context.iter_mut().zip(v) {
+                    *c += weight * v;
+                }
+            }
+        }
     }
 }
 
@@ -299,58 +351,58 @@ fn contiguous_f32<'a>(
     Ok(&data[start..end])
 }
 
-/// Dot product with eight independent sums (f32 additions are not reassociated otherwise,
-/// so the loop would not use vector instructions).
-#[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    const LANES: usize = 8;
-    let mut acc = [0f32; LANES];
-    let (a_blocks, b_blocks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let rest: f32 = a_blocks
-        .remainder()
-        .iter()
-        .zip(b_blocks.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in a_blocks.zip(b_blocks) {
-        for i in 0..LANES {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    acc.iter().sum::<f32>() + rest
-}
-
-/// GELU with `erf`, `x · (1 + erf(x / √2)) / 2`, over a contiguous f32 tensor, in parallel.
+/// GELU with `erf`, `x · (1 + erf(x / √2)) / 2`, over a contiguous f32 tensor, in place
+/// (the intermediate activations are the largest tensor of a layer: a new one would be
+/// allocated, faulted in and zeroed each time), in parallel.
 struct GeluErf;
 
-impl CustomOp1 for GeluErf {
+impl InplaceOp1 for GeluErf {
     fn name(&self) -> &'static str {
         "gelu-erf-rational"
     }
 
-    fn cpu_fwd(
-        &self,
-        storage: &CpuStorage,
-        layout: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
         use rayon::prelude::*;
-        let input = contiguous_f32(self.name(), storage, layout)?;
-        let mut out = vec![0f32; input.len()];
-        out.par_chunks_mut(8192)
-            .zip(input.par_chunks(8192))
-            .for_each(|(out, input)| {
-                for (o, &x) in out.iter_mut().zip(input) {
-                    *o = 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
-                }
-            });
-        Ok((CpuStorage::F32(out), layout.shape().clone()))
+        let CpuStorage::F32(data) = storage else {
+            candle_core::bail!("{} takes f32", self.name());
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("{} takes a contiguous tensor", self.name());
+        };
+        let arch = pulp::Arch::new();
+        data[start..end]
+            .par_chunks_mut(8192)
+            .for_each(|values| arch.dispatch(Gelu { values }));
+        Ok(())
+    }
+}
+
+/// [`gelu`] over one chunk, dispatched as [`Attend`] is.
+struct Gelu<'a> {
+    values: &'a mut [f32],
+}
+
+impl pulp::WithSimd for Gelu<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        gelu(self.values)
+    }
+}
+
+/// GELU of each value, in place.
+#[inline(always)]
+fn gelu(values: &mut [f32]) {
+    for x in values {
+        *x = 0.5 * *x * (1.0 + erf(*x * std::f32::consts::FRAC_1_SQRT_2));
     }
 }
 
 /// `erf` as a rational function of `x` on [-4, 4] (Eigen's `generic_fast_erf_float`; outside
 /// that range erf is ±1 in f32). Absolute error under 1e-7; mul, add and one division, which
 /// the compiler vectorises.
-#[inline]
+#[inline(always)]
 pub(crate) fn erf(x: f32) -> f32 {
     const ALPHA: [f32; 7] = [
         -2.726_142_3e-10,

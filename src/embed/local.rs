@@ -5,7 +5,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
 use serde::Deserialize;
 use tokenizers::Tokenizer;
@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 
 /// Texts per forward pass. Texts are sorted by length before batching, so a batch pads to
 /// the longest of similar lengths; past 32 the matrix products gain little on a CPU.
-const BATCH: usize = 32;
+const BATCH: usize = 64;
 
 /// How token vectors become one sentence vector (the model folder's `1_Pooling/config.json`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,42 +213,64 @@ impl LocalEmbedder {
 
     /// One forward pass over `texts` (token ids already computed), pooled.
     fn forward(&self, encodings: &[&tokenizers::Encoding]) -> candle_core::Result<Vec<Vec<f32>>> {
-        let width = encodings.iter().map(|e| e.len()).max().unwrap_or(0).max(1);
-        let mut ids = Vec::with_capacity(encodings.len() * width);
-        let mut mask = Vec::with_capacity(encodings.len() * width);
-        let mut lengths = Vec::with_capacity(encodings.len());
-        for e in encodings {
-            // The tokenizer pads nothing (padding is added here), so every token of an
-            // encoding counts: its mask is its length's ones, then the padding's zeros.
-            lengths.push(e.len());
-            ids.extend(e.get_ids().iter().copied());
-            ids.extend(std::iter::repeat_n(0u32, width - e.len()));
-            mask.extend(std::iter::repeat_n(1f32, e.len()));
-            mask.extend(std::iter::repeat_n(0f32, width - e.len()));
-        }
-        let shape = (encodings.len(), width);
-        let ids = Tensor::from_vec(ids, shape, &Device::Cpu)?;
-        let mask = Tensor::from_vec(mask, shape, &Device::Cpu)?;
-        let hidden = self.model.forward(&ids, &lengths)?;
-        let mask = mask.unsqueeze(2)?;
-        let pooled = match self.pooling {
-            Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1)?,
-            Pooling::Mean | Pooling::MeanSqrtLen => {
-                let sum = hidden.broadcast_mul(&mask)?.sum(1)?;
-                let count = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
-                let count = match self.pooling {
-                    Pooling::Mean => count,
-                    _ => count.sqrt()?,
-                };
-                sum.broadcast_div(&count)?
-            }
-            Pooling::Max => {
-                // Padding gets a very low value so that it never wins the maximum.
-                let low = ((mask.ones_like()? - &mask)? * -1e9)?;
-                hidden.broadcast_add(&low)?.max(1)?
-            }
+        // The tokenizer pads nothing: every token of an encoding counts. An empty encoding
+        // (a tokenizer with no special tokens, an empty text) is pooled as zeros.
+        let lengths: Vec<usize> = encodings.iter().map(|e| e.len()).collect();
+        let ids: Vec<u32> = encodings
+            .iter()
+            .flat_map(|e| e.get_ids().iter().copied())
+            .collect();
+        let present: Vec<usize> = lengths.iter().copied().filter(|&n| n > 0).collect();
+        let hidden = if ids.is_empty() {
+            Vec::new()
+        } else {
+            self.model
+                .forward(&ids, &present)?
+                .flatten_all()?
+                .to_vec1::<f32>()?
         };
-        pooled.to_vec2::<f32>()
+        let dims = self.dims;
+        let mut rows = hidden.chunks_exact(dims);
+        let mut pooled = Vec::with_capacity(encodings.len());
+        for &len in &lengths {
+            let tokens: Vec<&[f32]> = rows.by_ref().take(len).collect();
+            pooled.push(pool(self.pooling, &tokens, dims));
+        }
+        Ok(pooled)
+    }
+}
+
+/// One sentence vector from its token vectors.
+fn pool(pooling: Pooling, tokens: &[&[f32]], dims: usize) -> Vec<f32> {
+    let Some(first) = tokens.first() else {
+        return vec![0.0; dims];
+    };
+    match pooling {
+        Pooling::Cls => first.to_vec(),
+        Pooling::Max => {
+            let mut out = first.to_vec();
+            for token in &tokens[1..] {
+                for (o, &x) in out.iter_mut().zip(*token) {
+                    *o = o.max(x);
+                }
+            }
+            out
+        }
+        Pooling::Mean | Pooling::MeanSqrtLen => {
+            let mut out = vec![0f32; dims];
+            for token in tokens {
+                for (o, &x) in out.iter_mut().zip(*token) {
+                    *o += x;
+                }
+            }
+            let count = tokens.len() as f32;
+            let divisor = match pooling {
+                Pooling::Mean => count,
+                _ => count.sqrt(),
+            };
+            out.iter_mut().for_each(|o| *o /= divisor);
+            out
+        }
     }
 }
 
