@@ -17,9 +17,11 @@ use std::time::{Duration, Instant};
 
 use aurra::{MemoryId, NewMemory, SearchQuery, SearchType, Store, StoreOptions};
 
+mod recall;
 mod sizes;
 mod vectors;
 
+use recall::recall;
 use vectors::{TopicEmbedder, text};
 
 const ACCOUNT: &str = "acme";
@@ -119,17 +121,4 @@ fn main() {
             recall(&exact, &indexed),
         );
     }
-}
-
-/// Mean over questions of the fraction of the exact top 10 that the index's top 10 holds.
-fn recall(exact: &[Vec<MemoryId>], indexed: &[Vec<MemoryId>]) -> f64 {
-    let total: f64 = exact
-        .iter()
-        .zip(indexed)
-        .map(|(e, i)| {
-            let found = e.iter().filter(|id| i.contains(id)).count();
-            found as f64 / e.len().max(1) as f64
-        })
-        .sum();
-    total / exact.len().max(1) as f64
 }
