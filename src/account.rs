@@ -46,6 +46,18 @@ pub struct ApiKey {
     pub revoked_at: Option<Timestamp>,
 }
 
+/// The prefix of the operator credential: the token of the admin API and of the dashboard's
+/// admin view. Distinct from API keys, which it never works as.
+pub const OPERATOR_TOKEN_PREFIX: &str = "aurra_operator_";
+
+/// The store's one operator credential, as stored: the SHA-256 of its secret, never the
+/// secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct OperatorCredential {
+    pub hash: [u8; 32],
+    pub created_at: Timestamp,
+}
+
 /// Per-key settings (spec §8). Defaults are the hosted service's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Settings {

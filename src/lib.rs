@@ -70,8 +70,8 @@ mod text;
 mod time;
 
 pub use account::{
-    API_KEY_PREFIX, Account, ApiKey, HALF_LIFE_RANGE_DAYS, MIN_CONFIDENCE_FLOOR, Settings,
-    SettingsPatch, Usage, month_start,
+    API_KEY_PREFIX, Account, ApiKey, HALF_LIFE_RANGE_DAYS, MIN_CONFIDENCE_FLOOR,
+    OPERATOR_TOKEN_PREFIX, Settings, SettingsPatch, Usage, month_start,
 };
 pub use answer::{
     ANSWER_PROMPT_VERSION, AnswerRequest, Answerer, Candidate, ExtractiveAnswerer, LlmAnswerer,
@@ -98,8 +98,8 @@ pub use query::{
     answer_hash,
 };
 pub use store::{
-    CLASSIFIER_ACTOR, Commit, CommitOutcome, DEFAULT_RECOVERY_INTERVAL, Degraded, MAX_CHAIN_HOPS,
-    StorageBackend, Store, StoreOptions,
+    CLASSIFIER_ACTOR, Commit, CommitOutcome, DEFAULT_RECOVERY_INTERVAL, Degraded, FIRST_ACCOUNT,
+    MAX_CHAIN_HOPS, StorageBackend, Store, StoreOptions,
 };
 pub use temporal::TemporalFlags;
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};

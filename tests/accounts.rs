@@ -4,8 +4,8 @@
 mod backends;
 
 use aurra::{
-    API_KEY_PREFIX, Error, ManualClock, NewMemory, Result, Settings, SettingsPatch, StoreOptions,
-    Timestamp,
+    API_KEY_PREFIX, Error, ManualClock, NewMemory, OPERATOR_TOKEN_PREFIX, Result, Settings,
+    SettingsPatch, StoreOptions, Timestamp,
 };
 
 on_every_backend! {
@@ -36,6 +36,41 @@ on_every_backend! {
         assert_eq!(store.authenticate(&secret)?, None);
         assert!(store.authenticate(&other)?.is_some());
         assert_eq!(store.api_keys()?.len(), 2);
+        Ok(())
+    }
+
+    fn the_operator_credential_is_issued_once_and_replaced_on_reset(backend: &TestBackend) -> Result<()> {
+        let store = backend.try_open(StoreOptions::new())?;
+        assert!(!store.authenticate_operator("aurra_operator_00")?);
+        assert_eq!(store.operator_issued_at()?, None);
+        let token = store.ensure_operator_token()?.expect("issued on the first call");
+        assert!(token.starts_with(OPERATOR_TOKEN_PREFIX));
+        assert_eq!(token.len(), OPERATOR_TOKEN_PREFIX.len() + 48);
+        assert!(store.authenticate_operator(&token)?);
+        assert!(store.operator_issued_at()?.is_some());
+        assert_eq!(store.ensure_operator_token()?, None, "issued once");
+        // Neither credential works as the other.
+        let (_, key) = store.create_api_key("acme", "")?;
+        assert!(!store.authenticate_operator(&key)?);
+        assert_eq!(store.authenticate(&token)?, None);
+        // A near miss (last digit changed) is refused.
+        let mut near = token.clone();
+        let last = near.pop().unwrap();
+        near.push(if last == '0' { '1' } else { '0' });
+        assert!(!store.authenticate_operator(&near)?);
+        assert!(store.api_keys()?.iter().all(|k| k.account == "acme"));
+
+        // It survives a reopen; a reset replaces it.
+        drop(store);
+        let store = backend.try_open(StoreOptions::new())?;
+        assert!(store.authenticate_operator(&token)?);
+        assert_eq!(store.ensure_operator_token()?, None);
+        let generation = store.accounts_generation();
+        let fresh = store.reset_operator_token()?;
+        assert_ne!(store.accounts_generation(), generation);
+        assert_ne!(fresh, token);
+        assert!(!store.authenticate_operator(&token)?);
+        assert!(store.authenticate_operator(&fresh)?);
         Ok(())
     }
 

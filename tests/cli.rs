@@ -100,11 +100,24 @@ fn the_first_start_writes_one_key_to_an_owner_only_file_and_later_starts_none() 
         assert_eq!(mode(dir.parent().unwrap()), 0o700);
     }
 
+    // The operator credential likewise, in a file of its own.
+    let token_file = dir.join("operator-token");
+    let token = std::fs::read_to_string(&token_file).expect("operator-token");
+    assert!(token.trim().starts_with("aurra_operator_"), "{token}");
+    assert!(text.contains(&token_file.display().to_string()), "{text}");
+    #[cfg(unix)]
+    assert_eq!(mode(&token_file), 0o600);
+
     std::fs::remove_file(&file).expect("remove the key file");
+    std::fs::remove_file(&token_file).expect("remove the token file");
     let (child, second) = serve(&dir);
     stop(child);
     assert!(!second.join("\n").contains("aurra_"), "{second:?}");
     assert!(!file.exists(), "a later start writes no key");
+    assert!(
+        !token_file.exists(),
+        "a later start writes no operator credential"
+    );
 
     let list = aurra()
         .args(["keys", "list", "--data-dir"])
@@ -172,8 +185,18 @@ fn on_a_terminal_the_first_start_shows_the_key_and_writes_no_file() {
         .map(|l| l.trim())
         .filter(|l| l.starts_with("aurra_"))
         .collect();
-    assert_eq!(shown.len(), 1, "{text}");
+    // The first key and the operator credential, once each.
+    assert_eq!(shown.len(), 2, "{text}");
+    assert_eq!(
+        shown
+            .iter()
+            .filter(|l| l.starts_with("aurra_operator_"))
+            .count(),
+        1,
+        "{text}"
+    );
     assert!(!dir.path().join("first-api-key").exists());
+    assert!(!dir.path().join("operator-token").exists());
 }
 
 #[test]
@@ -234,6 +257,105 @@ fn keys_are_created_listed_and_revoked() {
         .expect("keys revoke");
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no API key"));
+}
+
+/// `aurra keys … --server URL` manages keys while the server holds the file, through its
+/// admin API with the operator credential from the environment; `aurra operator reset`
+/// (server stopped) replaces a lost credential.
+#[test]
+fn keys_are_managed_through_a_running_server_with_the_operator_credential() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (child, lines) = serve(dir.path());
+    let url = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("aurra listening on "))
+        .expect("the listening line")
+        .to_owned();
+    let token = std::fs::read_to_string(dir.path().join("operator-token")).expect("token");
+    let token = token.trim();
+    let keys = |args: &[&str], token: Option<&str>| {
+        let mut cmd = aurra();
+        cmd.arg("keys").args(args).args(["--server", &url]);
+        match token {
+            Some(t) => cmd.env("AURRA_OPERATOR_TOKEN", t),
+            None => cmd.env_remove("AURRA_OPERATOR_TOKEN"),
+        };
+        cmd.output().expect("aurra keys")
+    };
+    let created = keys(
+        &["create", "--account", "acme", "--label", "live"],
+        Some(token),
+    );
+    assert!(created.status.success(), "{created:?}");
+    let secret = String::from_utf8(created.stdout).expect("utf-8");
+    let secret = secret.lines().next().expect("the secret").to_owned();
+    assert!(secret.starts_with("aurra_"), "{secret}");
+    // Usable at once, on the server that issued it.
+    let write = post_json(
+        &format!("{url}/agent/memories"),
+        &secret,
+        r#"{"content": "issued while serving"}"#,
+    );
+    assert_eq!(write.status(), 200);
+
+    let listed = keys(&["list"], Some(token));
+    let text = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(listed.status.success(), "{listed:?}");
+    assert!(
+        text.contains("live") && text.contains(&secret[..14]),
+        "{text}"
+    );
+    assert!(!text.contains(&secret), "{text}");
+    let id = text
+        .lines()
+        .find(|l| l.contains("live"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the key's row")
+        .to_owned();
+    let revoked = keys(&["revoke", &id], Some(token));
+    assert!(revoked.status.success(), "{revoked:?}");
+    let refused = post_json(
+        &format!("{url}/agent/memories"),
+        &secret,
+        r#"{"content": "after revocation"}"#,
+    );
+    assert_eq!(refused.status(), 401);
+
+    // Without the credential, or with a wrong one: a clear error, nothing done.
+    let missing = keys(&["list"], None);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("AURRA_OPERATOR_TOKEN"));
+    let wrong = keys(&["list"], Some("aurra_operator_0000"));
+    assert!(!wrong.status.success());
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        err.contains("401") && err.contains("Invalid operator credential"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("aurra_operator_0000"),
+        "the token is never echoed: {err}"
+    );
+    stop(child);
+
+    // A lost credential: reset with the server stopped; the old one no longer works.
+    let reset = aurra()
+        .args(["operator", "reset", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("operator reset");
+    assert!(reset.status.success(), "{reset:?}");
+    let fresh = String::from_utf8(reset.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+    assert!(
+        fresh.starts_with("aurra_operator_") && fresh != token,
+        "{fresh}"
+    );
+    let store = aurra::Store::open(dir.path().join("aurra.redb")).expect("open");
+    assert!(store.authenticate_operator(&fresh).expect("check"));
+    assert!(!store.authenticate_operator(token).expect("check"));
 }
 
 #[test]

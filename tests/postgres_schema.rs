@@ -40,14 +40,14 @@ fn a_newer_schema_or_an_unknown_feature_is_refused() {
             supported,
             unknown_features,
         }) => {
-            assert_eq!(supported, 1);
+            assert_eq!(supported, 2);
             assert!(unknown_features.is_empty());
         }
         other => panic!("a newer schema opened: {other:?}"),
     }
     execute(
         &backend,
-        "UPDATE format SET version = 1, features = '{from-the-future}'",
+        "UPDATE format SET version = 2, features = '{from-the-future}'",
     );
     match open(&backend) {
         Err(Error::IncompatibleFormat {
@@ -71,7 +71,31 @@ fn servers_starting_together_migrate_once() {
         }
     });
     let version = execute(&backend, "SELECT version FROM format");
-    assert_eq!(version[0].get::<_, i32>(0), 1);
+    assert_eq!(version[0].get::<_, i32>(0), 2);
+}
+
+/// A schema of version 1 (before the operator credential) is brought to version 2 when a
+/// newer build opens it: the table is added, nothing else changes.
+#[test]
+fn a_version_1_schema_gains_the_operator_credential() {
+    let backend = TestBackend::new(Kind::Postgres);
+    let store = open(&backend).expect("open");
+    let (_, key) = store.create_api_key("acme", "").expect("key");
+    drop(store);
+    execute(&backend, "DROP TABLE operator_credential");
+    execute(&backend, "UPDATE format SET version = 1");
+    let store = open(&backend).expect("open");
+    let version = execute(&backend, "SELECT version FROM format");
+    assert_eq!(version[0].get::<_, i32>(0), 2);
+    assert!(store.authenticate(&key).expect("authenticate").is_some());
+    let token = store
+        .ensure_operator_token()
+        .expect("issue")
+        .expect("none before");
+    assert!(store.authenticate_operator(&token).expect("check"));
+    let stored = execute(&backend, "SELECT hash FROM operator_credential");
+    let hash: Vec<u8> = stored[0].get(0);
+    assert_eq!(hash.len(), 32, "only the hash is stored");
 }
 
 #[test]
@@ -156,6 +180,7 @@ fn the_citus_statements_distribute_every_table() {
         "accounts",
         "api_keys",
         "key_settings",
+        "operator_credential",
     ] {
         assert!(
             statements

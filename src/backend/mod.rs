@@ -33,7 +33,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::account::{Account, ApiKey, Settings, Usage};
+use crate::account::{Account, ApiKey, OperatorCredential, Settings, Usage};
 use crate::error::Result;
 use crate::model::{AuditEvent, Extraction, Memory, MemoryId, ReadMode, WriteShape};
 use crate::time::Timestamp;
@@ -181,6 +181,9 @@ pub(crate) trait Lookup {
 
     /// The stored settings of key `key` (`None`: it never stored any).
     fn settings(&self, key: Uuid) -> Result<Option<Settings>>;
+
+    /// The operator credential, once one was issued.
+    fn operator(&self) -> Result<Option<OperatorCredential>>;
 }
 
 /// Scans and index reads, in one snapshot.
@@ -328,6 +331,9 @@ pub(crate) trait Write: Lookup {
 
     /// Stores the settings of key `key`.
     fn put_settings(&mut self, key: Uuid, settings: &Settings) -> Result<()>;
+
+    /// Stores the operator credential, replacing any earlier one.
+    fn put_operator(&mut self, credential: &OperatorCredential) -> Result<()>;
 
     /// Notes that this transaction changes keys or settings: once it commits,
     /// [`Backend::accounts_generation`] changes.

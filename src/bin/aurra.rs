@@ -31,11 +31,18 @@ enum Command {
     /// (or --database) as --account, or as a client of a running server (--server, the key
     /// from AURRA_API_KEY), which works while that server holds the file.
     Mcp(Box<McpArgs>),
-    /// Manage API keys (on a data dir, stop the server first: it holds the file open; on a
-    /// database, while servers run: they see changes within a second).
+    /// Manage API keys: through a running server's admin API (--server URL, the operator
+    /// credential in AURRA_OPERATOR_TOKEN), or on the store itself (on a data dir, stop the
+    /// server first: it holds the file open; on a database, while servers run: they see
+    /// changes within a second).
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// The operator credential (the admin API's token), issued on the server's first start.
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
     },
     /// Embed the memories that have no vector of the configured model yet: those written
     /// before embeddings were configured, or with another model (on a data dir, stop the
@@ -458,6 +465,8 @@ enum KeysCommand {
     Create {
         #[command(flatten)]
         data: DataDir,
+        #[command(flatten)]
+        server: AdminServer,
         /// Account (company_id) the key belongs to; created if new.
         #[arg(long, default_value = "default")]
         account: String,
@@ -469,13 +478,36 @@ enum KeysCommand {
     List {
         #[command(flatten)]
         data: DataDir,
+        #[command(flatten)]
+        server: AdminServer,
     },
     /// Revoke a key by its id (from `aurra keys list`).
     Revoke {
         #[command(flatten)]
         data: DataDir,
+        #[command(flatten)]
+        server: AdminServer,
         /// The key id.
         id: uuid::Uuid,
+    },
+}
+
+/// A running server to manage keys through (its admin API), instead of the store itself.
+#[derive(Args)]
+struct AdminServer {
+    /// The server's URL (http://127.0.0.1:8000): manage keys through its admin API while it
+    /// runs, with the operator credential from AURRA_OPERATOR_TOKEN.
+    #[arg(long)]
+    server: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Replace the operator credential (lost or leaked): prints the new one once, alone on
+    /// stdout; the old one stops working. On a data dir, stop the server first.
+    Reset {
+        #[command(flatten)]
+        data: DataDir,
     },
 }
 
@@ -497,6 +529,16 @@ fn main() -> Result<()> {
         Command::Serve(args) => serve(*args),
         Command::Mcp(args) => mcp(*args),
         Command::Keys { command } => keys(command),
+        Command::Operator { command } => match command {
+            OperatorCommand::Reset { data } => {
+                let store = open_store(&data, StoreOptions::new())?;
+                println!("{}", store.reset_operator_token()?);
+                eprintln!(
+                    "The operator credential above is shown only once; the old one no longer works."
+                );
+                Ok(())
+            }
+        },
         Command::Embed { data, embed, batch } => {
             if !embed.configured() {
                 bail!(
@@ -758,20 +800,36 @@ fn serve(args: ServeArgs) -> Result<()> {
         || "offline (built-in)".to_owned(),
         |c| format!("{}/{}", c.provider, c.model),
     );
-    let first_key = store.ensure_api_key("default", "created on first start")?;
+    let first_key = store.ensure_api_key(aurra::FIRST_ACCOUNT, "created on first start")?;
+    let operator_token = store.ensure_operator_token()?;
     let shared = args.data.shared();
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.bind)
             .await
             .with_context(|| format!("cannot listen on {}", args.bind))?;
         let addr = listener.local_addr()?;
-        if let Some((key, secret)) = &first_key {
+        {
             use std::io::IsTerminal;
-            if std::io::stdout().is_terminal() {
-                print_welcome(key, secret, None, addr, shared);
-            } else {
-                let file = write_first_key(&args.data.data_dir, secret)?;
-                print_welcome(key, secret, Some(&file), addr, shared);
+            let terminal = std::io::stdout().is_terminal();
+            if let Some((key, secret)) = &first_key {
+                if terminal {
+                    print_welcome(key, secret, None, addr, shared);
+                } else {
+                    let file = write_secret_file(&args.data.data_dir, FIRST_KEY_FILE, secret)?;
+                    print_welcome(key, secret, Some(&file), addr, shared);
+                }
+            }
+            if let Some(token) = &operator_token {
+                let file = if terminal {
+                    None
+                } else {
+                    Some(write_secret_file(
+                        &args.data.data_dir,
+                        OPERATOR_TOKEN_FILE,
+                        token,
+                    )?)
+                };
+                print_operator_welcome(token, file.as_deref(), addr);
             }
         }
         tracing::info!(
@@ -879,11 +937,14 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
 /// container's log would keep it): a file inside the data dir, readable by its owner only.
 const FIRST_KEY_FILE: &str = "first-api-key";
 
-/// Writes `secret` to [`FIRST_KEY_FILE`] in `dir` (0600 on Unix) and returns its path.
-fn write_first_key(dir: &std::path::Path, secret: &str) -> Result<PathBuf> {
+/// Where the operator credential goes on its first start, likewise.
+const OPERATOR_TOKEN_FILE: &str = "operator-token";
+
+/// Writes `secret` to the file `name` in `dir` (0600 on Unix) and returns its path.
+fn write_secret_file(dir: &std::path::Path, name: &str, secret: &str) -> Result<PathBuf> {
     use std::io::Write;
     create_private_dir(dir)?;
-    let path = dir.join(FIRST_KEY_FILE);
+    let path = dir.join(name);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -893,7 +954,7 @@ fn write_first_key(dir: &std::path::Path, secret: &str) -> Result<PathBuf> {
     }
     let mut file = options
         .open(&path)
-        .with_context(|| format!("cannot write the first API key to {}", path.display()))?;
+        .with_context(|| format!("cannot write a secret to {}", path.display()))?;
     #[cfg(unix)]
     {
         // A file left from an earlier store keeps its mode through `open`: set it.
@@ -903,6 +964,34 @@ fn write_first_key(dir: &std::path::Path, secret: &str) -> Result<PathBuf> {
     writeln!(file, "{secret}")?;
     file.sync_all()?;
     Ok(path)
+}
+
+/// The operator credential's banner, on the start that issued it: the secret on a terminal,
+/// else the file that holds it.
+fn print_operator_welcome(token: &str, file: Option<&std::path::Path>, addr: SocketAddr) {
+    let (intro, shell) = match file {
+        None => (
+            format!("It is shown only this once:\n\n    {token}"),
+            token.to_owned(),
+        ),
+        Some(path) => (
+            format!(
+                "stdout is not a terminal, so it is not printed: it is in\n\n    {}\n\n\
+                 (readable by this user only). Keep it somewhere safe, then delete the file.",
+                path.display()
+            ),
+            format!("$(cat {})", path.display()),
+        ),
+    };
+    println!(
+        "\
+Created the operator credential (the admin API: accounts and keys while the server runs). {intro}
+
+    AURRA_OPERATOR_TOKEN={shell} aurra keys list --server http://{addr}
+
+Lost it? Stop the server and run `aurra operator reset`.
+"
+    );
 }
 
 /// The first start's banner. On a terminal it shows the secret; otherwise `secret` is
@@ -917,7 +1006,8 @@ fn print_welcome(
     let more_keys = if shared {
         "More keys (while servers run): `aurra keys create --database … --account NAME`."
     } else {
-        "More keys: stop the server, then `aurra keys create --account NAME`."
+        "More keys while it runs: `aurra keys create --server URL --account NAME`, with the \
+         operator credential in AURRA_OPERATOR_TOKEN."
     };
     let (intro, shell, python) = match key_file {
         None => (
@@ -977,11 +1067,20 @@ fn create_private_dir(dir: &std::path::Path) -> Result<()> {
 }
 
 fn keys(command: KeysCommand) -> Result<()> {
+    let remote = match &command {
+        KeysCommand::Create { server, .. }
+        | KeysCommand::List { server, .. }
+        | KeysCommand::Revoke { server, .. } => server.server.clone(),
+    };
+    if let Some(url) = remote {
+        return remote_keys(&url, command);
+    }
     match command {
         KeysCommand::Create {
             data,
             account,
             label,
+            ..
         } => {
             let store = open_store(&data, StoreOptions::new())?;
             let (key, secret) = store.create_api_key(&account, &label)?;
@@ -991,24 +1090,22 @@ fn keys(command: KeysCommand) -> Result<()> {
                 key.id, key.account
             );
         }
-        KeysCommand::List { data } => {
+        KeysCommand::List { data, .. } => {
             let store = open_store(&data, StoreOptions::new())?;
-            println!(
-                "{:<36}  {:<14}  {:<20}  {:<16}  {:<32}  status",
-                "id", "prefix", "account", "label", "created"
-            );
+            print_key_header();
             for key in store.api_keys()? {
-                let status = match key.revoked_at {
-                    Some(at) => format!("revoked {at}"),
-                    None => "active".into(),
-                };
-                println!(
-                    "{:<36}  {:<14}  {:<20}  {:<16}  {:<32}  {status}",
-                    key.id, key.shown_prefix, key.account, key.label, key.created_at
+                let revoked = key.revoked_at.map(|at| at.to_string());
+                print_key_row(
+                    &key.id.to_string(),
+                    &key.shown_prefix,
+                    &key.account,
+                    &key.label,
+                    &key.created_at.to_string(),
+                    revoked.as_deref(),
                 );
             }
         }
-        KeysCommand::Revoke { data, id } => {
+        KeysCommand::Revoke { data, id, .. } => {
             let store = open_store(&data, StoreOptions::new())?;
             let keys = store.api_keys()?;
             if !keys.iter().any(|k| k.id == id) {
@@ -1016,6 +1113,111 @@ fn keys(command: KeysCommand) -> Result<()> {
             }
             let key = store.revoke_api_key(id)?;
             println!("revoked {} ({}…)", key.id, key.shown_prefix);
+        }
+    }
+    Ok(())
+}
+
+fn print_key_header() {
+    println!(
+        "{:<36}  {:<14}  {:<20}  {:<16}  {:<32}  status",
+        "id", "prefix", "account", "label", "created"
+    );
+}
+
+fn print_key_row(
+    id: &str,
+    prefix: &str,
+    account: &str,
+    label: &str,
+    created: &str,
+    revoked: Option<&str>,
+) {
+    let status = match revoked {
+        Some(at) => format!("revoked {at}"),
+        None => "active".into(),
+    };
+    println!("{id:<36}  {prefix:<14}  {account:<20}  {label:<16}  {created:<32}  {status}");
+}
+
+/// `aurra keys … --server URL`: the same commands through the server's admin API, with the
+/// operator credential from `AURRA_OPERATOR_TOKEN` (never from an argument: the process list
+/// would show it).
+fn remote_keys(url: &str, command: KeysCommand) -> Result<()> {
+    let token = std::env::var("AURRA_OPERATOR_TOKEN")
+        .ok()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .context("--server needs the operator credential in AURRA_OPERATOR_TOKEN")?;
+    let base = url.trim_end_matches('/');
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(60)))
+        .build()
+        .into();
+    let call =
+        |method: &str, path: &str, body: Option<serde_json::Value>| -> Result<serde_json::Value> {
+            let request = ureq::http::Request::builder()
+                .method(method)
+                .uri(format!("{base}{path}"))
+                .header("Authorization", format!("Bearer {token}"))
+                .header("Content-Type", "application/json");
+            let sent = match body {
+                Some(body) => agent.run(request.body(body.to_string().into_bytes())?),
+                None => agent.run(request.body(())?),
+            };
+            let mut resp =
+                sent.with_context(|| format!("cannot reach the aurra server at {base}"))?;
+            let status = resp.status();
+            let text = resp.body_mut().read_to_string().unwrap_or_default();
+            let value: serde_json::Value =
+                serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+            if !status.is_success() {
+                let detail = value
+                    .get("detail")
+                    .map(|d| d.as_str().map_or_else(|| d.to_string(), str::to_owned))
+                    .unwrap_or_else(|| text.chars().take(200).collect());
+                bail!("the server answered {status}: {detail}");
+            }
+            Ok(value)
+        };
+    let text = |v: &serde_json::Value, name: &str| v[name].as_str().unwrap_or("").to_owned();
+    match command {
+        KeysCommand::Create { account, label, .. } => {
+            let created = call(
+                "POST",
+                "/admin/keys",
+                Some(serde_json::json!({"account": account, "label": label})),
+            )?;
+            println!("{}", text(&created, "secret"));
+            eprintln!(
+                "Created key {} for account {:?}. The secret above is shown only once.",
+                text(&created, "id"),
+                text(&created, "account")
+            );
+        }
+        KeysCommand::List { .. } => {
+            let listed = call("GET", "/admin/keys", None)?;
+            print_key_header();
+            for key in listed["items"].as_array().into_iter().flatten() {
+                let revoked = key["revoked_at"].as_str();
+                print_key_row(
+                    &text(key, "id"),
+                    &text(key, "shown_prefix"),
+                    &text(key, "account"),
+                    &text(key, "label"),
+                    &text(key, "created_at"),
+                    revoked,
+                );
+            }
+        }
+        KeysCommand::Revoke { id, .. } => {
+            let key = call("DELETE", &format!("/admin/keys/{id}"), None)?;
+            println!(
+                "revoked {} ({}…)",
+                text(&key, "id"),
+                text(&key, "shown_prefix")
+            );
         }
     }
     Ok(())

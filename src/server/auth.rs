@@ -75,7 +75,7 @@ pub(crate) async fn authenticate(
 }
 
 /// The token of a `Bearer` authorization value (scheme case-insensitive).
-fn bearer_token(value: &str) -> Option<&str> {
+pub(crate) fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)

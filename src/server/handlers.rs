@@ -64,7 +64,7 @@ fn ok(body: &impl serde::Serialize) -> Result<Response<Body>, ApiError> {
 }
 
 /// `body` as JSON bytes.
-fn to_json(body: &impl serde::Serialize) -> Result<Vec<u8>, ApiError> {
+pub(crate) fn to_json(body: &impl serde::Serialize) -> Result<Vec<u8>, ApiError> {
     // Responses are mostly lists of memories of ~1 KiB each: start big enough to avoid the
     // first few reallocations.
     to_json_sized(body, 16 * 1024)

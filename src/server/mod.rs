@@ -14,6 +14,7 @@
 //! # }
 //! ```
 
+mod admin;
 mod auth;
 mod cache;
 mod connections;

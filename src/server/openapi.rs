@@ -8,7 +8,7 @@
 use schemars::{JsonSchema, SchemaGenerator, generate::SchemaSettings};
 use serde_json::{Map, Value, json};
 
-use super::wire;
+use super::{admin, wire};
 
 /// One conversation turn (`messages`).
 #[derive(JsonSchema)]
@@ -501,6 +501,70 @@ const OPERATIONS: &[Operation] = &[
         ok: schema::<PlanStatus>,
         errors: &[],
     },
+    // The admin API: the operator credential, not an API key (`admin.rs`).
+    Operation {
+        method: "get",
+        path: "/admin/accounts",
+        summary: "Every account, with its usage this period and its key counts (operator)",
+        authenticated: true,
+        query: &[],
+        body: None,
+        ok: schema::<admin::Listing<admin::AdminAccount>>,
+        errors: &[],
+    },
+    Operation {
+        method: "post",
+        path: "/admin/accounts",
+        summary: "Create an account (operator)",
+        authenticated: true,
+        query: &[],
+        body: Some(schema::<admin::CreateAccount>),
+        ok: schema::<admin::AdminAccount>,
+        errors: &[400, 409, 413],
+    },
+    Operation {
+        method: "get",
+        path: "/admin/accounts/{account_id}",
+        summary: "One account, its usage and its keys (operator)",
+        authenticated: true,
+        query: &[],
+        body: None,
+        ok: schema::<admin::AdminAccountDetail>,
+        errors: &[404],
+    },
+    Operation {
+        method: "get",
+        path: "/admin/keys",
+        summary: "API keys, never their secrets (operator)",
+        authenticated: true,
+        query: &[(
+            "account",
+            r#"{"type": "string", "pattern": "^[^\\u0000]*$"}"#,
+        )],
+        body: None,
+        ok: schema::<admin::Listing<admin::AdminKey>>,
+        errors: &[],
+    },
+    Operation {
+        method: "post",
+        path: "/admin/keys",
+        summary: "Issue an API key; its secret is in this response only (operator)",
+        authenticated: true,
+        query: &[],
+        body: Some(schema::<admin::CreateKey>),
+        ok: schema::<admin::CreatedKey>,
+        errors: &[400, 413],
+    },
+    Operation {
+        method: "delete",
+        path: "/admin/keys/{key_id}",
+        summary: "Revoke an API key (operator)",
+        authenticated: true,
+        query: &[],
+        body: None,
+        ok: schema::<admin::AdminKey>,
+        errors: &[404],
+    },
 ];
 
 fn json_content(schema: Value) -> Value {
@@ -564,19 +628,36 @@ pub(crate) fn document() -> Value {
                 json!({"name": name, "in": "query", "required": false, "schema": schema})
             })
             .collect();
-        if op.path.contains("{memory_id}") {
-            parameters.push(json!({
-                "name": "memory_id", "in": "path", "required": true,
-                "schema": {"type": "string", "format": "uuid"},
-            }));
+        for (name, schema) in [
+            ("memory_id", json!({"type": "string", "format": "uuid"})),
+            ("key_id", json!({"type": "string", "format": "uuid"})),
+            (
+                "account_id",
+                json!({"type": "string", "pattern": "^[A-Za-z0-9._:@-]{1,128}$"}),
+            ),
+        ] {
+            if op.path.contains(&format!("{{{name}}}")) {
+                parameters.push(json!({
+                    "name": name, "in": "path", "required": true, "schema": schema,
+                }));
+            }
         }
+        let admin = op.path.starts_with("/admin/");
+        let (ok_status, ok_description) = if admin && op.method == "post" {
+            ("201", "Created")
+        } else {
+            ("200", "OK")
+        };
         let mut responses = Map::new();
         responses.insert(
-            "200".into(),
-            json!({"description": "OK", "content": json_content((op.ok)(&mut generator))}),
+            ok_status.into(),
+            json!({"description": ok_description, "content": json_content((op.ok)(&mut generator))}),
         );
         let mut statuses: Vec<u16> = op.errors.to_vec();
-        if op.authenticated {
+        if admin {
+            // No rate limit and no provider behind the admin API.
+            statuses.extend([401, 422, 500, 503]);
+        } else if op.authenticated {
             statuses.extend([401, 422, 429, 500, 502, 503]);
         }
         statuses.sort_unstable();
@@ -601,7 +682,9 @@ pub(crate) fn document() -> Value {
             operation["requestBody"] =
                 json!({"required": true, "content": json_content(body(&mut generator))});
         }
-        if op.authenticated {
+        if admin {
+            operation["security"] = json!([{"operator": []}]);
+        } else if op.authenticated {
             operation["security"] = json!([{"bearer": []}]);
         } else {
             operation["security"] = json!([]);
@@ -624,7 +707,14 @@ pub(crate) fn document() -> Value {
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "An API key (`aurra_…`)."},
+                "operator": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The operator credential (`aurra_operator_…`), issued on the server's first start.",
+                },
+            },
         },
         "security": [{"bearer": []}],
     })
@@ -648,7 +738,10 @@ mod tests {
         let mut documented = Vec::new();
         for (path, item) in doc["paths"].as_object().unwrap() {
             for method in item.as_object().unwrap().keys() {
-                let concrete = path.replace("{memory_id}", "0195f1c2-1111-7000-8000-000000000000");
+                let concrete = path
+                    .replace("{memory_id}", "0195f1c2-1111-7000-8000-000000000000")
+                    .replace("{key_id}", "0195f1c2-1111-7000-8000-000000000000")
+                    .replace("{account_id}", "acme");
                 let method = hyper::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
                 let name = super::super::routes::route_name(&method, &concrete)
                     .unwrap_or_else(|| panic!("{method} {path} is documented but not routed"));

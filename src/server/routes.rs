@@ -25,6 +25,12 @@ enum Route {
     GetSettings,
     PatchSettings,
     PlanStatus,
+    AdminListAccounts,
+    AdminCreateAccount,
+    AdminAccount(String),
+    AdminListKeys,
+    AdminCreateKey,
+    AdminRevokeKey(uuid::Uuid),
 }
 
 impl Route {
@@ -43,14 +49,38 @@ impl Route {
             Route::GetSettings => "get_settings",
             Route::PatchSettings => "patch_settings",
             Route::PlanStatus => "plan_status",
+            Route::AdminListAccounts => "admin_list_accounts",
+            Route::AdminCreateAccount => "admin_create_account",
+            Route::AdminAccount(_) => "admin_account",
+            Route::AdminListKeys => "admin_list_keys",
+            Route::AdminCreateKey => "admin_create_key",
+            Route::AdminRevokeKey(_) => "admin_revoke_key",
         }
+    }
+
+    /// Whether the endpoint takes the operator credential instead of an API key.
+    fn is_admin(&self) -> bool {
+        matches!(
+            self,
+            Route::AdminListAccounts
+                | Route::AdminCreateAccount
+                | Route::AdminAccount(_)
+                | Route::AdminListKeys
+                | Route::AdminCreateKey
+                | Route::AdminRevokeKey(_)
+        )
     }
 
     /// Whether the endpoint reads a request body.
     fn takes_body(&self) -> bool {
         matches!(
             self,
-            Route::WriteMemories | Route::Query | Route::Supersede(_) | Route::PatchSettings
+            Route::WriteMemories
+                | Route::Query
+                | Route::Supersede(_)
+                | Route::PatchSettings
+                | Route::AdminCreateAccount
+                | Route::AdminCreateKey
         )
     }
 }
@@ -70,6 +100,12 @@ pub(crate) const ROUTE_NAMES: &[&str] = &[
     "get_settings",
     "patch_settings",
     "plan_status",
+    "admin_list_accounts",
+    "admin_create_account",
+    "admin_account",
+    "admin_list_keys",
+    "admin_create_key",
+    "admin_revoke_key",
 ];
 
 /// The name of the route `method` and `path` reach, if any.
@@ -140,6 +176,29 @@ fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
                 _ => Route::Audit(id),
             }
         }
+        ["admin", "accounts"] => match *method {
+            Method::GET => Route::AdminListAccounts,
+            Method::POST => Route::AdminCreateAccount,
+            _ => return Err(not_allowed("GET, POST")),
+        },
+        ["admin", "accounts", id] if !id.is_empty() => match *method {
+            Method::GET => Route::AdminAccount(super::admin::path_text(id)),
+            _ => return Err(not_allowed("GET")),
+        },
+        ["admin", "keys"] => match *method {
+            Method::GET => Route::AdminListKeys,
+            Method::POST => Route::AdminCreateKey,
+            _ => return Err(not_allowed("GET, POST")),
+        },
+        ["admin", "keys", id] => match *method {
+            Method::DELETE => {
+                let id = super::admin::path_text(id)
+                    .parse::<uuid::Uuid>()
+                    .map_err(|_| ApiError::bad_path_uuid("key_id"))?;
+                Route::AdminRevokeKey(id)
+            }
+            _ => return Err(not_allowed("DELETE")),
+        },
         _ => return Err(ApiError::detail(StatusCode::NOT_FOUND, "Not Found")),
     };
     Ok(route)
@@ -215,7 +274,11 @@ async fn dispatch(
     let route = match route(&parts.method, parts.uri.path()) {
         Ok(route) => route,
         Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
-            auth::authenticate(&state, &parts.headers).await?;
+            if parts.uri.path().starts_with("/admin/") {
+                super::admin::authenticate_operator(&state, &parts.headers).await?;
+            } else {
+                auth::authenticate(&state, &parts.headers).await?;
+            }
             return Err(e);
         }
         Err(e) => return Err(e),
@@ -225,6 +288,18 @@ async fn dispatch(
         Route::Health => return health(&state).await,
         Route::OpenApi => return Ok(openapi()),
         _ => {}
+    }
+    if route.is_admin() {
+        super::admin::authenticate_operator(&state, &parts.headers).await?;
+        let bytes = if route.takes_body() {
+            let max = state.config.max_body_bytes;
+            let timeout = state.config.body_read_timeout;
+            let body = body.take().expect("the body is read once");
+            super::input::read_body(&parts.headers, body, max, timeout).await?
+        } else {
+            bytes::Bytes::new()
+        };
+        return admin(&state, route, parts.uri.query(), &bytes).await;
     }
     let key = auth::authenticate(&state, &parts.headers).await?;
     if !matches!(route, Route::PlanStatus) {
@@ -244,6 +319,25 @@ async fn dispatch(
         bytes::Bytes::new()
     };
     routed(&ctx, route, &bytes).await
+}
+
+/// Answers an operator's request for an admin `route`.
+async fn admin(
+    state: &Arc<AppState>,
+    route: Route,
+    query: Option<&str>,
+    bytes: &[u8],
+) -> Result<Response<Body>, ApiError> {
+    use super::admin as a;
+    match route {
+        Route::AdminListAccounts => a::list_accounts(state).await,
+        Route::AdminCreateAccount => a::create_account(state, bytes).await,
+        Route::AdminAccount(id) => a::get_account(state, id).await,
+        Route::AdminListKeys => a::list_keys(state, query).await,
+        Route::AdminCreateKey => a::create_key(state, bytes).await,
+        Route::AdminRevokeKey(id) => a::revoke_key(state, id).await,
+        _ => Err(ApiError::detail(StatusCode::NOT_FOUND, "Not Found")),
+    }
 }
 
 /// Answers an authenticated request for `route` with its body `bytes` (empty for routes
@@ -266,6 +360,8 @@ async fn routed(
         Route::GetSettings => handlers::get_settings(ctx).await,
         Route::PatchSettings => handlers::patch_settings(ctx, bytes).await,
         Route::PlanStatus => handlers::plan_status(ctx).await,
+        // Never reached with an API key: `dispatch` answers them with the operator's.
+        _ => Err(ApiError::detail(StatusCode::NOT_FOUND, "Not Found")),
     }
 }
 

@@ -8,12 +8,16 @@ use uuid::Uuid;
 use super::Store;
 use crate::account::{
     API_KEY_PREFIX, API_KEY_RANDOM_BYTES, API_KEY_SHOWN_CHARS, Account, ApiKey,
-    HALF_LIFE_RANGE_DAYS, MIN_CONFIDENCE_FLOOR, Settings, SettingsPatch, Usage, current_usage,
-    month_start,
+    HALF_LIFE_RANGE_DAYS, MIN_CONFIDENCE_FLOOR, OPERATOR_TOKEN_PREFIX, OperatorCredential,
+    Settings, SettingsPatch, Usage, current_usage, month_start,
 };
 use crate::backend::Write;
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
+
+/// The account a server's first start creates with the first key (`aurra serve`), whose lock
+/// also serialises the issue of the operator credential.
+pub const FIRST_ACCOUNT: &str = "default";
 
 /// The longest account id accepted.
 const MAX_ACCOUNT_CHARS: usize = 128;
@@ -55,7 +59,7 @@ impl Store {
     /// record and the secret. The secret is returned only here: the store keeps its hash.
     pub fn create_api_key(&self, account: &str, label: &str) -> Result<(ApiKey, String)> {
         validate_account_id(account)?;
-        let secret = new_secret()?;
+        let secret = new_secret(API_KEY_PREFIX)?;
         let hash = hash_secret(&secret);
         let key = self.transact(&[], |w| put_new_key(w, account, label, &secret, &hash))?;
         Ok((key, secret))
@@ -66,7 +70,7 @@ impl Store {
     /// create one key between them, not one each.
     pub fn ensure_api_key(&self, account: &str, label: &str) -> Result<Option<(ApiKey, String)>> {
         validate_account_id(account)?;
-        let secret = new_secret()?;
+        let secret = new_secret(API_KEY_PREFIX)?;
         let hash = hash_secret(&secret);
         // The account's lock serialises servers that start at once.
         let key = self.transact(&[account], |w| {
@@ -76,6 +80,62 @@ impl Store {
             put_new_key(w, account, label, &secret, &hash).map(Some)
         })?;
         Ok(key.map(|key| (key, secret)))
+    }
+
+    /// Issues the operator credential (the token of the admin API) when the store has none —
+    /// a server's first start, or the first start of a build that has it — and returns its
+    /// secret, shown only here; `None` when one exists. Servers starting together on one
+    /// database issue one between them: the transaction holds the lock of the account
+    /// [`FIRST_ACCOUNT`], as the first key's does.
+    pub fn ensure_operator_token(&self) -> Result<Option<String>> {
+        let secret = new_secret(OPERATOR_TOKEN_PREFIX)?;
+        let hash = hash_secret(&secret);
+        let issued = self.transact(&[FIRST_ACCOUNT], |w| {
+            if w.operator()?.is_some() {
+                return Ok(false);
+            }
+            let created_at = w.now()?;
+            w.put_operator(&OperatorCredential { hash, created_at })?;
+            w.accounts_changed();
+            Ok(true)
+        })?;
+        Ok(issued.then_some(secret))
+    }
+
+    /// Replaces the operator credential with a new one (a lost or leaked token) and returns
+    /// the new secret; the old one stops working when this commits.
+    pub fn reset_operator_token(&self) -> Result<String> {
+        let secret = new_secret(OPERATOR_TOKEN_PREFIX)?;
+        let hash = hash_secret(&secret);
+        self.transact(&[FIRST_ACCOUNT], |w| {
+            let created_at = w.now()?;
+            w.put_operator(&OperatorCredential { hash, created_at })?;
+            w.accounts_changed();
+            Ok(())
+        })?;
+        Ok(secret)
+    }
+
+    /// Whether `secret` is the operator credential. An API key never is.
+    pub fn authenticate_operator(&self, secret: &str) -> Result<bool> {
+        if !secret.starts_with(OPERATOR_TOKEN_PREFIX) {
+            return Ok(false);
+        }
+        let Some(stored) = self.read(None)?.operator()? else {
+            return Ok(false);
+        };
+        // Hashes compared in constant time: no early exit on the first differing byte.
+        let presented = hash_secret(secret);
+        let differ = presented
+            .iter()
+            .zip(stored.hash)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        Ok(differ == 0)
+    }
+
+    /// When the operator credential was issued (`None`: never).
+    pub fn operator_issued_at(&self) -> Result<Option<Timestamp>> {
+        Ok(self.read(None)?.operator()?.map(|c| c.created_at))
     }
 
     /// The live key whose secret is `secret`, or `None` (unknown, malformed or revoked).
@@ -194,10 +254,10 @@ fn new_account(id: &str, now: Timestamp) -> Account {
 }
 
 /// A new key's secret: the prefix and 192 random bits in hex.
-fn new_secret() -> Result<String> {
+fn new_secret(prefix: &str) -> Result<String> {
     let mut random = [0u8; API_KEY_RANDOM_BYTES];
     getrandom::fill(&mut random).map_err(|e| Error::Io(std::io::Error::from(e)))?;
-    let mut secret = String::from(API_KEY_PREFIX);
+    let mut secret = String::from(prefix);
     for byte in random {
         secret.push_str(&format!("{byte:02x}"));
     }

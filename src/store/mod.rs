@@ -4,6 +4,7 @@
 //! redb type or writes SQL.
 
 mod accounts;
+pub use accounts::FIRST_ACCOUNT;
 mod chain;
 pub use chain::MAX_CHAIN_HOPS;
 mod delete;
@@ -16,6 +17,7 @@ mod supersede;
 pub use supersede::CLASSIFIER_ACTOR;
 mod vectors;
 mod write;
+#[cfg(feature = "server")]
 pub(crate) use write::{validate_source, validate_tenant};
 
 use std::path::Path;

@@ -21,6 +21,12 @@ def main() -> int:
     data_dir, max_examples = Path(sys.argv[1]), sys.argv[2]
     binary = aurra_bin()
     key = create_key(binary, data_dir, "fuzz", "schemathesis")
+    # The operator credential, for the admin endpoints (issued before the server starts, so
+    # its first start writes none).
+    reset = subprocess.run([str(binary), "operator", "reset", *store_flags(data_dir)],
+                           capture_output=True, text=True, timeout=120, env=child_env())
+    assert reset.returncode == 0, reset.stderr
+    operator = reset.stdout.strip()
     log = open(data_dir.parent / "server.log", "w")
     server = subprocess.Popen(
         [str(binary), "serve", *store_flags(data_dir), "--bind", "127.0.0.1:0"],
@@ -34,17 +40,26 @@ def main() -> int:
                 break
         assert url, "the server did not start"
         schemathesis = Path(sys.executable).parent / "schemathesis"
-        run = subprocess.run(
-            [str(schemathesis), "run", f"{url}/openapi.json",
-             "-H", f"Authorization: Bearer {key}",
-             "--checks", "all", "--max-examples", max_examples, "--workers", "1",
-             "--seed", os.environ.get("AURRA_SCHEMATHESIS_SEED", "20261202"), "--no-color"],
-            env={**os.environ, "SCHEMATHESIS_HOOKS": "schemathesis_hooks",
-                 "PYTHONPATH": str(Path(__file__).parent)},
-            capture_output=True, text=True, timeout=900)
+
+        def run(token, *select):
+            return subprocess.run(
+                [str(schemathesis), "run", f"{url}/openapi.json",
+                 "-H", f"Authorization: Bearer {token}", *select,
+                 "--checks", "all", "--max-examples", max_examples, "--workers", "1",
+                 "--seed", os.environ.get("AURRA_SCHEMATHESIS_SEED", "20261202"), "--no-color"],
+                env={**os.environ, "SCHEMATHESIS_HOOKS": "schemathesis_hooks",
+                     "PYTHONPATH": str(Path(__file__).parent)},
+                capture_output=True, text=True, timeout=900)
+
+        # The memory endpoints with the API key; the admin endpoints with the operator
+        # credential (each refuses the other's).
+        runs = [run(key, "--exclude-path-regex", "^/admin/"),
+                run(operator, "--include-path-regex", "^/admin/")]
         health = requests.get(f"{url}/health", timeout=30)
-        print(run.stdout[-20000:])
-        print(json.dumps({"returncode": run.returncode, "health": health.status_code,
+        for done in runs:
+            print(done.stdout[-20000:])
+        returncode = max(done.returncode for done in runs)
+        print(json.dumps({"returncode": returncode, "health": health.status_code,
                           "health_body": health.json(), "alive": server.poll() is None}))
         return 0
     finally:

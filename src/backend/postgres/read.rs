@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::sql::{self, ListParam, tenants_param, ts};
 use super::{PgBackend, Session};
-use crate::account::{Account, ApiKey, Settings, Usage};
+use crate::account::{Account, ApiKey, OperatorCredential, Settings, Usage};
 use crate::backend::{
     Listing, Lookup, Neighbour, Owned, Posting, Read, Scope, ScopePostings, Stored,
 };
@@ -93,6 +93,10 @@ impl Lookup for PgRead<'_> {
 
     fn settings(&self, key: Uuid) -> Result<Option<Settings>> {
         settings(&self.session, key)
+    }
+
+    fn operator(&self) -> Result<Option<OperatorCredential>> {
+        operator(&self.session)
     }
 }
 
@@ -429,6 +433,22 @@ pub(crate) fn api_keys(session: &Session<'_>) -> Result<Vec<([u8; 32], ApiKey)>>
         .iter()
         .map(api_key_of)
         .collect()
+}
+
+pub(crate) fn operator(session: &Session<'_>) -> Result<Option<OperatorCredential>> {
+    session
+        .query(sql::OPERATOR, &[])?
+        .first()
+        .map(|row| {
+            let hash: Vec<u8> = row.get(0);
+            Ok(OperatorCredential {
+                hash: hash.try_into().map_err(|_| {
+                    Error::Corrupted("operator credential hash is not 32 bytes".into())
+                })?,
+                created_at: Timestamp::from_micros(row.get(1)),
+            })
+        })
+        .transpose()
 }
 
 pub(crate) fn settings(session: &Session<'_>, key: Uuid) -> Result<Option<Settings>> {

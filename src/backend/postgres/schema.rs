@@ -15,7 +15,7 @@ use tokio_postgres::Client;
 use crate::error::{Error, Result};
 
 /// The newest schema version this build creates and reads.
-pub(crate) const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 2;
 
 /// Features this build knows. A store records the ones it uses in `format.features`; a
 /// build that finds one it does not know refuses the store.
@@ -40,6 +40,7 @@ pub(crate) const GLOBAL_TABLES: &[&str] = &[
     "accounts",
     "api_keys",
     "key_settings",
+    "operator_credential",
 ];
 
 /// How the account tables are laid out.
@@ -300,6 +301,19 @@ async fn migrate_in_transaction(txn: &Client, schema: &str, layout: Layout) -> R
             txn.batch_execute(&statement).await.map_err(pg)?;
         }
         format.version = 1;
+    }
+    if format.version < 2 {
+        // Version 2: the operator credential (admin API, dashboard). A version 1 schema gains
+        // the table; nothing else changes.
+        txn.batch_execute(
+            "CREATE TABLE operator_credential (
+                 id smallint PRIMARY KEY CHECK (id = 1),
+                 hash bytea NOT NULL,
+                 created_at bigint NOT NULL)",
+        )
+        .await
+        .map_err(pg)?;
+        format.version = 2;
     }
     txn.execute(
         "UPDATE format SET version = $1 WHERE id = 1",

@@ -209,6 +209,10 @@ pub(crate) const PUT_API_KEY: &str = "INSERT INTO api_keys \
 pub(crate) const SETTINGS: &str = "SELECT settings FROM key_settings WHERE key_id = $1";
 pub(crate) const PUT_SETTINGS: &str = "INSERT INTO key_settings (key_id, settings) \
      VALUES ($1, $2) ON CONFLICT (key_id) DO UPDATE SET settings = EXCLUDED.settings";
+pub(crate) const OPERATOR: &str = "SELECT hash, created_at FROM operator_credential WHERE id = 1";
+pub(crate) const PUT_OPERATOR: &str = "INSERT INTO operator_credential (id, hash, created_at) \
+     VALUES (1, $1, $2) ON CONFLICT (id) DO UPDATE SET hash = EXCLUDED.hash, \
+     created_at = EXCLUDED.created_at";
 pub(crate) const GENERATION: &str = "SELECT value FROM generation WHERE id = 1";
 pub(crate) const BUMP_GENERATION: &str =
     "UPDATE generation SET value = value + 1 WHERE id = 1 RETURNING value";

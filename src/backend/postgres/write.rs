@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::Session;
 use super::read;
 use super::sql::{self, shape_code, tenant_key, tenants_param};
-use crate::account::{Account, ApiKey, Settings, Usage};
+use crate::account::{Account, ApiKey, OperatorCredential, Settings, Usage};
 use crate::backend::{Analyzed, Duplicate, Lookup, NewRow, Owned, Stored, Tenants, Version, Write};
 use crate::error::{Error, Result};
 use crate::model::{AuditEvent, MemoryId, ORIGINAL_MESSAGE_MAX_CHARS, truncate_chars};
@@ -158,6 +158,11 @@ impl Lookup for PgWrite<'_, '_> {
     fn settings(&self, key: Uuid) -> Result<Option<Settings>> {
         self.flush()?;
         read::settings(self.session, key)
+    }
+
+    fn operator(&self) -> Result<Option<OperatorCredential>> {
+        self.flush()?;
+        read::operator(self.session)
     }
 }
 
@@ -471,6 +476,16 @@ impl Write for PgWrite<'_, '_> {
         let value = serde_json::to_value(settings)
             .map_err(|e| Error::InvalidArgument(format!("settings: {e}")))?;
         self.defer(sql::PUT_SETTINGS, vec![Box::new(key), Box::new(value)])
+    }
+
+    fn put_operator(&mut self, credential: &OperatorCredential) -> Result<()> {
+        self.defer(
+            sql::PUT_OPERATOR,
+            vec![
+                Box::new(credential.hash.to_vec()),
+                Box::new(credential.created_at.as_micros()),
+            ],
+        )
     }
 
     fn accounts_changed(&mut self) {

@@ -6,8 +6,8 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, TableDefinition, Table
 use uuid::Uuid;
 
 use super::encoding::{decode_account, decode_api_key, decode_settings, decode_usage};
-use super::tables::META_USAGE_PREFIX;
-use crate::account::{Account, ApiKey, Settings, Usage};
+use super::tables::{META_OPERATOR, META_USAGE_PREFIX};
+use crate::account::{Account, ApiKey, OperatorCredential, Settings, Usage};
 use crate::error::{Error, Result};
 
 /// Opens a table that may not have been created yet (`None`: empty).
@@ -137,4 +137,35 @@ pub(crate) fn settings(
         .get(key.as_u128())?
         .map(|v| decode_settings(v.value()))
         .transpose()
+}
+
+/// The operator credential in `meta`, if one was issued.
+pub(crate) fn operator(
+    meta: Option<&impl ReadableTable<&'static str, &'static [u8]>>,
+) -> Result<Option<OperatorCredential>> {
+    let Some(meta) = meta else { return Ok(None) };
+    let Some(value) = meta.get(META_OPERATOR)? else {
+        return Ok(None);
+    };
+    let bytes = value.value();
+    let (Ok(hash), Ok(at)) = (
+        <[u8; 32]>::try_from(bytes.get(..32).unwrap_or_default()),
+        <[u8; 8]>::try_from(bytes.get(32..).unwrap_or_default()),
+    ) else {
+        return Err(Error::Corrupted(
+            "operator credential record is not 40 bytes".into(),
+        ));
+    };
+    Ok(Some(OperatorCredential {
+        hash,
+        created_at: crate::time::Timestamp::from_micros(i64::from_be_bytes(at)),
+    }))
+}
+
+/// The `meta` record of [`operator`].
+pub(crate) fn encode_operator(credential: &OperatorCredential) -> [u8; 40] {
+    let mut out = [0u8; 40];
+    out[..32].copy_from_slice(&credential.hash);
+    out[32..].copy_from_slice(&credential.created_at.as_micros().to_be_bytes());
+    out
 }

@@ -48,7 +48,7 @@ use super::{
     Backend, Backlog, Degraded, Duplicate, Grouping, Listing, Lookup, Neighbour, NewRow, Owned,
     Read, Scope, ScopePostings, StorageStats, Stored, TableStats, Tenants, Version, Write,
 };
-use crate::account::{Account, ApiKey, Settings, Usage};
+use crate::account::{Account, ApiKey, OperatorCredential, Settings, Usage};
 use crate::error::{Error, Result};
 use crate::model::{AuditEvent, Memory, MemoryId};
 use crate::time::{Clock, Timestamp};
@@ -649,6 +649,10 @@ impl Lookup for RedbRead<'_> {
             key,
         )
     }
+
+    fn operator(&self) -> Result<Option<OperatorCredential>> {
+        accounts::operator(accounts::open_optional(&self.txn, META)?.as_ref())
+    }
 }
 
 impl RedbRead<'_> {
@@ -926,6 +930,10 @@ impl Lookup for RedbWrite<'_> {
     fn settings(&self, key: Uuid) -> Result<Option<Settings>> {
         accounts::settings(Some(&self.txn().open_table(KEY_SETTINGS)?), key)
     }
+
+    fn operator(&self) -> Result<Option<OperatorCredential>> {
+        accounts::operator(Some(&self.txn().open_table(META)?))
+    }
 }
 
 impl Write for RedbWrite<'_> {
@@ -1003,6 +1011,14 @@ impl Write for RedbWrite<'_> {
         self.txn().open_table(KEY_SETTINGS)?.insert(
             key.as_u128(),
             encoding::encode_settings(settings).as_slice(),
+        )?;
+        Ok(())
+    }
+
+    fn put_operator(&mut self, credential: &OperatorCredential) -> Result<()> {
+        self.txn().open_table(META)?.insert(
+            META_OPERATOR,
+            accounts::encode_operator(credential).as_slice(),
         )?;
         Ok(())
     }

@@ -80,5 +80,9 @@ pub(crate) const META_LEXICAL: &str = "lexical_index";
 /// Present once every vector has its code in `vector_codes` (files from before it are coded
 /// on open).
 pub(crate) const META_VECTOR_CODES: &str = "vector_codes";
+/// The operator credential: the SHA-256 of its secret (32 bytes) ++ when it was issued
+/// (i64 µs, big-endian). Absent until a server's first start issues it; a build that does
+/// not know it ignores it (it guards nothing such a build serves).
+pub(crate) const META_OPERATOR: &str = "operator_credential";
 /// `usage:` ++ account id → `Usage`: the account's write requests in the current period.
 pub(crate) const META_USAGE_PREFIX: &str = "usage:";

@@ -1,0 +1,318 @@
+//! The admin API: accounts and their API keys, managed while the server runs, with the
+//! operator credential (`Authorization: Bearer aurra_operator_…`, issued on the first start
+//! and stored only as a hash). An API key never reaches these endpoints, and the operator
+//! credential never reaches the memory endpoints: each looks only in its own place.
+//!
+//! - `GET /admin/accounts`: every account with its usage and key counts.
+//! - `POST /admin/accounts` `{"id": …}`: creates an account (`201`; `409` if it exists).
+//! - `GET /admin/accounts/{account_id}`: one account, its usage and its keys.
+//! - `GET /admin/keys` (`?account=` to narrow): keys, never secrets.
+//! - `POST /admin/keys` `{"account": …, "label": …}`: issues a key (`201`); the secret is in
+//!   this response only.
+//! - `DELETE /admin/keys/{key_id}`: revokes a key (idempotent: the first revocation time
+//!   stays); it stops authenticating at once, on every server of the database within the
+//!   accounts poll.
+
+use std::sync::Arc;
+
+use hyper::{HeaderMap, Response, StatusCode};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::errors::ApiError;
+use super::handlers::to_json;
+use super::input::{Fields, Query, json_object};
+use super::wire::ts;
+use super::{AppState, Body, json_response};
+use crate::account::{Account, ApiKey, current_usage};
+use crate::error::Error;
+
+/// An account as the admin API shows it.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct AdminAccount {
+    /// The account id (`company_id`).
+    pub id: String,
+    /// Its stable UUID (`org_id` of `/plan/status`).
+    pub org_id: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Write requests counted in the current period.
+    pub writes_used: u64,
+    /// The server's limit per period.
+    pub writes_limit: u64,
+    /// When the current period started (RFC 3339).
+    pub period_start: String,
+    /// Keys that authenticate.
+    pub active_keys: usize,
+    /// Keys revoked.
+    pub revoked_keys: usize,
+}
+
+/// One account with its keys.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct AdminAccountDetail {
+    #[serde(flatten)]
+    pub account: AdminAccount,
+    pub keys: Vec<AdminKey>,
+}
+
+/// A key as the admin API shows it: never its secret, which is not stored.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct AdminKey {
+    pub id: String,
+    pub account: String,
+    /// The secret's first characters, to recognise it (`aurra_1a2b3c4d`).
+    pub shown_prefix: String,
+    pub label: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339; `null` while the key authenticates.
+    pub revoked_at: Option<String>,
+}
+
+/// `POST /admin/keys`: the key and its secret, shown only in this response.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct CreatedKey {
+    #[serde(flatten)]
+    pub key: AdminKey,
+    /// The API key itself. Not stored (only its hash is): shown this once.
+    pub secret: String,
+}
+
+/// `GET /admin/accounts`, `GET /admin/keys`.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Listing<T> {
+    pub items: Vec<T>,
+}
+
+/// `POST /admin/accounts`.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(crate) struct CreateAccount {
+    /// 1–128 letters, digits or `._:@-`.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9._:@-]{1,128}$"))]
+    pub id: String,
+}
+
+/// `POST /admin/keys`.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub(crate) struct CreateKey {
+    /// The account the key reads and writes (created if new).
+    #[schemars(regex(pattern = r"^[A-Za-z0-9._:@-]{1,128}$"))]
+    pub account: String,
+    /// A free label.
+    #[schemars(default)]
+    pub label: Option<String>,
+}
+
+fn key_of(key: &ApiKey) -> AdminKey {
+    AdminKey {
+        id: key.id.to_string(),
+        account: key.account.clone(),
+        shown_prefix: key.shown_prefix.clone(),
+        label: key.label.clone(),
+        created_at: ts(key.created_at),
+        revoked_at: key.revoked_at.map(ts),
+    }
+}
+
+/// Refuses a request without the operator credential: `401` (`WWW-Authenticate`), whatever
+/// else it carries (an API key included).
+pub(crate) async fn authenticate_operator(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    let Some(secret) = headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(super::auth::bearer_token)
+    else {
+        return Err(ApiError::not_authenticated());
+    };
+    let secret = secret.to_owned();
+    if state
+        .read(move |store| store.authenticate_operator(&secret))
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(ApiError::detail(
+            StatusCode::UNAUTHORIZED,
+            "Invalid operator credential",
+        ))
+    }
+}
+
+fn respond(status: StatusCode, body: &impl Serialize) -> Result<Response<Body>, ApiError> {
+    Ok(json_response(status, to_json(body)?))
+}
+
+/// An account id from a path segment, percent-decoded.
+pub(crate) fn path_text(segment: &str) -> String {
+    form_urlencoded::parse(format!("x={segment}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// Every account's row (usage of the current period; keys counted).
+fn rows(
+    accounts: Vec<Account>,
+    keys: &[ApiKey],
+    usages: Vec<crate::Usage>,
+    writes_limit: u64,
+) -> Vec<AdminAccount> {
+    accounts
+        .into_iter()
+        .zip(usages)
+        .map(|(account, usage)| {
+            let (active, revoked) =
+                keys.iter()
+                    .filter(|k| k.account == account.id)
+                    .fold((0, 0), |(a, r), k| match k.revoked_at {
+                        None => (a + 1, r),
+                        Some(_) => (a, r + 1),
+                    });
+            AdminAccount {
+                org_id: account.org_id.to_string(),
+                created_at: ts(account.created_at),
+                id: account.id,
+                writes_used: usage.writes_used,
+                writes_limit,
+                period_start: ts(usage.period_start),
+                active_keys: active,
+                revoked_keys: revoked,
+            }
+        })
+        .collect()
+}
+
+/// The accounts (all, or the one named) with their usage in this period and every key.
+async fn load(
+    state: &Arc<AppState>,
+    only: Option<String>,
+) -> Result<(Vec<Account>, Vec<ApiKey>, Vec<crate::Usage>), ApiError> {
+    state
+        .read(move |store| {
+            let accounts: Vec<Account> = match &only {
+                Some(id) => store.account(id)?.into_iter().collect(),
+                None => store.accounts()?,
+            };
+            let keys = store.api_keys()?;
+            let usages = accounts
+                .iter()
+                .map(|a| store.usage(&a.id))
+                .collect::<crate::Result<Vec<_>>>()?;
+            Ok((accounts, keys, usages))
+        })
+        .await
+}
+
+pub(crate) async fn list_accounts(state: &Arc<AppState>) -> Result<Response<Body>, ApiError> {
+    let (accounts, keys, usages) = load(state, None).await?;
+    let items = rows(accounts, &keys, usages, state.config.writes_limit);
+    respond(StatusCode::OK, &Listing { items })
+}
+
+pub(crate) async fn get_account(
+    state: &Arc<AppState>,
+    id: String,
+) -> Result<Response<Body>, ApiError> {
+    let (accounts, keys, usages) = load(state, Some(id)).await?;
+    let Some(account) = rows(accounts, &keys, usages, state.config.writes_limit).pop() else {
+        return Err(ApiError::detail(StatusCode::NOT_FOUND, "Account not found"));
+    };
+    let keys = keys
+        .iter()
+        .filter(|k| k.account == account.id)
+        .map(key_of)
+        .collect();
+    respond(StatusCode::OK, &AdminAccountDetail { account, keys })
+}
+
+pub(crate) async fn create_account(
+    state: &Arc<AppState>,
+    bytes: &[u8],
+) -> Result<Response<Body>, ApiError> {
+    let map: Map<String, Value> = json_object(bytes)?;
+    let mut f = Fields::body(&map);
+    let id = f.required_str("id");
+    f.finish()?;
+    let id = id.unwrap_or_default();
+    // An existing account is `409` here (the memory endpoints answer the store's `Conflict`
+    // as `400`).
+    let created = state
+        .write(move |store| match store.create_account(&id) {
+            Ok(account) => Ok(Ok(account)),
+            Err(Error::Conflict(msg)) => Ok(Err(msg)),
+            Err(e) => Err(e),
+        })
+        .await?;
+    let account = created.map_err(|msg| ApiError::detail(StatusCode::CONFLICT, msg))?;
+    let usage = current_usage(None, account.created_at);
+    let row = rows(vec![account], &[], vec![usage], state.config.writes_limit)
+        .pop()
+        .expect("one account, one row");
+    respond(StatusCode::CREATED, &row)
+}
+
+pub(crate) async fn list_keys(
+    state: &Arc<AppState>,
+    query: Option<&str>,
+) -> Result<Response<Body>, ApiError> {
+    let params = Query::parse(query);
+    let account = params.str("account");
+    params.finish()?;
+    let keys = state.read(|store| store.api_keys()).await?;
+    let items = keys
+        .iter()
+        .filter(|k| account.as_deref().is_none_or(|a| k.account == a))
+        .map(key_of)
+        .collect();
+    respond(StatusCode::OK, &Listing { items })
+}
+
+pub(crate) async fn create_key(
+    state: &Arc<AppState>,
+    bytes: &[u8],
+) -> Result<Response<Body>, ApiError> {
+    let map: Map<String, Value> = json_object(bytes)?;
+    let mut f = Fields::body(&map);
+    let account = f.required_str("account");
+    let label = f.str("label");
+    f.finish()?;
+    let (account, label) = (account.unwrap_or_default(), label.unwrap_or_default());
+    let (key, secret) = state
+        .write(move |store| store.create_api_key(&account, &label))
+        .await?;
+    tracing::info!(key = %key.id, account = %key.account, "admin: key issued");
+    respond(
+        StatusCode::CREATED,
+        &CreatedKey {
+            key: key_of(&key),
+            secret,
+        },
+    )
+}
+
+pub(crate) async fn revoke_key(
+    state: &Arc<AppState>,
+    id: Uuid,
+) -> Result<Response<Body>, ApiError> {
+    let revoked = state
+        .write(move |store| {
+            if !store.api_keys()?.iter().any(|k| k.id == id) {
+                return Ok(None);
+            }
+            store.revoke_api_key(id).map(Some)
+        })
+        .await?;
+    let Some(key) = revoked else {
+        return Err(ApiError::detail(StatusCode::NOT_FOUND, "API key not found"));
+    };
+    tracing::info!(key = %key.id, account = %key.account, "admin: key revoked");
+    respond(StatusCode::OK, &key_of(&key))
+}
