@@ -11,6 +11,8 @@ use std::time::Instant;
 
 use aurra::{Embedder, LocalEmbedder};
 
+mod locomo_inputs;
+
 const BATCH: usize = 128;
 
 // The allocator the `aurra` binary runs with.
@@ -18,18 +20,8 @@ const BATCH: usize = 128;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let model = std::env::var("AURRA_TEST_MODEL")
-        .expect("AURRA_TEST_MODEL: the model folder (scripts/test-model prints it)");
-    let file = std::env::var("AURRA_LOCOMO").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/locomo/locomo-dev.json"
-        )
-        .into()
-    });
-    let json = std::fs::read_to_string(&file).expect("the LoCoMo file");
-    let mut sentences: Vec<String> = aurra::eval::parse_locomo(&json)
-        .expect("a LoCoMo file")
+    let model = locomo_inputs::model_dir();
+    let mut sentences: Vec<String> = locomo_inputs::conversations()
         .into_iter()
         .flat_map(|c| c.turns.into_iter().map(|t| t.content))
         .collect();

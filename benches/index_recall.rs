@@ -11,6 +11,7 @@
 
 use aurra::{LocalEmbedder, MemoryId, NewMemory, SearchQuery, SearchType, Store, StoreOptions};
 
+mod locomo_inputs;
 mod recall;
 
 use recall::recall;
@@ -19,17 +20,8 @@ const ACCOUNT: &str = "acme";
 const TENANT: &str = "locomo";
 
 fn main() {
-    let model = std::env::var("AURRA_TEST_MODEL")
-        .expect("AURRA_TEST_MODEL: the model folder (scripts/test-model prints it)");
-    let file = std::env::var("AURRA_LOCOMO").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/locomo/locomo-dev.json"
-        )
-        .into()
-    });
-    let json = std::fs::read_to_string(&file).expect("the LoCoMo file");
-    let conversations = aurra::eval::parse_locomo(&json).expect("a LoCoMo file");
+    let model = locomo_inputs::model_dir();
+    let conversations = locomo_inputs::conversations();
     let turns: Vec<String> = conversations
         .iter()
         .flat_map(|c| c.turns.iter().map(|t| t.content.clone()))

@@ -354,7 +354,7 @@ fn aurra_database_migrate_prepares_the_schema_and_citus_sql_distributes_every_ta
         .filter(|s| s.contains("create_reference_table"))
         .count();
     assert_eq!(distributed.len(), 8, "{text}");
-    assert_eq!(reference, 5, "{text}");
+    assert_eq!(reference, 6, "{text}");
     assert!(statements.iter().all(|s| s.contains(&schema)), "{text}");
     assert!(
         distributed.iter().all(|s| s.contains("'account_id'")),

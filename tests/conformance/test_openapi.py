@@ -21,7 +21,11 @@ def test_the_document_is_served_without_a_key(server):
     assert doc["openapi"].startswith("3.1")
     assert {"/agent/memories", "/agent/query", "/memories/{memory_id}/supersede",
             "/memories/{memory_id}/timeline", "/memories/{memory_id}/audit",
-            "/agent/settings", "/plan/status", "/health"} <= set(doc["paths"])
+            "/agent/settings", "/plan/status", "/health", "/admin/accounts",
+            "/admin/accounts/{account_id}", "/admin/keys", "/admin/keys/{key_id}"} <= set(doc["paths"])
+    # The admin API takes the operator credential, not an API key.
+    assert doc["paths"]["/admin/keys"]["post"]["security"] == [{"operator": []}]
+    assert doc["paths"]["/agent/memories"]["post"]["security"] == [{"bearer": []}]
     assert set(doc["paths"]["/agent/memories"]) == {"get", "post", "delete"}
     # A method a path does not take says which it does.
     wrong = requests.put(server.base_url + "/agent/memories", timeout=30)
