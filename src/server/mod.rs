@@ -18,6 +18,7 @@ mod admin;
 mod auth;
 mod cache;
 mod connections;
+mod dashboard;
 mod errors;
 mod handlers;
 mod input;
@@ -129,6 +130,8 @@ pub struct AppState {
     connections: Arc<connections::Connections>,
     /// `Some` when `/metrics` is served ([`AppState::with_metrics`]).
     metrics: Option<Arc<metrics::Metrics>>,
+    /// The dashboard's sign-in sessions.
+    sessions: dashboard::Sessions,
 }
 
 impl AppState {
@@ -146,6 +149,7 @@ impl AppState {
             extractions,
             connections,
             metrics: None,
+            sessions: dashboard::Sessions::default(),
         }
     }
 

@@ -269,6 +269,27 @@ async fn dispatch(
     body: &mut Option<Incoming>,
     name: &mut &'static str,
 ) -> Result<Response<Body>, ApiError> {
+    // The dashboard's pages (`/`, `/ui/…`) have their own sessions and errors.
+    if super::dashboard::is_dashboard(parts.uri.path()) {
+        *name = "dashboard";
+        let bytes = if parts.method == Method::POST {
+            let max = super::dashboard::max_body();
+            let timeout = state.config.body_read_timeout;
+            let body = body.take().expect("the body is read once");
+            super::input::read_body(&parts.headers, body, max, timeout).await?
+        } else {
+            bytes::Bytes::new()
+        };
+        return Ok(super::dashboard::handle(
+            &state,
+            &parts.method,
+            parts.uri.path(),
+            parts.uri.query(),
+            &parts.headers,
+            &bytes,
+        )
+        .await);
+    }
     // Authentication comes before validation (as FastAPI's dependencies do), but a path
     // that names no endpoint is a 404 for everyone.
     let route = match route(&parts.method, parts.uri.path()) {

@@ -1,0 +1,588 @@
+//! The dashboard: server-rendered pages at `/` (assets embedded, nothing fetched from
+//! elsewhere), signed in with an API key (the account view) or the operator credential (the
+//! admin view).
+//!
+//! Sessions: a random 256-bit id in a cookie (`HttpOnly`, `SameSite=Strict`, `Path=/`,
+//! `Secure` behind TLS), kept by this process (SHA-256 of the id → who and a CSRF token),
+//! expiring 12 hours after sign-in; a revoked key or a reset operator credential ends its
+//! sessions at their next request. Every state-changing request carries the session's CSRF
+//! token and must not come from another site (`Sec-Fetch-Site`, `Origin`). No key is ever
+//! put in a URL, a page or a log: the sign-in form posts it once, and the session keeps the
+//! key's id, not its secret.
+//!
+//! Pages are rendered with `maud`, which escapes every interpolated value: a memory whose
+//! text is markup renders as text.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{HeaderMap, Method, Response, StatusCode};
+use maud::{DOCTYPE, Markup, html};
+use parking_lot::Mutex;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::errors::ApiError;
+use super::{AppState, Body};
+use crate::{ListQuery, Memory};
+
+/// The cookie holding the session id.
+const COOKIE: &str = "aurra_session";
+/// How long a session lasts after sign-in.
+const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+/// The most sessions kept; past it, the oldest is ended.
+const MAX_SESSIONS: usize = 10_000;
+/// Memories per page of the list.
+const PAGE: usize = 50;
+/// The largest form the dashboard reads.
+const MAX_FORM_BYTES: usize = 16 * 1024;
+
+const STYLE: &str = include_str!("app.css");
+
+/// Who a session belongs to.
+#[derive(Clone, Debug, PartialEq)]
+enum Who {
+    /// An account, through the key (by id) it signed in with.
+    Account { account: String, key: Uuid },
+    /// The operator, as of the credential issued at this instant (a reset ends the session).
+    Operator { issued_at: crate::Timestamp },
+}
+
+#[derive(Clone, Debug)]
+struct Session {
+    who: Who,
+    csrf: String,
+    started: Instant,
+}
+
+/// The sessions of this process.
+#[derive(Default)]
+pub(crate) struct Sessions {
+    by_hash: Mutex<HashMap<[u8; 32], Session>>,
+}
+
+impl Sessions {
+    /// Starts a session: its cookie value (the id) and its CSRF token.
+    fn start(&self, who: Who) -> crate::Result<(String, String)> {
+        let id = random_hex()?;
+        let csrf = random_hex()?;
+        let mut sessions = self.by_hash.lock();
+        sessions.retain(|_, s| s.started.elapsed() < SESSION_TTL);
+        if sessions.len() >= MAX_SESSIONS
+            && let Some(oldest) = sessions
+                .iter()
+                .min_by_key(|(_, s)| s.started)
+                .map(|(hash, _)| *hash)
+        {
+            sessions.remove(&oldest);
+        }
+        sessions.insert(
+            hash(&id),
+            Session {
+                who,
+                csrf: csrf.clone(),
+                started: Instant::now(),
+            },
+        );
+        Ok((id, csrf))
+    }
+
+    fn get(&self, id: &str) -> Option<Session> {
+        let mut sessions = self.by_hash.lock();
+        let key = hash(id);
+        match sessions.get(&key) {
+            Some(s) if s.started.elapsed() < SESSION_TTL => Some(s.clone()),
+            Some(_) => {
+                sessions.remove(&key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn end(&self, id: &str) {
+        self.by_hash.lock().remove(&hash(id));
+    }
+}
+
+fn hash(id: &str) -> [u8; 32] {
+    Sha256::digest(id.as_bytes()).into()
+}
+
+fn random_hex() -> crate::Result<String> {
+    let mut random = [0u8; 32];
+    getrandom::fill(&mut random).map_err(|e| crate::Error::Io(std::io::Error::from(e)))?;
+    Ok(random.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Equal, compared without an early exit.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Whether `method path` is the dashboard's.
+pub(crate) fn is_dashboard(path: &str) -> bool {
+    path == "/" || path.starts_with("/ui/")
+}
+
+/// Answers a dashboard request. `body` is the form (already read, at most
+/// [`MAX_FORM_BYTES`]) for POSTs.
+pub(crate) async fn handle(
+    state: &Arc<AppState>,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response<Body> {
+    match route(state, method, path, query, headers, body).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            let message = match e.status {
+                StatusCode::SERVICE_UNAVAILABLE => "The store is unavailable; try again.",
+                _ => "Something went wrong.",
+            };
+            page(
+                e.status,
+                "Error",
+                None,
+                html! { p role="alert" { (message) } },
+                headers,
+            )
+        }
+    }
+}
+
+/// The largest body a dashboard request may send.
+pub(crate) fn max_body() -> usize {
+    MAX_FORM_BYTES
+}
+
+async fn route(
+    state: &Arc<AppState>,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response<Body>, ApiError> {
+    let session = current(state, headers).await?;
+    match (method, path) {
+        (&Method::GET, "/ui/app.css") => Ok(asset(STYLE, "text/css; charset=utf-8")),
+        (&Method::GET, "/") => match &session {
+            None => Ok(sign_in_page(StatusCode::OK, None, headers)),
+            Some(s) => match &s.who {
+                Who::Account { account, .. } => {
+                    memories_page(state, s, account, query, headers).await
+                }
+                Who::Operator { .. } => admin_page(state, s, headers).await,
+            },
+        },
+        (&Method::POST, "/ui/sign-in") => sign_in(state, headers, body).await,
+        (&Method::POST, "/ui/sign-out") => {
+            let Some(s) = &session else {
+                return Ok(redirect("/", None));
+            };
+            check_form(headers, body, Some(s))?;
+            if let Some(id) = cookie(headers) {
+                state.sessions.end(&id);
+            }
+            Ok(redirect("/", Some(clear_cookie(headers))))
+        }
+        (_, "/" | "/ui/app.css" | "/ui/sign-in" | "/ui/sign-out") => Ok(page(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Not allowed",
+            None,
+            html! { p { "This page does not take that method." } },
+            headers,
+        )),
+        _ => Ok(page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            session.as_ref(),
+            html! { p { "No such page." } },
+            headers,
+        )),
+    }
+}
+
+/// The request's session, if its cookie names a live one whose credential still works.
+async fn current(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Option<Session>, ApiError> {
+    let Some(id) = cookie(headers) else {
+        return Ok(None);
+    };
+    let Some(session) = state.sessions.get(&id) else {
+        return Ok(None);
+    };
+    let who = session.who.clone();
+    let live = state
+        .read(move |store| match &who {
+            Who::Account { key, .. } => Ok(store
+                .api_keys()?
+                .iter()
+                .any(|k| k.id == *key && k.revoked_at.is_none())),
+            Who::Operator { issued_at } => Ok(store.operator_issued_at()? == Some(*issued_at)),
+        })
+        .await?;
+    if !live {
+        state.sessions.end(&id);
+        return Ok(None);
+    }
+    Ok(Some(session))
+}
+
+/// The session id from the `Cookie` header.
+fn cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(hyper::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.to_owned())
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Whether the request came over TLS (to a proxy in front of this server).
+fn behind_tls(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+fn set_cookie(id: &str, headers: &HeaderMap) -> String {
+    let secure = if behind_tls(headers) { "; Secure" } else { "" };
+    format!(
+        "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
+        SESSION_TTL.as_secs()
+    )
+}
+
+fn clear_cookie(headers: &HeaderMap) -> String {
+    let secure = if behind_tls(headers) { "; Secure" } else { "" };
+    format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}")
+}
+
+/// Refuses a state-changing request from another site, and (with a session) one without
+/// the session's CSRF token: `403`, nothing done.
+fn check_form(
+    headers: &HeaderMap,
+    body: &[u8],
+    session: Option<&Session>,
+) -> Result<HashMap<String, String>, ApiError> {
+    let forbidden = || ApiError::detail(StatusCode::FORBIDDEN, "Cross-site request refused");
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && !matches!(site, "same-origin" | "none")
+    {
+        return Err(forbidden());
+    }
+    if let Some(origin) = headers.get(hyper::header::ORIGIN) {
+        let host = headers
+            .get(hyper::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let origin = origin.to_str().unwrap_or_default();
+        let bare = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .unwrap_or("");
+        if host.is_empty() || bare != host {
+            return Err(forbidden());
+        }
+    }
+    let form: HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
+    if let Some(session) = session {
+        let sent = form.get("csrf").map(String::as_str).unwrap_or("");
+        if !same(sent, &session.csrf) {
+            return Err(forbidden());
+        }
+    }
+    Ok(form)
+}
+
+async fn sign_in(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response<Body>, ApiError> {
+    let form = check_form(headers, body, None)?;
+    let secret = form
+        .get("key")
+        .map(|k| k.trim().to_owned())
+        .unwrap_or_default();
+    if secret.is_empty() {
+        return Ok(sign_in_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("Enter an API key or the operator credential."),
+            headers,
+        ));
+    }
+    let who = state
+        .read(move |store| {
+            if secret.starts_with(crate::OPERATOR_TOKEN_PREFIX) {
+                if store.authenticate_operator(&secret)? {
+                    return Ok(store
+                        .operator_issued_at()?
+                        .map(|issued_at| Who::Operator { issued_at }));
+                }
+                return Ok(None);
+            }
+            Ok(store.authenticate(&secret)?.map(|key| Who::Account {
+                account: key.account,
+                key: key.id,
+            }))
+        })
+        .await?;
+    let Some(who) = who else {
+        // The key is never echoed, in the page or a log.
+        return Ok(sign_in_page(
+            StatusCode::UNAUTHORIZED,
+            Some("That key is not valid."),
+            headers,
+        ));
+    };
+    let (id, _) = state.sessions.start(who).map_err(ApiError::from)?;
+    Ok(redirect("/", Some(set_cookie(&id, headers))))
+}
+
+async fn memories_page(
+    state: &Arc<AppState>,
+    session: &Session,
+    account: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Response<Body>, ApiError> {
+    let params: HashMap<String, String> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    let tenant = params
+        .get("tenant")
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty() && !t.contains('\0'));
+    let (owned_account, owned_tenant) = (account.to_owned(), tenant.clone());
+    let memories = state
+        .read(move |store| {
+            let mut list = ListQuery::new();
+            list.limit = PAGE;
+            if let Some(t) = owned_tenant {
+                list = list.tenant(t);
+            }
+            Ok(store.list(&owned_account, &list)?.memories)
+        })
+        .await?;
+    let body = html! {
+        form method="get" action="/" class="bar" {
+            label for="tenant" { "Tenant" }
+            input id="tenant" name="tenant" type="text" value=(tenant.as_deref().unwrap_or(""))
+                placeholder="(default tenant)";
+            button type="submit" { "Show" }
+        }
+        h2 { "What is true now" }
+        @if memories.is_empty() {
+            p { "No memories in this tenant yet." }
+        } @else {
+            (memory_table(&memories))
+        }
+    };
+    Ok(page(
+        StatusCode::OK,
+        &format!("Memories of {account}"),
+        Some(session),
+        body,
+        headers,
+    ))
+}
+
+fn memory_table(memories: &[Memory]) -> Markup {
+    html! {
+        table {
+            thead { tr {
+                th scope="col" { "Memory" }
+                th scope="col" { "Source" }
+                th scope="col" { "Topic" }
+                th scope="col" { "Importance" }
+                th scope="col" { "Valid" }
+                th scope="col" { "Flags" }
+            } }
+            tbody {
+                @for m in memories {
+                    tr {
+                        td class="text" { (m.decision) }
+                        td { (m.source) }
+                        td { (m.topic) }
+                        td { (m.importance_score) }
+                        td {
+                            (super::wire::ts(m.valid_from))
+                            @if let Some(to) = m.valid_to { " – " (super::wire::ts(to)) }
+                        }
+                        td {
+                            @if m.superseded_by.is_some() { span class="flag" { "superseded" } }
+                            @if m.valid_to.is_some() { span class="flag" { "ended" } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn admin_page(
+    state: &Arc<AppState>,
+    session: &Session,
+    headers: &HeaderMap,
+) -> Result<Response<Body>, ApiError> {
+    let (accounts, keys) = state
+        .read(|store| Ok((store.accounts()?, store.api_keys()?)))
+        .await?;
+    let body = html! {
+        h2 { "Accounts" }
+        table {
+            thead { tr {
+                th scope="col" { "Account" }
+                th scope="col" { "Created" }
+                th scope="col" { "Active keys" }
+                th scope="col" { "Revoked keys" }
+            } }
+            tbody {
+                @for a in &accounts {
+                    @let active = keys.iter().filter(|k| k.account == a.id && k.revoked_at.is_none()).count();
+                    @let revoked = keys.iter().filter(|k| k.account == a.id && k.revoked_at.is_some()).count();
+                    tr {
+                        td { (a.id) }
+                        td { (super::wire::ts(a.created_at)) }
+                        td { (active) }
+                        td { (revoked) }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page(
+        StatusCode::OK,
+        "Administration",
+        Some(session),
+        body,
+        headers,
+    ))
+}
+
+fn sign_in_page(status: StatusCode, error: Option<&str>, headers: &HeaderMap) -> Response<Body> {
+    let body = html! {
+        form method="post" action="/ui/sign-in" class="sign-in" {
+            @if let Some(error) = error { p role="alert" class="error" { (error) } }
+            label for="key" { "API key or operator credential" }
+            input id="key" name="key" type="password" autocomplete="off" required;
+            button type="submit" { "Sign in" }
+        }
+    };
+    page(status, "Sign in", None, body, headers)
+}
+
+/// A whole page: the layout, the sign-out form when signed in, and the security headers.
+fn page(
+    status: StatusCode,
+    title: &str,
+    session: Option<&Session>,
+    body: Markup,
+    _headers: &HeaderMap,
+) -> Response<Body> {
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · aurra" }
+                link rel="stylesheet" href="/ui/app.css";
+            }
+            body {
+                header {
+                    h1 { "aurra" }
+                    @if let Some(s) = session {
+                        span class="who" {
+                            @match &s.who {
+                                Who::Account { account, .. } => { "Account " strong { (account) } }
+                                Who::Operator { .. } => { "Operator" }
+                            }
+                        }
+                        form method="post" action="/ui/sign-out" {
+                            input type="hidden" name="csrf" value=(s.csrf);
+                            button type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                main { h2 class="title" { (title) } (body) }
+            }
+        }
+    };
+    html_response(status, markup.into_string())
+}
+
+fn with_security_headers(resp: &mut Response<Body>) {
+    use hyper::header::HeaderValue;
+    let h = resp.headers_mut();
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert(
+        hyper::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+}
+
+fn html_response(status: StatusCode, text: String) -> Response<Body> {
+    let mut resp = Response::new(Full::new(Bytes::from(text)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    with_security_headers(&mut resp);
+    resp
+}
+
+fn asset(text: &'static str, content_type: &'static str) -> Response<Body> {
+    let mut resp = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(content_type),
+    );
+    with_security_headers(&mut resp);
+    resp
+}
+
+/// `303 See Other` to `to`, setting `cookie` if given.
+fn redirect(to: &'static str, cookie: Option<String>) -> Response<Body> {
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    *resp.status_mut() = StatusCode::SEE_OTHER;
+    resp.headers_mut().insert(
+        hyper::header::LOCATION,
+        hyper::header::HeaderValue::from_static(to),
+    );
+    if let Some(cookie) = cookie
+        && let Ok(value) = hyper::header::HeaderValue::from_str(&cookie)
+    {
+        resp.headers_mut().insert(hyper::header::SET_COOKIE, value);
+    }
+    with_security_headers(&mut resp);
+    resp
+}

@@ -1,0 +1,289 @@
+//! The dashboard over HTTP: sign-in with an API key or the operator credential, the session
+//! cookie's flags, CSRF and cross-site refusal, sign-out, revocation ending a session, the
+//! account view showing only the account's memories with their markup as text.
+
+mod http;
+
+use http::TestServer;
+use serde_json::json;
+
+struct Page {
+    status: u16,
+    text: String,
+    set_cookie: Option<String>,
+    location: Option<String>,
+    csp: Option<String>,
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into()
+}
+
+fn read(mut resp: ureq::http::Response<ureq::Body>) -> Page {
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (set_cookie, location, csp) = (
+        header("set-cookie"),
+        header("location"),
+        header("content-security-policy"),
+    );
+    Page {
+        status: resp.status().as_u16(),
+        text: resp.body_mut().read_to_string().unwrap_or_default(),
+        set_cookie,
+        location,
+        csp,
+    }
+}
+
+fn get(server: &TestServer, path: &str, cookie: Option<&str>) -> Page {
+    let mut req = agent().get(format!("http://{}{path}", server.addr));
+    if let Some(c) = cookie {
+        req = req.header("Cookie", c);
+    }
+    read(req.call().expect("GET"))
+}
+
+fn post_form(
+    server: &TestServer,
+    path: &str,
+    cookie: Option<&str>,
+    form: &str,
+    extra: &[(&str, &str)],
+) -> Page {
+    let mut req = agent()
+        .post(format!("http://{}{path}", server.addr))
+        .header("Content-Type", "application/x-www-form-urlencoded");
+    if let Some(c) = cookie {
+        req = req.header("Cookie", c);
+    }
+    for (name, value) in extra {
+        req = req.header(*name, *value);
+    }
+    read(req.send(form).expect("POST"))
+}
+
+fn encode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// Signs in with `key` and returns the cookie pair (`aurra_session=…`).
+fn sign_in(server: &TestServer, key: &str) -> String {
+    let page = post_form(
+        server,
+        "/ui/sign-in",
+        None,
+        &format!("key={}", encode(key)),
+        &[],
+    );
+    assert_eq!(page.status, 303, "{}", page.text);
+    assert_eq!(page.location.as_deref(), Some("/"));
+    let cookie = page.set_cookie.expect("a session cookie");
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+/// The session's CSRF token, from the sign-out form of a page.
+fn csrf(page: &Page) -> String {
+    let at = page
+        .text
+        .find("name=\"csrf\" value=\"")
+        .expect("a csrf field")
+        + 19;
+    page.text[at..at + 64].to_owned()
+}
+
+#[test]
+fn an_account_signs_in_sees_its_memories_as_text_and_signs_out() {
+    let server = TestServer::start();
+    let script = "<script>alert('x')</script> Alice leads the team";
+    server.write(&server.acme, json!({"content": script}));
+    server.write(
+        &server.acme,
+        json!({"content": "<img src=x onerror=alert(1)> Bob joined", "tenant_id": "t"}),
+    );
+    server.write(&server.globex, json!({"content": "Globex secret roadmap"}));
+
+    // Signed out: the sign-in page, with the security headers.
+    let first = get(&server, "/", None);
+    assert_eq!(first.status, 200);
+    assert!(
+        first.text.contains("action=\"/ui/sign-in\""),
+        "{}",
+        first.text
+    );
+    let csp = first.csp.expect("a CSP");
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
+
+    // A wrong key: refused, and never echoed.
+    let wrong = post_form(
+        &server,
+        "/ui/sign-in",
+        None,
+        "key=aurra_wrongwrongwrong",
+        &[],
+    );
+    assert_eq!(wrong.status, 401);
+    assert!(!wrong.text.contains("aurra_wrongwrongwrong"));
+    assert!(wrong.set_cookie.is_none());
+
+    let page = post_form(
+        &server,
+        "/ui/sign-in",
+        None,
+        &format!("key={}", encode(&server.acme)),
+        &[],
+    );
+    assert_eq!(page.status, 303);
+    let set = page.set_cookie.clone().expect("cookie");
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set.contains(flag), "{set}");
+    }
+    assert!(!set.contains("Secure"), "no TLS here: {set}");
+    assert!(!set.contains(&server.acme));
+    let cookie = set.split(';').next().unwrap().to_owned();
+
+    let list = get(&server, "/", Some(&cookie));
+    assert_eq!(list.status, 200);
+    assert!(list.text.contains("Alice leads the team"), "{}", list.text);
+    assert!(
+        list.text.contains("&lt;script&gt;"),
+        "markup is escaped: {}",
+        list.text
+    );
+    assert!(!list.text.contains("<script>"));
+    assert!(!list.text.contains("Globex"), "another account's memory");
+    assert!(
+        !list.text.contains(&server.acme),
+        "the key is never in a page"
+    );
+    // The other tenant only when asked for.
+    assert!(!list.text.contains("Bob joined"));
+    let tenant = get(&server, "/?tenant=t", Some(&cookie));
+    assert!(tenant.text.contains("Bob joined"));
+    assert!(
+        tenant.text.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "{}",
+        tenant.text
+    );
+    assert!(!tenant.text.contains("<img"));
+
+    // Sign-out needs the session's CSRF token.
+    let token = csrf(&list);
+    let forged = post_form(&server, "/ui/sign-out", Some(&cookie), "csrf=0", &[]);
+    assert_eq!(forged.status, 403);
+    assert_eq!(get(&server, "/", Some(&cookie)).status, 200);
+    assert!(get(&server, "/", Some(&cookie)).text.contains("Alice"));
+    let out = post_form(
+        &server,
+        "/ui/sign-out",
+        Some(&cookie),
+        &format!("csrf={token}"),
+        &[],
+    );
+    assert_eq!(out.status, 303);
+    assert!(out.set_cookie.expect("cleared").contains("Max-Age=0"));
+    let after = get(&server, "/", Some(&cookie));
+    assert!(after.text.contains("action=\"/ui/sign-in\""), "signed out");
+    assert!(!after.text.contains("Alice"));
+}
+
+#[test]
+fn cross_site_posts_are_refused_and_tls_makes_the_cookie_secure() {
+    let server = TestServer::start();
+    let form = format!("key={}", encode(&server.acme));
+    for headers in [
+        vec![("Origin", "http://evil.example")],
+        vec![("Sec-Fetch-Site", "cross-site")],
+        vec![("Sec-Fetch-Site", "same-site")],
+    ] {
+        let page = post_form(&server, "/ui/sign-in", None, &form, &headers);
+        assert_eq!(page.status, 403, "{headers:?}");
+        assert!(page.set_cookie.is_none());
+    }
+    let same = format!("http://{}", server.addr);
+    let ok = post_form(
+        &server,
+        "/ui/sign-in",
+        None,
+        &form,
+        &[("Origin", &same), ("Sec-Fetch-Site", "same-origin")],
+    );
+    assert_eq!(ok.status, 303);
+    let tls = post_form(
+        &server,
+        "/ui/sign-in",
+        None,
+        &form,
+        &[("X-Forwarded-Proto", "https")],
+    );
+    assert!(tls.set_cookie.expect("cookie").contains("; Secure"));
+
+    // A signed-in session's form posted from another site is refused too.
+    let cookie = sign_in(&server, &server.acme);
+    let token = csrf(&get(&server, "/", Some(&cookie)));
+    let refused = post_form(
+        &server,
+        "/ui/sign-out",
+        Some(&cookie),
+        &format!("csrf={token}"),
+        &[("Sec-Fetch-Site", "cross-site")],
+    );
+    assert_eq!(refused.status, 403);
+    assert!(
+        get(&server, "/", Some(&cookie)).text.contains("Sign out"),
+        "still signed in"
+    );
+}
+
+#[test]
+fn revoking_the_key_or_resetting_the_operator_ends_their_sessions() {
+    let server = TestServer::start();
+    let (key, secret) = server.store.create_api_key("initech", "dash").unwrap();
+    let cookie = sign_in(&server, &secret);
+    assert!(get(&server, "/", Some(&cookie)).text.contains("initech"));
+    server.store.revoke_api_key(key.id).unwrap();
+    let after = get(&server, "/", Some(&cookie));
+    assert!(
+        after.text.contains("action=\"/ui/sign-in\""),
+        "{}",
+        after.text
+    );
+
+    // The operator's view lists the accounts; a reset ends it.
+    let token = server.store.ensure_operator_token().unwrap().unwrap();
+    let cookie = sign_in(&server, &token);
+    let admin = get(&server, "/", Some(&cookie));
+    assert_eq!(admin.status, 200);
+    assert!(
+        admin.text.contains("Operator") && admin.text.contains("globex"),
+        "{}",
+        admin.text
+    );
+    assert!(!admin.text.contains(&token));
+    server.store.reset_operator_token().unwrap();
+    assert!(
+        get(&server, "/", Some(&cookie))
+            .text
+            .contains("action=\"/ui/sign-in\"")
+    );
+
+    // A made-up cookie is no session; the stylesheet is served from the binary.
+    let fake = format!("aurra_session={}", "ab".repeat(32));
+    assert!(
+        get(&server, "/", Some(&fake))
+            .text
+            .contains("action=\"/ui/sign-in\"")
+    );
+    let css = get(&server, "/ui/app.css", None);
+    assert_eq!(css.status, 200);
+    assert!(css.text.contains("body"));
+    assert_eq!(get(&server, "/ui/nothing-here", None).status, 404);
+}
