@@ -287,3 +287,88 @@ fn revoking_the_key_or_resetting_the_operator_ends_their_sessions() {
     assert!(css.text.contains("body"));
     assert_eq!(get(&server, "/ui/nothing-here", None).status, 404);
 }
+
+/// The time-travel control: "what was true at" (valid time), "what did we believe at"
+/// (transaction time), and both; a superseded fact shows as such, and a fact learnt later
+/// is absent from what was believed before it.
+#[test]
+fn the_account_view_travels_in_both_times() {
+    let clock = aurra::ManualClock::new(aurra::Timestamp::parse("2026-03-01T00:00:00Z").unwrap());
+    let server = TestServer::start_with_clock(clock.clone());
+    let old = server.write(&server.acme, json!({"content": "Alice lives in Paris"}));
+    clock.set(aurra::Timestamp::parse("2026-03-10T00:00:00Z").unwrap());
+    let new = server.write(&server.acme, json!({"content": "Alice lives in Lyon"}));
+    let superseded = server.post(
+        &format!("/memories/{old}/supersede"),
+        &server.acme,
+        &json!({"superseded_by": new}),
+    );
+    assert_eq!(superseded.status, 200, "{}", superseded.text);
+    clock.set(aurra::Timestamp::parse("2026-03-20T00:00:00Z").unwrap());
+    let cookie = sign_in(&server, &server.acme);
+
+    let now = get(&server, "/", Some(&cookie));
+    assert!(now.text.contains("What is true now"));
+    assert!(
+        now.text.contains("Lyon") && !now.text.contains("Paris"),
+        "{}",
+        now.text
+    );
+
+    // Believed on 5 March: only Paris, not (yet) superseded. A datetime-local value.
+    let before = get(&server, "/?believed_at=2026-03-05T00:00", Some(&cookie));
+    assert_eq!(before.status, 200, "{}", before.text);
+    assert!(
+        before.text.contains("What we believed at 2026-03-05"),
+        "{}",
+        before.text
+    );
+    assert!(
+        before.text.contains("Paris") && !before.text.contains("Lyon"),
+        "{}",
+        before.text
+    );
+    assert!(
+        !before.text.contains("class=\"flag\">superseded"),
+        "{}",
+        before.text
+    );
+
+    // Believed on 15 March: both, Paris shown as superseded.
+    let after = get(&server, "/?believed_at=2026-03-15T00:00:00", Some(&cookie));
+    assert!(after.text.contains("Paris") && after.text.contains("Lyon"));
+    assert!(
+        after.text.contains("class=\"flag\">superseded"),
+        "{}",
+        after.text
+    );
+
+    // True on 5 March, as known now: Paris (valid then, superseded since).
+    let valid = get(&server, "/?valid_at=2026-03-05T00:00:00", Some(&cookie));
+    assert!(
+        valid.text.contains("What was true at 2026-03-05"),
+        "{}",
+        valid.text
+    );
+    assert!(
+        valid.text.contains("Paris") && !valid.text.contains("Lyon"),
+        "{}",
+        valid.text
+    );
+
+    // Both axes at once, and a time that is not one.
+    let both = get(
+        &server,
+        "/?valid_at=2026-03-05T00:00:00&believed_at=2026-03-15T00:00:00",
+        Some(&cookie),
+    );
+    assert!(
+        both.text.contains("What we believed at 2026-03-15"),
+        "{}",
+        both.text
+    );
+    assert!(both.text.contains("Paris"));
+    let bad = get(&server, "/?valid_at=yesterday", Some(&cookie));
+    assert_eq!(bad.status, 400);
+    assert!(bad.text.contains("role=\"alert\""));
+}

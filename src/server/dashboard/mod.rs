@@ -364,15 +364,53 @@ async fn memories_page(
     let params: HashMap<String, String> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .into_owned()
         .collect();
-    let tenant = params
-        .get("tenant")
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty() && !t.contains('\0'));
+    let text = |name: &str| {
+        params
+            .get(name)
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty() && !t.contains('\0'))
+    };
+    let tenant = text("tenant");
+    let (valid_text, believed_text) = (text("valid_at"), text("believed_at"));
+    let (valid_at, believed_at) = match (
+        instant(valid_text.as_deref()),
+        instant(believed_text.as_deref()),
+    ) {
+        (Ok(v), Ok(b)) => (v, b),
+        _ => {
+            let body = html! {
+                (travel_form(tenant.as_deref(), valid_text.as_deref(), believed_text.as_deref()))
+                p role="alert" class="error" {
+                    "A time is a date and time in UTC, such as 2026-03-27T14:30:00."
+                }
+            };
+            return Ok(page(
+                StatusCode::BAD_REQUEST,
+                &format!("Memories of {account}"),
+                Some(session),
+                body,
+                headers,
+            ));
+        }
+    };
+    // Travelling in transaction time shows the superseded facts of that state too, as such.
+    let mode = crate::ReadMode::from_params(valid_at, believed_at, believed_at.is_some());
+    let heading = match (valid_at, believed_at) {
+        (None, None) => "What is true now".to_owned(),
+        (Some(v), None) => format!("What was true at {}", super::wire::ts(v)),
+        (None, Some(b)) => format!("What we believed at {}", super::wire::ts(b)),
+        (Some(v), Some(b)) => format!(
+            "What we believed at {} was true at {}",
+            super::wire::ts(b),
+            super::wire::ts(v)
+        ),
+    };
     let (owned_account, owned_tenant) = (account.to_owned(), tenant.clone());
     let memories = state
         .read(move |store| {
             let mut list = ListQuery::new();
             list.limit = PAGE;
+            list.mode = mode;
             if let Some(t) = owned_tenant {
                 list = list.tenant(t);
             }
@@ -380,15 +418,10 @@ async fn memories_page(
         })
         .await?;
     let body = html! {
-        form method="get" action="/" class="bar" {
-            label for="tenant" { "Tenant" }
-            input id="tenant" name="tenant" type="text" value=(tenant.as_deref().unwrap_or(""))
-                placeholder="(default tenant)";
-            button type="submit" { "Show" }
-        }
-        h2 { "What is true now" }
+        (travel_form(tenant.as_deref(), valid_text.as_deref(), believed_text.as_deref()))
+        h2 { (heading) }
         @if memories.is_empty() {
-            p { "No memories in this tenant yet." }
+            p { "No memories here." }
         } @else {
             (memory_table(&memories))
         }
@@ -400,6 +433,35 @@ async fn memories_page(
         body,
         headers,
     ))
+}
+
+/// A time from the travel form: `None` when blank; a `datetime-local` value without seconds
+/// gets them.
+fn instant(text: Option<&str>) -> crate::Result<Option<crate::Timestamp>> {
+    let Some(text) = text else { return Ok(None) };
+    let full = if text.len() == 16 && text.as_bytes().get(10) == Some(&b'T') {
+        format!("{text}:00")
+    } else {
+        text.to_owned()
+    };
+    crate::Timestamp::parse(&full).map(Some)
+}
+
+/// The tenant and the time-travel control: valid time ("what was true at"), transaction
+/// time ("what did we believe at"), or both.
+fn travel_form(tenant: Option<&str>, valid: Option<&str>, believed: Option<&str>) -> Markup {
+    html! {
+        form method="get" action="/" class="bar" {
+            label for="tenant" { "Tenant" }
+            input id="tenant" name="tenant" type="text" value=(tenant.unwrap_or(""))
+                placeholder="(default tenant)";
+            label for="valid_at" { "True at (UTC)" }
+            input id="valid_at" name="valid_at" type="datetime-local" step="1" value=(valid.unwrap_or(""));
+            label for="believed_at" { "Believed at (UTC)" }
+            input id="believed_at" name="believed_at" type="datetime-local" step="1" value=(believed.unwrap_or(""));
+            button type="submit" { "Show" }
+        }
+    }
 }
 
 fn memory_table(memories: &[Memory]) -> Markup {
