@@ -372,3 +372,70 @@ fn the_account_view_travels_in_both_times() {
     assert_eq!(bad.status, 400);
     assert!(bad.text.contains("role=\"alert\""));
 }
+
+/// A memory's page: the fact, its provenance, its chain on both time axes and its audit
+/// log, linked from the list; another account's id in the URL shows nothing of it.
+#[test]
+fn a_memory_page_shows_its_chain_and_audit_and_nothing_of_another_account() {
+    let server = TestServer::start();
+    let old = server.write(
+        &server.acme,
+        json!({"content": "Alice lives in Paris", "source": "crm"}),
+    );
+    let new = server.write(
+        &server.acme,
+        json!({"content": "Alice lives in <b>Lyon</b>"}),
+    );
+    let done = server.post(
+        &format!("/memories/{old}/supersede"),
+        &server.acme,
+        &json!({"superseded_by": new}),
+    );
+    assert_eq!(done.status, 200, "{}", done.text);
+    let foreign = server.write(&server.globex, json!({"content": "Globex merger plan"}));
+    let cookie = sign_in(&server, &server.acme);
+
+    let list = get(&server, "/", Some(&cookie));
+    assert!(
+        list.text.contains(&format!("href=\"/ui/memories/{new}\"")),
+        "{}",
+        list.text
+    );
+
+    let page = get(&server, &format!("/ui/memories/{old}"), Some(&cookie));
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("Alice lives in Paris"));
+    assert!(page.text.contains("crm"), "provenance: {}", page.text);
+    // The chain: both versions, each with its two bars; the replacement's markup as text.
+    assert!(
+        page.text.contains("&lt;b&gt;Lyon&lt;/b&gt;"),
+        "{}",
+        page.text
+    );
+    assert_eq!(
+        page.text.matches("<rect class=\"valid\"").count(),
+        2,
+        "{}",
+        page.text
+    );
+    assert_eq!(page.text.matches("<rect class=\"believed\"").count(), 2);
+    // The audit log: created, then superseded by the new memory.
+    assert!(page.text.contains("memory.created"), "{}", page.text);
+    assert!(page.text.contains("memory.superseded"), "{}", page.text);
+    assert!(page.text.contains(&format!("by {new}")), "{}", page.text);
+    assert!(page.text.contains(&format!("href=\"/ui/memories/{new}\"")));
+
+    for path in [
+        format!("/ui/memories/{foreign}"),
+        "/ui/memories/0195f1c2-1111-7000-8000-000000000000".to_owned(),
+        "/ui/memories/not-an-id".to_owned(),
+    ] {
+        let page = get(&server, &path, Some(&cookie));
+        assert_eq!(page.status, 404, "{path}");
+        assert!(!page.text.contains("Globex"), "{}", page.text);
+        assert!(!page.text.contains("merger"));
+    }
+    // Signed out, a memory's page sends to sign-in.
+    let anonymous = get(&server, &format!("/ui/memories/{old}"), None);
+    assert_eq!(anonymous.status, 303);
+}

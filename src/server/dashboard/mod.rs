@@ -185,6 +185,18 @@ async fn route(
                 Who::Operator { .. } => admin_page(state, s, headers).await,
             },
         },
+        (&Method::GET, p) if p.starts_with("/ui/memories/") => match &session {
+            Some(
+                s @ Session {
+                    who: Who::Account { account, .. },
+                    ..
+                },
+            ) => {
+                let id = p.trim_start_matches("/ui/memories/");
+                memory_page(state, s, account, id, headers).await
+            }
+            _ => Ok(redirect("/", None)),
+        },
         (&Method::POST, "/ui/sign-in") => sign_in(state, headers, body).await,
         (&Method::POST, "/ui/sign-out") => {
             let Some(s) = &session else {
@@ -478,7 +490,7 @@ fn memory_table(memories: &[Memory]) -> Markup {
             tbody {
                 @for m in memories {
                     tr {
-                        td class="text" { (m.decision) }
+                        td class="text" { a href={ "/ui/memories/" (m.id) } { (m.decision) } }
                         td { (m.source) }
                         td { (m.topic) }
                         td { (m.importance_score) }
@@ -490,6 +502,175 @@ fn memory_table(memories: &[Memory]) -> Markup {
                             @if m.superseded_by.is_some() { span class="flag" { "superseded" } }
                             @if m.valid_to.is_some() { span class="flag" { "ended" } }
                         }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A memory's page: its fields and provenance, its supersession chain drawn on both time
+/// axes, and its audit log. Another account's id, like an unknown one, shows nothing of it.
+async fn memory_page(
+    state: &Arc<AppState>,
+    session: &Session,
+    account: &str,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<Response<Body>, ApiError> {
+    let not_found = |session: &Session| {
+        page(
+            StatusCode::NOT_FOUND,
+            "No such memory",
+            Some(session),
+            html! { p { "This account has no memory with that id." } },
+            headers,
+        )
+    };
+    let Ok(id) = id.parse::<Uuid>().map(crate::MemoryId::from_uuid) else {
+        return Ok(not_found(session));
+    };
+    let owned = account.to_owned();
+    let found = state
+        .read(move |store| {
+            let (memory, events) = match store.audit(&owned, id) {
+                Ok(found) => found,
+                Err(crate::Error::NotFound(_) | crate::Error::Forbidden(_)) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let timeline = store.timeline(&owned, id)?;
+            Ok(Some((memory, events, timeline)))
+        })
+        .await?;
+    let Some((memory, events, timeline)) = found else {
+        return Ok(not_found(session));
+    };
+    let ts = super::wire::ts;
+    let body = html! {
+        p { a href="/" { "← All memories" } }
+        section aria-labelledby="fact" {
+            h2 id="fact" { "The fact" }
+            p class="text fact" { (memory.decision) }
+            dl {
+                dt { "Tenant" } dd { (memory.tenant.as_deref().unwrap_or("(default)")) }
+                dt { "Source" } dd { (memory.source) }
+                dt { "Topic" } dd { (memory.topic) }
+                dt { "Importance" } dd { (memory.importance_score) }
+                dt { "Valid" } dd {
+                    (ts(memory.valid_from)) " – "
+                    @match memory.valid_to { Some(t) => (ts(t)), None => "(still)" }
+                }
+                dt { "Believed" } dd {
+                    (ts(memory.transaction_time_start)) " – "
+                    @match memory.transaction_time_end { Some(t) => (ts(t)), None => "(still)" }
+                }
+                @if let Some(next) = memory.superseded_by {
+                    dt { "Superseded by" } dd { a href={ "/ui/memories/" (next) } { (next) } }
+                }
+                dt { "Id" } dd { code { (memory.id) } }
+            }
+        }
+        section aria-labelledby="provenance" {
+            h2 id="provenance" { "Provenance" }
+            dl {
+                dt { "Channel" } dd { (memory.channel) }
+                @if let Some(session_id) = &memory.session_id { dt { "Session" } dd { (session_id) } }
+                dt { "Captured" } dd { (ts(memory.captured_at)) }
+                dt { "Original message" } dd class="text" { (memory.original_message) }
+            }
+        }
+        section aria-labelledby="timeline" {
+            h2 id="timeline" { "Its chain in time" }
+            (chain_chart(&timeline, memory.id))
+        }
+        section aria-labelledby="audit" {
+            h2 id="audit" { "Audit log" }
+            table {
+                thead { tr {
+                    th scope="col" { "Event" } th scope="col" { "At" }
+                    th scope="col" { "By" } th scope="col" { "Details" }
+                } }
+                tbody {
+                    @for e in &events {
+                        tr {
+                            td { (e.kind.as_str()) }
+                            td { (ts(e.at)) }
+                            td { (e.by) }
+                            td class="text" { (event_details(&e.details)) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page(StatusCode::OK, "Memory", Some(session), body, headers))
+}
+
+fn event_details(details: &crate::EventDetails) -> String {
+    use crate::EventDetails as D;
+    let ts = super::wire::ts;
+    match details {
+        D::Created { topic, source, .. } => format!("topic {topic}, source {source}"),
+        D::Superseded {
+            superseded_by,
+            valid_to,
+            ..
+        } => match superseded_by {
+            Some(by) => format!("by {by}, valid until {}", ts(*valid_to)),
+            None => format!("valid until {}", ts(*valid_to)),
+        },
+        D::Expired { valid_to, .. } => format!("valid until {}", ts(*valid_to)),
+        D::Classified {
+            verdict,
+            confidence,
+            reasoning,
+            applied,
+            ..
+        } => format!(
+            "{verdict} ({confidence:.2}){}: {reasoning}",
+            if *applied { ", applied" } else { "" }
+        ),
+        _ => String::new(),
+    }
+}
+
+/// The chain's versions, one row each, as two bars over the same span of time: when the
+/// version was true (valid time) and when the store believed it (transaction time). Drawn
+/// in SVG, whose geometry attributes the page's CSP allows (inline styles it does not).
+fn chain_chart(timeline: &crate::Timeline, current: crate::MemoryId) -> Markup {
+    let ts = super::wire::ts;
+    let now = timeline.now.as_micros();
+    let start = timeline
+        .versions
+        .iter()
+        .map(|v| {
+            v.valid_from
+                .as_micros()
+                .min(v.transaction_time_start.as_micros())
+        })
+        .min()
+        .unwrap_or(now);
+    let span = (now - start).max(1) as f64;
+    let x = |t: i64| 100.0 * ((t.clamp(start, now) - start) as f64 / span);
+    let bar = |from: i64, to: Option<i64>| {
+        let (a, b) = (x(from), x(to.unwrap_or(now)));
+        (format!("{a:.2}%"), format!("{:.2}%", (b - a).max(0.6)))
+    };
+    html! {
+        p class="legend" { span class="key valid" { "true" } " " span class="key believed" { "believed" }
+            " from " (ts(crate::Timestamp::from_micros(start))) " to now" }
+        ol class="chain" {
+            @for v in &timeline.versions {
+                @let (vx, vw) = bar(v.valid_from.as_micros(), v.valid_to.map(|t| t.as_micros()));
+                @let (tx, tw) = bar(v.transaction_time_start.as_micros(), v.transaction_time_end.map(|t| t.as_micros()));
+                li class=@if v.id == current { "this" } @else { "" } {
+                    a href={ "/ui/memories/" (v.id) } class="text" { (v.decision) }
+                    span class="when" {
+                        "true " (ts(v.valid_from)) " – " @match v.valid_to { Some(t) => (ts(t)), None => "now" }
+                    }
+                    svg class="bars" role="img" aria-label="valid and believed time" viewBox="0 0 100 10" preserveAspectRatio="none" width="100%" height="20" {
+                        rect class="valid" x=(vx) y="0" width=(vw) height="4" {}
+                        rect class="believed" x=(tx) y="6" width=(tw) height="4" {}
                     }
                 }
             }
