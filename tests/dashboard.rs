@@ -439,3 +439,50 @@ fn a_memory_page_shows_its_chain_and_audit_and_nothing_of_another_account() {
     let anonymous = get(&server, &format!("/ui/memories/{old}"), None);
     assert_eq!(anonymous.status, 303);
 }
+
+/// Asking a question: the answer's `[mem-N]` markers link to the memories, the candidates
+/// carry their similarity, the proof tree its hash; only the account's memories answer.
+#[test]
+fn a_question_is_answered_with_linked_citations_and_a_proof_hash() {
+    let server = TestServer::start();
+    let id = server.write(
+        &server.acme,
+        json!({"content": "Alice is a senior engineer at Acme Corp."}),
+    );
+    server.write(
+        &server.globex,
+        json!({"content": "Alice is a senior engineer at Globex"}),
+    );
+    let cookie = sign_in(&server, &server.acme);
+
+    let empty = get(&server, "/ui/ask", Some(&cookie));
+    assert_eq!(empty.status, 200);
+    assert!(empty.text.contains("name=\"q\""));
+
+    let page = get(&server, "/ui/ask?q=Where+does+Alice+work%3F", Some(&cookie));
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text
+            .contains(&format!("<a href=\"/ui/memories/{id}\">[mem-1]</a>")),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("Acme Corp"));
+    assert!(
+        !page.text.contains("Globex"),
+        "another account's memory: {}",
+        page.text
+    );
+    let hash_at = page.text.find("class=\"hash\">").expect("the proof hash") + 13;
+    let hash = &page.text[hash_at..hash_at + 64];
+    assert!(hash.bytes().all(|b| b.is_ascii_hexdigit()), "{hash}");
+    // The same question over REST gives the same hash: one handler answers both.
+    let rest = server.post(
+        "/agent/query",
+        &server.acme,
+        &json!({"question": "Where does Alice work?", "include_proof_tree": true}),
+    );
+    assert_eq!(rest.body["proof_tree"]["answer_hash"], hash);
+
+    assert_eq!(get(&server, "/ui/ask?q=x", None).status, 303, "signed out");
+}

@@ -197,6 +197,15 @@ async fn route(
             }
             _ => Ok(redirect("/", None)),
         },
+        (&Method::GET, "/ui/ask") => match &session {
+            Some(
+                s @ Session {
+                    who: Who::Account { key, .. },
+                    ..
+                },
+            ) => ask_page(state, s, *key, query, headers).await,
+            _ => Ok(redirect("/", None)),
+        },
         (&Method::POST, "/ui/sign-in") => sign_in(state, headers, body).await,
         (&Method::POST, "/ui/sign-out") => {
             let Some(s) = &session else {
@@ -606,6 +615,166 @@ async fn memory_page(
     Ok(page(StatusCode::OK, "Memory", Some(session), body, headers))
 }
 
+/// Ask a question: the answer from `POST /agent/query` (the same request, answered by the
+/// same handler with the server's answerer), its `[mem-N]` markers linked to the memories,
+/// every candidate with its similarity, and the proof tree's hash and chains.
+async fn ask_page(
+    state: &Arc<AppState>,
+    session: &Session,
+    key: Uuid,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Response<Body>, ApiError> {
+    let params: HashMap<String, String> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    let question = params
+        .get("q")
+        .map(|q| q.trim().to_owned())
+        .unwrap_or_default();
+    let tenant = params
+        .get("tenant")
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
+    let form = html! {
+        form method="get" action="/ui/ask" class="bar" {
+            label for="q" { "Question" }
+            input id="q" name="q" type="text" value=(question) required;
+            label for="ask-tenant" { "Tenant" }
+            input id="ask-tenant" name="tenant" type="text" value=(tenant.as_deref().unwrap_or(""))
+                placeholder="(default tenant)";
+            button type="submit" { "Ask" }
+        }
+    };
+    if question.is_empty() {
+        return Ok(page(StatusCode::OK, "Ask", Some(session), form, headers));
+    }
+    let Some(api_key) = state
+        .read(move |store| Ok(store.api_keys()?.into_iter().find(|k| k.id == key)))
+        .await?
+    else {
+        return Ok(redirect("/", None));
+    };
+    let mut request = serde_json::json!({"question": question, "include_proof_tree": true});
+    if let Some(t) = &tenant {
+        request["tenant_id"] = serde_json::json!(t);
+    }
+    let resp = super::routes::call(
+        state.clone(),
+        api_key,
+        &Method::POST,
+        "/agent/query",
+        None,
+        request.to_string().as_bytes(),
+    )
+    .await;
+    let status = resp.status();
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    if !status.is_success() {
+        let detail = answer["detail"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| "The question could not be answered.".to_owned());
+        let body = html! { (form) p role="alert" class="error" { (detail) } };
+        return Ok(page(status, "Ask", Some(session), body, headers));
+    }
+    let citations = answer["citations"].as_array().cloned().unwrap_or_default();
+    let id_of = |n: usize| {
+        citations
+            .iter()
+            .find(|c| c["index"].as_u64() == Some(n as u64))
+            .and_then(|c| c["memory_id"].as_str())
+            .map(str::to_owned)
+    };
+    let text = answer["answer_with_citations"].as_str().unwrap_or("");
+    let proof = &answer["proof_tree"];
+    let body = html! {
+        (form)
+        section aria-labelledby="answer" {
+            h2 id="answer" { "Answer" }
+            p class="text answer" {
+                @for part in markers(text) {
+                    @match part {
+                        Part::Text(t) => (t),
+                        Part::Marker(n) => @match id_of(n) {
+                            Some(id) => a href={ "/ui/memories/" (id) } { "[mem-" (n) "]" },
+                            None => { "[mem-" (n) "]" }
+                        },
+                    }
+                }
+            }
+        }
+        section aria-labelledby="candidates" {
+            h2 id="candidates" { "Candidates" }
+            table {
+                thead { tr {
+                    th scope="col" { "#" } th scope="col" { "Memory" }
+                    th scope="col" { "Similarity" } th scope="col" { "Cited" }
+                } }
+                tbody {
+                    @for c in &citations {
+                        tr {
+                            td { "[mem-" (c["index"]) "]" }
+                            td class="text" {
+                                a href={ "/ui/memories/" (c["memory_id"].as_str().unwrap_or("")) } {
+                                    (c["decision"].as_str().unwrap_or(""))
+                                }
+                            }
+                            td { (format!("{:.3}", c["similarity"].as_f64().unwrap_or(0.0))) }
+                            td { @if c["cited_by_llm"].as_bool() == Some(true) { "yes" } @else { "no" } }
+                        }
+                    }
+                }
+            }
+        }
+        @if proof.is_object() {
+            section aria-labelledby="proof" {
+                h2 id="proof" { "Proof tree" }
+                dl {
+                    dt { "Answer hash" } dd { code class="hash" { (proof["answer_hash"].as_str().unwrap_or("")) } }
+                    dt { "Generated" } dd { (proof["generated_at"].as_str().unwrap_or("")) }
+                    dt { "Supersession chains" } dd { (proof["supersession_chains"].as_array().map_or(0, Vec::len)) }
+                }
+            }
+        }
+    };
+    Ok(page(StatusCode::OK, "Ask", Some(session), body, headers))
+}
+
+/// A piece of an answer: text, or the N of a `[mem-N]` marker.
+enum Part<'a> {
+    Text(&'a str),
+    Marker(usize),
+}
+
+/// Splits an answer into its text and its `[mem-N]` markers.
+fn markers(text: &str) -> Vec<Part<'_>> {
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("[mem-") {
+        let after = &rest[at + 5..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let closes = after.as_bytes().get(digits) == Some(&b']');
+        match after[..digits].parse::<usize>() {
+            Ok(n) if digits > 0 && closes => {
+                parts.push(Part::Text(&rest[..at]));
+                parts.push(Part::Marker(n));
+                rest = &after[digits + 1..];
+            }
+            _ => {
+                parts.push(Part::Text(&rest[..at + 5]));
+                rest = after;
+            }
+        }
+    }
+    parts.push(Part::Text(rest));
+    parts
+}
+
 fn event_details(details: &crate::EventDetails) -> String {
     use crate::EventDetails as D;
     let ts = super::wire::ts;
@@ -749,7 +918,10 @@ fn page(
             }
             body {
                 header {
-                    h1 { "aurra" }
+                    h1 { a href="/" { "aurra" } }
+                    @if let Some(Session { who: Who::Account { .. }, .. }) = session {
+                        nav { a href="/" { "Memories" } " " a href="/ui/ask" { "Ask" } }
+                    }
                     @if let Some(s) = session {
                         span class="who" {
                             @match &s.who {
@@ -828,4 +1000,46 @@ fn redirect(to: &'static str, cookie: Option<String>) -> Response<Body> {
     }
     with_security_headers(&mut resp);
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(text: &str) -> String {
+        markers(text)
+            .into_iter()
+            .map(|p| match p {
+                Part::Text(t) => t.to_owned(),
+                Part::Marker(n) => format!("<{n}>"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn markers_are_split_out_and_everything_else_stays_text() {
+        assert_eq!(render("A [mem-1] and [mem-12]."), "A <1> and <12>.");
+        assert_eq!(render("[mem-3]"), "<3>");
+        for literal in ["[mem-]", "[mem-x]", "[mem-4", "[mem-", "mem-1]", ""] {
+            assert_eq!(render(literal), literal);
+        }
+        assert_eq!(render("[mem-[mem-2]"), "[mem-<2>");
+    }
+
+    #[test]
+    fn cookies_are_read_only_when_well_formed() {
+        let mut headers = HeaderMap::new();
+        let id = "ab".repeat(32);
+        headers.insert(
+            hyper::header::COOKIE,
+            format!("other=1; {COOKIE}={id}").parse().unwrap(),
+        );
+        assert_eq!(cookie(&headers), Some(id));
+        headers.insert(
+            hyper::header::COOKIE,
+            format!("{COOKIE}=short").parse().unwrap(),
+        );
+        assert_eq!(cookie(&headers), None);
+        assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
+    }
 }
