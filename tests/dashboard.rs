@@ -486,3 +486,116 @@ fn a_question_is_answered_with_linked_citations_and_a_proof_hash() {
 
     assert_eq!(get(&server, "/ui/ask?q=x", None).status, 303, "signed out");
 }
+
+/// Supersede and expire from a memory's page: the session's CSRF token required, the REST
+/// rules applied (a refusal shows its reason), another account's memory untouched.
+#[test]
+fn a_memory_is_superseded_and_expired_from_its_page() {
+    let server = TestServer::start();
+    let old = server.write(&server.acme, json!({"content": "Alice lives in Paris"}));
+    let new = server.write(&server.acme, json!({"content": "Alice lives in Lyon"}));
+    let other = server.write(&server.acme, json!({"content": "Bob likes tea"}));
+    let foreign = server.write(&server.globex, json!({"content": "Globex fact"}));
+    let cookie = sign_in(&server, &server.acme);
+    let token = csrf(&get(&server, &format!("/ui/memories/{old}"), Some(&cookie)));
+    let path = format!("/ui/memories/{old}/supersede");
+
+    // Without the token, or from another site: refused, nothing changed.
+    let forged = post_form(
+        &server,
+        &path,
+        Some(&cookie),
+        &format!("superseded_by={new}"),
+        &[],
+    );
+    assert_eq!(forged.status, 403);
+    let cross = post_form(
+        &server,
+        &path,
+        Some(&cookie),
+        &format!("csrf={token}&superseded_by={new}"),
+        &[("Sec-Fetch-Site", "cross-site")],
+    );
+    assert_eq!(cross.status, 403);
+    let timeline = server.get(&format!("/memories/{old}/timeline"), &server.acme);
+    assert_eq!(
+        timeline.body["chain_length"].as_u64().unwrap(),
+        1,
+        "{}",
+        timeline.text
+    );
+
+    // A refusal shows the REST API's reason.
+    let wrong = post_form(
+        &server,
+        &path,
+        Some(&cookie),
+        &format!("csrf={token}&superseded_by=nope"),
+        &[],
+    );
+    assert!(
+        wrong.status >= 400 && wrong.status < 500,
+        "{}",
+        wrong.status
+    );
+    assert!(wrong.text.contains("role=\"alert\""), "{}", wrong.text);
+
+    let done = post_form(
+        &server,
+        &path,
+        Some(&cookie),
+        &format!("csrf={token}&superseded_by={new}"),
+        &[],
+    );
+    assert_eq!(done.status, 303, "{}", done.text);
+    assert_eq!(
+        done.location.as_deref(),
+        Some(format!("/ui/memories/{old}").as_str())
+    );
+    let timeline = server.get(&format!("/memories/{old}/timeline"), &server.acme);
+    assert_eq!(
+        timeline.body["chain_length"].as_u64().unwrap(),
+        2,
+        "{}",
+        timeline.text
+    );
+    // A superseded memory's page offers no form any more.
+    assert!(
+        !get(&server, &format!("/ui/memories/{old}"), Some(&cookie))
+            .text
+            .contains("/supersede\"")
+    );
+
+    // Expire with a datetime-local value.
+    let expire = post_form(
+        &server,
+        &format!("/ui/memories/{other}/supersede"),
+        Some(&cookie),
+        &format!("csrf={token}&valid_to=2030-01-01T00:00"),
+        &[],
+    );
+    assert_eq!(expire.status, 303, "{}", expire.text);
+    let audit = server.get(&format!("/memories/{other}/audit"), &server.acme);
+    assert!(audit.text.contains("memory.expired"), "{}", audit.text);
+
+    // Another account's memory: refused, untouched.
+    let theirs = post_form(
+        &server,
+        &format!("/ui/memories/{foreign}/supersede"),
+        Some(&cookie),
+        &format!("csrf={token}&valid_to=2030-01-01T00:00"),
+        &[],
+    );
+    assert!(
+        theirs.status == 403 || theirs.status == 404,
+        "{}",
+        theirs.status
+    );
+    assert!(!theirs.text.contains("Globex fact"));
+    let untouched = server.get(&format!("/memories/{foreign}/audit"), &server.globex);
+    assert!(
+        !untouched.text.contains("memory.expired"),
+        "{}",
+        untouched.text
+    );
+}

@@ -206,6 +206,22 @@ async fn route(
             ) => ask_page(state, s, *key, query, headers).await,
             _ => Ok(redirect("/", None)),
         },
+        (&Method::POST, p) if p.starts_with("/ui/memories/") && p.ends_with("/supersede") => {
+            match &session {
+                Some(
+                    s @ Session {
+                        who: Who::Account { key, .. },
+                        ..
+                    },
+                ) => {
+                    let id = p
+                        .trim_start_matches("/ui/memories/")
+                        .trim_end_matches("/supersede");
+                    supersede(state, s, *key, id, headers, body).await
+                }
+                _ => Ok(redirect("/", None)),
+            }
+        }
         (&Method::POST, "/ui/sign-in") => sign_in(state, headers, body).await,
         (&Method::POST, "/ui/sign-out") => {
             let Some(s) = &session else {
@@ -578,6 +594,16 @@ async fn memory_page(
                 }
                 dt { "Id" } dd { code { (memory.id) } }
             }
+            @if memory.superseded_by.is_none() && memory.valid_to.is_none() {
+                form method="post" action={ "/ui/memories/" (memory.id) "/supersede" } class="bar" {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    label for="superseded_by" { "Superseded by (memory id)" }
+                    input id="superseded_by" name="superseded_by" type="text";
+                    label for="valid_to" { "True until (UTC)" }
+                    input id="valid_to" name="valid_to" type="datetime-local" step="1";
+                    button type="submit" { "Supersede or expire" }
+                }
+            }
         }
         section aria-labelledby="provenance" {
             h2 id="provenance" { "Provenance" }
@@ -743,6 +769,87 @@ async fn ask_page(
         }
     };
     Ok(page(StatusCode::OK, "Ask", Some(session), body, headers))
+}
+
+/// The memory page's supersede/expire form, as `POST /memories/{id}/supersede` (the same
+/// handler and rules), then back to the memory's page; a refusal shows its `detail`.
+async fn supersede(
+    state: &Arc<AppState>,
+    session: &Session,
+    key: Uuid,
+    id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response<Body>, ApiError> {
+    let form = check_form(headers, body, Some(session))?;
+    let Ok(id) = id.parse::<Uuid>() else {
+        return Ok(page(
+            StatusCode::NOT_FOUND,
+            "No such memory",
+            Some(session),
+            html! { p { "This account has no memory with that id." } },
+            headers,
+        ));
+    };
+    let field = |name: &str| {
+        form.get(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let mut request = serde_json::Map::new();
+    if let Some(by) = field("superseded_by") {
+        request.insert("superseded_by".into(), serde_json::json!(by));
+    }
+    if let Some(until) = field("valid_to") {
+        let until = if until.len() == 16 {
+            format!("{until}:00")
+        } else {
+            until
+        };
+        request.insert("valid_to".into(), serde_json::json!(until));
+    }
+    let Some(api_key) = state
+        .read(move |store| Ok(store.api_keys()?.into_iter().find(|k| k.id == key)))
+        .await?
+    else {
+        return Ok(redirect("/", None));
+    };
+    let resp = super::routes::call(
+        state.clone(),
+        api_key,
+        &Method::POST,
+        &format!("/memories/{id}/supersede"),
+        None,
+        serde_json::Value::Object(request).to_string().as_bytes(),
+    )
+    .await;
+    let status = resp.status();
+    if status.is_success() {
+        let mut back = redirect("/", None);
+        if let Ok(location) = hyper::header::HeaderValue::from_str(&format!("/ui/memories/{id}")) {
+            back.headers_mut().insert(hyper::header::LOCATION, location);
+        }
+        return Ok(back);
+    }
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let detail = match &answer["detail"] {
+        serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::Array(errors) => errors
+            .iter()
+            .filter_map(|e| e["msg"].as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => "The change was refused.".to_owned(),
+    };
+    let body = html! {
+        p role="alert" class="error" { (detail) }
+        p { a href={ "/ui/memories/" (id) } { "Back to the memory" } }
+    };
+    Ok(page(status, "Not changed", Some(session), body, headers))
 }
 
 /// A piece of an answer: text, or the N of a `[mem-N]` marker.
