@@ -675,31 +675,13 @@ async fn ask_page(
     if question.is_empty() {
         return Ok(page(StatusCode::OK, "Ask", Some(session), form, headers));
     }
-    let Some(api_key) = state
-        .read(move |store| Ok(store.api_keys()?.into_iter().find(|k| k.id == key)))
-        .await?
-    else {
-        return Ok(redirect("/", None));
-    };
     let mut request = serde_json::json!({"question": question, "include_proof_tree": true});
     if let Some(t) = &tenant {
         request["tenant_id"] = serde_json::json!(t);
     }
-    let resp = super::routes::call(
-        state.clone(),
-        api_key,
-        &Method::POST,
-        "/agent/query",
-        None,
-        request.to_string().as_bytes(),
-    )
-    .await;
-    let status = resp.status();
-    let bytes = http_body_util::BodyExt::collect(resp.into_body())
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
-    let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let Some((status, answer)) = call_as(state, key, "/agent/query", &request).await? else {
+        return Ok(redirect("/", None));
+    };
     if !status.is_success() {
         let detail = answer["detail"]
             .as_str()
@@ -808,22 +790,11 @@ async fn supersede(
         };
         request.insert("valid_to".into(), serde_json::json!(until));
     }
-    let Some(api_key) = state
-        .read(move |store| Ok(store.api_keys()?.into_iter().find(|k| k.id == key)))
-        .await?
-    else {
+    let path = format!("/memories/{id}/supersede");
+    let request = serde_json::Value::Object(request);
+    let Some((status, answer)) = call_as(state, key, &path, &request).await? else {
         return Ok(redirect("/", None));
     };
-    let resp = super::routes::call(
-        state.clone(),
-        api_key,
-        &Method::POST,
-        &format!("/memories/{id}/supersede"),
-        None,
-        serde_json::Value::Object(request).to_string().as_bytes(),
-    )
-    .await;
-    let status = resp.status();
     if status.is_success() {
         let mut back = redirect("/", None);
         if let Ok(location) = hyper::header::HeaderValue::from_str(&format!("/ui/memories/{id}")) {
@@ -831,11 +802,6 @@ async fn supersede(
         }
         return Ok(back);
     }
-    let bytes = http_body_util::BodyExt::collect(resp.into_body())
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
-    let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
     let detail = match &answer["detail"] {
         serde_json::Value::String(text) => text.clone(),
         serde_json::Value::Array(errors) => errors
@@ -850,6 +816,40 @@ async fn supersede(
         p { a href={ "/ui/memories/" (id) } { "Back to the memory" } }
     };
     Ok(page(status, "Not changed", Some(session), body, headers))
+}
+
+/// `POST path` with the JSON `body` as the session's key, answered in process by the REST
+/// handler (`routes::call`): its status and JSON body; `None` when the key is gone.
+async fn call_as(
+    state: &Arc<AppState>,
+    key: Uuid,
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<Option<(StatusCode, serde_json::Value)>, ApiError> {
+    let Some(api_key) = state
+        .read(move |store| Ok(store.api_keys()?.into_iter().find(|k| k.id == key)))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let resp = super::routes::call(
+        state.clone(),
+        api_key,
+        &Method::POST,
+        path,
+        None,
+        body.to_string().as_bytes(),
+    )
+    .await;
+    let status = resp.status();
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    Ok(Some((
+        status,
+        serde_json::from_slice(&bytes).unwrap_or_default(),
+    )))
 }
 
 /// A piece of an answer: text, or the N of a `[mem-N]` marker.
