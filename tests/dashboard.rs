@@ -599,3 +599,102 @@ fn a_memory_is_superseded_and_expired_from_its_page() {
         untouched.text
     );
 }
+
+/// The admin view issues a key (its secret shown on that page only), which works over REST
+/// at once, and revokes it, after which REST refuses it; an account's session cannot.
+#[test]
+fn the_admin_view_issues_and_revokes_keys() {
+    let server = TestServer::start();
+    let token = server.store.ensure_operator_token().unwrap().unwrap();
+    let cookie = sign_in(&server, &token);
+    let admin = get(&server, "/", Some(&cookie));
+    let csrf_token = csrf(&admin);
+    assert!(!admin.text.contains(&server.acme), "no secret in a listing");
+
+    let forged = post_form(
+        &server,
+        "/ui/admin/keys",
+        Some(&cookie),
+        "account=initech&label=x",
+        &[],
+    );
+    assert_eq!(forged.status, 403);
+    let issued = post_form(
+        &server,
+        "/ui/admin/keys",
+        Some(&cookie),
+        &format!("csrf={csrf_token}&account=initech&label=dash"),
+        &[],
+    );
+    assert_eq!(issued.status, 200, "{}", issued.text);
+    let at = issued
+        .text
+        .find("class=\"secret\">")
+        .expect("the secret, once")
+        + 15;
+    let secret = issued.text[at..].split('<').next().unwrap().to_owned();
+    assert!(secret.starts_with("aurra_"), "{secret}");
+    let write = server.post(
+        "/agent/memories",
+        &secret,
+        &json!({"content": "from the dashboard key"}),
+    );
+    assert_eq!(write.status, 200, "{}", write.text);
+    // Listed afterwards by its prefix only.
+    let listed = get(&server, "/", Some(&cookie));
+    assert!(listed.text.contains(&secret[..14]) && !listed.text.contains(&secret));
+    let bad = post_form(
+        &server,
+        "/ui/admin/keys",
+        Some(&cookie),
+        &format!("csrf={csrf_token}&account=no+spaces"),
+        &[],
+    );
+    assert!(bad.text.contains("role=\"alert\""), "{}", bad.text);
+
+    let id = server
+        .store
+        .api_keys()
+        .unwrap()
+        .into_iter()
+        .find(|k| k.label == "dash")
+        .unwrap()
+        .id;
+    let revoke = format!("/ui/admin/keys/{id}/revoke");
+    // An account's session is no operator's.
+    let account = sign_in(&server, &server.acme);
+    let account_csrf = csrf(&get(&server, "/", Some(&account)));
+    let refused = post_form(
+        &server,
+        &revoke,
+        Some(&account),
+        &format!("csrf={account_csrf}"),
+        &[],
+    );
+    assert_eq!(refused.status, 303);
+    assert_eq!(
+        server
+            .post(
+                "/agent/memories",
+                &secret,
+                &json!({"content": "still works"})
+            )
+            .status,
+        200
+    );
+    let done = post_form(
+        &server,
+        &revoke,
+        Some(&cookie),
+        &format!("csrf={csrf_token}"),
+        &[],
+    );
+    assert_eq!(done.status, 303, "{}", done.text);
+    assert_eq!(
+        server
+            .post("/agent/memories", &secret, &json!({"content": "refused"}))
+            .status,
+        401
+    );
+    assert!(get(&server, "/", Some(&cookie)).text.contains("revoked "));
+}

@@ -222,6 +222,15 @@ async fn route(
                 _ => Ok(redirect("/", None)),
             }
         }
+        (&Method::POST, p) if p.starts_with("/ui/admin/keys") => match &session {
+            Some(
+                s @ Session {
+                    who: Who::Operator { .. },
+                    ..
+                },
+            ) => admin_keys(state, s, p, headers, body).await,
+            _ => Ok(redirect("/", None)),
+        },
         (&Method::POST, "/ui/sign-in") => sign_in(state, headers, body).await,
         (&Method::POST, "/ui/sign-out") => {
             let Some(s) = &session else {
@@ -962,6 +971,7 @@ async fn admin_page(
     let (accounts, keys) = state
         .read(|store| Ok((store.accounts()?, store.api_keys()?)))
         .await?;
+    let ts = super::wire::ts;
     let body = html! {
         h2 { "Accounts" }
         table {
@@ -977,9 +987,49 @@ async fn admin_page(
                     @let revoked = keys.iter().filter(|k| k.account == a.id && k.revoked_at.is_some()).count();
                     tr {
                         td { (a.id) }
-                        td { (super::wire::ts(a.created_at)) }
+                        td { (ts(a.created_at)) }
                         td { (active) }
                         td { (revoked) }
+                    }
+                }
+            }
+        }
+        h2 { "Issue a key" }
+        form method="post" action="/ui/admin/keys" class="bar" {
+            input type="hidden" name="csrf" value=(session.csrf);
+            label for="key-account" { "Account" }
+            input id="key-account" name="account" type="text" required;
+            label for="key-label" { "Label" }
+            input id="key-label" name="label" type="text";
+            button type="submit" { "Issue" }
+        }
+        h2 { "Keys" }
+        table {
+            thead { tr {
+                th scope="col" { "Account" }
+                th scope="col" { "Key" }
+                th scope="col" { "Label" }
+                th scope="col" { "Created" }
+                th scope="col" { "Status" }
+            } }
+            tbody {
+                @for k in &keys {
+                    tr {
+                        td { (k.account) }
+                        td { code { (k.shown_prefix) "…" } }
+                        td { (k.label) }
+                        td { (ts(k.created_at)) }
+                        td {
+                            @match k.revoked_at {
+                                Some(at) => { "revoked " (ts(at)) }
+                                None => {
+                                    form method="post" action={ "/ui/admin/keys/" (k.id) "/revoke" } {
+                                        input type="hidden" name="csrf" value=(session.csrf);
+                                        button type="submit" aria-label={ "Revoke " (k.shown_prefix) "…" } { "Revoke" }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -992,6 +1042,89 @@ async fn admin_page(
         body,
         headers,
     ))
+}
+
+/// The admin view's forms: issue a key (its secret on this one page, once) or revoke one.
+async fn admin_keys(
+    state: &Arc<AppState>,
+    session: &Session,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response<Body>, ApiError> {
+    let form = check_form(headers, body, Some(session))?;
+    if path == "/ui/admin/keys" {
+        let account = form
+            .get("account")
+            .map(|a| a.trim().to_owned())
+            .unwrap_or_default();
+        let label = form
+            .get("label")
+            .map(|l| l.trim().to_owned())
+            .unwrap_or_default();
+        let issued = state
+            .write(move |store| match store.create_api_key(&account, &label) {
+                Ok(issued) => Ok(Ok(issued)),
+                Err(crate::Error::InvalidArgument(msg)) => Ok(Err(msg)),
+                Err(e) => Err(e),
+            })
+            .await?;
+        let body = match issued {
+            Ok((key, secret)) => {
+                tracing::info!(key = %key.id, account = %key.account, "dashboard: key issued");
+                html! {
+                    p { "A key for " strong { (key.account) } ". It is shown on this page only: copy it now." }
+                    p { code class="secret" { (secret) } }
+                    p { a href="/" { "Back to administration" } }
+                }
+            }
+            Err(msg) => html! {
+                p role="alert" class="error" { (msg) }
+                p { a href="/" { "Back to administration" } }
+            },
+        };
+        return Ok(page(
+            StatusCode::OK,
+            "Key issued",
+            Some(session),
+            body,
+            headers,
+        ));
+    }
+    let id = path
+        .strip_prefix("/ui/admin/keys/")
+        .and_then(|rest| rest.strip_suffix("/revoke"))
+        .and_then(|id| id.parse::<Uuid>().ok());
+    let Some(id) = id else {
+        return Ok(page(
+            StatusCode::NOT_FOUND,
+            "No such key",
+            Some(session),
+            html! { p { "No key has that id." } },
+            headers,
+        ));
+    };
+    let revoked = state
+        .write(move |store| {
+            if !store.api_keys()?.iter().any(|k| k.id == id) {
+                return Ok(None);
+            }
+            store.revoke_api_key(id).map(Some)
+        })
+        .await?;
+    match revoked {
+        Some(key) => {
+            tracing::info!(key = %key.id, account = %key.account, "dashboard: key revoked");
+            Ok(redirect("/", None))
+        }
+        None => Ok(page(
+            StatusCode::NOT_FOUND,
+            "No such key",
+            Some(session),
+            html! { p { "No key has that id." } },
+            headers,
+        )),
+    }
 }
 
 fn sign_in_page(status: StatusCode, error: Option<&str>, headers: &HeaderMap) -> Response<Body> {
