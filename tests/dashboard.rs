@@ -698,3 +698,38 @@ fn the_admin_view_issues_and_revokes_keys() {
     );
     assert!(get(&server, "/", Some(&cookie)).text.contains("revoked "));
 }
+
+/// The key's settings and the account's usage, as the REST API reports them.
+#[test]
+fn the_settings_page_shows_the_keys_settings_and_the_usage() {
+    let server = TestServer::start();
+    server.write(&server.acme, json!({"content": "one"}));
+    server.write(&server.acme, json!({"content": "two"}));
+    let patched = server.patch(
+        "/agent/settings",
+        &server.acme,
+        &json!({"freshness_half_life_days": 12}),
+    );
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    let cookie = sign_in(&server, &server.acme);
+    let page = get(&server, "/ui/settings", Some(&cookie));
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains("freshness_half_life_days"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("<dd>12"), "{}", page.text);
+    let usage = server.get("/plan/status", &server.acme);
+    let used = usage.body["writes_used"].as_u64().unwrap();
+    assert!(used >= 2);
+    assert!(page.text.contains(&format!("{used} of ")), "{}", page.text);
+    // The other key of the account keeps its own settings.
+    let second = sign_in(&server, &server.acme_second);
+    assert!(
+        !get(&server, "/ui/settings", Some(&second))
+            .text
+            .contains("<dd>12")
+    );
+    assert_eq!(get(&server, "/ui/settings", None).status, 303);
+}

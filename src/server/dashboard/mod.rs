@@ -231,6 +231,15 @@ async fn route(
             ) => admin_keys(state, s, p, headers, body).await,
             _ => Ok(redirect("/", None)),
         },
+        (&Method::GET, "/ui/settings") => match &session {
+            Some(
+                s @ Session {
+                    who: Who::Account { key, .. },
+                    ..
+                },
+            ) => settings_page(state, s, *key, headers).await,
+            _ => Ok(redirect("/", None)),
+        },
         (&Method::POST, "/ui/sign-in") => sign_in(state, headers, body).await,
         (&Method::POST, "/ui/sign-out") => {
             let Some(s) = &session else {
@@ -688,7 +697,9 @@ async fn ask_page(
     if let Some(t) = &tenant {
         request["tenant_id"] = serde_json::json!(t);
     }
-    let Some((status, answer)) = call_as(state, key, "/agent/query", &request).await? else {
+    let Some((status, answer)) =
+        call_as(state, key, &Method::POST, "/agent/query", Some(&request)).await?
+    else {
         return Ok(redirect("/", None));
     };
     if !status.is_success() {
@@ -801,7 +812,8 @@ async fn supersede(
     }
     let path = format!("/memories/{id}/supersede");
     let request = serde_json::Value::Object(request);
-    let Some((status, answer)) = call_as(state, key, &path, &request).await? else {
+    let Some((status, answer)) = call_as(state, key, &Method::POST, &path, Some(&request)).await?
+    else {
         return Ok(redirect("/", None));
     };
     if status.is_success() {
@@ -827,13 +839,14 @@ async fn supersede(
     Ok(page(status, "Not changed", Some(session), body, headers))
 }
 
-/// `POST path` with the JSON `body` as the session's key, answered in process by the REST
+/// `method path` with the JSON `body` as the session's key, answered in process by the REST
 /// handler (`routes::call`): its status and JSON body; `None` when the key is gone.
 async fn call_as(
     state: &Arc<AppState>,
     key: Uuid,
+    method: &Method,
     path: &str,
-    body: &serde_json::Value,
+    body: Option<&serde_json::Value>,
 ) -> Result<Option<(StatusCode, serde_json::Value)>, ApiError> {
     let Some(api_key) = state
         .read(move |store| Ok(store.api_keys()?.into_iter().find(|k| k.id == key)))
@@ -841,15 +854,9 @@ async fn call_as(
     else {
         return Ok(None);
     };
-    let resp = super::routes::call(
-        state.clone(),
-        api_key,
-        &Method::POST,
-        path,
-        None,
-        body.to_string().as_bytes(),
-    )
-    .await;
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let resp =
+        super::routes::call(state.clone(), api_key, method, path, None, body.as_bytes()).await;
     let status = resp.status();
     let bytes = http_body_util::BodyExt::collect(resp.into_body())
         .await
@@ -859,6 +866,62 @@ async fn call_as(
         status,
         serde_json::from_slice(&bytes).unwrap_or_default(),
     )))
+}
+
+/// The key's settings (`GET /agent/settings`) and the account's plan and usage this period
+/// (`GET /plan/status`), as the REST API answers them.
+async fn settings_page(
+    state: &Arc<AppState>,
+    session: &Session,
+    key: Uuid,
+    headers: &HeaderMap,
+) -> Result<Response<Body>, ApiError> {
+    let settings = call_as(state, key, &Method::GET, "/agent/settings", None).await?;
+    let plan = call_as(state, key, &Method::GET, "/plan/status", None).await?;
+    let (Some((_, settings)), Some((_, plan))) = (settings, plan) else {
+        return Ok(redirect("/", None));
+    };
+    let show = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    };
+    let used = plan["writes_used"].as_u64().unwrap_or(0);
+    let limit = plan["writes_limit"].as_u64().unwrap_or(0).max(1);
+    let body = html! {
+        section aria-labelledby="key-settings" {
+            h2 id="key-settings" { "This key's settings" }
+            dl {
+                @if let Some(map) = settings.as_object() {
+                    @for (name, value) in map {
+                        dt { (name) } dd { (show(value)) }
+                    }
+                }
+            }
+        }
+        section aria-labelledby="plan" {
+            h2 id="plan" { "Plan and usage" }
+            dl {
+                dt { "Plan" } dd { (show(&plan["plan_tier"])) }
+                dt { "Writes this period" } dd { (used) " of " (limit) }
+                dt { "Period started" } dd { (show(&plan["period_start"])) }
+                dt { "Grace period" } dd { (show(&plan["in_grace_period"])) }
+                dt { "Blocked" } dd { (show(&plan["blocked"])) }
+            }
+            meter min="0" max=(limit) value=(used) aria-label="writes used this period" { (used) " of " (limit) }
+        }
+    };
+    Ok(page(
+        StatusCode::OK,
+        "Settings and usage",
+        Some(session),
+        body,
+        headers,
+    ))
 }
 
 /// A piece of an answer: text, or the N of a `[mem-N]` marker.
@@ -1160,7 +1223,11 @@ fn page(
                 header {
                     h1 { a href="/" { "aurra" } }
                     @if let Some(Session { who: Who::Account { .. }, .. }) = session {
-                        nav { a href="/" { "Memories" } " " a href="/ui/ask" { "Ask" } }
+                        nav {
+                            a href="/" { "Memories" } " "
+                            a href="/ui/ask" { "Ask" } " "
+                            a href="/ui/settings" { "Settings" }
+                        }
                     }
                     @if let Some(s) = session {
                         span class="who" {
