@@ -302,17 +302,21 @@ pub(crate) async fn revoke_key(
     state: &Arc<AppState>,
     id: Uuid,
 ) -> Result<Response<Body>, ApiError> {
-    let revoked = state
+    let Some(key) = revoke(state, id).await? else {
+        return Err(ApiError::detail(StatusCode::NOT_FOUND, "API key not found"));
+    };
+    tracing::info!(key = %key.id, account = %key.account, "admin: key revoked");
+    respond(StatusCode::OK, &key_of(&key))
+}
+
+/// Revokes the key `id` (`None`: no key has it), for this API and the dashboard.
+pub(crate) async fn revoke(state: &Arc<AppState>, id: Uuid) -> Result<Option<ApiKey>, ApiError> {
+    state
         .write(move |store| {
             if !store.api_keys()?.iter().any(|k| k.id == id) {
                 return Ok(None);
             }
             store.revoke_api_key(id).map(Some)
         })
-        .await?;
-    let Some(key) = revoked else {
-        return Err(ApiError::detail(StatusCode::NOT_FOUND, "API key not found"));
-    };
-    tracing::info!(key = %key.id, account = %key.account, "admin: key revoked");
-    respond(StatusCode::OK, &key_of(&key))
+        .await
 }

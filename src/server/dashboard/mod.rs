@@ -519,17 +519,15 @@ fn travel_form(tenant: Option<&str>, valid: Option<&str>, believed: Option<&str>
     }
 }
 
+/// A table's header row.
+fn head(columns: &[&str]) -> Markup {
+    html! { tr { @for c in columns { th scope="col" { (c) } } } }
+}
+
 fn memory_table(memories: &[Memory]) -> Markup {
     html! {
         table {
-            thead { tr {
-                th scope="col" { "Memory" }
-                th scope="col" { "Source" }
-                th scope="col" { "Topic" }
-                th scope="col" { "Importance" }
-                th scope="col" { "Valid" }
-                th scope="col" { "Flags" }
-            } }
+            thead { (head(&["Memory", "Source", "Topic", "Importance", "Valid", "Flags"])) }
             tbody {
                 @for m in memories {
                     tr {
@@ -639,10 +637,7 @@ async fn memory_page(
         section aria-labelledby="audit" {
             h2 id="audit" { "Audit log" }
             table {
-                thead { tr {
-                    th scope="col" { "Event" } th scope="col" { "At" }
-                    th scope="col" { "By" } th scope="col" { "Details" }
-                } }
+                thead { (head(&["Event", "At", "By", "Details"])) }
                 tbody {
                     @for e in &events {
                         tr {
@@ -739,10 +734,7 @@ async fn ask_page(
         section aria-labelledby="candidates" {
             h2 id="candidates" { "Candidates" }
             table {
-                thead { tr {
-                    th scope="col" { "#" } th scope="col" { "Memory" }
-                    th scope="col" { "Similarity" } th scope="col" { "Cited" }
-                } }
+                thead { (head(&["#", "Memory", "Similarity", "Cited"])) }
                 tbody {
                     @for c in &citations {
                         tr {
@@ -1038,12 +1030,7 @@ async fn admin_page(
     let body = html! {
         h2 { "Accounts" }
         table {
-            thead { tr {
-                th scope="col" { "Account" }
-                th scope="col" { "Created" }
-                th scope="col" { "Active keys" }
-                th scope="col" { "Revoked keys" }
-            } }
+            thead { (head(&["Account", "Created", "Active keys", "Revoked keys"])) }
             tbody {
                 @for a in &accounts {
                     @let active = keys.iter().filter(|k| k.account == a.id && k.revoked_at.is_none()).count();
@@ -1068,13 +1055,7 @@ async fn admin_page(
         }
         h2 { "Keys" }
         table {
-            thead { tr {
-                th scope="col" { "Account" }
-                th scope="col" { "Key" }
-                th scope="col" { "Label" }
-                th scope="col" { "Created" }
-                th scope="col" { "Status" }
-            } }
+            thead { (head(&["Account", "Key", "Label", "Created", "Status"])) }
             tbody {
                 @for k in &keys {
                     tr {
@@ -1167,15 +1148,7 @@ async fn admin_keys(
             headers,
         ));
     };
-    let revoked = state
-        .write(move |store| {
-            if !store.api_keys()?.iter().any(|k| k.id == id) {
-                return Ok(None);
-            }
-            store.revoke_api_key(id).map(Some)
-        })
-        .await?;
-    match revoked {
+    match super::admin::revoke(state, id).await? {
         Some(key) => {
             tracing::info!(key = %key.id, account = %key.account, "dashboard: key revoked");
             Ok(redirect("/", None))
