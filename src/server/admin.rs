@@ -150,14 +150,6 @@ fn respond(status: StatusCode, body: &impl Serialize) -> Result<Response<Body>, 
     Ok(json_response(status, to_json(body)?))
 }
 
-/// An account id from a path segment, percent-decoded.
-pub(crate) fn path_text(segment: &str) -> String {
-    form_urlencoded::parse(format!("x={segment}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
-
 /// Every account's row (usage of the current period; keys counted).
 fn rows(
     accounts: Vec<Account>,

@@ -182,7 +182,7 @@ fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
             _ => return Err(not_allowed("GET, POST")),
         },
         ["admin", "accounts", id] if !id.is_empty() => match *method {
-            Method::GET => Route::AdminAccount(super::admin::path_text(id)),
+            Method::GET => Route::AdminAccount(path_text(id)),
             _ => return Err(not_allowed("GET")),
         },
         ["admin", "keys"] => match *method {
@@ -192,7 +192,7 @@ fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
         },
         ["admin", "keys", id] => match *method {
             Method::DELETE => {
-                let id = super::admin::path_text(id)
+                let id = path_text(id)
                     .parse::<uuid::Uuid>()
                     .map_err(|_| ApiError::bad_path_uuid("key_id"))?;
                 Route::AdminRevokeKey(id)
@@ -204,12 +204,16 @@ fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
     Ok(route)
 }
 
-fn parse_path_id(text: &str) -> Result<MemoryId, ApiError> {
-    let decoded: String = form_urlencoded::parse(format!("x={text}").as_bytes())
+/// A path segment, percent-decoded.
+fn path_text(segment: &str) -> String {
+    form_urlencoded::parse(format!("x={segment}").as_bytes())
         .next()
         .map(|(_, v)| v.into_owned())
-        .unwrap_or_default();
-    decoded
+        .unwrap_or_default()
+}
+
+fn parse_path_id(text: &str) -> Result<MemoryId, ApiError> {
+    path_text(text)
         .parse::<uuid::Uuid>()
         .map(MemoryId::from_uuid)
         .map_err(|_| ApiError::bad_path_uuid("memory_id"))
