@@ -150,6 +150,16 @@ fn respond(status: StatusCode, body: &impl Serialize) -> Result<Response<Body>, 
     Ok(json_response(status, to_json(body)?))
 }
 
+/// How many of `account`'s keys authenticate, and how many are revoked.
+pub(crate) fn key_counts(keys: &[ApiKey], account: &str) -> (usize, usize) {
+    keys.iter()
+        .filter(|k| k.account == account)
+        .fold((0, 0), |(active, revoked), k| match k.revoked_at {
+            None => (active + 1, revoked),
+            Some(_) => (active, revoked + 1),
+        })
+}
+
 /// Every account's row (usage of the current period; keys counted).
 fn rows(
     accounts: Vec<Account>,
@@ -161,13 +171,7 @@ fn rows(
         .into_iter()
         .zip(usages)
         .map(|(account, usage)| {
-            let (active, revoked) =
-                keys.iter()
-                    .filter(|k| k.account == account.id)
-                    .fold((0, 0), |(a, r), k| match k.revoked_at {
-                        None => (a + 1, r),
-                        Some(_) => (a, r + 1),
-                    });
+            let (active, revoked) = key_counts(keys, &account.id);
             AdminAccount {
                 org_id: account.org_id.to_string(),
                 created_at: ts(account.created_at),

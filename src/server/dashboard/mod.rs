@@ -45,8 +45,9 @@ const STYLE: &str = include_str!("app.css");
 /// Who a session belongs to.
 #[derive(Clone, Debug, PartialEq)]
 enum Who {
-    /// An account, through the key (by id) it signed in with.
-    Account { account: String, key: Uuid },
+    /// An account, through the key it signed in with (its record, never its secret;
+    /// refreshed from the store on every request).
+    Account(crate::ApiKey),
     /// The operator, as of the credential issued at this instant (a reset ends the session).
     Operator { issued_at: crate::Timestamp },
 }
@@ -179,45 +180,43 @@ async fn route(
         (&Method::GET, "/") => match &session {
             None => Ok(sign_in_page(StatusCode::OK, None, headers)),
             Some(s) => match &s.who {
-                Who::Account { account, .. } => {
-                    memories_page(state, s, account, query, headers).await
-                }
+                Who::Account(key) => memories_page(state, s, &key.account, query, headers).await,
                 Who::Operator { .. } => admin_page(state, s, headers).await,
             },
         },
         (&Method::GET, p) if p.starts_with("/ui/memories/") => match &session {
             Some(
                 s @ Session {
-                    who: Who::Account { account, .. },
+                    who: Who::Account(key),
                     ..
                 },
             ) => {
                 let id = p.trim_start_matches("/ui/memories/");
-                memory_page(state, s, account, id, headers).await
+                memory_page(state, s, &key.account, id, headers).await
             }
             _ => Ok(redirect("/", None)),
         },
         (&Method::GET, "/ui/ask") => match &session {
             Some(
                 s @ Session {
-                    who: Who::Account { key, .. },
+                    who: Who::Account(key),
                     ..
                 },
-            ) => ask_page(state, s, *key, query, headers).await,
+            ) => ask_page(state, s, key, query, headers).await,
             _ => Ok(redirect("/", None)),
         },
         (&Method::POST, p) if p.starts_with("/ui/memories/") && p.ends_with("/supersede") => {
             match &session {
                 Some(
                     s @ Session {
-                        who: Who::Account { key, .. },
+                        who: Who::Account(key),
                         ..
                     },
                 ) => {
                     let id = p
                         .trim_start_matches("/ui/memories/")
                         .trim_end_matches("/supersede");
-                    supersede(state, s, *key, id, headers, body).await
+                    supersede(state, s, key, id, headers, body).await
                 }
                 _ => Ok(redirect("/", None)),
             }
@@ -234,10 +233,10 @@ async fn route(
         (&Method::GET, "/ui/settings") => match &session {
             Some(
                 s @ Session {
-                    who: Who::Account { key, .. },
+                    who: Who::Account(key),
                     ..
                 },
-            ) => settings_page(state, s, *key, headers).await,
+            ) => settings_page(state, s, key, headers).await,
             _ => Ok(redirect("/", None)),
         },
         (&Method::POST, "/ui/sign-in") => sign_in(state, headers, body).await,
@@ -273,23 +272,27 @@ async fn current(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Option<Se
     let Some(id) = cookie(headers) else {
         return Ok(None);
     };
-    let Some(session) = state.sessions.get(&id) else {
+    let Some(mut session) = state.sessions.get(&id) else {
         return Ok(None);
     };
     let who = session.who.clone();
+    // The credential as it stands now: the key's current record, if it is still live.
     let live = state
-        .read(move |store| match &who {
-            Who::Account { key, .. } => Ok(store
+        .read(move |store| match who {
+            Who::Account(key) => Ok(store
                 .api_keys()?
-                .iter()
-                .any(|k| k.id == *key && k.revoked_at.is_none())),
-            Who::Operator { issued_at } => Ok(store.operator_issued_at()? == Some(*issued_at)),
+                .into_iter()
+                .find(|k| k.id == key.id && k.revoked_at.is_none())
+                .map(Who::Account)),
+            Who::Operator { issued_at } => Ok((store.operator_issued_at()? == Some(issued_at))
+                .then_some(Who::Operator { issued_at })),
         })
         .await?;
-    if !live {
+    let Some(who) = live else {
         state.sessions.end(&id);
         return Ok(None);
-    }
+    };
+    session.who = who;
     Ok(Some(session))
 }
 
@@ -391,10 +394,7 @@ async fn sign_in(
                 }
                 return Ok(None);
             }
-            Ok(store.authenticate(&secret)?.map(|key| Who::Account {
-                account: key.account,
-                key: key.id,
-            }))
+            Ok(store.authenticate(&secret)?.map(Who::Account))
         })
         .await?;
     let Some(who) = who else {
@@ -490,16 +490,20 @@ async fn memories_page(
     ))
 }
 
-/// A time from the travel form: `None` when blank; a `datetime-local` value without seconds
-/// gets them.
+/// A time from the travel form: `None` when blank.
 fn instant(text: Option<&str>) -> crate::Result<Option<crate::Timestamp>> {
     let Some(text) = text else { return Ok(None) };
-    let full = if text.len() == 16 && text.as_bytes().get(10) == Some(&b'T') {
+    crate::Timestamp::parse(&with_seconds(text)).map(Some)
+}
+
+/// A form's time: a `datetime-local` value without seconds (`2026-03-27T14:30`) gets them,
+/// anything else is left as it is.
+fn with_seconds(text: &str) -> String {
+    if text.len() == 16 && text.as_bytes().get(10) == Some(&b'T') {
         format!("{text}:00")
     } else {
         text.to_owned()
-    };
-    crate::Timestamp::parse(&full).map(Some)
+    }
 }
 
 /// The tenant and the time-travel control: valid time ("what was true at"), transaction
@@ -660,7 +664,7 @@ async fn memory_page(
 async fn ask_page(
     state: &Arc<AppState>,
     session: &Session,
-    key: Uuid,
+    key: &crate::ApiKey,
     query: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<Response<Body>, ApiError> {
@@ -692,11 +696,7 @@ async fn ask_page(
     if let Some(t) = &tenant {
         request["tenant_id"] = serde_json::json!(t);
     }
-    let Some((status, answer)) =
-        call_as(state, key, &Method::POST, "/agent/query", Some(&request)).await?
-    else {
-        return Ok(redirect("/", None));
-    };
+    let (status, answer) = call_as(state, key, &Method::POST, "/agent/query", Some(&request)).await;
     if !status.is_success() {
         let detail = answer["detail"]
             .as_str()
@@ -770,7 +770,7 @@ async fn ask_page(
 async fn supersede(
     state: &Arc<AppState>,
     session: &Session,
-    key: Uuid,
+    key: &crate::ApiKey,
     id: &str,
     headers: &HeaderMap,
     body: &[u8],
@@ -795,19 +795,11 @@ async fn supersede(
         request.insert("superseded_by".into(), serde_json::json!(by));
     }
     if let Some(until) = field("valid_to") {
-        let until = if until.len() == 16 {
-            format!("{until}:00")
-        } else {
-            until
-        };
-        request.insert("valid_to".into(), serde_json::json!(until));
+        request.insert("valid_to".into(), serde_json::json!(with_seconds(&until)));
     }
     let path = format!("/memories/{id}/supersede");
     let request = serde_json::Value::Object(request);
-    let Some((status, answer)) = call_as(state, key, &Method::POST, &path, Some(&request)).await?
-    else {
-        return Ok(redirect("/", None));
-    };
+    let (status, answer) = call_as(state, key, &Method::POST, &path, Some(&request)).await;
     if status.is_success() {
         let mut back = redirect("/", None);
         if let Ok(location) = hyper::header::HeaderValue::from_str(&format!("/ui/memories/{id}")) {
@@ -832,32 +824,30 @@ async fn supersede(
 }
 
 /// `method path` with the JSON `body` as the session's key, answered in process by the REST
-/// handler (`routes::call`): its status and JSON body; `None` when the key is gone.
+/// handler (`routes::call`): its status and JSON body.
 async fn call_as(
     state: &Arc<AppState>,
-    key: Uuid,
+    key: &crate::ApiKey,
     method: &Method,
     path: &str,
     body: Option<&serde_json::Value>,
-) -> Result<Option<(StatusCode, serde_json::Value)>, ApiError> {
-    let Some(api_key) = state
-        .read(move |store| Ok(store.api_keys()?.into_iter().find(|k| k.id == key)))
-        .await?
-    else {
-        return Ok(None);
-    };
+) -> (StatusCode, serde_json::Value) {
     let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let resp =
-        super::routes::call(state.clone(), api_key, method, path, None, body.as_bytes()).await;
+    let resp = super::routes::call(
+        state.clone(),
+        key.clone(),
+        method,
+        path,
+        None,
+        body.as_bytes(),
+    )
+    .await;
     let status = resp.status();
     let bytes = http_body_util::BodyExt::collect(resp.into_body())
         .await
         .map(|c| c.to_bytes())
         .unwrap_or_default();
-    Ok(Some((
-        status,
-        serde_json::from_slice(&bytes).unwrap_or_default(),
-    )))
+    (status, serde_json::from_slice(&bytes).unwrap_or_default())
 }
 
 /// The key's settings (`GET /agent/settings`) and the account's plan and usage this period
@@ -865,14 +855,11 @@ async fn call_as(
 async fn settings_page(
     state: &Arc<AppState>,
     session: &Session,
-    key: Uuid,
+    key: &crate::ApiKey,
     headers: &HeaderMap,
 ) -> Result<Response<Body>, ApiError> {
-    let settings = call_as(state, key, &Method::GET, "/agent/settings", None).await?;
-    let plan = call_as(state, key, &Method::GET, "/plan/status", None).await?;
-    let (Some((_, settings)), Some((_, plan))) = (settings, plan) else {
-        return Ok(redirect("/", None));
-    };
+    let (_, settings) = call_as(state, key, &Method::GET, "/agent/settings", None).await;
+    let (_, plan) = call_as(state, key, &Method::GET, "/plan/status", None).await;
     let show = |v: &serde_json::Value| match v {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Array(items) => items
@@ -1033,8 +1020,7 @@ async fn admin_page(
             thead { (head(&["Account", "Created", "Active keys", "Revoked keys"])) }
             tbody {
                 @for a in &accounts {
-                    @let active = keys.iter().filter(|k| k.account == a.id && k.revoked_at.is_none()).count();
-                    @let revoked = keys.iter().filter(|k| k.account == a.id && k.revoked_at.is_some()).count();
+                    @let (active, revoked) = super::admin::key_counts(&keys, &a.id);
                     tr {
                         td { (a.id) }
                         td { (ts(a.created_at)) }
@@ -1195,7 +1181,7 @@ fn page(
             body {
                 header {
                     h1 { a href="/" { "aurra" } }
-                    @if let Some(Session { who: Who::Account { .. }, .. }) = session {
+                    @if let Some(Session { who: Who::Account(_), .. }) = session {
                         nav {
                             a href="/" { "Memories" } " "
                             a href="/ui/ask" { "Ask" } " "
@@ -1205,7 +1191,7 @@ fn page(
                     @if let Some(s) = session {
                         span class="who" {
                             @match &s.who {
-                                Who::Account { account, .. } => { "Account " strong { (account) } }
+                                Who::Account(key) => { "Account " strong { (key.account) } }
                                 Who::Operator { .. } => { "Operator" }
                             }
                         }
