@@ -89,7 +89,7 @@ pub use embed::{LocalEmbedder, Pooling};
 pub use error::{Error, Result, StorageError};
 pub use model::{
     AuditEvent, Classification, DEFAULT_IMPORTANCE, DEFAULT_TOPIC, EXTRACTOR_ACTOR, EventDetails,
-    EventKind, Extraction, ListQuery, ListResult, Memory, MemoryId, NewMemory,
+    EventKind, Extraction, ListCursor, ListQuery, ListResult, Memory, MemoryId, NewMemory,
     ORIGINAL_MESSAGE_MAX_CHARS, ReadMode, SearchHit, SearchQuery, SearchResult, SearchType,
     Supersede, SupersedeOutcome, Timeline, WriteOutcome, WriteShape,
 };

@@ -414,6 +414,8 @@ pub struct ListQuery {
     pub session_id: Option<String>,
     /// Maximum number of rows.
     pub limit: usize,
+    /// Continue a paged read: only rows older than this cursor (see [`ListResult::next`]).
+    pub before: Option<ListCursor>,
 }
 
 impl ListQuery {
@@ -426,6 +428,7 @@ impl ListQuery {
             source: None,
             session_id: None,
             limit: 100,
+            before: None,
         }
     }
 
@@ -463,6 +466,59 @@ impl ListQuery {
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = limit;
         self
+    }
+
+    /// Continues after the page `cursor` ended (keyset paging: rows written meanwhile do not
+    /// shift the pages, since new rows are newer than every cursor).
+    pub fn before(mut self, cursor: ListCursor) -> Self {
+        self.before = Some(cursor);
+        self
+    }
+}
+
+/// Where a page of a list read ended: the last row's `created_at` and id, the list's sort key.
+/// Its text form (`Display`/`FromStr`) is opaque and fit for a URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ListCursor {
+    /// `created_at` of the page's last (oldest) row.
+    pub created_at: Timestamp,
+    /// Its id.
+    pub id: MemoryId,
+}
+
+impl ListCursor {
+    /// The cursor just after `memory` in list order.
+    pub fn after(memory: &Memory) -> Self {
+        ListCursor {
+            created_at: memory.created_at,
+            id: memory.id,
+        }
+    }
+}
+
+impl fmt::Display for ListCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{}",
+            self.created_at.as_micros(),
+            self.id.as_uuid().simple()
+        )
+    }
+}
+
+impl FromStr for ListCursor {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || Error::InvalidArgument(format!("not a list cursor: {s:?}"));
+        let (micros, id) = s.split_once('.').ok_or_else(bad)?;
+        let micros: i64 = micros.parse().map_err(|_| bad())?;
+        let id = Uuid::try_parse(id).map_err(|_| bad())?;
+        Ok(ListCursor {
+            created_at: Timestamp::from_micros(micros),
+            id: MemoryId::from_uuid(id),
+        })
     }
 }
 
@@ -600,6 +656,8 @@ pub struct ListResult {
     /// "Now" for these rows: the read time, or the replayed instant for transaction-time
     /// travel. Compute [`crate::TemporalFlags`] and freshness with it.
     pub now: Timestamp,
+    /// Set when the page is full: pass it to [`ListQuery::before`] for the next page.
+    pub next: Option<ListCursor>,
 }
 
 /// The supersession chain containing a memory, oldest `valid_from` first.
@@ -754,3 +812,28 @@ pub struct AuditEvent {
 
 /// Who performed an operation, recorded as `by` in audit events.
 pub const EXTRACTOR_ACTOR: &str = "aurra-extractor";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_cursor_reads_back_its_text_and_refuses_other_text() {
+        let cursor = ListCursor {
+            created_at: Timestamp::from_micros(1_767_225_600_000_001),
+            id: MemoryId::generate(),
+        };
+        let text = cursor.to_string();
+        assert!(
+            text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'),
+            "{text}"
+        );
+        assert_eq!(text.parse::<ListCursor>().unwrap(), cursor);
+        for bad in ["", "12", "x.0190", "12.not-a-uuid", ".", "1.2.3"] {
+            assert!(
+                matches!(bad.parse::<ListCursor>(), Err(Error::InvalidArgument(_))),
+                "{bad:?}"
+            );
+        }
+    }
+}

@@ -35,7 +35,7 @@ use uuid::Uuid;
 
 use crate::account::{Account, ApiKey, OperatorCredential, Settings, Usage};
 use crate::error::Result;
-use crate::model::{AuditEvent, Extraction, Memory, MemoryId, ReadMode, WriteShape};
+use crate::model::{AuditEvent, Extraction, ListCursor, Memory, MemoryId, ReadMode, WriteShape};
 use crate::time::Timestamp;
 
 /// Why a store cannot take writes now ([`crate::Store::health`]).
@@ -365,6 +365,8 @@ pub(crate) struct Listing<'a> {
     pub source: Option<&'a str>,
     pub session: Option<&'a str>,
     pub limit: usize,
+    /// Only rows strictly older than this `(created_at, id)` in list order.
+    pub before: Option<ListCursor>,
 }
 
 /// Whom an id belongs to.

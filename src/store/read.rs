@@ -5,7 +5,8 @@ use super::write::{validate_account, validate_tenant};
 use crate::backend::{Listing, Lookup, Owned, Scope, Stored, Tenants};
 use crate::error::{Error, Result};
 use crate::model::{
-    AuditEvent, EXTRACTOR_ACTOR, EventDetails, EventKind, ListQuery, ListResult, Memory, MemoryId,
+    AuditEvent, EXTRACTOR_ACTOR, EventDetails, EventKind, ListCursor, ListQuery, ListResult,
+    Memory, MemoryId,
 };
 use crate::temporal;
 use crate::time::Timestamp;
@@ -22,6 +23,7 @@ impl Store {
             return Ok(ListResult {
                 memories: Vec::new(),
                 now: reference,
+                next: None,
             });
         }
         let listing = Listing {
@@ -31,13 +33,18 @@ impl Store {
             source: query.source.as_deref(),
             session: query.session_id.as_deref(),
             limit: query.limit,
+            before: query.before,
         };
         let mode = query.mode;
         // The rule is the pure one, whatever the backend pruned on the way.
         let memories = snapshot.list(&listing, &|m| temporal::selects(&mode, m, now))?;
+        let next = (memories.len() >= query.limit)
+            .then(|| memories.last().map(ListCursor::after))
+            .flatten();
         Ok(ListResult {
             memories,
             now: reference,
+            next,
         })
     }
 

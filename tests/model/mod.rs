@@ -209,6 +209,9 @@ impl Model {
             }
         }
         out.sort_by_key(|r| std::cmp::Reverse((r.0, r.1)));
+        if let Some(c) = q.before {
+            out.retain(|r| (r.0, r.1) < (c.created_at.as_micros(), c.id));
+        }
         out.into_iter()
             .take(q.limit)
             .map(|(_, id, v)| (id, v))
@@ -697,6 +700,7 @@ impl Harness {
                 .map(|(id, v)| (*id, v.valid_to, v.superseded_by, v.tx_end))
                 .collect();
             assert_eq!(got, expected, "list {q:?} at now={now}");
+            self.check_paging(account, &q, now);
             if q.session_id.is_none() {
                 self.check_search(
                     account,
@@ -706,6 +710,40 @@ impl Harness {
                 );
             }
         }
+    }
+
+    /// Following `next` from the first page of `q` visits every row the mode selects, once
+    /// each, in list order, and each page is the model's page after the same cursor.
+    fn check_paging(&self, account: usize, q: &ListQuery, now: i64) {
+        let all: Vec<MemoryId> = self
+            .model
+            .list(account, &q.clone().limit(usize::MAX), now)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        let mut seen = Vec::new();
+        let mut page = q.clone();
+        // Bounded: each page is non-empty or the last, so at most all.len() + 1 pages.
+        for _ in 0..=all.len() {
+            let got = self
+                .store()
+                .list(ACCOUNTS[account], &page)
+                .expect("list page");
+            let expected: Vec<MemoryId> = self
+                .model
+                .list(account, &page, now)
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            let ids: Vec<MemoryId> = got.memories.iter().map(|m| m.id).collect();
+            assert_eq!(ids, expected, "page {page:?} at now={now}");
+            seen.extend(ids);
+            match got.next {
+                Some(cursor) => page = page.before(cursor),
+                None => break,
+            }
+        }
+        assert_eq!(seen, all, "pages of {q:?} at now={now}");
     }
 
     /// A search returns only rows a list with the same scope, mode and source filter returns,

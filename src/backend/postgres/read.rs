@@ -104,7 +104,9 @@ impl Read for PgRead<'_> {
     fn list(&self, listing: &Listing<'_>, keep: &dyn Fn(&Memory) -> bool) -> Result<Vec<Memory>> {
         let at = listing.mode.transaction_instant();
         let mut out = Vec::new();
-        let mut cursor: Option<(i64, Uuid)> = None;
+        let mut cursor: Option<(i64, Uuid)> = listing
+            .before
+            .map(|c| (c.created_at.as_micros(), c.id.as_uuid()));
         // The statement selects exactly what the mode selects, so the first page normally
         // completes the list; `keep` is the engine's rule, applied all the same.
         while out.len() < listing.limit {

@@ -598,6 +598,7 @@ mod tests {
             now: Timestamp::from_micros(3),
             source: Some("s"),
             session: None,
+            before: None,
             limit: 5,
         };
         let (sql, params) = list(&listing, true);

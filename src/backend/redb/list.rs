@@ -144,10 +144,18 @@ fn walk_tree(
         // Rows written after the replayed instant are a suffix: start the walk before it.
         count = tree::created_prefix(nodes, tree_id, count, at.as_micros())?;
     }
+    let before = listing.before.map(|c| (c.created_at, c.id));
+    if let Some((created, _)) = before {
+        // So are the rows at or after the cursor, but for those of its own instant (one
+        // commit's rows share it), which the id comparison below skips.
+        count = tree::created_prefix(nodes, tree_id, count, created.as_micros())?;
+    }
     tree::scan_desc(nodes, tree_id, count, &predicate, &mut |id, summary| {
         let row = load_row(rows, id)?
             .ok_or_else(|| Error::Corrupted(format!("index names missing memory {id}")))?;
-        if listing.source.is_some_and(|s| s != row.source) {
+        if listing.source.is_some_and(|s| s != row.source)
+            || before.is_some_and(|cursor| (row.created_at, id) >= cursor)
+        {
             return Ok(ControlFlow::Continue(()));
         }
         // Most rows never change: their leaf summary says so and saves the version lookup.
