@@ -733,3 +733,53 @@ fn the_settings_page_shows_the_keys_settings_and_the_usage() {
     );
     assert_eq!(get(&server, "/ui/settings", None).status, 303);
 }
+
+/// The memory list pages by cursor: following "Older" from the newest page visits every
+/// memory once, newest first, whatever is written meanwhile; a made-up cursor is refused.
+#[test]
+fn the_memory_list_pages_through_every_memory_once() {
+    let server = TestServer::start();
+    let mut written = Vec::new();
+    for i in 0..120u64 {
+        // Words unlike each other's, so no write is a near duplicate of another.
+        let a = (i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let content = format!("{a:016x} {:016x} {i}", a.rotate_left(29));
+        written.push(server.write(&server.acme, json!({"content": content, "tenant_id": "t"})));
+    }
+    let cookie = sign_in(&server, &server.acme);
+    let ids_on = |text: &str| -> Vec<String> {
+        text.match_indices("href=\"/ui/memories/")
+            .map(|(at, m)| text[at + m.len()..at + m.len() + 36].to_owned())
+            .collect()
+    };
+    let mut seen = Vec::new();
+    let mut path = "/?tenant=t".to_owned();
+    let mut pages = 0;
+    loop {
+        let page = get(&server, &path, Some(&cookie));
+        assert_eq!(page.status, 200, "{}", page.text);
+        pages += 1;
+        seen.extend(ids_on(&page.text));
+        if pages == 1 {
+            assert!(!page.text.contains(">Newest<"), "the first page links no newer one");
+            // A write after the first page does not shift the next ones.
+            server.write(&server.acme, json!({"content": "written while paging", "tenant_id": "t"}));
+        } else {
+            assert!(page.text.contains("href=\"/?tenant=t\">Newest<"), "{}", page.text);
+        }
+        let Some(at) = page.text.find("\" rel=\"next\">Older<") else {
+            break;
+        };
+        let start = page.text[..at].rfind("href=\"").expect("a link") + 6;
+        path = page.text[start..at].replace("&amp;", "&");
+        assert!(path.starts_with("/?tenant=t&before="), "{path}");
+        assert!(pages < 10, "more pages than rows");
+    }
+    assert_eq!(pages, 3, "120 memories in pages of 50");
+    written.reverse();
+    assert_eq!(seen, written, "every memory once, newest first");
+
+    let forged = get(&server, "/?tenant=t&before=12.zz", Some(&cookie));
+    assert_eq!(forged.status, 400);
+    assert!(forged.text.contains("role=\"alert\""), "{}", forged.text);
+}

@@ -427,17 +427,22 @@ async fn memories_page(
     };
     let tenant = text("tenant");
     let (valid_text, believed_text) = (text("valid_at"), text("believed_at"));
-    let (valid_at, believed_at) = match (
+    let before = text("before").map(|t| t.parse::<crate::ListCursor>());
+    let (valid_at, believed_at, before) = match (
         instant(valid_text.as_deref()),
         instant(believed_text.as_deref()),
+        before.transpose(),
     ) {
-        (Ok(v), Ok(b)) => (v, b),
-        _ => {
+        (Ok(v), Ok(b), Ok(c)) => (v, b, c),
+        (v, b, _) => {
+            let why = if v.is_err() || b.is_err() {
+                "A time is a date and time in UTC, such as 2026-03-27T14:30:00."
+            } else {
+                "This page link is not one the dashboard made; start from the newest memories."
+            };
             let body = html! {
                 (travel_form(tenant.as_deref(), valid_text.as_deref(), believed_text.as_deref()))
-                p role="alert" class="error" {
-                    "A time is a date and time in UTC, such as 2026-03-27T14:30:00."
-                }
+                p role="alert" class="error" { (why) }
             };
             return Ok(page(
                 StatusCode::BAD_REQUEST,
@@ -461,24 +466,46 @@ async fn memories_page(
         ),
     };
     let (owned_account, owned_tenant) = (account.to_owned(), tenant.clone());
-    let memories = state
+    let listed = state
         .read(move |store| {
-            let mut list = ListQuery::new();
-            list.limit = PAGE;
-            list.mode = mode;
+            let mut list = ListQuery::new().limit(PAGE).mode(mode);
+            list.before = before;
             if let Some(t) = owned_tenant {
                 list = list.tenant(t);
             }
-            Ok(store.list(&owned_account, &list)?.memories)
+            store.list(&owned_account, &list)
         })
         .await?;
+    // The same view one page on: every parameter kept, the cursor replaced.
+    let link = |cursor: Option<crate::ListCursor>| {
+        let mut url = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in [
+            ("tenant", &tenant),
+            ("valid_at", &valid_text),
+            ("believed_at", &believed_text),
+        ] {
+            if let Some(value) = value {
+                url.append_pair(name, value);
+            }
+        }
+        if let Some(cursor) = cursor {
+            url.append_pair("before", &cursor.to_string());
+        }
+        format!("/?{}", url.finish())
+    };
     let body = html! {
         (travel_form(tenant.as_deref(), valid_text.as_deref(), believed_text.as_deref()))
         h2 { (heading) }
-        @if memories.is_empty() {
+        @if listed.memories.is_empty() {
             p { "No memories here." }
         } @else {
-            (memory_table(&memories))
+            (memory_table(&listed.memories))
+        }
+        @if before.is_some() || listed.next.is_some() {
+            nav class="pages" aria-label="pages" {
+                @if before.is_some() { a href=(link(None)) { "Newest" } }
+                @if let Some(next) = listed.next { a href=(link(Some(next))) rel="next" { "Older" } }
+            }
         }
     };
     Ok(page(
