@@ -26,6 +26,26 @@ pub struct Account {
     pub org_id: Uuid,
     /// When the account was created.
     pub created_at: Timestamp,
+    /// The account's plan, where it differs from the server's defaults. Stored after the
+    /// record's original fields (files written before it read as the defaults).
+    #[serde(skip)]
+    pub plan: AccountPlan,
+}
+
+/// Plan settings of one account; `None` is the server's default (`--plan-tier`,
+/// `--writes-limit`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountPlan {
+    /// The `plan_tier` plan status reports.
+    pub tier: Option<String>,
+    /// Writes per period (calendar month) before the grace period starts, when quotas are
+    /// enforced.
+    pub writes_limit: Option<u64>,
+}
+
+impl AccountPlan {
+    /// The longest tier name accepted.
+    pub const MAX_TIER_CHARS: usize = 64;
 }
 
 /// What the store knows about one API key. The secret itself is never stored: only its
@@ -125,6 +145,30 @@ pub struct Usage {
     pub writes_used: u64,
     /// When a write was first refused for quota in this period (the grace period's start).
     pub grace_started_at: Option<Timestamp>,
+    /// Write requests per UTC day of the period: index 0 is its first day. Days after the
+    /// last one with writes are left out. Stored after the record's original fields (files
+    /// written before it read as no days).
+    #[serde(skip)]
+    pub writes_by_day: Vec<u64>,
+}
+
+impl Usage {
+    /// Counts one write request at `now`, which must be in this usage's period.
+    pub(crate) fn count(&mut self, now: Timestamp) {
+        self.writes_used += 1;
+        let day = day_of_period(self.period_start, now);
+        if self.writes_by_day.len() <= day {
+            self.writes_by_day.resize(day + 1, 0);
+        }
+        self.writes_by_day[day] += 1;
+    }
+}
+
+/// The 0-based UTC day of the period starting at `period_start` that `now` falls in (0..31).
+pub(crate) fn day_of_period(period_start: Timestamp, now: Timestamp) -> usize {
+    const DAY: i64 = 86_400_000_000;
+    let days = now.as_micros().saturating_sub(period_start.as_micros()) / DAY;
+    days.clamp(0, 30) as usize
 }
 
 /// The usage of the period containing `now`: the stored one, or a fresh one if the stored
@@ -137,6 +181,7 @@ pub(crate) fn current_usage(stored: Option<Usage>, now: Timestamp) -> Usage {
             period_start,
             writes_used: 0,
             grace_started_at: None,
+            writes_by_day: Vec::new(),
         },
     }
 }

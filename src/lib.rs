@@ -70,7 +70,7 @@ mod text;
 mod time;
 
 pub use account::{
-    API_KEY_PREFIX, Account, ApiKey, HALF_LIFE_RANGE_DAYS, MIN_CONFIDENCE_FLOOR,
+    API_KEY_PREFIX, Account, AccountPlan, ApiKey, HALF_LIFE_RANGE_DAYS, MIN_CONFIDENCE_FLOOR,
     OPERATOR_TOKEN_PREFIX, Settings, SettingsPatch, Usage, month_start,
 };
 pub use answer::{

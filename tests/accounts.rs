@@ -135,9 +135,14 @@ on_every_backend! {
         store.write("globex", NewMemory::new("one"))?;
         assert_eq!(store.usage("acme")?.writes_used, 2);
         assert_eq!(store.usage("globex")?.writes_used, 1);
+        // Both writes on the period's 30th day.
+        let mut november = vec![0; 29];
+        november.push(2);
+        assert_eq!(store.usage("acme")?.writes_by_day, november);
         let grace = store.start_grace_period("acme")?;
         assert!(grace.grace_started_at.is_some());
         assert_eq!(store.start_grace_period("acme")?, grace);
+        assert_eq!(store.usage("acme")?.writes_by_day, november, "kept by the grace period");
 
         clock.set(Timestamp::parse("2026-12-01T01:00:00Z")?);
         let december = store.usage("acme")?;
@@ -149,7 +154,16 @@ on_every_backend! {
         let counted = store.usage("acme")?;
         assert_eq!(counted.writes_used, 1);
         assert_eq!(counted.grace_started_at, None);
+        assert_eq!(counted.writes_by_day, [1], "the new period's days start afresh");
         assert_eq!(store.usage("globex")?.writes_used, 0);
+        assert!(store.usage("globex")?.writes_by_day.is_empty());
+        clock.set(Timestamp::parse("2026-12-03T12:00:00Z")?);
+        store.write("acme", NewMemory::new("five"))?;
+        clock.set(Timestamp::parse("2026-12-31T23:59:59Z")?);
+        store.write("acme", NewMemory::new("six"))?;
+        let mut december = vec![0; 31];
+        (december[0], december[2], december[30]) = (1, 1, 1);
+        assert_eq!(store.usage("acme")?.writes_by_day, december);
         Ok(())
     }
 

@@ -761,11 +761,21 @@ fn the_memory_list_pages_through_every_memory_once() {
         pages += 1;
         seen.extend(ids_on(&page.text));
         if pages == 1 {
-            assert!(!page.text.contains(">Newest<"), "the first page links no newer one");
+            assert!(
+                !page.text.contains(">Newest<"),
+                "the first page links no newer one"
+            );
             // A write after the first page does not shift the next ones.
-            server.write(&server.acme, json!({"content": "written while paging", "tenant_id": "t"}));
+            server.write(
+                &server.acme,
+                json!({"content": "written while paging", "tenant_id": "t"}),
+            );
         } else {
-            assert!(page.text.contains("href=\"/?tenant=t\">Newest<"), "{}", page.text);
+            assert!(
+                page.text.contains("href=\"/?tenant=t\">Newest<"),
+                "{}",
+                page.text
+            );
         }
         let Some(at) = page.text.find("\" rel=\"next\">Older<") else {
             break;

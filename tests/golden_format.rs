@@ -14,7 +14,8 @@
 //!   before the lexical index (`format-v1-before-lexical.redb`) and before its delta
 //!   (`format-v1-before-delta.redb`), before the vectors (`format-v1-before-vectors.redb`)
 //!   before the posting blocks (`format-v1-before-blocks.redb`) and before the vectors'
-//!   binary codes (`format-v1-before-codes.redb`) still read back exactly
+//!   binary codes (`format-v1-before-codes.redb`), and before usage records carried writes per
+//!   day (`format-v1-before-daily-usage.redb`) still read back exactly
 //!   as recorded: the account tables are created on first use, the rows of a file without
 //!   the index (or with the legacy one-entry-per-posting table) are indexed when it is
 //!   opened, rows without vectors are found lexically, and vectors without codes are coded
@@ -81,6 +82,12 @@ const BEFORE_BLOCKS: (&str, &str) = (
 const BEFORE_CODES: (&str, &str) = (
     "format-v1-before-codes.redb",
     "format-v1-before-codes.expected.json",
+);
+/// Format 1 as written before usage records carried their writes per day (and account
+/// records a plan of their own).
+const BEFORE_DAILY_USAGE: (&str, &str) = (
+    "format-v1-before-daily-usage.redb",
+    "format-v1-before-daily-usage.expected.json",
 );
 
 /// The fixture's embedder: deterministic, in-process, 4 dimensions (byte sums by position).
@@ -703,6 +710,7 @@ fn files_from_before_the_optional_tables_read_back_exactly_as_recorded() -> Test
         BEFORE_VECTORS,
         BEFORE_BLOCKS,
         BEFORE_CODES,
+        BEFORE_DAILY_USAGE,
     ] {
         let expected: Value =
             serde_json::from_str(&fs::read_to_string(fixtures_dir().join(expectations))?)?;
@@ -723,6 +731,34 @@ fn files_from_before_the_optional_tables_read_back_exactly_as_recorded() -> Test
                 hit.memory.decision.to_lowercase().contains("alice")
                     || hit.memory.decision.to_lowercase().contains("work")
             );
+        }
+        if file == BEFORE_DAILY_USAGE.0 {
+            // Its usage has no days: it reads as none, and the next write counts in its day
+            // (days are kept from the first write after the upgrade on); its accounts have no
+            // plan of their own.
+            drop(store);
+            let read_at = Timestamp::parse(field(&expected, "read_at")?)?;
+            let store =
+                Store::open_with(&path, StoreOptions::new().clock(ManualClock::new(read_at)))?;
+            let before = store.usage("acme")?;
+            assert!(
+                before.writes_used > 0 && before.writes_by_day.is_empty(),
+                "{before:?}"
+            );
+            assert!(
+                store
+                    .accounts()?
+                    .iter()
+                    .all(|a| a.plan == aurra::AccountPlan::default())
+            );
+            store.write("acme", NewMemory::new("Counted in its day"))?;
+            let after = store.usage("acme")?;
+            assert_eq!(after.writes_used, before.writes_used + 1);
+            let day = (read_at.as_micros() - before.period_start.as_micros()) / 86_400_000_000;
+            let mut days = vec![0; day as usize];
+            days.push(1);
+            assert_eq!(after.writes_by_day, days);
+            continue;
         }
         if file == BEFORE_BLOCKS.0 {
             // Its write usage is in the legacy `usage` table: still read, then counted on in

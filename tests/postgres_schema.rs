@@ -40,14 +40,14 @@ fn a_newer_schema_or_an_unknown_feature_is_refused() {
             supported,
             unknown_features,
         }) => {
-            assert_eq!(supported, 2);
+            assert_eq!(supported, 3);
             assert!(unknown_features.is_empty());
         }
         other => panic!("a newer schema opened: {other:?}"),
     }
     execute(
         &backend,
-        "UPDATE format SET version = 2, features = '{from-the-future}'",
+        "UPDATE format SET version = 3, features = '{from-the-future}'",
     );
     match open(&backend) {
         Err(Error::IncompatibleFormat {
@@ -71,22 +71,31 @@ fn servers_starting_together_migrate_once() {
         }
     });
     let version = execute(&backend, "SELECT version FROM format");
-    assert_eq!(version[0].get::<_, i32>(0), 2);
+    assert_eq!(version[0].get::<_, i32>(0), 3);
 }
 
-/// A schema of version 1 (before the operator credential) is brought to version 2 when a
-/// newer build opens it: the table is added, nothing else changes.
+/// A schema of version 1 (before the operator credential, the writes per day and the
+/// per-account plans) is brought to version 3 when a newer build opens it: the table and the
+/// columns are added, nothing else changes.
 #[test]
-fn a_version_1_schema_gains_the_operator_credential() {
+fn a_version_1_schema_is_brought_to_the_current_version() {
     let backend = TestBackend::new(Kind::Postgres);
     let store = open(&backend).expect("open");
     let (_, key) = store.create_api_key("acme", "").expect("key");
+    store
+        .write("acme", NewMemory::new("counted"))
+        .expect("write");
     drop(store);
     execute(&backend, "DROP TABLE operator_credential");
+    execute(&backend, "ALTER TABLE usage DROP COLUMN writes_by_day");
+    execute(
+        &backend,
+        "ALTER TABLE accounts DROP COLUMN plan_tier, DROP COLUMN writes_limit",
+    );
     execute(&backend, "UPDATE format SET version = 1");
     let store = open(&backend).expect("open");
     let version = execute(&backend, "SELECT version FROM format");
-    assert_eq!(version[0].get::<_, i32>(0), 2);
+    assert_eq!(version[0].get::<_, i32>(0), 3);
     assert!(store.authenticate(&key).expect("authenticate").is_some());
     let token = store
         .ensure_operator_token()
@@ -96,6 +105,18 @@ fn a_version_1_schema_gains_the_operator_credential() {
     let stored = execute(&backend, "SELECT hash FROM operator_credential");
     let hash: Vec<u8> = stored[0].get(0);
     assert_eq!(hash.len(), 32, "only the hash is stored");
+
+    // The usage kept its count, without days; the next write is counted in its day.
+    let before = store.usage("acme").expect("usage");
+    assert_eq!((before.writes_used, before.writes_by_day.len()), (1, 0));
+    store
+        .write("acme", NewMemory::new("counted again"))
+        .expect("write");
+    let after = store.usage("acme").expect("usage");
+    assert_eq!(after.writes_used, 2);
+    assert_eq!(after.writes_by_day.iter().sum::<u64>(), 1, "{after:?}");
+    let account = store.account("acme").expect("read").expect("the account");
+    assert_eq!(account.plan, aurra::AccountPlan::default());
 }
 
 #[test]

@@ -113,3 +113,122 @@ fn rate_limits_are_per_key_with_retry_after() {
     assert_eq!(server.get("/agent/settings", "aurra_wrong").status, 401);
     assert_eq!(server.get_anonymous("/health").status, 200);
 }
+
+/// The operator sets an account's own plan while the server serves: plan status reports it,
+/// quotas use its limit, other accounts keep the server's, and `null` returns to the default.
+#[test]
+fn an_accounts_own_plan_replaces_the_servers_defaults() {
+    let server = TestServer::start_with(Config {
+        enforce_quota: true,
+        writes_limit: 1,
+        plan_tier: "starter".into(),
+        ..Config::default()
+    });
+    let token = server.store.ensure_operator_token().unwrap().unwrap();
+    let patch = |body: serde_json::Value| server.patch("/admin/accounts/acme", &token, &body);
+
+    let set = patch(json!({"plan_tier": "pro", "writes_limit": 3}));
+    assert_eq!(set.status, 200, "{}", set.text);
+    assert_eq!(set.body["plan_tier"], "pro");
+    assert_eq!(set.body["writes_limit"], 3);
+    assert_eq!(
+        set.body["plan"],
+        json!({"plan_tier": "pro", "writes_limit": 3})
+    );
+
+    for text in ["a", "b", "c"] {
+        server.write(&server.acme, json!({"content": text}));
+    }
+    let refused = server.post("/agent/memories", &server.acme, &json!({"content": "d"}));
+    assert_eq!(refused.status, 429, "{}", refused.text);
+    assert!(
+        refused.body["detail"].as_str().unwrap().contains("3 of 3"),
+        "{}",
+        refused.text
+    );
+    let plan = server.get("/plan/status", &server.acme);
+    assert_eq!(plan.body["plan_tier"], "pro");
+    assert_eq!(
+        (
+            plan.body["writes_limit"].clone(),
+            plan.body["writes_used"].clone()
+        ),
+        (json!(3), json!(3))
+    );
+    // Globex keeps the server's plan.
+    let other = server.get("/plan/status", &server.globex);
+    assert_eq!(
+        (
+            other.body["plan_tier"].clone(),
+            other.body["writes_limit"].clone()
+        ),
+        (json!("starter"), json!(1))
+    );
+
+    // A field left out is kept; null returns it to the server's default.
+    let tier_only = patch(json!({"plan_tier": null}));
+    assert_eq!(tier_only.status, 200, "{}", tier_only.text);
+    assert_eq!(
+        tier_only.body["plan"],
+        json!({"plan_tier": null, "writes_limit": 3})
+    );
+    assert_eq!(tier_only.body["plan_tier"], "starter");
+    let usage = server.get("/admin/accounts/acme", &token);
+    assert_eq!(usage.body["writes_used"], 3);
+    assert_eq!(
+        usage.body["writes_by_day"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_u64().unwrap())
+            .sum::<u64>(),
+        3,
+        "{}",
+        usage.text
+    );
+
+    // Refused: nothing to change, a control character, a negative limit, no such account.
+    for (body, status) in [
+        (json!({}), 400),
+        (json!({"plan_tier": "a\u{7}"}), 400),
+        (json!({"plan_tier": ""}), 400),
+        (json!({"writes_limit": -1}), 400),
+        (json!({"writes_limit": "many"}), 422),
+    ] {
+        let resp = patch(body.clone());
+        assert_eq!(resp.status, status, "{body}: {}", resp.text);
+        assert!(
+            resp.body["detail"].is_string() || resp.body["detail"].is_array(),
+            "{}",
+            resp.text
+        );
+    }
+    let absent = server.patch(
+        "/admin/accounts/nobody",
+        &token,
+        &json!({"writes_limit": 5}),
+    );
+    assert_eq!(absent.status, 404, "{}", absent.text);
+    assert!(
+        server.store.account("nobody").unwrap().is_none(),
+        "nothing created"
+    );
+    // The refusals changed nothing.
+    assert_eq!(
+        server
+            .store
+            .account("acme")
+            .unwrap()
+            .unwrap()
+            .plan
+            .writes_limit,
+        Some(3)
+    );
+    // And an API key cannot do it.
+    let as_key = server.patch(
+        "/admin/accounts/acme",
+        &server.acme,
+        &json!({"writes_limit": 9}),
+    );
+    assert_eq!(as_key.status, 401);
+}

@@ -318,10 +318,10 @@ pub(crate) trait Write: Lookup {
     /// Stores the usage record of `account`.
     fn put_usage(&mut self, account: &str, usage: &Usage) -> Result<()>;
 
-    /// Counts one write request of `account` in the period starting at `period_start`: one
-    /// more in its stored usage when that is of this period, else a fresh usage of this
-    /// period with a count of one and no grace period (`store::accounts::current_usage`).
-    fn count_write(&mut self, account: &str, period_start: Timestamp) -> Result<()>;
+    /// Counts one write request of `account` at `now`: one more in its stored usage (and in
+    /// the day of `now`) when that is of this period, else a fresh usage of this period with
+    /// a count of one and no grace period (`store::accounts::current_usage`, `Usage::count`).
+    fn count_write(&mut self, account: &str, now: Timestamp) -> Result<()>;
 
     /// Stores an account (new, or replacing the one with its id).
     fn put_account(&mut self, account: &Account) -> Result<()>;

@@ -40,14 +40,41 @@ pub(crate) struct AdminAccount {
     pub created_at: String,
     /// Write requests counted in the current period.
     pub writes_used: u64,
-    /// The server's limit per period.
+    /// Write requests per UTC day of the current period (index 0: its first day), up to
+    /// the last day with writes.
+    pub writes_by_day: Vec<u64>,
+    /// The plan tier in force: the account's own, else the server's.
+    pub plan_tier: String,
+    /// The limit per period in force: the account's own, else the server's.
     pub writes_limit: u64,
+    /// The account's own plan settings (`null`: the server's default).
+    pub plan: AdminPlan,
     /// When the current period started (RFC 3339).
     pub period_start: String,
     /// Keys that authenticate.
     pub active_keys: usize,
     /// Keys revoked.
     pub revoked_keys: usize,
+}
+
+/// An account's own plan settings; `null` fields follow the server's defaults.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct AdminPlan {
+    pub plan_tier: Option<String>,
+    pub writes_limit: Option<u64>,
+}
+
+/// `PATCH /admin/accounts/{id}`: a field left out is unchanged; `null` returns it to the
+/// server's default.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // the schema of the body; the handler reads it field by field
+pub(crate) struct PatchAccount {
+    /// 1–64 characters, no control characters, or `null`.
+    #[schemars(regex(pattern = r"^[^\x00-\x1f\x7f-\x9f]{1,64}$"))]
+    pub plan_tier: Option<String>,
+    /// Writes per period (calendar month), or `null`.
+    #[schemars(range(max = 9_223_372_036_854_775_807_u64))]
+    pub writes_limit: Option<u64>,
 }
 
 /// One account with its keys.
@@ -165,19 +192,29 @@ fn rows(
     accounts: Vec<Account>,
     keys: &[ApiKey],
     usages: Vec<crate::Usage>,
-    writes_limit: u64,
+    config: &super::Config,
 ) -> Vec<AdminAccount> {
     accounts
         .into_iter()
         .zip(usages)
         .map(|(account, usage)| {
             let (active, revoked) = key_counts(keys, &account.id);
+            let plan = account.plan;
             AdminAccount {
                 org_id: account.org_id.to_string(),
                 created_at: ts(account.created_at),
                 id: account.id,
                 writes_used: usage.writes_used,
-                writes_limit,
+                writes_by_day: usage.writes_by_day,
+                plan_tier: plan
+                    .tier
+                    .clone()
+                    .unwrap_or_else(|| config.plan_tier.clone()),
+                writes_limit: plan.writes_limit.unwrap_or(config.writes_limit),
+                plan: AdminPlan {
+                    plan_tier: plan.tier,
+                    writes_limit: plan.writes_limit,
+                },
                 period_start: ts(usage.period_start),
                 active_keys: active,
                 revoked_keys: revoked,
@@ -209,7 +246,7 @@ async fn load(
 
 pub(crate) async fn list_accounts(state: &Arc<AppState>) -> Result<Response<Body>, ApiError> {
     let (accounts, keys, usages) = load(state, None).await?;
-    let items = rows(accounts, &keys, usages, state.config.writes_limit);
+    let items = rows(accounts, &keys, usages, &state.config);
     respond(StatusCode::OK, &Listing { items })
 }
 
@@ -218,7 +255,7 @@ pub(crate) async fn get_account(
     id: String,
 ) -> Result<Response<Body>, ApiError> {
     let (accounts, keys, usages) = load(state, Some(id)).await?;
-    let Some(account) = rows(accounts, &keys, usages, state.config.writes_limit).pop() else {
+    let Some(account) = rows(accounts, &keys, usages, &state.config).pop() else {
         return Err(ApiError::detail(StatusCode::NOT_FOUND, "Account not found"));
     };
     let keys = keys
@@ -227,6 +264,52 @@ pub(crate) async fn get_account(
         .map(key_of)
         .collect();
     respond(StatusCode::OK, &AdminAccountDetail { account, keys })
+}
+
+pub(crate) async fn patch_account(
+    state: &Arc<AppState>,
+    id: String,
+    bytes: &[u8],
+) -> Result<Response<Body>, ApiError> {
+    let map: Map<String, Value> = json_object(bytes)?;
+    let mut f = Fields::body(&map);
+    let tier = f.str("plan_tier");
+    let limit = f.int("writes_limit");
+    f.finish()?;
+    if !map.contains_key("plan_tier") && !map.contains_key("writes_limit") {
+        return Err(ApiError::bad_request(
+            "no plan fields provided (plan_tier, writes_limit)",
+        ));
+    }
+    let limit = match limit.map(u64::try_from) {
+        Some(Err(_)) => return Err(ApiError::bad_request("writes_limit must not be negative")),
+        Some(Ok(n)) => Some(n),
+        None => None,
+    };
+    let (set_tier, set_limit) = (
+        map.contains_key("plan_tier"),
+        map.contains_key("writes_limit"),
+    );
+    let updated = state
+        .write(move |store| {
+            let Some(account) = store.account(&id)? else {
+                return Ok(None);
+            };
+            let mut plan = account.plan;
+            if set_tier {
+                plan.tier = tier;
+            }
+            if set_limit {
+                plan.writes_limit = limit;
+            }
+            store.set_account_plan(&id, plan)
+        })
+        .await?;
+    let Some(account) = updated else {
+        return Err(ApiError::detail(StatusCode::NOT_FOUND, "Account not found"));
+    };
+    tracing::info!(account = %account.id, "admin: plan changed");
+    get_account(state, account.id).await
 }
 
 pub(crate) async fn create_account(
@@ -249,7 +332,7 @@ pub(crate) async fn create_account(
         .await?;
     let account = created.map_err(|msg| ApiError::detail(StatusCode::CONFLICT, msg))?;
     let usage = current_usage(None, account.created_at);
-    let row = rows(vec![account], &[], vec![usage], state.config.writes_limit)
+    let row = rows(vec![account], &[], vec![usage], &state.config)
         .pop()
         .expect("one account, one row");
     respond(StatusCode::CREATED, &row)

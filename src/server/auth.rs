@@ -84,6 +84,11 @@ pub(crate) fn bearer_token(value: &str) -> Option<&str> {
 /// Where an account stands against its quota.
 pub(crate) struct PlanState {
     pub usage: Usage,
+    /// The account's plan tier and limit (its own, else the server's).
+    pub tier: String,
+    pub writes_limit: u64,
+    /// The account's `org_id` (nil when the account has no record yet).
+    pub org_id: uuid::Uuid,
     pub in_grace_period: bool,
     pub blocked: bool,
     /// Seconds until the next period starts (the `Retry-After` of quota refusals).
@@ -95,15 +100,29 @@ pub(crate) async fn plan_state(
     account: &str,
 ) -> Result<PlanState, ApiError> {
     let owned = account.to_owned();
-    let (usage, now) = state
-        .read(move |store| Ok((store.usage(&owned)?, store.clock_now())))
+    let (usage, account, now) = state
+        .read(move |store| {
+            Ok((
+                store.usage(&owned)?,
+                store.account(&owned)?,
+                store.clock_now(),
+            ))
+        })
         .await?;
-    Ok(evaluate(state, usage, now))
+    Ok(evaluate(state, usage, account, now))
 }
 
-fn evaluate(state: &AppState, usage: Usage, now: Timestamp) -> PlanState {
+fn evaluate(
+    state: &AppState,
+    usage: Usage,
+    account: Option<crate::Account>,
+    now: Timestamp,
+) -> PlanState {
     let config = &state.config;
-    let over = usage.writes_used >= config.writes_limit;
+    let plan = account.as_ref().map(|a| a.plan.clone()).unwrap_or_default();
+    let writes_limit = plan.writes_limit.unwrap_or(config.writes_limit);
+    let tier = plan.tier.unwrap_or_else(|| config.plan_tier.clone());
+    let over = usage.writes_used >= writes_limit;
     let in_grace_period = config.enforce_quota && (over || usage.grace_started_at.is_some());
     let blocked = config.enforce_quota
         && usage.grace_started_at.is_some_and(|start| {
@@ -117,6 +136,9 @@ fn evaluate(state: &AppState, usage: Usage, now: Timestamp) -> PlanState {
         (next.as_micros().saturating_sub(now.as_micros()).max(0) / 1_000_000) as u64;
     PlanState {
         usage,
+        tier,
+        writes_limit,
+        org_id: account.map(|a| a.org_id).unwrap_or_default(),
         in_grace_period,
         blocked,
         secs_to_next_period,
@@ -155,7 +177,7 @@ pub(crate) async fn check_write_quota(
         return Ok(());
     }
     let plan = plan_state(state, account).await?;
-    if plan.usage.writes_used < state.config.writes_limit && !plan.in_grace_period {
+    if plan.usage.writes_used < plan.writes_limit && !plan.in_grace_period {
         return Ok(());
     }
     if plan.usage.grace_started_at.is_none() {
@@ -167,7 +189,7 @@ pub(crate) async fn check_write_quota(
     Err(ApiError::too_many_requests(
         format!(
             "Write quota exhausted: {} of {} writes used this period",
-            plan.usage.writes_used, state.config.writes_limit
+            plan.usage.writes_used, plan.writes_limit
         ),
         plan.secs_to_next_period,
     ))

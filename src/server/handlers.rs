@@ -914,21 +914,15 @@ pub(crate) async fn patch_settings(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
 
 pub(crate) async fn plan_status(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let plan = auth::plan_state(&ctx.state, ctx.account()).await?;
-    let org_id = ctx
-        .read(move |store, account| store.account(account))
-        .await?
-        .map(|a| a.org_id)
-        .unwrap_or_default();
-    let config = &ctx.state.config;
     Ok(response(
         StatusCode::OK,
         &json!({
-            "org_id": org_id.to_string(),
-            "plan_tier": config.plan_tier,
+            "org_id": plan.org_id.to_string(),
+            "plan_tier": plan.tier,
             "plan_status": "active",
             "writes_used": plan.usage.writes_used,
-            "writes_limit": config.writes_limit,
-            "writes_remaining": config.writes_limit.saturating_sub(plan.usage.writes_used),
+            "writes_limit": plan.writes_limit,
+            "writes_remaining": plan.writes_limit.saturating_sub(plan.usage.writes_used),
             "period_start": ts(plan.usage.period_start),
             "in_grace_period": plan.in_grace_period,
             "blocked": plan.blocked,

@@ -533,6 +533,16 @@ const OPERATIONS: &[Operation] = &[
         errors: &[404],
     },
     Operation {
+        method: "patch",
+        path: "/admin/accounts/{account_id}",
+        summary: "Set an account's plan tier and write limit; null returns one to the server's default (operator)",
+        authenticated: true,
+        query: &[],
+        body: Some(schema::<admin::PatchAccount>),
+        ok: schema::<admin::AdminAccountDetail>,
+        errors: &[400, 404, 413],
+    },
+    Operation {
         method: "get",
         path: "/admin/keys",
         summary: "API keys, never their secrets (operator)",

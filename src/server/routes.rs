@@ -28,6 +28,7 @@ enum Route {
     AdminListAccounts,
     AdminCreateAccount,
     AdminAccount(String),
+    AdminPatchAccount(String),
     AdminListKeys,
     AdminCreateKey,
     AdminRevokeKey(uuid::Uuid),
@@ -52,6 +53,7 @@ impl Route {
             Route::AdminListAccounts => "admin_list_accounts",
             Route::AdminCreateAccount => "admin_create_account",
             Route::AdminAccount(_) => "admin_account",
+            Route::AdminPatchAccount(_) => "admin_patch_account",
             Route::AdminListKeys => "admin_list_keys",
             Route::AdminCreateKey => "admin_create_key",
             Route::AdminRevokeKey(_) => "admin_revoke_key",
@@ -65,6 +67,7 @@ impl Route {
             Route::AdminListAccounts
                 | Route::AdminCreateAccount
                 | Route::AdminAccount(_)
+                | Route::AdminPatchAccount(_)
                 | Route::AdminListKeys
                 | Route::AdminCreateKey
                 | Route::AdminRevokeKey(_)
@@ -80,6 +83,7 @@ impl Route {
                 | Route::Supersede(_)
                 | Route::PatchSettings
                 | Route::AdminCreateAccount
+                | Route::AdminPatchAccount(_)
                 | Route::AdminCreateKey
         )
     }
@@ -103,6 +107,7 @@ pub(crate) const ROUTE_NAMES: &[&str] = &[
     "admin_list_accounts",
     "admin_create_account",
     "admin_account",
+    "admin_patch_account",
     "admin_list_keys",
     "admin_create_key",
     "admin_revoke_key",
@@ -183,7 +188,8 @@ fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
         },
         ["admin", "accounts", id] if !id.is_empty() => match *method {
             Method::GET => Route::AdminAccount(path_text(id)),
-            _ => return Err(not_allowed("GET")),
+            Method::PATCH => Route::AdminPatchAccount(path_text(id)),
+            _ => return Err(not_allowed("GET, PATCH")),
         },
         ["admin", "keys"] => match *method {
             Method::GET => Route::AdminListKeys,
@@ -358,6 +364,7 @@ async fn admin(
         Route::AdminListAccounts => a::list_accounts(state).await,
         Route::AdminCreateAccount => a::create_account(state, bytes).await,
         Route::AdminAccount(id) => a::get_account(state, id).await,
+        Route::AdminPatchAccount(id) => a::patch_account(state, id, bytes).await,
         Route::AdminListKeys => a::list_keys(state, query).await,
         Route::AdminCreateKey => a::create_key(state, bytes).await,
         Route::AdminRevokeKey(id) => a::revoke_key(state, id).await,

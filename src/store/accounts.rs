@@ -7,9 +7,9 @@ use uuid::Uuid;
 
 use super::Store;
 use crate::account::{
-    API_KEY_PREFIX, API_KEY_RANDOM_BYTES, API_KEY_SHOWN_CHARS, Account, ApiKey,
+    API_KEY_PREFIX, API_KEY_RANDOM_BYTES, API_KEY_SHOWN_CHARS, Account, AccountPlan, ApiKey,
     HALF_LIFE_RANGE_DAYS, MIN_CONFIDENCE_FLOOR, OPERATOR_TOKEN_PREFIX, OperatorCredential,
-    Settings, SettingsPatch, Usage, current_usage, month_start,
+    Settings, SettingsPatch, Usage, current_usage,
 };
 use crate::backend::Write;
 use crate::error::{Error, Result};
@@ -53,6 +53,40 @@ impl Store {
     /// Every account, by id.
     pub fn accounts(&self) -> Result<Vec<Account>> {
         self.read(None)?.accounts()
+    }
+
+    /// Replaces the plan settings of an existing account (`None` in a field: the server's
+    /// default). A tier is 1–64 characters, none a control character; a limit at most
+    /// `i64::MAX`. Returns the
+    /// account as stored, or `None` if there is no such account (nothing is created).
+    pub fn set_account_plan(&self, id: &str, plan: AccountPlan) -> Result<Option<Account>> {
+        if let Some(tier) = &plan.tier {
+            let chars = tier.chars().count();
+            if chars == 0
+                || chars > AccountPlan::MAX_TIER_CHARS
+                || tier.chars().any(char::is_control)
+            {
+                return Err(Error::InvalidArgument(format!(
+                    "plan_tier must be 1-{} characters, none of them a control character",
+                    AccountPlan::MAX_TIER_CHARS
+                )));
+            }
+        }
+        if plan.writes_limit.is_some_and(|n| i64::try_from(n).is_err()) {
+            return Err(Error::InvalidArgument(format!(
+                "writes_limit must be at most {}",
+                i64::MAX
+            )));
+        }
+        self.transact(&[], |w| {
+            let Some(mut account) = w.account(id)? else {
+                return Ok(None);
+            };
+            account.plan = plan.clone();
+            w.put_account(&account)?;
+            w.accounts_changed();
+            Ok(Some(account))
+        })
     }
 
     /// Issues a new API key for `account` (created if it does not exist yet) and returns its
@@ -242,7 +276,7 @@ impl Store {
 
 /// Counts one write request of `account` at `now`, inside the write's own transaction.
 pub(crate) fn count_write(w: &mut dyn Write, account: &str, now: Timestamp) -> Result<()> {
-    w.count_write(account, month_start(now))
+    w.count_write(account, now)
 }
 
 fn new_account(id: &str, now: Timestamp) -> Account {
@@ -250,6 +284,7 @@ fn new_account(id: &str, now: Timestamp) -> Account {
         id: id.to_owned(),
         org_id: Uuid::now_v7(),
         created_at: now,
+        plan: AccountPlan::default(),
     }
 }
 

@@ -380,7 +380,20 @@ pub(crate) fn usage(session: &Session<'_>, account: &str) -> Result<Option<Usage
             period_start: Timestamp::from_micros(row.get(0)),
             writes_used: u64::try_from(row.get::<_, i64>(1)).unwrap_or(0),
             grace_started_at: ts(row.get(2)),
+            writes_by_day: days(row.get(3)),
         }))
+}
+
+/// A period's days as stored (31 of them) without the trailing days that have no writes.
+fn days(stored: Vec<i64>) -> Vec<u64> {
+    let mut days: Vec<u64> = stored
+        .into_iter()
+        .map(|n| u64::try_from(n).unwrap_or(0))
+        .collect();
+    while days.last() == Some(&0) {
+        days.pop();
+    }
+    days
 }
 
 fn account_of(row: &tokio_postgres::Row) -> Account {
@@ -388,6 +401,12 @@ fn account_of(row: &tokio_postgres::Row) -> Account {
         id: row.get(0),
         org_id: row.get(1),
         created_at: Timestamp::from_micros(row.get(2)),
+        plan: crate::AccountPlan {
+            tier: row.get(3),
+            writes_limit: row
+                .get::<_, Option<i64>>(4)
+                .map(|n| u64::try_from(n).unwrap_or(0)),
+        },
     }
 }
 

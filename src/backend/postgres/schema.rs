@@ -15,7 +15,7 @@ use tokio_postgres::Client;
 use crate::error::{Error, Result};
 
 /// The newest schema version this build creates and reads.
-pub(crate) const SCHEMA_VERSION: u32 = 2;
+pub(crate) const SCHEMA_VERSION: u32 = 3;
 
 /// Features this build knows. A store records the ones it uses in `format.features`; a
 /// build that finds one it does not know refuses the store.
@@ -314,6 +314,19 @@ async fn migrate_in_transaction(txn: &Client, schema: &str, layout: Layout) -> R
         .await
         .map_err(pg)?;
         format.version = 2;
+    }
+    if format.version < 3 {
+        // Version 3: writes per day of the period in `usage` (31 days, zeros until written)
+        // and per-account plan settings (NULL: the server's default).
+        let zeros = vec!["0"; 31].join(",");
+        txn.batch_execute(&format!(
+            "ALTER TABLE usage ADD COLUMN writes_by_day bigint[] NOT NULL \
+                 DEFAULT '{{{zeros}}}'::bigint[];
+             ALTER TABLE accounts ADD COLUMN plan_tier text, ADD COLUMN writes_limit bigint"
+        ))
+        .await
+        .map_err(pg)?;
+        format.version = 3;
     }
     txn.execute(
         "UPDATE format SET version = $1 WHERE id = 1",

@@ -123,8 +123,8 @@ pub(crate) const VECTORS: &str = "SELECT memory_id, vector FROM vectors \
 pub(crate) const VECTOR: &str = "SELECT v.vector FROM memories m JOIN vectors v \
          ON v.account_id = $1 AND v.tenant = m.tenant AND v.memory_id = m.id \
      WHERE m.account_id = $1 AND m.id = $2 AND v.space = $3";
-pub(crate) const USAGE: &str =
-    "SELECT period_start, writes_used, grace_started_at FROM usage WHERE account_id = $1";
+pub(crate) const USAGE: &str = "SELECT period_start, writes_used, grace_started_at, \
+         writes_by_day FROM usage WHERE account_id = $1";
 
 pub(crate) const DUPLICATES: &str = "SELECT id, valid_to, superseded_by FROM memories \
      WHERE account_id = $1 AND tenant = $2 AND fingerprint = $3 AND superseded_by IS NULL \
@@ -176,26 +176,39 @@ pub(crate) const DELETE_VECTORS: &str =
     "DELETE FROM vectors WHERE account_id = $1 AND ($2::text IS NULL OR tenant = $2)";
 /// One more write request in the period `$2` (a fresh count when the stored usage is of
 /// another period: `account::current_usage`).
+/// `writes_by_day` always has the 31 days of a period ($3 is the 1-based day of the write).
 pub(crate) const COUNT_WRITE: &str = "INSERT INTO usage \
-         (account_id, period_start, writes_used, grace_started_at) VALUES ($1, $2, 1, NULL) \
+         (account_id, period_start, writes_used, grace_started_at, writes_by_day) \
+     VALUES ($1, $2, 1, NULL, array_fill(0::bigint, ARRAY[$3::int - 1]) || 1::bigint \
+         || array_fill(0::bigint, ARRAY[31 - $3::int])) \
      ON CONFLICT (account_id) DO UPDATE SET \
          writes_used = CASE WHEN usage.period_start = EXCLUDED.period_start \
              THEN usage.writes_used + 1 ELSE 1 END, \
          grace_started_at = CASE WHEN usage.period_start = EXCLUDED.period_start \
              THEN usage.grace_started_at END, \
+         writes_by_day = CASE WHEN usage.period_start = EXCLUDED.period_start \
+             THEN usage.writes_by_day[1:$3::int - 1] || (usage.writes_by_day[$3::int] + 1) \
+                 || usage.writes_by_day[$3::int + 1:31] \
+             ELSE EXCLUDED.writes_by_day END, \
          period_start = EXCLUDED.period_start";
 pub(crate) const PUT_USAGE: &str = "INSERT INTO usage \
-         (account_id, period_start, writes_used, grace_started_at) VALUES ($1, $2, $3, $4) \
+         (account_id, period_start, writes_used, grace_started_at, writes_by_day) \
+     VALUES ($1, $2, $3, $4, $5) \
      ON CONFLICT (account_id) DO UPDATE SET period_start = EXCLUDED.period_start, \
-         writes_used = EXCLUDED.writes_used, grace_started_at = EXCLUDED.grace_started_at";
+         writes_used = EXCLUDED.writes_used, grace_started_at = EXCLUDED.grace_started_at, \
+         writes_by_day = EXCLUDED.writes_by_day";
 
 // The global tables: accounts, keys, settings, the accounts generation, the format.
 
-pub(crate) const ACCOUNT: &str = "SELECT id, org_id, created_at FROM accounts WHERE id = $1";
-pub(crate) const ACCOUNTS: &str = "SELECT id, org_id, created_at FROM accounts ORDER BY id";
-pub(crate) const PUT_ACCOUNT: &str = "INSERT INTO accounts (id, org_id, created_at) \
-     VALUES ($1, $2, $3) ON CONFLICT (id) \
-     DO UPDATE SET org_id = EXCLUDED.org_id, created_at = EXCLUDED.created_at";
+pub(crate) const ACCOUNT: &str = "SELECT id, org_id, created_at, plan_tier, writes_limit \
+     FROM accounts WHERE id = $1";
+pub(crate) const ACCOUNTS: &str = "SELECT id, org_id, created_at, plan_tier, writes_limit \
+     FROM accounts ORDER BY id";
+pub(crate) const PUT_ACCOUNT: &str = "INSERT INTO accounts \
+         (id, org_id, created_at, plan_tier, writes_limit) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) \
+     DO UPDATE SET org_id = EXCLUDED.org_id, created_at = EXCLUDED.created_at, \
+         plan_tier = EXCLUDED.plan_tier, writes_limit = EXCLUDED.writes_limit";
 pub(crate) const API_KEY: &str = "SELECT hash, id, account_id, shown_prefix, label, created_at, \
      revoked_at FROM api_keys WHERE hash = $1";
 pub(crate) const API_KEYS: &str = "SELECT hash, id, account_id, shown_prefix, label, \

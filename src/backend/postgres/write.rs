@@ -171,6 +171,16 @@ fn fingerprint_key(fingerprint: &[u8]) -> [u8; 32] {
     Sha256::digest(fingerprint).into()
 }
 
+/// A period's days as PostgreSQL keeps them: all 31.
+fn by_day(days: &[u64]) -> Vec<i64> {
+    let mut stored: Vec<i64> = days
+        .iter()
+        .map(|&n| i64::try_from(n).unwrap_or(i64::MAX))
+        .collect();
+    stored.resize(31, 0);
+    stored
+}
+
 fn micros(t: Option<Timestamp>) -> Option<i64> {
     t.map(Timestamp::as_micros)
 }
@@ -432,16 +442,21 @@ impl Write for PgWrite<'_, '_> {
                 Box::new(usage.period_start.as_micros()),
                 Box::new(i64::try_from(usage.writes_used).unwrap_or(i64::MAX)),
                 Box::new(micros(usage.grace_started_at)),
+                Box::new(by_day(&usage.writes_by_day)),
             ],
         )
     }
 
-    fn count_write(&mut self, account: &str, period_start: Timestamp) -> Result<()> {
+    fn count_write(&mut self, account: &str, now: Timestamp) -> Result<()> {
+        let period_start = crate::month_start(now);
+        // 1-based, as PostgreSQL's arrays are.
+        let day = crate::account::day_of_period(period_start, now) as i32 + 1;
         self.defer(
             sql::COUNT_WRITE,
             vec![
                 Box::new(account.to_owned()),
                 Box::new(period_start.as_micros()),
+                Box::new(day),
             ],
         )
     }
@@ -453,6 +468,13 @@ impl Write for PgWrite<'_, '_> {
                 Box::new(account.id.clone()),
                 Box::new(account.org_id),
                 Box::new(account.created_at.as_micros()),
+                Box::new(account.plan.tier.clone()),
+                Box::new(
+                    account
+                        .plan
+                        .writes_limit
+                        .map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
+                ),
             ],
         )
     }

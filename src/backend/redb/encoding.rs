@@ -386,6 +386,12 @@ fn encode_record<T: Serialize>(record: &T) -> Vec<u8> {
 }
 
 fn decode_record<'a, T: Deserialize<'a>>(what: &str, bytes: &'a [u8]) -> Result<T> {
+    let body = record_body(what, bytes)?;
+    postcard::from_bytes(body).map_err(|e| Error::Corrupted(format!("{what} record: {e}")))
+}
+
+/// A record's bytes after its version byte, which must be this build's.
+fn record_body<'a>(what: &str, bytes: &'a [u8]) -> Result<&'a [u8]> {
     let (&version, body) = bytes
         .split_first()
         .ok_or_else(|| Error::Corrupted(format!("empty {what} record")))?;
@@ -396,7 +402,7 @@ fn decode_record<'a, T: Deserialize<'a>>(what: &str, bytes: &'a [u8]) -> Result<
             unknown_features: Vec::new(),
         });
     }
-    postcard::from_bytes(body).map_err(|e| Error::Corrupted(format!("{what} record: {e}")))
+    Ok(body)
 }
 
 macro_rules! record_codec {
@@ -436,10 +442,60 @@ pub(crate) fn decode_event(bytes: &[u8]) -> Result<AuditEvent> {
     event.details.set_requested_valid_to(Some(requested));
     Ok(event)
 }
-record_codec!(Account, encode_account, decode_account, "account");
 record_codec!(ApiKey, encode_api_key, decode_api_key, "api key");
 record_codec!(Settings, encode_settings, decode_settings, "settings");
-record_codec!(Usage, encode_usage, decode_usage, "usage");
+
+/// A record that grew a field after files were written: the record as it was ++
+/// postcard(the extension). A record without the trailing bytes (an older file) reads the
+/// extension's default.
+fn encode_extended<T: Serialize, E: Serialize + Default + PartialEq>(
+    record: &T,
+    ext: &E,
+) -> Vec<u8> {
+    let mut out = encode_record(record);
+    if *ext != E::default() {
+        out.extend(postcard::to_allocvec(ext).expect("postcard serialisation into a Vec"));
+    }
+    out
+}
+
+fn decode_extended<T, E>(what: &str, bytes: &[u8]) -> Result<(T, E)>
+where
+    T: for<'a> Deserialize<'a>,
+    E: for<'a> Deserialize<'a> + Default,
+{
+    let corrupted = |e: postcard::Error| Error::Corrupted(format!("{what} record: {e}"));
+    let body = record_body(what, bytes)?;
+    let (record, rest) = postcard::take_from_bytes::<T>(body).map_err(corrupted)?;
+    let ext = if rest.is_empty() {
+        E::default()
+    } else {
+        postcard::from_bytes(rest).map_err(corrupted)?
+    };
+    Ok((record, ext))
+}
+
+/// An account: its original fields ++ its plan, when it has one of its own.
+pub(crate) fn encode_account(account: &Account) -> Vec<u8> {
+    encode_extended(account, &account.plan)
+}
+
+pub(crate) fn decode_account(bytes: &[u8]) -> Result<Account> {
+    let (mut account, plan): (Account, crate::AccountPlan) = decode_extended("account", bytes)?;
+    account.plan = plan;
+    Ok(account)
+}
+
+/// A usage record: its original fields ++ the writes per day of the period.
+pub(crate) fn encode_usage(usage: &Usage) -> Vec<u8> {
+    encode_extended(usage, &usage.writes_by_day)
+}
+
+pub(crate) fn decode_usage(bytes: &[u8]) -> Result<Usage> {
+    let (mut usage, days): (Usage, Vec<u64>) = decode_extended("usage", bytes)?;
+    usage.writes_by_day = days;
+    Ok(usage)
+}
 
 /// Version byte of a `lexical_delta` row value with a fingerprint (version 1, the format
 /// version, is postcard(DeltaRecord) alone, as files before it hold; still read).

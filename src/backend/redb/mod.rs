@@ -986,9 +986,9 @@ impl Write for RedbWrite<'_> {
         self.inserting(|t| t.put_usage(account, usage))
     }
 
-    fn count_write(&mut self, account: &str, period_start: Timestamp) -> Result<()> {
-        let mut usage = crate::account::current_usage(self.usage(account)?, period_start);
-        usage.writes_used += 1;
+    fn count_write(&mut self, account: &str, now: Timestamp) -> Result<()> {
+        let mut usage = crate::account::current_usage(self.usage(account)?, now);
+        usage.count(now);
         self.put_usage(account, &usage)
     }
 
