@@ -702,9 +702,12 @@ fn the_admin_view_issues_and_revokes_keys() {
 /// The key's settings and the account's usage, as the REST API reports them.
 #[test]
 fn the_settings_page_shows_the_keys_settings_and_the_usage() {
-    let server = TestServer::start();
+    let clock = aurra::ManualClock::new(aurra::Timestamp::parse("2026-03-02T10:00:00Z").unwrap());
+    let server = TestServer::start_with_clock(clock.clone());
     server.write(&server.acme, json!({"content": "one"}));
+    clock.set(aurra::Timestamp::parse("2026-03-04T10:00:00Z").unwrap());
     server.write(&server.acme, json!({"content": "two"}));
+    server.write(&server.acme, json!({"content": "three"}));
     let patched = server.patch(
         "/agent/settings",
         &server.acme,
@@ -715,21 +718,57 @@ fn the_settings_page_shows_the_keys_settings_and_the_usage() {
     let page = get(&server, "/ui/settings", Some(&cookie));
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(
-        page.text.contains("freshness_half_life_days"),
+        page.text.contains("name=\"freshness_half_life_days\" type=\"text\" inputmode=\"decimal\" value=\"12.0\""),
         "{}",
         page.text
     );
-    assert!(page.text.contains("<dd>12"), "{}", page.text);
-    let usage = server.get("/plan/status", &server.acme);
-    let used = usage.body["writes_used"].as_u64().unwrap();
-    assert!(used >= 2);
-    assert!(page.text.contains(&format!("{used} of ")), "{}", page.text);
+    assert!(page.text.contains("3 of "), "{}", page.text);
+    // The chart: one bar per day of March, the writes on the 2nd and the 4th.
+    assert_eq!(page.text.matches("<rect ").count(), 31, "{}", page.text);
+    assert!(page.text.contains("<title>2026-03-02: 1</title>"), "{}", page.text);
+    assert!(page.text.contains("<title>2026-03-04: 2</title>"), "{}", page.text);
+    assert!(page.text.contains("<td>2026-03-04</td><td>2</td>"), "{}", page.text);
+
+    // Saved from the form, as PATCH /agent/settings saves it.
+    let form = format!(
+        "csrf={}&auto_supersede_default=on&excluded_categories=health%2C+finance&min_confidence=0.9\
+         &classifier_model=&freshness_half_life_days=30",
+        csrf(&page)
+    );
+    let saved = post_form(&server, "/ui/settings", Some(&cookie), &form, &[]);
+    assert_eq!(saved.status, 303, "{}", saved.text);
+    let rest = server.get("/agent/settings", &server.acme);
+    assert_eq!(rest.body["auto_supersede_default"], true);
+    assert_eq!(rest.body["excluded_categories"], json!(["health", "finance"]));
+    assert_eq!(rest.body["min_confidence"], 0.9);
+    assert_eq!(rest.body["freshness_half_life_days"], 30.0);
+
+    // Refused as REST refuses it, said on the page; nothing changes.
+    let bad = format!(
+        "csrf={}&excluded_categories=&min_confidence=0.9&freshness_half_life_days=99999",
+        csrf(&page)
+    );
+    let refused = post_form(&server, "/ui/settings", Some(&cookie), &bad, &[]);
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(refused.text.contains("role=\"alert\""), "{}", refused.text);
+    assert!(refused.text.contains("3650"), "{}", refused.text);
+    let unchanged = server.get("/agent/settings", &server.acme);
+    assert_eq!(unchanged.body, rest.body);
+    let not_a_number = format!("csrf={}&min_confidence=lots&freshness_half_life_days=3", csrf(&page));
+    let refused = post_form(&server, "/ui/settings", Some(&cookie), &not_a_number, &[]);
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert!(refused.text.contains("min_confidence"), "{}", refused.text);
+    assert_eq!(server.get("/agent/settings", &server.acme).body, rest.body);
+    // Without the CSRF token: refused.
+    let forged = post_form(&server, "/ui/settings", Some(&cookie), "min_confidence=0.1", &[]);
+    assert_eq!(forged.status, 403, "{}", forged.text);
+
     // The other key of the account keeps its own settings.
     let second = sign_in(&server, &server.acme_second);
     assert!(
         !get(&server, "/ui/settings", Some(&second))
             .text
-            .contains("<dd>12")
+            .contains("value=\"30\"")
     );
     assert_eq!(get(&server, "/ui/settings", None).status, 303);
 }

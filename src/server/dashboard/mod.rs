@@ -236,7 +236,16 @@ async fn route(
                     who: Who::Account(key),
                     ..
                 },
-            ) => settings_page(state, s, key, headers).await,
+            ) => settings_page(state, s, key, StatusCode::OK, None, headers).await,
+            _ => Ok(redirect("/", None)),
+        },
+        (&Method::POST, "/ui/settings") => match &session {
+            Some(
+                s @ Session {
+                    who: Who::Account(key),
+                    ..
+                },
+            ) => update_settings(state, s, key, headers, body).await,
             _ => Ok(redirect("/", None)),
         },
         (&Method::POST, "/ui/sign-in") => sign_in(state, headers, body).await,
@@ -834,20 +843,28 @@ async fn supersede(
         }
         return Ok(back);
     }
-    let detail = match &answer["detail"] {
-        serde_json::Value::String(text) => text.clone(),
-        serde_json::Value::Array(errors) => errors
-            .iter()
-            .filter_map(|e| e["msg"].as_str())
-            .collect::<Vec<_>>()
-            .join("; "),
-        _ => "The change was refused.".to_owned(),
-    };
     let body = html! {
-        p role="alert" class="error" { (detail) }
+        p role="alert" class="error" { (refusal(&answer)) }
         p { a href={ "/ui/memories/" (id) } { "Back to the memory" } }
     };
     Ok(page(status, "Not changed", Some(session), body, headers))
+}
+
+/// What a REST refusal says: its `detail`, or the messages of its validation errors.
+fn refusal(answer: &serde_json::Value) -> String {
+    match &answer["detail"] {
+        serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::Array(errors) => errors
+            .iter()
+            .map(|e| {
+                let field = e["loc"].as_array().and_then(|l| l.last()).and_then(|f| f.as_str());
+                let msg = e["msg"].as_str().unwrap_or("invalid");
+                field.map_or_else(|| msg.to_owned(), |f| format!("{f}: {msg}"))
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => "The change was refused.".to_owned(),
+    }
 }
 
 /// `method path` with the JSON `body` as the session's key, answered in process by the REST
@@ -877,36 +894,61 @@ async fn call_as(
     (status, serde_json::from_slice(&bytes).unwrap_or_default())
 }
 
-/// The key's settings (`GET /agent/settings`) and the account's plan and usage this period
-/// (`GET /plan/status`), as the REST API answers them.
+/// The key's settings (`GET /agent/settings`) as a form, and the account's plan and usage
+/// this period (`GET /plan/status`) with its writes per day, as the REST API answers them.
 async fn settings_page(
     state: &Arc<AppState>,
     session: &Session,
     key: &crate::ApiKey,
+    status: StatusCode,
+    error: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<Response<Body>, ApiError> {
     let (_, settings) = call_as(state, key, &Method::GET, "/agent/settings", None).await;
     let (_, plan) = call_as(state, key, &Method::GET, "/plan/status", None).await;
+    let account = key.account.clone();
+    let usage = state.read(move |store| store.usage(&account)).await?;
     let show = |v: &serde_json::Value| match v {
         serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Array(items) => items
-            .iter()
-            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
-            .collect::<Vec<_>>()
-            .join(", "),
         other => other.to_string(),
     };
+    let categories = settings["excluded_categories"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
     let used = plan["writes_used"].as_u64().unwrap_or(0);
     let limit = plan["writes_limit"].as_u64().unwrap_or(0).max(1);
     let body = html! {
         section aria-labelledby="key-settings" {
             h2 id="key-settings" { "This key's settings" }
-            dl {
-                @if let Some(map) = settings.as_object() {
-                    @for (name, value) in map {
-                        dt { (name) } dd { (show(value)) }
-                    }
+            @if let Some(error) = error { p role="alert" class="error" { (error) } }
+            form method="post" action="/ui/settings" class="settings" {
+                input type="hidden" name="csrf" value=(session.csrf);
+                label {
+                    input type="checkbox" name="auto_supersede_default"
+                        checked[settings["auto_supersede_default"] == true];
+                    " Supersede automatically (Level 2) unless a write says otherwise"
                 }
+                label for="excluded_categories" { "Categories never superseded automatically (comma-separated)" }
+                input id="excluded_categories" name="excluded_categories" type="text" value=(categories);
+                label for="min_confidence" {
+                    "Minimum confidence for automatic supersession (" (crate::MIN_CONFIDENCE_FLOOR) "–1)"
+                }
+                input id="min_confidence" name="min_confidence" type="text" inputmode="decimal"
+                    value=(show(&settings["min_confidence"]));
+                label for="classifier_model" { "Classifier model" }
+                input id="classifier_model" name="classifier_model" type="text"
+                    value=(show(&settings["classifier_model"]));
+                label for="freshness_half_life_days" { "Freshness half-life (days, 1–3650)" }
+                input id="freshness_half_life_days" name="freshness_half_life_days" type="text"
+                    inputmode="decimal" value=(show(&settings["freshness_half_life_days"]));
+                button type="submit" { "Save settings" }
             }
         }
         section aria-labelledby="plan" {
@@ -919,15 +961,106 @@ async fn settings_page(
                 dt { "Blocked" } dd { (show(&plan["blocked"])) }
             }
             meter min="0" max=(limit) value=(used) aria-label="writes used this period" { (used) " of " (limit) }
+            h3 { "Writes per day" }
+            (days_chart(&usage))
         }
     };
-    Ok(page(
-        StatusCode::OK,
-        "Settings and usage",
-        Some(session),
-        body,
-        headers,
-    ))
+    Ok(page(status, "Settings and usage", Some(session), body, headers))
+}
+
+/// `POST /ui/settings`: the form as a `PATCH /agent/settings`; a refusal is shown on the page
+/// with what REST said, and nothing changes.
+async fn update_settings(
+    state: &Arc<AppState>,
+    session: &Session,
+    key: &crate::ApiKey,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response<Body>, ApiError> {
+    let form = check_form(headers, body, Some(session))?;
+    let field = |name: &str| form.get(name).map(|v| v.trim().to_owned()).unwrap_or_default();
+    // A number that does not parse goes as the text it is: REST refuses it and says why.
+    let number = |name: &str| {
+        let text = field(name);
+        text.parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .map_or(serde_json::json!(text), |n| serde_json::json!(n))
+    };
+    let categories: Vec<String> = field("excluded_categories")
+        .split(',')
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty())
+        .collect();
+    let mut patch = serde_json::json!({
+        "auto_supersede_default": form.contains_key("auto_supersede_default"),
+        "excluded_categories": categories,
+        "min_confidence": number("min_confidence"),
+        "freshness_half_life_days": number("freshness_half_life_days"),
+    });
+    let model = field("classifier_model");
+    if !model.is_empty() {
+        patch["classifier_model"] = serde_json::json!(model);
+    }
+    let (status, answer) =
+        call_as(state, key, &Method::PATCH, "/agent/settings", Some(&patch)).await;
+    if status.is_success() {
+        return Ok(redirect("/ui/settings", None));
+    }
+    let why = format!("Not saved: {}", refusal(&answer));
+    settings_page(state, session, key, status, Some(&why), headers).await
+}
+
+/// The period's writes per day as bars, one per day of its month, with the figures as a
+/// table for screen readers and keyboard users.
+fn days_chart(usage: &crate::Usage) -> Markup {
+    let days = days_in_month(usage.period_start);
+    let count = |day: usize| usage.writes_by_day.get(day).copied().unwrap_or(0);
+    let most = (0..days).map(count).max().unwrap_or(0).max(1);
+    let (width, height) = (days as u64 * 12, 80u64);
+    let total: u64 = usage.writes_by_day.iter().sum();
+    let start = usage.period_start.to_datetime().map(|d| d.date_naive());
+    let date = |day: usize| {
+        start
+            .and_then(|s| s.checked_add_days(chrono::Days::new(day as u64)))
+            .map_or_else(String::new, |d| d.format("%Y-%m-%d").to_string())
+    };
+    html! {
+        figure class="days" {
+            svg class="days" viewBox={ "0 0 " (width) " " (height + 14) } role="img"
+                aria-label={ (total) " writes this period; the busiest day had " (most) } {
+                @for day in 0..days {
+                    @let n = count(day);
+                    @let h = n * height / most;
+                    rect x=(day as u64 * 12 + 1) y=(height - h) width="10" height=(h.max(1))
+                        class=(if n == 0 { "none" } else { "some" }) {
+                        title { (date(day)) ": " (n) }
+                    }
+                    @if day % 7 == 0 {
+                        text x=(day as u64 * 12 + 1) y=(height + 12) { (day + 1) }
+                    }
+                }
+            }
+            figcaption { "Write requests per UTC day, " (date(0)) " to " (date(days - 1)) }
+            details {
+                summary { "As a table" }
+                table {
+                    thead { (head(&["Day", "Writes"])) }
+                    tbody {
+                        @for day in 0..days {
+                            @if count(day) > 0 { tr { td { (date(day)) } td { (count(day)) } } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The number of days of the calendar month starting at `start`.
+fn days_in_month(start: crate::Timestamp) -> usize {
+    let next = crate::month_start(start.saturating_add_micros(32 * 86_400_000_000));
+    ((next.as_micros() - start.as_micros()) / 86_400_000_000).clamp(28, 31) as usize
 }
 
 /// A piece of an answer: text, or the N of a `[mem-N]` marker.
