@@ -605,11 +605,25 @@ fn a_memory_is_superseded_and_expired_from_its_page() {
 #[test]
 fn the_admin_view_issues_and_revokes_keys() {
     let server = TestServer::start();
+    server.write(&server.acme, json!({"content": "counted"}));
+    server.write(&server.acme, json!({"content": "counted too"}));
     let token = server.store.ensure_operator_token().unwrap().unwrap();
     let cookie = sign_in(&server, &token);
     let admin = get(&server, "/", Some(&cookie));
     let csrf_token = csrf(&admin);
     assert!(!admin.text.contains(&server.acme), "no secret in a listing");
+    // Each account's usage: acme's two writes of the server's 50 000, globex's none.
+    assert!(admin.text.contains("<td>acme</td>"), "{}", admin.text);
+    assert!(
+        admin.text.contains("<td>2 of 50000<meter"),
+        "{}",
+        admin.text
+    );
+    assert!(
+        admin.text.contains("<td>0 of 50000<meter"),
+        "{}",
+        admin.text
+    );
 
     let forged = post_form(
         &server,
@@ -718,16 +732,30 @@ fn the_settings_page_shows_the_keys_settings_and_the_usage() {
     let page = get(&server, "/ui/settings", Some(&cookie));
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(
-        page.text.contains("name=\"freshness_half_life_days\" type=\"text\" inputmode=\"decimal\" value=\"12.0\""),
+        page.text.contains(
+            "name=\"freshness_half_life_days\" type=\"text\" inputmode=\"decimal\" value=\"12.0\""
+        ),
         "{}",
         page.text
     );
     assert!(page.text.contains("3 of "), "{}", page.text);
     // The chart: one bar per day of March, the writes on the 2nd and the 4th.
     assert_eq!(page.text.matches("<rect ").count(), 31, "{}", page.text);
-    assert!(page.text.contains("<title>2026-03-02: 1</title>"), "{}", page.text);
-    assert!(page.text.contains("<title>2026-03-04: 2</title>"), "{}", page.text);
-    assert!(page.text.contains("<td>2026-03-04</td><td>2</td>"), "{}", page.text);
+    assert!(
+        page.text.contains("<title>2026-03-02: 1</title>"),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains("<title>2026-03-04: 2</title>"),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains("<td>2026-03-04</td><td>2</td>"),
+        "{}",
+        page.text
+    );
 
     // Saved from the form, as PATCH /agent/settings saves it.
     let form = format!(
@@ -739,7 +767,10 @@ fn the_settings_page_shows_the_keys_settings_and_the_usage() {
     assert_eq!(saved.status, 303, "{}", saved.text);
     let rest = server.get("/agent/settings", &server.acme);
     assert_eq!(rest.body["auto_supersede_default"], true);
-    assert_eq!(rest.body["excluded_categories"], json!(["health", "finance"]));
+    assert_eq!(
+        rest.body["excluded_categories"],
+        json!(["health", "finance"])
+    );
     assert_eq!(rest.body["min_confidence"], 0.9);
     assert_eq!(rest.body["freshness_half_life_days"], 30.0);
 
@@ -754,13 +785,22 @@ fn the_settings_page_shows_the_keys_settings_and_the_usage() {
     assert!(refused.text.contains("3650"), "{}", refused.text);
     let unchanged = server.get("/agent/settings", &server.acme);
     assert_eq!(unchanged.body, rest.body);
-    let not_a_number = format!("csrf={}&min_confidence=lots&freshness_half_life_days=3", csrf(&page));
+    let not_a_number = format!(
+        "csrf={}&min_confidence=lots&freshness_half_life_days=3",
+        csrf(&page)
+    );
     let refused = post_form(&server, "/ui/settings", Some(&cookie), &not_a_number, &[]);
     assert_eq!(refused.status, 422, "{}", refused.text);
     assert!(refused.text.contains("min_confidence"), "{}", refused.text);
     assert_eq!(server.get("/agent/settings", &server.acme).body, rest.body);
     // Without the CSRF token: refused.
-    let forged = post_form(&server, "/ui/settings", Some(&cookie), "min_confidence=0.1", &[]);
+    let forged = post_form(
+        &server,
+        "/ui/settings",
+        Some(&cookie),
+        "min_confidence=0.1",
+        &[],
+    );
     assert_eq!(forged.status, 403, "{}", forged.text);
 
     // The other key of the account keeps its own settings.

@@ -178,7 +178,7 @@ fn respond(status: StatusCode, body: &impl Serialize) -> Result<Response<Body>, 
 }
 
 /// How many of `account`'s keys authenticate, and how many are revoked.
-pub(crate) fn key_counts(keys: &[ApiKey], account: &str) -> (usize, usize) {
+fn key_counts(keys: &[ApiKey], account: &str) -> (usize, usize) {
     keys.iter()
         .filter(|k| k.account == account)
         .fold((0, 0), |(active, revoked), k| match k.revoked_at {
@@ -244,9 +244,16 @@ async fn load(
         .await
 }
 
-pub(crate) async fn list_accounts(state: &Arc<AppState>) -> Result<Response<Body>, ApiError> {
+/// Every account's row and every key, for this API and the dashboard's admin view.
+pub(crate) async fn accounts_and_keys(
+    state: &Arc<AppState>,
+) -> Result<(Vec<AdminAccount>, Vec<ApiKey>), ApiError> {
     let (accounts, keys, usages) = load(state, None).await?;
-    let items = rows(accounts, &keys, usages, &state.config);
+    Ok((rows(accounts, &keys, usages, &state.config), keys))
+}
+
+pub(crate) async fn list_accounts(state: &Arc<AppState>) -> Result<Response<Body>, ApiError> {
+    let (items, _) = accounts_and_keys(state).await?;
     respond(StatusCode::OK, &Listing { items })
 }
 

@@ -857,7 +857,10 @@ fn refusal(answer: &serde_json::Value) -> String {
         serde_json::Value::Array(errors) => errors
             .iter()
             .map(|e| {
-                let field = e["loc"].as_array().and_then(|l| l.last()).and_then(|f| f.as_str());
+                let field = e["loc"]
+                    .as_array()
+                    .and_then(|l| l.last())
+                    .and_then(|f| f.as_str());
                 let msg = e["msg"].as_str().unwrap_or("invalid");
                 field.map_or_else(|| msg.to_owned(), |f| format!("{f}: {msg}"))
             })
@@ -965,7 +968,13 @@ async fn settings_page(
             (days_chart(&usage))
         }
     };
-    Ok(page(status, "Settings and usage", Some(session), body, headers))
+    Ok(page(
+        status,
+        "Settings and usage",
+        Some(session),
+        body,
+        headers,
+    ))
 }
 
 /// `POST /ui/settings`: the form as a `PATCH /agent/settings`; a refusal is shown on the page
@@ -978,7 +987,11 @@ async fn update_settings(
     body: &[u8],
 ) -> Result<Response<Body>, ApiError> {
     let form = check_form(headers, body, Some(session))?;
-    let field = |name: &str| form.get(name).map(|v| v.trim().to_owned()).unwrap_or_default();
+    let field = |name: &str| {
+        form.get(name)
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default()
+    };
     // A number that does not parse goes as the text it is: REST refuses it and says why.
     let number = |name: &str| {
         let text = field(name);
@@ -1170,22 +1183,27 @@ async fn admin_page(
     session: &Session,
     headers: &HeaderMap,
 ) -> Result<Response<Body>, ApiError> {
-    let (accounts, keys) = state
-        .read(|store| Ok((store.accounts()?, store.api_keys()?)))
-        .await?;
+    let (accounts, keys) = super::admin::accounts_and_keys(state).await?;
     let ts = super::wire::ts;
     let body = html! {
         h2 { "Accounts" }
         table {
-            thead { (head(&["Account", "Created", "Active keys", "Revoked keys"])) }
+            thead {
+                (head(&["Account", "Created", "Plan", "Writes this period", "Active keys", "Revoked keys"]))
+            }
             tbody {
                 @for a in &accounts {
-                    @let (active, revoked) = super::admin::key_counts(&keys, &a.id);
                     tr {
                         td { (a.id) }
-                        td { (ts(a.created_at)) }
-                        td { (active) }
-                        td { (revoked) }
+                        td { (a.created_at) }
+                        td { (a.plan_tier) }
+                        td {
+                            (a.writes_used) " of " (a.writes_limit)
+                            meter min="0" max=(a.writes_limit.max(1)) value=(a.writes_used)
+                                aria-label={ "writes of " (a.id) " this period" } {}
+                        }
+                        td { (a.active_keys) }
+                        td { (a.revoked_keys) }
                     }
                 }
             }
