@@ -148,6 +148,9 @@ pub(crate) async fn handle(
         Err(e) => {
             let message = match e.status {
                 StatusCode::SERVICE_UNAVAILABLE => "The store is unavailable; try again.",
+                StatusCode::FORBIDDEN => {
+                    "Refused: this form was not sent from this dashboard's own pages."
+                }
                 _ => "Something went wrong.",
             };
             page(
@@ -174,6 +177,9 @@ async fn route(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response<Body>, ApiError> {
+    if method == Method::POST {
+        check_origin(headers)?;
+    }
     let session = current(state, headers).await?;
     match (method, path) {
         (&Method::GET, "/ui/app.css") => Ok(asset(STYLE, "text/css; charset=utf-8")),
@@ -346,7 +352,26 @@ fn check_form(
     body: &[u8],
     session: Option<&Session>,
 ) -> Result<HashMap<String, String>, ApiError> {
-    let forbidden = || ApiError::detail(StatusCode::FORBIDDEN, "Cross-site request refused");
+    check_origin(headers)?;
+    let form: HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
+    if let Some(session) = session {
+        let sent = form.get("csrf").map(String::as_str).unwrap_or("");
+        if !same(sent, &session.csrf) {
+            return Err(cross_site());
+        }
+    }
+    Ok(form)
+}
+
+fn cross_site() -> ApiError {
+    ApiError::detail(StatusCode::FORBIDDEN, "Cross-site request refused")
+}
+
+/// Refuses a request another site's page sent: the browser says so in `Sec-Fetch-Site`, or
+/// its `Origin` is not this server. Checked on every POST before anything else, signed in or
+/// not (a cross-site POST carries no session cookie, `SameSite=Strict`).
+fn check_origin(headers: &HeaderMap) -> Result<(), ApiError> {
+    let forbidden = cross_site;
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
         && !matches!(site, "same-origin" | "none")
     {
@@ -366,14 +391,7 @@ fn check_form(
             return Err(forbidden());
         }
     }
-    let form: HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
-    if let Some(session) = session {
-        let sent = form.get("csrf").map(String::as_str).unwrap_or("");
-        if !same(sent, &session.csrf) {
-            return Err(forbidden());
-        }
-    }
-    Ok(form)
+    Ok(())
 }
 
 async fn sign_in(
@@ -551,9 +569,9 @@ fn travel_form(tenant: Option<&str>, valid: Option<&str>, believed: Option<&str>
             input id="tenant" name="tenant" type="text" value=(tenant.unwrap_or(""))
                 placeholder="(default tenant)";
             label for="valid_at" { "True at (UTC)" }
-            input id="valid_at" name="valid_at" type="datetime-local" step="1" value=(valid.unwrap_or(""));
+            input id="valid_at" name="valid_at" type="datetime-local" step="any" value=(valid.unwrap_or(""));
             label for="believed_at" { "Believed at (UTC)" }
-            input id="believed_at" name="believed_at" type="datetime-local" step="1" value=(believed.unwrap_or(""));
+            input id="believed_at" name="believed_at" type="datetime-local" step="any" value=(believed.unwrap_or(""));
             button type="submit" { "Show" }
         }
     }
