@@ -1,7 +1,10 @@
 //! Runs the Python conformance suite (`tests/conformance/`, pytest) against the real `aurra`
 //! binary: the official SDK `aurra==0.8.1` and `aurra-langchain==0.1.0`, unchanged, pointed
 //! at a server with `base_url`. Three times: on the embedded redb store, on PostgreSQL, and
-//! with the shared server as two processes on one PostgreSQL schema.
+//! with the shared server as two processes on one PostgreSQL schema. The suite includes the
+//! dashboard's browser tests (`test_dashboard_browser.py`: Playwright driving Debian's
+//! Chromium, which `scripts/test` installs), which also take the README's screenshots on the
+//! redb run (into `AURRA_SCREENSHOTS`, default `target/screenshots`).
 //!
 //! Needs Python 3 with `tests/conformance/requirements.txt` installed; `.ci/run` installs
 //! them into a virtualenv and sets `AURRA_PYTHON`. Without them this test fails and says how
@@ -20,7 +23,7 @@ fn run_suite(backend: &str, database: Option<(&str, &str)>) {
     let probe = Command::new(&python)
         .args([
             "-c",
-            "import aurra, aurra_langchain, langchain_core, pytest",
+            "import aurra, aurra_langchain, langchain_core, pytest, playwright",
         ])
         .output();
     match probe {

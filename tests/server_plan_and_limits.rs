@@ -193,6 +193,7 @@ fn an_accounts_own_plan_replaces_the_servers_defaults() {
         (json!({"plan_tier": "a\u{7}"}), 400),
         (json!({"plan_tier": ""}), 400),
         (json!({"writes_limit": -1}), 400),
+        (json!({"writes_limit": 9_223_372_036_854_775_808_u64}), 400),
         (json!({"writes_limit": "many"}), 422),
     ] {
         let resp = patch(body.clone());

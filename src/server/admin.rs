@@ -68,6 +68,7 @@ pub(crate) struct AdminPlan {
 /// server's default.
 #[derive(JsonSchema)]
 #[allow(dead_code)] // the schema of the body; the handler reads it field by field
+#[schemars(extend("anyOf" = [{"required": ["plan_tier"]}, {"required": ["writes_limit"]}]))]
 pub(crate) struct PatchAccount {
     /// 1–64 characters, no control characters, or `null`.
     #[schemars(regex(pattern = r"^[^\x00-\x1f\x7f-\x9f]{1,64}$"))]
@@ -288,8 +289,18 @@ pub(crate) async fn patch_account(
             "no plan fields provided (plan_tier, writes_limit)",
         ));
     }
+    // `Fields::int` reads an integer past i64 as i64::MAX; a limit must be stored exactly.
+    let too_large = map
+        .get("writes_limit")
+        .is_some_and(|v| v.as_i64().is_none() && v.is_u64());
     let limit = match limit.map(u64::try_from) {
         Some(Err(_)) => return Err(ApiError::bad_request("writes_limit must not be negative")),
+        _ if too_large => {
+            return Err(ApiError::bad_request(format!(
+                "writes_limit must be at most {}",
+                i64::MAX
+            )));
+        }
         Some(Ok(n)) => Some(n),
         None => None,
     };

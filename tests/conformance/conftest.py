@@ -101,6 +101,18 @@ def create_key(binary: Path, data_dir: Path, account: str, label: str) -> str:
     return secret
 
 
+def reset_operator(binary: Path, data_dir: Path) -> str:
+    """Runs `aurra operator reset` (before the server starts) and returns the credential."""
+    proc = subprocess.run([str(binary), "operator", "reset", *store_flags(data_dir)],
+                          capture_output=True, text=True, timeout=CLI_TIMEOUT_S, env=child_env())
+    if proc.returncode != 0:
+        pytest.fail(f"`aurra operator reset` exited with {proc.returncode}\n{proc.stderr}",
+                    pytrace=False)
+    token = proc.stdout.strip()
+    assert token.startswith("aurra_operator_"), f"not an operator credential: {token[:16]!r}"
+    return token
+
+
 @dataclass
 class Server:
     """A running `aurra serve` process and the keys created for it."""
@@ -118,6 +130,8 @@ class Server:
     # Further processes on the same store (postgres-pair), and which one serves each key.
     peers: List["Server"] = field(default_factory=list)
     routes: Dict[str, str] = field(default_factory=dict)
+    # The operator credential, when the launcher was asked for one.
+    operator: Optional[str] = None
 
     @property
     def urls(self) -> List[str]:
@@ -174,17 +188,21 @@ class ServerLauncher:
         self.binary = aurra_bin()
 
     def start(self, name: str, keys: Dict[str, Tuple[str, str]],
-              flags: Sequence[str] = (), processes: int = 1) -> Server:
-        """Creates `keys` (name -> (account, label)), then starts `aurra serve`: `processes`
-        of them on one store (more than one needs a database)."""
+              flags: Sequence[str] = (), processes: int = 1,
+              operator: bool = False) -> Server:
+        """Creates `keys` (name -> (account, label)) and, with `operator`, the operator
+        credential (`aurra operator reset`), then starts `aurra serve`: `processes` of them on
+        one store (more than one needs a database)."""
         base = self.tmp_path_factory.mktemp(name)
         data_dir = base / "data"
         data_dir.mkdir()
         secrets = {k: create_key(self.binary, data_dir, account, label)
                    for k, (account, label) in keys.items()}
+        token = reset_operator(self.binary, data_dir) if operator else None
         assert len(set(secrets.values())) == len(secrets), "two keys got the same secret"
         accounts = {k: account for k, (account, _label) in keys.items()}
         srv = self._spawn(name, data_dir, base / "server.log", flags, secrets, accounts)
+        srv.operator = token
         assert processes == 1 or BACKEND != "redb", "only a database is shared by processes"
         for n in range(1, processes):
             srv.peers.append(self._spawn(f"{name}-{n}", data_dir, base / f"server-{n}.log",

@@ -14,7 +14,8 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import READY_RE, aurra_bin, child_env, create_key, store_flags  # noqa: E402
+from conftest import (READY_RE, aurra_bin, child_env, create_key, reset_operator,  # noqa: E402
+                      store_flags)
 
 
 def main() -> int:
@@ -23,10 +24,7 @@ def main() -> int:
     key = create_key(binary, data_dir, "fuzz", "schemathesis")
     # The operator credential, for the admin endpoints (issued before the server starts, so
     # its first start writes none).
-    reset = subprocess.run([str(binary), "operator", "reset", *store_flags(data_dir)],
-                           capture_output=True, text=True, timeout=120, env=child_env())
-    assert reset.returncode == 0, reset.stderr
-    operator = reset.stdout.strip()
+    operator = reset_operator(binary, data_dir)
     log = open(data_dir.parent / "server.log", "w")
     server = subprocess.Popen(
         [str(binary), "serve", *store_flags(data_dir), "--bind", "127.0.0.1:0"],

@@ -1419,7 +1419,8 @@ fn with_security_headers(resp: &mut Response<Body>) {
         HeaderValue::from_static("nosniff"),
     );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    // Not `no-referrer`: with it, a browser sends `Origin: null` on the pages' own form posts.
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     h.insert(
         hyper::header::CACHE_CONTROL,
         HeaderValue::from_static("no-store"),
