@@ -15,8 +15,8 @@ use std::hint::black_box;
 use std::process::ExitCode;
 
 use aurra::{
-    Clock, ListQuery, ManualClock, MemoryId, NewMemory, ReadMode, SearchQuery, Store, StoreOptions,
-    Supersede, Timestamp,
+    Clock, ListCursor, ListQuery, ManualClock, MemoryId, NewMemory, ReadMode, SearchQuery, Store,
+    StoreOptions, Supersede, Timestamp,
 };
 
 /// The rows written before the measured call.
@@ -31,6 +31,7 @@ const CASES: &[&str] = &[
     "supersede",
     "get",
     "list_current",
+    "list_page_deep",
     "list_as_of",
     "list_tx_as_of",
     "list_bitemporal",
@@ -64,6 +65,9 @@ struct Fixture {
     chain: Vec<MemoryId>,
     /// An instant in the middle of the history.
     middle: Timestamp,
+    /// A list cursor a quarter into the preloaded rows: the next page is three quarters
+    /// down the tenant's list (a page deep in it, as the dashboard reads one).
+    deep: ListCursor,
     next: usize,
 }
 
@@ -95,12 +99,14 @@ fn fixture() -> Fixture {
         chain.push(supersede(&store, last, &mut next));
         clock.advance(SECOND);
     }
+    let deep = ListCursor::after(&store.get("acme", ids[PRELOAD / 4]).expect("get"));
     Fixture {
         store,
         clock,
         ids,
         chain,
         middle,
+        deep,
         next,
     }
 }
@@ -175,6 +181,12 @@ fn measured(case: &str, f: &mut Fixture) -> usize {
         "list_current" => {
             for _ in 0..REPEAT {
                 seen += store.list("acme", &crm()).expect("list").memories.len();
+            }
+        }
+        "list_page_deep" => {
+            for _ in 0..REPEAT {
+                let query = crm().before(f.deep);
+                seen += store.list("acme", &query).expect("list").memories.len();
             }
         }
         "list_as_of" => {

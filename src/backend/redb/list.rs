@@ -151,11 +151,16 @@ fn walk_tree(
         count = tree::created_prefix(nodes, tree_id, count, created.as_micros())?;
     }
     tree::scan_desc(nodes, tree_id, count, &predicate, &mut |id, summary| {
+        // The rows of the cursor's own instant at or after it, skipped on the leaf's summary
+        // (the row's creation instant) before the row is read.
+        if before
+            .is_some_and(|(created, cursor)| (summary.created, id) >= (created.as_micros(), cursor))
+        {
+            return Ok(ControlFlow::Continue(()));
+        }
         let row = load_row(rows, id)?
             .ok_or_else(|| Error::Corrupted(format!("index names missing memory {id}")))?;
-        if listing.source.is_some_and(|s| s != row.source)
-            || before.is_some_and(|cursor| (row.created_at, id) >= cursor)
-        {
+        if listing.source.is_some_and(|s| s != row.source) {
             return Ok(ControlFlow::Continue(()));
         }
         // Most rows never change: their leaf summary says so and saves the version lookup.
