@@ -222,3 +222,27 @@ mod tests {
         assert!(!patch.is_empty());
     }
 }
+
+/// A dashboard sign-in, kept by the store (under the SHA-256 of its cookie value) so that
+/// every server of a PostgreSQL store knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// Whom it signs in.
+    pub owner: SessionOwner,
+    /// The token its forms carry (hex).
+    pub csrf: String,
+    /// When it started (the store's clock).
+    pub created_at: Timestamp,
+    /// When it ends unless it is ended first.
+    pub expires_at: Timestamp,
+}
+
+/// Whom a session signs in: an account through one key (its id, never its secret), or the
+/// operator as of the credential issued at an instant (a reset ends the session).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SessionOwner {
+    /// An account, through the key with this id.
+    Key(Uuid),
+    /// The operator, through the credential issued at this instant.
+    Operator(Timestamp),
+}

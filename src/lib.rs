@@ -71,7 +71,8 @@ mod time;
 
 pub use account::{
     API_KEY_PREFIX, Account, AccountPlan, ApiKey, HALF_LIFE_RANGE_DAYS, MIN_CONFIDENCE_FLOOR,
-    OPERATOR_TOKEN_PREFIX, Settings, SettingsPatch, Usage, month_start,
+    OPERATOR_TOKEN_PREFIX, SessionOwner, SessionRecord, Settings, SettingsPatch, Usage,
+    month_start,
 };
 pub use answer::{
     ANSWER_PROMPT_VERSION, AnswerRequest, Answerer, Candidate, ExtractiveAnswerer, LlmAnswerer,
@@ -98,8 +99,8 @@ pub use query::{
     answer_hash,
 };
 pub use store::{
-    CLASSIFIER_ACTOR, Commit, CommitOutcome, DEFAULT_RECOVERY_INTERVAL, Degraded, FIRST_ACCOUNT,
-    MAX_CHAIN_HOPS, StorageBackend, Store, StoreOptions,
+    CLASSIFIER_ACTOR, Commit, CommitOutcome, DEFAULT_MAX_SESSIONS, DEFAULT_RECOVERY_INTERVAL,
+    Degraded, FIRST_ACCOUNT, MAX_CHAIN_HOPS, StorageBackend, Store, StoreOptions,
 };
 pub use temporal::TemporalFlags;
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};

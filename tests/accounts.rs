@@ -167,6 +167,42 @@ on_every_backend! {
         Ok(())
     }
 
+    fn dashboard_sessions_live_until_they_expire_or_end_and_the_oldest_go_past_the_cap(backend: &TestBackend) -> Result<()> {
+        let clock = ManualClock::new(Timestamp::parse("2026-05-01T00:00:00Z")?);
+        let store = backend.try_open(StoreOptions::new().clock(clock.clone()).max_sessions(3))?;
+        let (key, _) = store.create_api_key("acme", "")?;
+        let hour = std::time::Duration::from_secs(3600);
+        let owner = aurra::SessionOwner::Key(key.id);
+        let first = store.start_session([1; 32], owner.clone(), "c1".into(), hour)?;
+        assert_eq!(first.owner, owner);
+        assert_eq!(first.expires_at.as_micros() - first.created_at.as_micros(), 3_600_000_000);
+        assert_eq!(store.session(&[1; 32])?, Some(first.clone()));
+        assert_eq!(store.session(&[9; 32])?, None);
+
+        // The cap: a fourth session ends the oldest.
+        let operator = aurra::SessionOwner::Operator(Timestamp::parse("2026-04-01T00:00:00Z")?);
+        for n in 2..=4u8 {
+            clock.advance(1_000_000);
+            store.start_session([n; 32], operator.clone(), format!("c{n}"), hour)?;
+        }
+        assert_eq!(store.session(&[1; 32])?, None, "the oldest went");
+        for n in 2..=4u8 {
+            let kept = store.session(&[n; 32])?.expect("kept");
+            assert_eq!((kept.owner, kept.csrf), (operator.clone(), format!("c{n}")));
+        }
+
+        // Ended, and expired.
+        store.end_session(&[2; 32])?;
+        assert_eq!(store.session(&[2; 32])?, None);
+        store.end_session(&[2; 32])?;
+        clock.advance(3_600_000_000 - 2_000_000);
+        assert!(store.session(&[4; 32])?.is_some(), "not yet");
+        clock.advance(1_000_000);
+        assert_eq!(store.session(&[3; 32])?, None, "an hour after it started");
+        assert!(store.session(&[4; 32])?.is_some());
+        Ok(())
+    }
+
     fn memory_accounts_are_data_whatever_their_characters(backend: &TestBackend) -> Result<()> {
         let store = backend.try_open(StoreOptions::new())?;
         let odd = "o'brien\\'; --";

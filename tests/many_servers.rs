@@ -226,6 +226,89 @@ fn keys_created_and_revoked_while_servers_run_take_effect_everywhere_within_a_se
     }
 }
 
+/// A form post to a server's dashboard with an optional session cookie: the status, the
+/// `Set-Cookie` pair and the page.
+fn form(
+    server: &Server,
+    path: &str,
+    cookie: Option<&str>,
+    body: &str,
+) -> (u16, Option<String>, String) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .new_agent();
+    let mut req = agent
+        .post(format!("{}{path}", server.url))
+        .header("Content-Type", "application/x-www-form-urlencoded");
+    if let Some(c) = cookie {
+        req = req.header("Cookie", c);
+    }
+    let mut resp = req.send(body).expect("HTTP");
+    let set = resp
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned);
+    (
+        resp.status().as_u16(),
+        set,
+        resp.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+fn page(server: &Server, cookie: &str) -> String {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    agent
+        .get(format!("{}/", server.url))
+        .header("Cookie", cookie)
+        .call()
+        .expect("HTTP")
+        .body_mut()
+        .read_to_string()
+        .unwrap_or_default()
+}
+
+/// Dashboard sessions are the store's: signed in through one server, a browser is signed in
+/// on every other (behind a load balancer), and signing out on one ends it on all.
+#[test]
+fn a_dashboard_session_started_on_one_server_works_on_every_other() {
+    let backend = TestBackend::new(Kind::Postgres);
+    let key = create_key(&backend, "acme");
+    let servers: Vec<Server> = (0..2).map(|_| Server::start(&backend, &[])).collect();
+    let encoded: String = form_urlencoded::byte_serialize(key.as_bytes()).collect();
+    let (status, cookie, _) = form(&servers[0], "/ui/sign-in", None, &format!("key={encoded}"));
+    assert_eq!(status, 303);
+    let cookie = cookie.expect("a session cookie");
+    let on_other = page(&servers[1], &cookie);
+    assert!(
+        on_other.contains("Sign out") && on_other.contains("acme"),
+        "{on_other}"
+    );
+    let marker = "name=\"csrf\" value=\"";
+    let at = on_other.find(marker).expect("a CSRF token") + marker.len();
+    let csrf = &on_other[at..at + 64];
+    let (status, _, _) = form(
+        &servers[1],
+        "/ui/sign-out",
+        Some(&cookie),
+        &format!("csrf={csrf}"),
+    );
+    assert_eq!(status, 303);
+    for server in &servers {
+        let signed_out = page(server, &cookie);
+        assert!(
+            signed_out.contains("action=\"/ui/sign-in\""),
+            "{signed_out}"
+        );
+    }
+}
+
 #[test]
 fn settings_changed_on_one_server_reach_every_other_within_a_second() {
     let backend = TestBackend::new(Kind::Postgres);
@@ -354,7 +437,7 @@ fn aurra_database_migrate_prepares_the_schema_and_citus_sql_distributes_every_ta
         .filter(|s| s.contains("create_reference_table"))
         .count();
     assert_eq!(distributed.len(), 8, "{text}");
-    assert_eq!(reference, 6, "{text}");
+    assert_eq!(reference, 7, "{text}");
     assert!(statements.iter().all(|s| s.contains(&schema)), "{text}");
     assert!(
         distributed.iter().all(|s| s.contains("'account_id'")),

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::account::{Account, ApiKey, OperatorCredential, Settings, Usage};
+use crate::account::{Account, ApiKey, OperatorCredential, SessionRecord, Settings, Usage};
 use crate::error::Result;
 use crate::model::{AuditEvent, Extraction, ListCursor, Memory, MemoryId, ReadMode, WriteShape};
 use crate::time::Timestamp;
@@ -184,6 +184,10 @@ pub(crate) trait Lookup {
 
     /// The operator credential, once one was issued.
     fn operator(&self) -> Result<Option<OperatorCredential>>;
+
+    /// The dashboard session stored under `hash` (the SHA-256 of its cookie value), expired
+    /// or not.
+    fn session(&self, hash: &[u8; 32]) -> Result<Option<SessionRecord>>;
 }
 
 /// Scans and index reads, in one snapshot.
@@ -334,6 +338,16 @@ pub(crate) trait Write: Lookup {
 
     /// Stores the operator credential, replacing any earlier one.
     fn put_operator(&mut self, credential: &OperatorCredential) -> Result<()>;
+
+    /// Stores a dashboard session under `hash`.
+    fn put_session(&mut self, hash: &[u8; 32], session: &SessionRecord) -> Result<()>;
+
+    /// Removes the session stored under `hash`, if any.
+    fn delete_session(&mut self, hash: &[u8; 32]) -> Result<()>;
+
+    /// Removes every session expired at `now`, then, while more than `keep` remain, the
+    /// oldest.
+    fn prune_sessions(&mut self, now: Timestamp, keep: usize) -> Result<()>;
 
     /// Notes that this transaction changes keys or settings: once it commits,
     /// [`Backend::accounts_generation`] changes.

@@ -130,8 +130,6 @@ pub struct AppState {
     connections: Arc<connections::Connections>,
     /// `Some` when `/metrics` is served ([`AppState::with_metrics`]).
     metrics: Option<Arc<metrics::Metrics>>,
-    /// The dashboard's sign-in sessions.
-    sessions: dashboard::Sessions,
 }
 
 impl AppState {
@@ -149,7 +147,6 @@ impl AppState {
             extractions,
             connections,
             metrics: None,
-            sessions: dashboard::Sessions::default(),
         }
     }
 

@@ -9,7 +9,7 @@ use super::Store;
 use crate::account::{
     API_KEY_PREFIX, API_KEY_RANDOM_BYTES, API_KEY_SHOWN_CHARS, Account, AccountPlan, ApiKey,
     HALF_LIFE_RANGE_DAYS, MIN_CONFIDENCE_FLOOR, OPERATOR_TOKEN_PREFIX, OperatorCredential,
-    Settings, SettingsPatch, Usage, current_usage,
+    SessionOwner, SessionRecord, Settings, SettingsPatch, Usage, current_usage,
 };
 use crate::backend::Write;
 use crate::error::{Error, Result};
@@ -53,6 +53,46 @@ impl Store {
     /// Every account, by id.
     pub fn accounts(&self) -> Result<Vec<Account>> {
         self.read(None)?.accounts()
+    }
+
+    /// Starts a dashboard session for `owner`, stored under `hash` (the SHA-256 of the
+    /// cookie value, which the store never sees) with the CSRF token `csrf`, ending `ttl` from
+    /// now on the store's clock. Expired sessions are removed first, and the oldest while
+    /// more than [`StoreOptions::max_sessions`](crate::StoreOptions::max_sessions) would
+    /// remain. On PostgreSQL every server sees it.
+    pub fn start_session(
+        &self,
+        hash: [u8; 32],
+        owner: SessionOwner,
+        csrf: String,
+        ttl: std::time::Duration,
+    ) -> Result<SessionRecord> {
+        let ttl = i64::try_from(ttl.as_micros()).unwrap_or(i64::MAX);
+        let keep = self.inner.max_sessions - 1;
+        self.transact(&[], |w| {
+            let now = w.now()?;
+            w.prune_sessions(now, keep)?;
+            let record = SessionRecord {
+                owner: owner.clone(),
+                csrf: csrf.clone(),
+                created_at: now,
+                expires_at: now.saturating_add_micros(ttl),
+            };
+            w.put_session(&hash, &record)?;
+            Ok(record)
+        })
+    }
+
+    /// The live session stored under `hash`: `None` if there is none or it has expired.
+    pub fn session(&self, hash: &[u8; 32]) -> Result<Option<SessionRecord>> {
+        let snapshot = self.read(None)?;
+        let now = snapshot.now()?;
+        Ok(snapshot.session(hash)?.filter(|s| s.expires_at > now))
+    }
+
+    /// Ends the session stored under `hash` (nothing if there is none).
+    pub fn end_session(&self, hash: &[u8; 32]) -> Result<()> {
+        self.transact(&[], |w| w.delete_session(hash))
     }
 
     /// Replaces the plan settings of an existing account (`None` in a field: the server's

@@ -44,6 +44,7 @@ pub struct StoreOptions {
     vector_index: bool,
     recovery_interval: std::time::Duration,
     observer: Option<CommitObserver>,
+    max_sessions: usize,
 }
 
 /// Called after every write transaction of a store ([`StoreOptions::observe_commits`]).
@@ -82,6 +83,9 @@ pub enum CommitOutcome {
     Failed,
 }
 
+/// The default of [`StoreOptions::max_sessions`].
+pub const DEFAULT_MAX_SESSIONS: usize = 10_000;
+
 /// The default least time between two attempts to reopen a redb database after a storage
 /// failure ([`StoreOptions::recovery_interval`]).
 pub const DEFAULT_RECOVERY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
@@ -97,6 +101,7 @@ impl Default for StoreOptions {
             vector_index: true,
             recovery_interval: DEFAULT_RECOVERY_INTERVAL,
             observer: None,
+            max_sessions: DEFAULT_MAX_SESSIONS,
         }
     }
 }
@@ -129,6 +134,13 @@ impl StoreOptions {
     /// the commit and before the writers return: keep it short.
     pub fn observe_commits(mut self, observer: impl Fn(&Commit) + Send + Sync + 'static) -> Self {
         self.observer = Some(CommitObserver(Arc::new(observer)));
+        self
+    }
+
+    /// The most dashboard sessions the store keeps (default [`DEFAULT_MAX_SESSIONS`]);
+    /// starting one more ends the oldest ([`Store::start_session`]).
+    pub fn max_sessions(mut self, sessions: usize) -> Self {
+        self.max_sessions = sessions;
         self
     }
 
@@ -186,6 +198,7 @@ struct Inner {
     /// The tag of the embedder's vector space (0 without one).
     embedder_tag: u64,
     observer: Option<CommitObserver>,
+    max_sessions: usize,
 }
 
 /// A bitemporal memory store: on one redb file, embedded (the default), or on PostgreSQL.
@@ -291,6 +304,7 @@ impl Store {
                 embedder: options.embedder,
                 vector_index: options.vector_index,
                 observer: options.observer,
+                max_sessions: options.max_sessions.max(1),
             }),
         }
     }

@@ -14,7 +14,9 @@ use uuid::Uuid;
 
 use super::sql::{self, ListParam, tenants_param, ts};
 use super::{PgBackend, Session};
-use crate::account::{Account, ApiKey, OperatorCredential, Settings, Usage};
+use crate::account::{
+    Account, ApiKey, OperatorCredential, SessionOwner, SessionRecord, Settings, Usage,
+};
 use crate::backend::{
     Listing, Lookup, Neighbour, Owned, Posting, Read, Scope, ScopePostings, Stored,
 };
@@ -97,6 +99,10 @@ impl Lookup for PgRead<'_> {
 
     fn operator(&self) -> Result<Option<OperatorCredential>> {
         operator(&self.session)
+    }
+
+    fn session(&self, hash: &[u8; 32]) -> Result<Option<SessionRecord>> {
+        session(&self.session, hash)
     }
 }
 
@@ -454,6 +460,26 @@ pub(crate) fn api_keys(session: &Session<'_>) -> Result<Vec<([u8; 32], ApiKey)>>
         .iter()
         .map(api_key_of)
         .collect()
+}
+
+pub(crate) fn session(session: &Session<'_>, hash: &[u8; 32]) -> Result<Option<SessionRecord>> {
+    session
+        .query(sql::SESSION, &[&hash.as_slice()])?
+        .first()
+        .map(|row| {
+            let owner = match (row.get::<_, Option<Uuid>>(0), row.get::<_, Option<i64>>(1)) {
+                (Some(key), None) => SessionOwner::Key(key),
+                (None, Some(at)) => SessionOwner::Operator(Timestamp::from_micros(at)),
+                _ => return Err(Error::Corrupted("a session without one owner".into())),
+            };
+            Ok(SessionRecord {
+                owner,
+                csrf: row.get(2),
+                created_at: Timestamp::from_micros(row.get(3)),
+                expires_at: Timestamp::from_micros(row.get(4)),
+            })
+        })
+        .transpose()
 }
 
 pub(crate) fn operator(session: &Session<'_>) -> Result<Option<OperatorCredential>> {

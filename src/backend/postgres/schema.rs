@@ -41,6 +41,7 @@ pub(crate) const GLOBAL_TABLES: &[&str] = &[
     "api_keys",
     "key_settings",
     "operator_credential",
+    "sessions",
 ];
 
 /// How the account tables are laid out.
@@ -316,13 +317,22 @@ async fn migrate_in_transaction(txn: &Client, schema: &str, layout: Layout) -> R
         format.version = 2;
     }
     if format.version < 3 {
-        // Version 3: writes per day of the period in `usage` (31 days, zeros until written)
-        // and per-account plan settings (NULL: the server's default).
+        // Version 3: writes per day of the period in `usage` (31 days, zeros until written),
+        // per-account plan settings (NULL: the server's default), and the dashboard's
+        // sessions (shared by every server; `owner_key` or `operator_issued_at` is set).
         let zeros = vec!["0"; 31].join(",");
         txn.batch_execute(&format!(
             "ALTER TABLE usage ADD COLUMN writes_by_day bigint[] NOT NULL \
                  DEFAULT '{{{zeros}}}'::bigint[];
-             ALTER TABLE accounts ADD COLUMN plan_tier text, ADD COLUMN writes_limit bigint"
+             ALTER TABLE accounts ADD COLUMN plan_tier text, ADD COLUMN writes_limit bigint;
+             CREATE TABLE sessions (
+                 hash bytea PRIMARY KEY,
+                 owner_key uuid,
+                 operator_issued_at bigint,
+                 csrf text NOT NULL,
+                 created_at bigint NOT NULL,
+                 expires_at bigint NOT NULL,
+                 CHECK ((owner_key IS NULL) <> (operator_issued_at IS NULL)))"
         ))
         .await
         .map_err(pg)?;

@@ -222,6 +222,18 @@ pub(crate) const PUT_API_KEY: &str = "INSERT INTO api_keys \
 pub(crate) const SETTINGS: &str = "SELECT settings FROM key_settings WHERE key_id = $1";
 pub(crate) const PUT_SETTINGS: &str = "INSERT INTO key_settings (key_id, settings) \
      VALUES ($1, $2) ON CONFLICT (key_id) DO UPDATE SET settings = EXCLUDED.settings";
+pub(crate) const SESSION: &str = "SELECT owner_key, operator_issued_at, csrf, created_at, \
+         expires_at FROM sessions WHERE hash = $1";
+pub(crate) const PUT_SESSION: &str = "INSERT INTO sessions \
+         (hash, owner_key, operator_issued_at, csrf, created_at, expires_at) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (hash) DO UPDATE SET \
+         owner_key = EXCLUDED.owner_key, operator_issued_at = EXCLUDED.operator_issued_at, \
+         csrf = EXCLUDED.csrf, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at";
+pub(crate) const DELETE_SESSION: &str = "DELETE FROM sessions WHERE hash = $1";
+/// Expired sessions, then the oldest beyond `$2`.
+pub(crate) const PRUNE_SESSIONS: &str = "DELETE FROM sessions WHERE expires_at <= $1 \
+     OR hash IN (SELECT hash FROM sessions WHERE expires_at > $1 \
+         ORDER BY created_at DESC, hash OFFSET $2)";
 pub(crate) const OPERATOR: &str = "SELECT hash, created_at FROM operator_credential WHERE id = 1";
 pub(crate) const PUT_OPERATOR: &str = "INSERT INTO operator_credential (id, hash, created_at) \
      VALUES (1, $1, $2) ON CONFLICT (id) DO UPDATE SET hash = EXCLUDED.hash, \

@@ -19,7 +19,9 @@ use uuid::Uuid;
 use super::Session;
 use super::read;
 use super::sql::{self, shape_code, tenant_key, tenants_param};
-use crate::account::{Account, ApiKey, OperatorCredential, Settings, Usage};
+use crate::account::{
+    Account, ApiKey, OperatorCredential, SessionOwner, SessionRecord, Settings, Usage,
+};
 use crate::backend::{Analyzed, Duplicate, Lookup, NewRow, Owned, Stored, Tenants, Version, Write};
 use crate::error::{Error, Result};
 use crate::model::{AuditEvent, MemoryId, ORIGINAL_MESSAGE_MAX_CHARS, truncate_chars};
@@ -163,6 +165,11 @@ impl Lookup for PgWrite<'_, '_> {
     fn operator(&self) -> Result<Option<OperatorCredential>> {
         self.flush()?;
         read::operator(self.session)
+    }
+
+    fn session(&self, hash: &[u8; 32]) -> Result<Option<SessionRecord>> {
+        self.flush()?;
+        read::session(self.session, hash)
     }
 }
 
@@ -506,6 +513,38 @@ impl Write for PgWrite<'_, '_> {
             vec![
                 Box::new(credential.hash.to_vec()),
                 Box::new(credential.created_at.as_micros()),
+            ],
+        )
+    }
+
+    fn put_session(&mut self, hash: &[u8; 32], session: &SessionRecord) -> Result<()> {
+        let (key, operator) = match session.owner {
+            SessionOwner::Key(key) => (Some(key), None),
+            SessionOwner::Operator(at) => (None, Some(at.as_micros())),
+        };
+        self.defer(
+            sql::PUT_SESSION,
+            vec![
+                Box::new(hash.to_vec()),
+                Box::new(key),
+                Box::new(operator),
+                Box::new(session.csrf.clone()),
+                Box::new(session.created_at.as_micros()),
+                Box::new(session.expires_at.as_micros()),
+            ],
+        )
+    }
+
+    fn delete_session(&mut self, hash: &[u8; 32]) -> Result<()> {
+        self.defer(sql::DELETE_SESSION, vec![Box::new(hash.to_vec())])
+    }
+
+    fn prune_sessions(&mut self, now: Timestamp, keep: usize) -> Result<()> {
+        self.defer(
+            sql::PRUNE_SESSIONS,
+            vec![
+                Box::new(now.as_micros()),
+                Box::new(i64::try_from(keep).unwrap_or(i64::MAX)),
             ],
         )
     }

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::encoding::{decode_account, decode_api_key, decode_settings, decode_usage};
 use super::tables::{META_OPERATOR, META_USAGE_PREFIX};
-use crate::account::{Account, ApiKey, OperatorCredential, Settings, Usage};
+use crate::account::{Account, ApiKey, OperatorCredential, SessionRecord, Settings, Usage};
 use crate::error::{Error, Result};
 
 /// Opens a table that may not have been created yet (`None`: empty).
@@ -168,4 +168,44 @@ pub(crate) fn encode_operator(credential: &OperatorCredential) -> [u8; 40] {
     out[..32].copy_from_slice(&credential.hash);
     out[32..].copy_from_slice(&credential.created_at.as_micros().to_be_bytes());
     out
+}
+
+/// The dashboard session stored under `hash`, if any.
+pub(crate) fn session(
+    table: Option<&impl ReadableTable<&'static [u8], &'static [u8]>>,
+    hash: &[u8; 32],
+) -> Result<Option<SessionRecord>> {
+    let Some(table) = table else { return Ok(None) };
+    table
+        .get(hash.as_slice())?
+        .map(|v| super::encoding::decode_session(v.value()))
+        .transpose()
+}
+
+/// Removes the sessions expired at `now`, then the oldest while more than `keep` remain.
+pub(crate) fn prune_sessions(
+    table: &mut redb::Table<'_, &'static [u8], &'static [u8]>,
+    now: crate::time::Timestamp,
+    keep: usize,
+) -> Result<()> {
+    let mut live = Vec::new();
+    let mut gone = Vec::new();
+    for entry in table.iter()? {
+        let (hash, value) = entry?;
+        let record = super::encoding::decode_session(value.value())?;
+        if record.expires_at <= now {
+            gone.push(hash.value().to_vec());
+        } else {
+            live.push((record.created_at, hash.value().to_vec()));
+        }
+    }
+    if live.len() > keep {
+        live.sort();
+        let excess = live.len() - keep;
+        gone.extend(live.into_iter().take(excess).map(|(_, hash)| hash));
+    }
+    for hash in gone {
+        table.remove(hash.as_slice())?;
+    }
+    Ok(())
 }

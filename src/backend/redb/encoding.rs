@@ -444,6 +444,12 @@ pub(crate) fn decode_event(bytes: &[u8]) -> Result<AuditEvent> {
 }
 record_codec!(ApiKey, encode_api_key, decode_api_key, "api key");
 record_codec!(Settings, encode_settings, decode_settings, "settings");
+record_codec!(
+    crate::account::SessionRecord,
+    encode_session,
+    decode_session,
+    "session"
+);
 
 /// A record that grew a field after files were written: the record as it was ++
 /// postcard(the extension). A record without the trailing bytes (an older file) reads the

@@ -48,7 +48,7 @@ use super::{
     Backend, Backlog, Degraded, Duplicate, Grouping, Listing, Lookup, Neighbour, NewRow, Owned,
     Read, Scope, ScopePostings, StorageStats, Stored, TableStats, Tenants, Version, Write,
 };
-use crate::account::{Account, ApiKey, OperatorCredential, Settings, Usage};
+use crate::account::{Account, ApiKey, OperatorCredential, SessionRecord, Settings, Usage};
 use crate::error::{Error, Result};
 use crate::model::{AuditEvent, Memory, MemoryId};
 use crate::time::{Clock, Timestamp};
@@ -653,6 +653,10 @@ impl Lookup for RedbRead<'_> {
     fn operator(&self) -> Result<Option<OperatorCredential>> {
         accounts::operator(accounts::open_optional(&self.txn, META)?.as_ref())
     }
+
+    fn session(&self, hash: &[u8; 32]) -> Result<Option<SessionRecord>> {
+        accounts::session(accounts::open_optional(&self.txn, SESSIONS)?.as_ref(), hash)
+    }
 }
 
 impl RedbRead<'_> {
@@ -934,6 +938,10 @@ impl Lookup for RedbWrite<'_> {
     fn operator(&self) -> Result<Option<OperatorCredential>> {
         accounts::operator(Some(&self.txn().open_table(META)?))
     }
+
+    fn session(&self, hash: &[u8; 32]) -> Result<Option<SessionRecord>> {
+        accounts::session(Some(&self.txn().open_table(SESSIONS)?), hash)
+    }
 }
 
 impl Write for RedbWrite<'_> {
@@ -1021,6 +1029,23 @@ impl Write for RedbWrite<'_> {
             accounts::encode_operator(credential).as_slice(),
         )?;
         Ok(())
+    }
+
+    fn put_session(&mut self, hash: &[u8; 32], session: &SessionRecord) -> Result<()> {
+        self.txn().open_table(SESSIONS)?.insert(
+            hash.as_slice(),
+            encoding::encode_session(session).as_slice(),
+        )?;
+        Ok(())
+    }
+
+    fn delete_session(&mut self, hash: &[u8; 32]) -> Result<()> {
+        self.txn().open_table(SESSIONS)?.remove(hash.as_slice())?;
+        Ok(())
+    }
+
+    fn prune_sessions(&mut self, now: Timestamp, keep: usize) -> Result<()> {
+        accounts::prune_sessions(&mut self.txn().open_table(SESSIONS)?, now, keep)
     }
 
     fn accounts_changed(&mut self) {

@@ -27,6 +27,8 @@ pub(crate) const DEDUP: TableDefinition<&[u8], ()> = TableDefinition::new("dedup
 pub(crate) const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
 /// `SHA-256(secret) → ApiKey`: keys are looked up by the hash of the presented secret.
 pub(crate) const API_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("api_keys");
+/// `SHA-256(cookie value) → SessionRecord`: the dashboard's sign-ins.
+pub(crate) const SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sessions");
 /// `key id → Settings`: per-key settings, absent until first stored.
 pub(crate) const KEY_SETTINGS: TableDefinition<u128, &[u8]> = TableDefinition::new("key_settings");
 /// `account id → Usage`: write requests in the current period, as files written before usage

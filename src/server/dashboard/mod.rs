@@ -15,13 +15,12 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{HeaderMap, Method, Response, StatusCode};
 use maud::{DOCTYPE, Markup, html};
-use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -33,8 +32,6 @@ use crate::{ListQuery, Memory};
 const COOKIE: &str = "aurra_session";
 /// How long a session lasts after sign-in.
 const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
-/// The most sessions kept; past it, the oldest is ended.
-const MAX_SESSIONS: usize = 10_000;
 /// Memories per page of the list.
 const PAGE: usize = 50;
 /// The largest form the dashboard reads.
@@ -52,61 +49,32 @@ enum Who {
     Operator { issued_at: crate::Timestamp },
 }
 
+/// A signed-in request's session: who, and the token its forms must carry.
 #[derive(Clone, Debug)]
 struct Session {
     who: Who,
     csrf: String,
-    started: Instant,
 }
 
-/// The sessions of this process.
-#[derive(Default)]
-pub(crate) struct Sessions {
-    by_hash: Mutex<HashMap<[u8; 32], Session>>,
+/// Starts a session for `who` in the store (so that every server of a shared store knows
+/// it): its cookie value (the id, of which the store keeps only the SHA-256).
+async fn start_session(state: &Arc<AppState>, who: &Who) -> Result<String, ApiError> {
+    let id = random_hex().map_err(ApiError::from)?;
+    let csrf = random_hex().map_err(ApiError::from)?;
+    let owner = match who {
+        Who::Account(key) => crate::SessionOwner::Key(key.id),
+        Who::Operator { issued_at } => crate::SessionOwner::Operator(*issued_at),
+    };
+    let hashed = hash(&id);
+    state
+        .write(move |store| store.start_session(hashed, owner, csrf, SESSION_TTL))
+        .await?;
+    Ok(id)
 }
 
-impl Sessions {
-    /// Starts a session: its cookie value (the id) and its CSRF token.
-    fn start(&self, who: Who) -> crate::Result<(String, String)> {
-        let id = random_hex()?;
-        let csrf = random_hex()?;
-        let mut sessions = self.by_hash.lock();
-        sessions.retain(|_, s| s.started.elapsed() < SESSION_TTL);
-        if sessions.len() >= MAX_SESSIONS
-            && let Some(oldest) = sessions
-                .iter()
-                .min_by_key(|(_, s)| s.started)
-                .map(|(hash, _)| *hash)
-        {
-            sessions.remove(&oldest);
-        }
-        sessions.insert(
-            hash(&id),
-            Session {
-                who,
-                csrf: csrf.clone(),
-                started: Instant::now(),
-            },
-        );
-        Ok((id, csrf))
-    }
-
-    fn get(&self, id: &str) -> Option<Session> {
-        let mut sessions = self.by_hash.lock();
-        let key = hash(id);
-        match sessions.get(&key) {
-            Some(s) if s.started.elapsed() < SESSION_TTL => Some(s.clone()),
-            Some(_) => {
-                sessions.remove(&key);
-                None
-            }
-            None => None,
-        }
-    }
-
-    fn end(&self, id: &str) {
-        self.by_hash.lock().remove(&hash(id));
-    }
+async fn end_session(state: &Arc<AppState>, id: &str) -> Result<(), ApiError> {
+    let hashed = hash(id);
+    state.write(move |store| store.end_session(&hashed)).await
 }
 
 fn hash(id: &str) -> [u8; 32] {
@@ -261,7 +229,7 @@ async fn route(
             };
             check_form(headers, body, Some(s))?;
             if let Some(id) = cookie(headers) {
-                state.sessions.end(&id);
+                end_session(state, &id).await?;
             }
             Ok(redirect("/", Some(clear_cookie(headers))))
         }
@@ -287,28 +255,36 @@ async fn current(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Option<Se
     let Some(id) = cookie(headers) else {
         return Ok(None);
     };
-    let Some(mut session) = state.sessions.get(&id) else {
-        return Ok(None);
-    };
-    let who = session.who.clone();
-    // The credential as it stands now: the key's current record, if it is still live.
-    let live = state
-        .read(move |store| match who {
-            Who::Account(key) => Ok(store
-                .api_keys()?
-                .into_iter()
-                .find(|k| k.id == key.id && k.revoked_at.is_none())
-                .map(Who::Account)),
-            Who::Operator { issued_at } => Ok((store.operator_issued_at()? == Some(issued_at))
-                .then_some(Who::Operator { issued_at })),
+    let hashed = hash(&id);
+    // The session and its credential as it stands now: the key's current record if it is
+    // still live, the operator's if the credential was not reset since.
+    let found = state
+        .read(move |store| {
+            let Some(record) = store.session(&hashed)? else {
+                return Ok(None);
+            };
+            let who = match record.owner {
+                crate::SessionOwner::Key(id) => store
+                    .api_keys()?
+                    .into_iter()
+                    .find(|k| k.id == id && k.revoked_at.is_none())
+                    .map(Who::Account),
+                crate::SessionOwner::Operator(issued_at) => (store.operator_issued_at()?
+                    == Some(issued_at))
+                .then_some(Who::Operator { issued_at }),
+            };
+            Ok(Some((who, record.csrf)))
         })
         .await?;
-    let Some(who) = live else {
-        state.sessions.end(&id);
-        return Ok(None);
-    };
-    session.who = who;
-    Ok(Some(session))
+    match found {
+        None => Ok(None),
+        Some((None, _)) => {
+            // Its credential was revoked or reset: the session ends with it.
+            end_session(state, &id).await?;
+            Ok(None)
+        }
+        Some((Some(who), csrf)) => Ok(Some(Session { who, csrf })),
+    }
 }
 
 /// The session id from the `Cookie` header.
@@ -432,7 +408,7 @@ async fn sign_in(
             headers,
         ));
     };
-    let (id, _) = state.sessions.start(who).map_err(ApiError::from)?;
+    let id = start_session(state, &who).await?;
     Ok(redirect("/", Some(set_cookie(&id, headers))))
 }
 
