@@ -74,8 +74,8 @@ fn servers_starting_together_migrate_once() {
     assert_eq!(version[0].get::<_, i32>(0), 3);
 }
 
-/// A schema of version 1 (before the operator credential, the writes per day and the
-/// per-account plans) is brought to version 3 when a newer build opens it: the table and the
+/// A schema of version 1 (before the operator credential, the writes per day, the
+/// per-account plans and the dashboard's sessions) is brought to version 3 when a newer build opens it: the table and the
 /// columns are added, nothing else changes.
 #[test]
 fn a_version_1_schema_is_brought_to_the_current_version() {
@@ -87,6 +87,7 @@ fn a_version_1_schema_is_brought_to_the_current_version() {
         .expect("write");
     drop(store);
     execute(&backend, "DROP TABLE operator_credential");
+    execute(&backend, "DROP TABLE sessions");
     execute(&backend, "ALTER TABLE usage DROP COLUMN writes_by_day");
     execute(
         &backend,
@@ -117,6 +118,17 @@ fn a_version_1_schema_is_brought_to_the_current_version() {
     assert_eq!(after.writes_by_day.iter().sum::<u64>(), 1, "{after:?}");
     let account = store.account("acme").expect("read").expect("the account");
     assert_eq!(account.plan, aurra::AccountPlan::default());
+    // And the dashboard's sessions have their table.
+    let signed_in = store
+        .authenticate(&key)
+        .expect("authenticate")
+        .expect("live");
+    let owner = aurra::SessionOwner::Key(signed_in.id);
+    let hour = std::time::Duration::from_secs(3600);
+    let started = store
+        .start_session([7; 32], owner, "t".into(), hour)
+        .expect("start");
+    assert_eq!(store.session(&[7; 32]).expect("read"), Some(started));
 }
 
 #[test]
