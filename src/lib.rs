@@ -57,6 +57,7 @@ mod dedup;
 mod embed;
 mod error;
 pub mod eval;
+pub mod export;
 pub mod extract;
 pub mod llm;
 mod model;
@@ -100,7 +101,7 @@ pub use query::{
 };
 pub use store::{
     CLASSIFIER_ACTOR, Commit, CommitOutcome, DEFAULT_MAX_SESSIONS, DEFAULT_RECOVERY_INTERVAL,
-    Degraded, FIRST_ACCOUNT, MAX_CHAIN_HOPS, StorageBackend, Store, StoreOptions,
+    Degraded, ExportScope, FIRST_ACCOUNT, MAX_CHAIN_HOPS, StorageBackend, Store, StoreOptions,
 };
 pub use temporal::TemporalFlags;
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};

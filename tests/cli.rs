@@ -713,3 +713,82 @@ fn provider_keys_are_read_from_files() {
     assert!(!both.status.success());
     assert!(!String::from_utf8_lossy(&both.stderr).contains("sk-embed-from-a-file"));
 }
+
+/// `aurra export`: JSON Lines on stdout or into a file (renamed into place when complete),
+/// the totals on stderr, a progress line only on a terminal; a missing store is refused.
+#[test]
+fn export_writes_json_lines_with_progress_only_on_a_terminal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let store = aurra::Store::open(dir.path().join("aurra.redb")).expect("open");
+        for i in 0..30 {
+            store
+                .write(
+                    "acme",
+                    aurra::NewMemory::new(format!("fact {i} about item{}", i * 7919)),
+                )
+                .expect("write");
+        }
+    }
+    let out = aurra()
+        .args(["export", "--account", "acme", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run aurra export");
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 32, "header, 30 memories, totals");
+    assert_eq!(lines[0]["type"], "header");
+    assert_eq!(lines[31]["type"], "end");
+    assert_eq!(lines[31]["memories"], 30);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("exported 30 memories"), "{stderr}");
+    assert!(
+        !stderr.contains("memories exported ("),
+        "no progress when piped: {stderr}"
+    );
+
+    let file = dir.path().join("acme.jsonl");
+    let to_file = aurra()
+        .args(["export", "--account", "acme", "-o"])
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .expect("run aurra export -o");
+    assert!(to_file.status.success(), "{to_file:?}");
+    assert!(to_file.stdout.is_empty());
+    let written = std::fs::read_to_string(&file).expect("the file");
+    assert_eq!(written.lines().count(), 32);
+    assert!(!dir.path().join("acme.jsonl.partial").exists());
+
+    // On a terminal: the progress line.
+    let command = format!(
+        "{} export --account acme -o {} --data-dir {}",
+        env!("CARGO_BIN_EXE_aurra"),
+        dir.path().join("tty.jsonl").display(),
+        dir.path().display()
+    );
+    let tty = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("AURRA_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn script (util-linux)");
+    assert!(tty.status.success(), "{tty:?}");
+    let shown = String::from_utf8_lossy(&tty.stdout);
+    assert!(shown.contains("memories exported ("), "{shown}");
+    assert!(shown.contains("exported 30 memories"), "{shown}");
+
+    let missing = aurra()
+        .args(["export", "--data-dir"])
+        .arg(dir.path().join("nowhere"))
+        .output()
+        .expect("run");
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no store at"));
+}

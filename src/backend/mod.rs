@@ -190,8 +190,14 @@ pub(crate) trait Lookup {
     fn session(&self, hash: &[u8; 32]) -> Result<Option<SessionRecord>>;
 }
 
+/// What only a whole-store reader (an export) asks.
+pub(crate) trait Inventory {
+    /// Every account that holds or held memories (with an account record or not), by id.
+    fn memory_accounts(&self) -> Result<Vec<String>>;
+}
+
 /// Scans and index reads, in one snapshot.
-pub(crate) trait Read: Lookup {
+pub(crate) trait Read: Lookup + Inventory {
     /// Up to `listing.limit` rows of the scope that `keep` accepts, newest first
     /// (`created_at` descending, ties by id descending), each in the state the mode reads
     /// (for transaction-time modes the version believed at the replayed instant; rows not
@@ -244,6 +250,10 @@ pub(crate) trait Read: Lookup {
 
     /// The vector of space `tag` stored for row `id` of `account`, if any.
     fn vector(&self, account: &str, id: MemoryId, tag: u64) -> Result<Option<Vec<f32>>>;
+
+    /// The vector stored for row `id` of `account` with its space tag, whatever the space
+    /// (a row has at most one), if any.
+    fn row_vector(&self, account: &str, id: MemoryId) -> Result<Option<(u64, Vec<f32>)>>;
 
     /// Visits the binary codes of space `tag` under `scope` (see `redb::vectors::code`) a
     /// block at a time: `(scope tree, dims, entries)`, each entry `row id (16, big-endian) ++

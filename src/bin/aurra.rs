@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
@@ -64,6 +64,27 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Export memories with all their versions, audit events and vectors as JSON Lines (and,
+    /// for a whole store, the accounts, key hashes, settings, usage and the operator
+    /// credential's hash): one consistent snapshot per account, streamed in constant memory
+    /// (on a data dir, stop the server first).
+    Export {
+        #[command(flatten)]
+        data: DataDir,
+        /// Only this account (default: the whole store).
+        #[arg(long)]
+        account: Option<String>,
+        /// With --account: only this tenant.
+        #[arg(long, requires = "account", conflicts_with = "default_tenant")]
+        tenant: Option<String>,
+        /// With --account: only the default tenant.
+        #[arg(long, requires = "account")]
+        default_tenant: bool,
+        /// Write to this file (written beside it and renamed when complete) instead of
+        /// stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// Return the free pages inside the store's file to the file system: the space hard
     /// deletes freed and page splits left behind (stop the server first). PostgreSQL
@@ -555,6 +576,24 @@ fn main() -> Result<()> {
         }
         Command::Stats { data, json } => stats(&data, json),
         Command::Compact { data } => compact(&data),
+        Command::Export {
+            data,
+            account,
+            tenant,
+            default_tenant,
+            output,
+        } => {
+            let tenant = match (tenant, default_tenant) {
+                (Some(t), _) => Some(Some(t)),
+                (None, true) => Some(None),
+                (None, false) => None,
+            };
+            export(
+                &data,
+                aurra::ExportScope { account, tenant },
+                output.as_deref(),
+            )
+        }
         Command::Database { command } => database(command),
         Command::Eval { command } => eval(command),
     }
@@ -630,6 +669,82 @@ fn eval(command: EvalCommand) -> Result<()> {
     }
     .with_context(|| format!("evaluating {}", file.display()))?;
     print!("{report}");
+    Ok(())
+}
+
+/// `aurra export`: the scope's records as JSON Lines to `output` (or stdout), a progress
+/// line on a terminal, the totals at the end (on stderr).
+fn export(data: &DataDir, scope: aurra::ExportScope, output: Option<&Path>) -> Result<()> {
+    use std::io::{IsTerminal, Write};
+    if data.database.is_none() && !data.data_dir.join("aurra.redb").exists() {
+        bail!("no store at {}", data.describe());
+    }
+    let store = open_store(data, StoreOptions::default())?;
+    let partial = output.map(|path| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".partial");
+        PathBuf::from(name)
+    });
+    let sink: Box<dyn Write> = match &partial {
+        Some(path) => Box::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, sink);
+    let progress = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {pos} memories exported ({per_sec}, {elapsed})",
+            )
+            .expect("a valid template"),
+        );
+        bar.tick();
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut failure: Option<std::io::Error> = None;
+    let result = store.export(&scope, &mut |record| {
+        let memory = matches!(record, aurra::export::ExportRecord::Memory(_));
+        let written = serde_json::to_writer(&mut out, &record)
+            .map_err(std::io::Error::from)
+            .and_then(|()| out.write_all(b"\n"));
+        if let Err(e) = written {
+            let message = e.to_string();
+            failure = Some(e);
+            return Err(aurra::Error::InvalidArgument(format!(
+                "writing the export: {message}"
+            )));
+        }
+        if memory {
+            progress.inc(1);
+        }
+        Ok(())
+    });
+    progress.finish_and_clear();
+    if let Some(e) = failure {
+        return Err(e).context("writing the export");
+    }
+    let totals = result?;
+    out.flush().context("writing the export")?;
+    drop(out);
+    if let (Some(partial), Some(path)) = (&partial, output) {
+        std::fs::rename(partial, path).with_context(|| {
+            format!("cannot rename {} to {}", partial.display(), path.display())
+        })?;
+    }
+    eprintln!(
+        "exported {} memories ({} audit events, {} vectors), {} accounts, {} API keys{}",
+        totals.memories,
+        totals.events,
+        totals.vectors,
+        totals.accounts,
+        totals.api_keys,
+        output.map_or_else(String::new, |p| format!(" to {}", p.display()))
+    );
     Ok(())
 }
 

@@ -8,6 +8,8 @@ pub use accounts::FIRST_ACCOUNT;
 mod chain;
 pub use chain::MAX_CHAIN_HOPS;
 mod delete;
+mod export;
+pub use export::ExportScope;
 mod group;
 mod lexical;
 mod query;

@@ -106,6 +106,17 @@ impl Lookup for PgRead<'_> {
     }
 }
 
+impl super::super::Inventory for PgRead<'_> {
+    fn memory_accounts(&self) -> Result<Vec<String>> {
+        Ok(self
+            .session
+            .query(sql::MEMORY_ACCOUNTS, &[])?
+            .iter()
+            .map(|row| row.get(0))
+            .collect())
+    }
+}
+
 impl Read for PgRead<'_> {
     fn list(&self, listing: &Listing<'_>, keep: &dyn Fn(&Memory) -> bool) -> Result<Vec<Memory>> {
         let at = listing.mode.transaction_instant();
@@ -305,14 +316,24 @@ impl Read for PgRead<'_> {
         let rows = self
             .session
             .query(sql::VECTOR, &[&account, &id.as_uuid(), &(tag as i64)])?;
-        Ok(rows.first().map(|row| {
-            let bytes: &[u8] = row.get(0);
-            bytes
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect()
-        }))
+        Ok(rows.first().map(|row| components(row.get(0))))
     }
+
+    fn row_vector(&self, account: &str, id: MemoryId) -> Result<Option<(u64, Vec<f32>)>> {
+        let rows = self
+            .session
+            .query(sql::ROW_VECTOR, &[&account, &id.as_uuid()])?;
+        Ok(rows
+            .first()
+            .map(|row| (row.get::<_, i64>(0) as u64, components(row.get(1)))))
+    }
+}
+
+fn components(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }
 
 fn first(rows: &[tokio_postgres::Row]) -> Result<&tokio_postgres::Row> {

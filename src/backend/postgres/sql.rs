@@ -123,6 +123,9 @@ pub(crate) const VECTORS: &str = "SELECT memory_id, vector FROM vectors \
 pub(crate) const VECTOR: &str = "SELECT v.vector FROM memories m JOIN vectors v \
          ON v.account_id = $1 AND v.tenant = m.tenant AND v.memory_id = m.id \
      WHERE m.account_id = $1 AND m.id = $2 AND v.space = $3";
+pub(crate) const ROW_VECTOR: &str = "SELECT v.space, v.vector FROM memories m JOIN vectors v \
+         ON v.account_id = $1 AND v.tenant = m.tenant AND v.memory_id = m.id \
+     WHERE m.account_id = $1 AND m.id = $2";
 pub(crate) const USAGE: &str = "SELECT period_start, writes_used, grace_started_at, \
          writes_by_day FROM usage WHERE account_id = $1";
 
@@ -268,11 +271,19 @@ pub(crate) const TABLE_SIZES: &str = "SELECT c.relname::text, \
      WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition \
      ORDER BY total DESC, 1";
 
+/// Every account with memories (a whole-store export).
+pub(crate) const MEMORY_ACCOUNTS: &str =
+    "SELECT DISTINCT account_id FROM memories ORDER BY account_id";
+
 /// The statements that do not filter by one account, and why each is acceptable: on Citus
 /// they are the only multi-shard statements, and none is on a request's path except the
 /// error path of a foreign id.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) const CROSS_ACCOUNT: &[(&str, &str)] = &[
+    (
+        MEMORY_ACCOUNTS,
+        "aurra export of a whole store: which accounts hold memories, an operator's job",
+    ),
     (
         EXISTS_ANYWHERE,
         "an id the caller's account does not hold: 403 (another account's) or 404 (absent)",

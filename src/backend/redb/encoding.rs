@@ -797,6 +797,16 @@ pub(crate) fn account_prefix(account: &str) -> Vec<u8> {
     k
 }
 
+/// The account of a `trees` key, and the first key after every key of that account.
+pub(crate) fn tree_account(key: &[u8]) -> Option<(String, Vec<u8>)> {
+    let len = u32::from_be_bytes(key.get(..4)?.try_into().ok()?) as usize;
+    let account = std::str::from_utf8(key.get(4..4 + len)?).ok()?.to_owned();
+    // After the account come a tenant tag (0 or 1): 2 is past all of them.
+    let mut next = account_prefix(&account);
+    next.push(2);
+    Some((account, next))
+}
+
 /// `trees` key prefix of one (account, tenant) scope.
 pub(crate) fn scope_prefix(account: &str, tenant: Option<&str>) -> Vec<u8> {
     let mut k = account_prefix(account);

@@ -698,6 +698,26 @@ impl RedbRead<'_> {
     }
 }
 
+impl super::Inventory for RedbRead<'_> {
+    fn memory_accounts(&self) -> Result<Vec<String>> {
+        let Some(trees) = accounts::open_optional(&self.txn, TREES)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let mut from: Vec<u8> = Vec::new();
+        loop {
+            let Some(entry) = trees.range(from.as_slice()..)?.next() else {
+                return Ok(out);
+            };
+            let (key, _) = entry?;
+            let (account, next) = encoding::tree_account(key.value())
+                .ok_or_else(|| Error::Corrupted("a trees key without its account".into()))?;
+            out.push(account);
+            from = next;
+        }
+    }
+}
+
 impl Read for RedbRead<'_> {
     fn list(&self, listing: &Listing<'_>, keep: &dyn Fn(&Memory) -> bool) -> Result<Vec<Memory>> {
         let trees = self.txn.open_table(TREES)?;
@@ -857,6 +877,19 @@ impl Read for RedbRead<'_> {
             return Ok(None);
         };
         vectors::load(&self.txn.open_table(VECTORS)?, scope, id, tag)
+    }
+
+    fn row_vector(&self, account: &str, id: MemoryId) -> Result<Option<(u64, Vec<f32>)>> {
+        let Owned::Mine(row) = rows::owned_row(self.rows()?, id, account)? else {
+            return Ok(None);
+        };
+        let Some(scope) = row.positions.first().map(|p| p.tree) else {
+            return Ok(None);
+        };
+        let Some(vectors) = accounts::open_optional(&self.txn, VECTORS)? else {
+            return Ok(None);
+        };
+        vectors::load_any(&vectors, scope, id)
     }
 }
 

@@ -211,6 +211,19 @@ pub(crate) fn load(
     Ok(Some(decode_components(components)))
 }
 
+/// The vector of row `id` of `scope` with its space tag, whatever the space.
+pub(crate) fn load_any(
+    vectors: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    scope: u64,
+    id: MemoryId,
+) -> Result<Option<(u64, Vec<f32>)>> {
+    let Some(value) = vectors.get(scope_row_key(scope, id).as_slice())? else {
+        return Ok(None);
+    };
+    let (tag, components) = vector_parts(value.value())?;
+    Ok(Some((tag, decode_components(components))))
+}
+
 /// Whether row `id` of `scope` has a vector of space `tag`.
 pub(crate) fn has(
     vectors: &impl ReadableTable<&'static [u8], &'static [u8]>,

@@ -1,0 +1,202 @@
+//! Export: every record of a scope streamed as [`ExportRecord`]s (see `crate::export`).
+
+use super::Store;
+use super::write::{validate_account, validate_tenant};
+use crate::backend::{Listing, Owned, Read, Scope, Tenants};
+use crate::error::{Error, Result};
+use crate::export::{
+    EXPORT_FORMAT, EXPORT_FORMAT_VERSION, ExportHeader, ExportRecord, ExportTotals,
+    ExportedAccount, ExportedEvent, ExportedKey, ExportedMemory, ExportedOperator, ExportedUsage,
+    ExportedVector, hex,
+};
+use crate::model::{ListCursor, ReadMode};
+
+/// Rows read per page of an export: memory stays flat whatever the store's size.
+const PAGE: usize = 512;
+
+/// What to export.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExportScope {
+    /// One account; `None`: the whole store (accounts, keys, settings, usage, the operator
+    /// credential, and every account's memories).
+    pub account: Option<String>,
+    /// With `account`: one tenant (`Some(None)` is the default tenant); `None`: every tenant.
+    pub tenant: Option<Option<String>>,
+}
+
+impl Store {
+    /// Streams the export of `scope` to `sink`, a record at a time, and returns the totals
+    /// (also its last record). Each account is read in one snapshot: the records of an
+    /// account are consistent with each other (on PostgreSQL its writers wait for the
+    /// account's snapshot to end). Stops at the first error of `sink`.
+    pub fn export(
+        &self,
+        scope: &ExportScope,
+        sink: &mut dyn FnMut(ExportRecord) -> Result<()>,
+    ) -> Result<ExportTotals> {
+        if let Some(account) = &scope.account {
+            validate_account(account)?;
+        } else if scope.tenant.is_some() {
+            return Err(Error::InvalidArgument(
+                "a tenant is exported with its account".into(),
+            ));
+        }
+        if let Some(Some(tenant)) = &scope.tenant {
+            validate_tenant(Some(tenant))?;
+        }
+        let mut totals = ExportTotals::default();
+        let global = self.read(None)?;
+        sink(ExportRecord::Header(ExportHeader {
+            format: EXPORT_FORMAT.to_owned(),
+            format_version: EXPORT_FORMAT_VERSION,
+            aurra_version: env!("CARGO_PKG_VERSION").to_owned(),
+            exported_at: global.now()?,
+            account: scope.account.clone(),
+            tenant: scope.tenant.clone().flatten(),
+            whole_store: scope.account.is_none(),
+        }))?;
+        let accounts: Vec<String> = match &scope.account {
+            Some(account) => vec![account.clone()],
+            None => {
+                if let Some(operator) = global.operator()? {
+                    sink(ExportRecord::Operator(ExportedOperator {
+                        hash: hex(&operator.hash),
+                        created_at: operator.created_at,
+                    }))?;
+                }
+                let accounts = global.accounts()?;
+                for account in &accounts {
+                    sink(ExportRecord::Account(ExportedAccount {
+                        id: account.id.clone(),
+                        org_id: account.org_id,
+                        created_at: account.created_at,
+                        plan_tier: account.plan.tier.clone(),
+                        writes_limit: account.plan.writes_limit,
+                        usage: global.usage(&account.id)?.as_ref().map(ExportedUsage::from),
+                    }))?;
+                    totals.accounts += 1;
+                }
+                let mut keys = global.api_keys()?;
+                keys.sort_by_key(|(_, k)| k.id);
+                for (hash, key) in keys {
+                    let settings = global.settings(key.id)?;
+                    sink(ExportRecord::ApiKey(ExportedKey {
+                        hash: hex(&hash),
+                        id: key.id,
+                        account: key.account,
+                        shown_prefix: key.shown_prefix,
+                        label: key.label,
+                        created_at: key.created_at,
+                        revoked_at: key.revoked_at,
+                        settings,
+                    }))?;
+                    totals.api_keys += 1;
+                }
+                // Memories may belong to accounts without a record (a library store).
+                let mut ids: Vec<String> = accounts.into_iter().map(|a| a.id).collect();
+                for extra in global.memory_accounts()? {
+                    if !ids.contains(&extra) {
+                        ids.push(extra);
+                    }
+                }
+                ids.sort();
+                ids
+            }
+        };
+        drop(global);
+        for account in &accounts {
+            let snapshot = self.read(Some(account))?;
+            let tenants = match &scope.tenant {
+                Some(tenant) => Tenants::One(tenant.as_deref()),
+                None => Tenants::All,
+            };
+            export_account(snapshot.as_ref(), account, tenants, &mut totals, sink)?;
+        }
+        sink(ExportRecord::End(totals))?;
+        Ok(totals)
+    }
+}
+
+/// Every memory of `account` in `tenants`, oldest first, a page at a time.
+fn export_account(
+    snapshot: &dyn Read,
+    account: &str,
+    tenants: Tenants<'_>,
+    totals: &mut ExportTotals,
+    sink: &mut dyn FnMut(ExportRecord) -> Result<()>,
+) -> Result<()> {
+    let now = snapshot.now()?;
+    let mut before: Option<ListCursor> = None;
+    // Pages are read newest first (the list's order); each page is written oldest first, and
+    // so is the whole account once the pages are reversed — kept newest first here, which an
+    // import does not depend on (it orders by transaction time itself).
+    loop {
+        let listing = Listing {
+            scope: Scope { account, tenants },
+            mode: ReadMode::History,
+            now,
+            source: None,
+            session: None,
+            limit: PAGE,
+            before,
+        };
+        let page = snapshot.list(&listing, &|_| true)?;
+        let full = page.len() == PAGE;
+        before = page.last().map(ListCursor::after);
+        for listed in page {
+            let Owned::Mine(stored) = snapshot.fetch(account, listed.id)? else {
+                return Err(Error::Corrupted(format!(
+                    "listed memory {} is not the account's",
+                    listed.id
+                )));
+            };
+            let events: Vec<ExportedEvent> = snapshot
+                .events(account, listed.id)?
+                .into_iter()
+                .map(|e| ExportedEvent {
+                    requested_valid_to: e.details.requested_valid_to(),
+                    kind: e.kind,
+                    at: e.at,
+                    by: e.by,
+                    details: e.details,
+                })
+                .collect();
+            let vector = snapshot
+                .row_vector(account, listed.id)?
+                .map(|(space_tag, values)| ExportedVector { space_tag, values });
+            totals.memories += 1;
+            totals.events += events.len() as u64;
+            totals.vectors += u64::from(vector.is_some());
+            let m = stored.memory;
+            sink(ExportRecord::Memory(Box::new(ExportedMemory {
+                id: m.id,
+                account: m.account,
+                tenant: m.tenant,
+                decision: m.decision,
+                summary: m.summary,
+                topic: m.topic,
+                importance_score: m.importance_score,
+                source: m.source,
+                channel: m.channel,
+                session_id: m.session_id,
+                original_message: m.original_message,
+                original_input: m.original_input.to_string(),
+                external_id: m.external_id,
+                captured_at: m.captured_at,
+                created_at: m.created_at,
+                valid_from: m.valid_from,
+                valid_to: m.valid_to,
+                valid_to_set_at: stored.valid_to_set_at,
+                superseded_by: m.superseded_by,
+                transaction_time_end: m.transaction_time_end,
+                extraction: m.extraction,
+                shape: stored.shape,
+                events,
+                vector,
+            })))?;
+        }
+        if !full {
+            return Ok(());
+        }
+    }
+}
