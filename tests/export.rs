@@ -143,6 +143,11 @@ on_every_backend! {
         // An account's export holds no accounts or keys, and nothing of globex.
         assert!(records.iter().all(|r| !matches!(r, ExportRecord::Account(_) | ExportRecord::ApiKey(_) | ExportRecord::Operator(_))));
         let exported = memories(&records);
+        // Tenant by tenant (the default one first), each oldest first.
+        let order: Vec<_> = exported.iter().map(|m| (m.tenant.clone(), m.created_at, m.id)).collect();
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(order, sorted);
         assert_eq!(totals.memories, 4);
         assert_eq!(exported.len(), 4);
         assert!(exported.iter().all(|m| m.account == "acme"));
@@ -264,8 +269,11 @@ on_every_backend! {
             }
         }
         let (records, totals) = export(&store, ExportScope { account: Some("acme".into()), tenant: Some(Some("bulk".into())) })?;
-        let ids: Vec<MemoryId> = memories(&records).iter().map(|m| m.id).collect();
+        let exported = memories(&records);
+        let ids: Vec<MemoryId> = exported.iter().map(|m| m.id).collect();
         assert_eq!(ids.len(), 1100);
+        // Oldest first, the order an import appends them in.
+        assert!(exported.windows(2).all(|w| (w[0].created_at, w[0].id) < (w[1].created_at, w[1].id)));
         assert_eq!(ids.iter().copied().collect::<HashSet<_>>(), written);
         assert_eq!(totals.memories, 1100);
         Ok(())

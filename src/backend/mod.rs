@@ -194,6 +194,20 @@ pub(crate) trait Lookup {
 pub(crate) trait Inventory {
     /// Every account that holds or held memories (with an account record or not), by id.
     fn memory_accounts(&self) -> Result<Vec<String>>;
+
+    /// Every tenant of `account` that holds or held memories (`None`: the default tenant
+    /// first, then the others by name).
+    fn tenants_of(&self, account: &str) -> Result<Vec<Option<String>>>;
+
+    /// Up to `limit` rows of one tenant of `account`, oldest first (`created_at` ascending,
+    /// ties by id), after `after`.
+    fn rows_ascending(
+        &self,
+        account: &str,
+        tenant: Option<&str>,
+        after: Option<ListCursor>,
+        limit: usize,
+    ) -> Result<Vec<MemoryId>>;
 }
 
 /// Scans and index reads, in one snapshot.

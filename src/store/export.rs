@@ -2,14 +2,14 @@
 
 use super::Store;
 use super::write::{validate_account, validate_tenant};
-use crate::backend::{Listing, Owned, Read, Scope, Tenants};
+use crate::backend::{Owned, Read, Tenants};
 use crate::error::{Error, Result};
 use crate::export::{
     EXPORT_FORMAT, EXPORT_FORMAT_VERSION, ExportHeader, ExportRecord, ExportTotals,
     ExportedAccount, ExportedEvent, ExportedKey, ExportedMemory, ExportedOperator, ExportedUsage,
     ExportedVector, hex,
 };
-use crate::model::{ListCursor, ReadMode};
+use crate::model::{ListCursor, MemoryId};
 
 /// Rows read per page of an export: memory stays flat whatever the store's size.
 const PAGE: usize = 512;
@@ -26,7 +26,8 @@ pub struct ExportScope {
 
 impl Store {
     /// Streams the export of `scope` to `sink`, a record at a time, and returns the totals
-    /// (also its last record). Each account is read in one snapshot: the records of an
+    /// (also its last record). Memories come account by account, tenant by tenant, each
+    /// tenant's oldest first. Each account is read in one snapshot: the records of an
     /// account are consistent with each other (on PostgreSQL its writers wait for the
     /// account's snapshot to end). Stops at the first error of `sink`.
     pub fn export(
@@ -117,7 +118,8 @@ impl Store {
     }
 }
 
-/// Every memory of `account` in `tenants`, oldest first, a page at a time.
+/// Every memory of `account` in `tenants`, tenant by tenant, each tenant's oldest first (the
+/// order an import appends them in), a page at a time.
 fn export_account(
     snapshot: &dyn Read,
     account: &str,
@@ -125,78 +127,84 @@ fn export_account(
     totals: &mut ExportTotals,
     sink: &mut dyn FnMut(ExportRecord) -> Result<()>,
 ) -> Result<()> {
-    let now = snapshot.now()?;
-    let mut before: Option<ListCursor> = None;
-    // Pages are read newest first (the list's order); each page is written oldest first, and
-    // so is the whole account once the pages are reversed — kept newest first here, which an
-    // import does not depend on (it orders by transaction time itself).
-    loop {
-        let listing = Listing {
-            scope: Scope { account, tenants },
-            mode: ReadMode::History,
-            now,
-            source: None,
-            session: None,
-            limit: PAGE,
-            before,
-        };
-        let page = snapshot.list(&listing, &|_| true)?;
-        let full = page.len() == PAGE;
-        before = page.last().map(ListCursor::after);
-        for listed in page {
-            let Owned::Mine(stored) = snapshot.fetch(account, listed.id)? else {
-                return Err(Error::Corrupted(format!(
-                    "listed memory {} is not the account's",
-                    listed.id
-                )));
-            };
-            let events: Vec<ExportedEvent> = snapshot
-                .events(account, listed.id)?
-                .into_iter()
-                .map(|e| ExportedEvent {
-                    requested_valid_to: e.details.requested_valid_to(),
-                    kind: e.kind,
-                    at: e.at,
-                    by: e.by,
-                    details: e.details,
-                })
-                .collect();
-            let vector = snapshot
-                .row_vector(account, listed.id)?
-                .map(|(space_tag, values)| ExportedVector { space_tag, values });
-            totals.memories += 1;
-            totals.events += events.len() as u64;
-            totals.vectors += u64::from(vector.is_some());
-            let m = stored.memory;
-            sink(ExportRecord::Memory(Box::new(ExportedMemory {
-                id: m.id,
-                account: m.account,
-                tenant: m.tenant,
-                decision: m.decision,
-                summary: m.summary,
-                topic: m.topic,
-                importance_score: m.importance_score,
-                source: m.source,
-                channel: m.channel,
-                session_id: m.session_id,
-                original_message: m.original_message,
-                original_input: m.original_input.to_string(),
-                external_id: m.external_id,
-                captured_at: m.captured_at,
-                created_at: m.created_at,
-                valid_from: m.valid_from,
-                valid_to: m.valid_to,
-                valid_to_set_at: stored.valid_to_set_at,
-                superseded_by: m.superseded_by,
-                transaction_time_end: m.transaction_time_end,
-                extraction: m.extraction,
-                shape: stored.shape,
-                events,
-                vector,
-            })))?;
-        }
-        if !full {
-            return Ok(());
+    let tenants: Vec<Option<String>> = match tenants {
+        Tenants::One(tenant) => vec![tenant.map(str::to_owned)],
+        Tenants::All => snapshot.tenants_of(account)?,
+    };
+    for tenant in &tenants {
+        let mut after: Option<ListCursor> = None;
+        loop {
+            let page = snapshot.rows_ascending(account, tenant.as_deref(), after, PAGE)?;
+            let full = page.len() == PAGE;
+            export_rows(snapshot, account, &page, totals, sink, &mut after)?;
+            if !full {
+                break;
+            }
         }
     }
+    Ok(())
+}
+
+/// The rows `ids` of `account`, in order; `after` ends at the last one.
+fn export_rows(
+    snapshot: &dyn Read,
+    account: &str,
+    ids: &[MemoryId],
+    totals: &mut ExportTotals,
+    sink: &mut dyn FnMut(ExportRecord) -> Result<()>,
+    after: &mut Option<ListCursor>,
+) -> Result<()> {
+    for &id in ids {
+        let Owned::Mine(stored) = snapshot.fetch(account, id)? else {
+            return Err(Error::Corrupted(format!(
+                "indexed memory {id} is not the account's"
+            )));
+        };
+        *after = Some(ListCursor::after(&stored.memory));
+        let events: Vec<ExportedEvent> = snapshot
+            .events(account, id)?
+            .into_iter()
+            .map(|e| ExportedEvent {
+                requested_valid_to: e.details.requested_valid_to(),
+                kind: e.kind,
+                at: e.at,
+                by: e.by,
+                details: e.details,
+            })
+            .collect();
+        let vector = snapshot
+            .row_vector(account, id)?
+            .map(|(space_tag, values)| ExportedVector { space_tag, values });
+        totals.memories += 1;
+        totals.events += events.len() as u64;
+        totals.vectors += u64::from(vector.is_some());
+        let m = stored.memory;
+        sink(ExportRecord::Memory(Box::new(ExportedMemory {
+            id: m.id,
+            account: m.account,
+            tenant: m.tenant,
+            decision: m.decision,
+            summary: m.summary,
+            topic: m.topic,
+            importance_score: m.importance_score,
+            source: m.source,
+            channel: m.channel,
+            session_id: m.session_id,
+            original_message: m.original_message,
+            original_input: m.original_input.to_string(),
+            external_id: m.external_id,
+            captured_at: m.captured_at,
+            created_at: m.created_at,
+            valid_from: m.valid_from,
+            valid_to: m.valid_to,
+            valid_to_set_at: stored.valid_to_set_at,
+            superseded_by: m.superseded_by,
+            transaction_time_end: m.transaction_time_end,
+            extraction: m.extraction,
+            shape: stored.shape,
+            events,
+            vector,
+        })))?;
+    }
+    Ok(())
 }

@@ -115,6 +115,38 @@ impl super::super::Inventory for PgRead<'_> {
             .map(|row| row.get(0))
             .collect())
     }
+
+    fn tenants_of(&self, account: &str) -> Result<Vec<Option<String>>> {
+        Ok(self
+            .session
+            .query(sql::TENANTS_OF, &[&account])?
+            .iter()
+            .map(|row| sql::tenant_of(row.get(0)))
+            .collect())
+    }
+
+    fn rows_ascending(
+        &self,
+        account: &str,
+        tenant: Option<&str>,
+        after: Option<crate::model::ListCursor>,
+        limit: usize,
+    ) -> Result<Vec<MemoryId>> {
+        let (created, id) = match after {
+            Some(c) => (Some(c.created_at.as_micros()), Some(c.id.as_uuid())),
+            None => (None, None),
+        };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        Ok(self
+            .session
+            .query(
+                sql::ROWS_ASCENDING,
+                &[&account, &sql::tenant_key(tenant), &created, &id, &limit],
+            )?
+            .iter()
+            .map(|row| MemoryId::from_uuid(row.get(0)))
+            .collect())
+    }
 }
 
 impl Read for PgRead<'_> {

@@ -271,6 +271,15 @@ pub(crate) const TABLE_SIZES: &str = "SELECT c.relname::text, \
      WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition \
      ORDER BY total DESC, 1";
 
+/// The tenants of an account (an export), the default one (`''`) first.
+pub(crate) const TENANTS_OF: &str =
+    "SELECT DISTINCT tenant FROM memories WHERE account_id = $1 ORDER BY tenant";
+/// One tenant's rows oldest first after a cursor (an export).
+pub(crate) const ROWS_ASCENDING: &str = "SELECT id FROM memories \
+     WHERE account_id = $1 AND tenant = $2 \
+         AND ($3::bigint IS NULL OR (created_at, id) > ($3::bigint, $4::uuid)) \
+     ORDER BY created_at, id LIMIT $5";
+
 /// Every account with memories (a whole-store export).
 pub(crate) const MEMORY_ACCOUNTS: &str =
     "SELECT DISTINCT account_id FROM memories ORDER BY account_id";
@@ -417,7 +426,7 @@ pub(crate) fn tenant_key(tenant: Option<&str>) -> &str {
     tenant.unwrap_or("")
 }
 
-fn tenant_of(key: String) -> Option<String> {
+pub(crate) fn tenant_of(key: String) -> Option<String> {
     (!key.is_empty()).then_some(key)
 }
 

@@ -716,6 +716,65 @@ impl super::Inventory for RedbRead<'_> {
             from = next;
         }
     }
+
+    fn tenants_of(&self, account: &str) -> Result<Vec<Option<String>>> {
+        let Some(trees) = accounts::open_optional(&self.txn, TREES)? else {
+            return Ok(Vec::new());
+        };
+        let prefix = encoding::account_prefix(account);
+        let mut out = Vec::new();
+        for entry in trees.range(prefix.as_slice()..)? {
+            let (key, _) = entry?;
+            if !key.value().starts_with(&prefix) {
+                break;
+            }
+            if let Some(tenant) = encoding::tree_tenant(key.value(), account, Facet::All) {
+                out.push(tenant);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn rows_ascending(
+        &self,
+        account: &str,
+        tenant: Option<&str>,
+        after: Option<crate::model::ListCursor>,
+        limit: usize,
+    ) -> Result<Vec<MemoryId>> {
+        let (Some(trees), Some(nodes)) = (
+            accounts::open_optional(&self.txn, TREES)?,
+            accounts::open_optional(&self.txn, TREE_NODES)?,
+        ) else {
+            return Ok(Vec::new());
+        };
+        let name = encoding::tree_name(account, tenant, Facet::All);
+        let Some(tree) = trees.get(name.as_slice())?.map(|v| v.value()) else {
+            return Ok(Vec::new());
+        };
+        // Rows created before the cursor's instant are a prefix: start after them.
+        let from = match after {
+            Some(c) => {
+                let count = tree::count(&nodes, tree)?;
+                tree::created_prefix(&nodes, tree, count, c.created_at.as_micros() - 1)?
+            }
+            None => 0,
+        };
+        let after = after.map(|c| (c.created_at.as_micros(), c.id));
+        let mut out = Vec::with_capacity(limit.min(1024));
+        tree::scan_asc(&nodes, tree, from, &mut |id, summary| {
+            if after.is_none_or(|cursor| (summary.created, id) > cursor) {
+                out.push(id);
+            }
+            Ok(if out.len() >= limit {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            })
+        })?;
+        Ok(out)
+    }
 }
 
 impl Read for RedbRead<'_> {

@@ -73,6 +73,31 @@ where
     }
 }
 
+/// Visits the rows of `tree` from position `from` on, in position (creation) order, until
+/// `visit` breaks.
+pub(crate) fn scan_asc<T>(
+    nodes: &T,
+    tree: u64,
+    from: u64,
+    visit: &mut dyn FnMut(MemoryId, &Summary) -> Result<ControlFlow<()>>,
+) -> Result<()>
+where
+    T: ReadableTable<&'static [u8], &'static [u8]>,
+{
+    let (lo, hi) = (node_key(tree, 0, from), node_key(tree, 0, u64::MAX));
+    for entry in nodes.range(lo.as_slice()..=hi.as_slice())? {
+        let (_, value) = entry?;
+        let (summary, id) = decode_node(value.value())?;
+        let id = id.ok_or_else(|| {
+            crate::error::Error::Corrupted(format!("tree {tree} has a leaf without its row"))
+        })?;
+        if visit(id, &summary)?.is_break() {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Number of leading rows (of the tree's first `count`) created at or before `t`. Rows are in
 /// `created_at` order, so this is a binary search over level 0: O(log n) point reads.
 pub(crate) fn created_prefix<T>(nodes: &T, tree: u64, count: u64, t: i64) -> Result<u64>
