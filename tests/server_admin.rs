@@ -127,3 +127,75 @@ fn a_malformed_admin_request_is_refused_without_an_operator_credential_first() {
     // Nothing was issued by the refused requests.
     assert_eq!(server.store.api_keys().unwrap().len(), 3);
 }
+
+/// `GET /admin/export`: the store's export streamed while the server serves, the operator's
+/// only; a bad scope is refused before anything is sent.
+#[test]
+fn the_operator_exports_the_store_while_it_serves() {
+    let server = TestServer::start();
+    let token = server.store.ensure_operator_token().unwrap().unwrap();
+    for i in 0..300 {
+        // Enough rows for several chunks of the stream.
+        let content = format!(
+            "fact {i}: {} works on project {} in city {}",
+            i * 7919,
+            i % 31,
+            i % 13
+        );
+        server.write(&server.acme, json!({"content": content, "tenant_id": "t"}));
+    }
+    server.write(
+        &server.globex,
+        json!({"content": "Globex ships on Fridays"}),
+    );
+
+    let whole = server.get("/admin/export", &token);
+    assert_eq!(whole.status, 200, "{}", whole.text);
+    let lines: Vec<serde_json::Value> = whole
+        .text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines[0]["type"], "header");
+    assert_eq!(lines[0]["whole_store"], true);
+    let end = lines.last().expect("lines");
+    assert_eq!(end["type"], "end");
+    assert_eq!(end["memories"], 301);
+    let memories = lines.iter().filter(|l| l["type"] == "memory").count();
+    assert_eq!(memories, 301);
+    assert!(lines.iter().any(|l| l["type"] == "api_key"));
+    assert!(
+        !whole.text.contains(&server.acme),
+        "hashes only, never a key"
+    );
+
+    let one = server.get("/admin/accounts/acme/export?tenant=t", &token);
+    assert_eq!(one.status, 200);
+    let memories: Vec<serde_json::Value> = one
+        .text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l["type"] == "memory")
+        .collect();
+    assert_eq!(memories.len(), 300);
+    assert!(
+        memories
+            .iter()
+            .all(|m| m["account"] == "acme" && m["tenant"] == "t")
+    );
+
+    for path in [
+        "/admin/accounts/acme/export?tenant=",
+        "/admin/accounts/acme/export?tenant=%00",
+        "/admin/accounts/no%20spaces/export",
+    ] {
+        let refused = server.get(path, &token);
+        assert!(
+            refused.status == 400 || refused.status == 422,
+            "{path}: {}",
+            refused.text
+        );
+        assert!(refused.body["detail"].is_string() || refused.body["detail"].is_array());
+    }
+    assert_eq!(server.get("/admin/export", &server.acme).status, 401);
+}

@@ -417,3 +417,86 @@ pub(crate) async fn revoke(state: &Arc<AppState>, id: Uuid) -> Result<Option<Api
         })
         .await
 }
+
+/// Bytes of JSON Lines gathered before a chunk goes to the client.
+const EXPORT_CHUNK: usize = 64 * 1024;
+
+/// `GET /admin/export` (the whole store) and `GET /admin/accounts/{id}/export` (one account):
+/// the export (`aurra export`) streamed as
+/// JSON Lines while the server serves (one named tenant with `?tenant=`; `aurra export
+/// --default-tenant` for the default one alone). Each account is read in one snapshot. A failure
+/// mid-stream ends the connection before the `end` record, so a client can tell a cut export
+/// from a whole one.
+pub(crate) async fn export(
+    state: &Arc<AppState>,
+    account: Option<String>,
+    query: Option<&str>,
+) -> Result<Response<Body>, ApiError> {
+    let params = Query::parse(query);
+    let tenant = account
+        .as_ref()
+        .and_then(|_| params.str("tenant"))
+        .map(Some);
+    params.finish()?;
+    // The admin API names accounts as it creates them (a library store's other account ids
+    // are in the whole store's export).
+    if let Some(id) = &account {
+        crate::store::validate_account_id(id).map_err(ApiError::from)?;
+    }
+    if let Some(Some(t)) = &tenant {
+        crate::store::validate_tenant(Some(t)).map_err(ApiError::from)?;
+    }
+    let scope = crate::ExportScope { account, tenant };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
+    let store = state.store.clone();
+    tracing::info!(account = ?scope.account, "admin: export started");
+    tokio::task::spawn_blocking(move || {
+        let mut chunk = Vec::with_capacity(EXPORT_CHUNK + 4096);
+        let gone = || Error::InvalidArgument("the client closed the export".into());
+        let result = store.export(&scope, &mut |record| {
+            serde_json::to_writer(&mut chunk, &record)
+                .map_err(|e| Error::InvalidArgument(format!("serialising the export: {e}")))?;
+            chunk.push(b'\n');
+            if chunk.len() >= EXPORT_CHUNK {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(EXPORT_CHUNK + 4096));
+                tx.blocking_send(Ok(full.into())).map_err(|_| gone())?;
+            }
+            Ok(())
+        });
+        let last = match result {
+            Ok(totals) => {
+                tracing::info!(memories = totals.memories, "admin: export finished");
+                Ok(chunk.into())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "admin: export failed");
+                Err(std::io::Error::other(e.to_string()))
+            }
+        };
+        let _ = tx.blocking_send(last);
+    });
+    use http_body_util::BodyExt;
+    let mut resp = Response::new(ChannelBody(rx).boxed());
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/jsonl"),
+    );
+    Ok(resp)
+}
+
+/// A body whose chunks come from a channel; an `Err` chunk fails the body.
+struct ChannelBody(tokio::sync::mpsc::Receiver<Result<bytes::Bytes, std::io::Error>>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, std::io::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|c| c.map(hyper::body::Frame::data)))
+    }
+}

@@ -4,7 +4,7 @@ use hyper::header::{CONNECTION, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::{Response, StatusCode};
 use serde_json::{Value, json};
 
-use super::{Body, response};
+use super::Body;
 use crate::Error;
 
 /// One entry of a FastAPI-style validation error list.
@@ -129,7 +129,21 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> Response<Body> {
-        let mut resp = response(self.status, &self.body);
+        use http_body_util::BodyExt;
+        self.into_whole_response()
+            .map(|b| b.map_err(|never| match never {}).boxed())
+    }
+
+    /// [`ApiError::into_response`] with its body as the whole bytes it is.
+    pub(crate) fn into_whole_response(self) -> Response<http_body_util::Full<bytes::Bytes>> {
+        let mut resp = Response::new(http_body_util::Full::new(bytes::Bytes::from(
+            self.body.to_string(),
+        )));
+        *resp.status_mut() = self.status;
+        resp.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         if let Some(secs) = self.retry_after {
             resp.headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(secs));

@@ -400,7 +400,7 @@ fn scrape(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
         evicted,
         refused,
     });
-    let mut resp = Response::new(Full::new(Bytes::from(text)));
+    let mut resp = Response::new(full(text));
     resp.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static(metrics::CONTENT_TYPE),
@@ -408,15 +408,25 @@ fn scrape(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
     resp
 }
 
-/// A response body.
-type Body = Full<Bytes>;
+/// A response body: whole (every response but one), or streamed (the operator's export).
+/// An error ends a streamed body early; hyper then closes the connection, so a client never
+/// takes a cut stream for a whole one.
+type Body = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
+
+/// A whole response body.
+fn full(bytes: impl Into<Bytes>) -> Body {
+    use http_body_util::BodyExt;
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
 
 fn response(status: hyper::StatusCode, json: &serde_json::Value) -> Response<Body> {
     json_response(status, json.to_string().into_bytes())
 }
 
 fn json_response(status: hyper::StatusCode, bytes: Vec<u8>) -> Response<Body> {
-    let mut resp = Response::new(Full::new(Bytes::from(bytes)));
+    let mut resp = Response::new(full(bytes));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         hyper::header::CONTENT_TYPE,

@@ -544,6 +544,26 @@ const OPERATIONS: &[Operation] = &[
     },
     Operation {
         method: "get",
+        path: "/admin/export",
+        summary: "The whole store's export as JSON Lines, streamed while the server serves (operator)",
+        authenticated: true,
+        query: &[],
+        body: None,
+        ok: |_| json!({"type": "string"}),
+        errors: &[],
+    },
+    Operation {
+        method: "get",
+        path: "/admin/accounts/{account_id}/export",
+        summary: "One account's export as JSON Lines (one named tenant with tenant), streamed while the server serves (operator)",
+        authenticated: true,
+        query: &[("tenant", r#"{"type": "string", "minLength": 1}"#)],
+        body: None,
+        ok: |_| json!({"type": "string"}),
+        errors: &[400],
+    },
+    Operation {
+        method: "get",
         path: "/admin/keys",
         summary: "API keys, never their secrets (operator)",
         authenticated: true,
@@ -661,7 +681,12 @@ pub(crate) fn document() -> Value {
         let mut responses = Map::new();
         responses.insert(
             ok_status.into(),
-            json!({"description": ok_description, "content": json_content((op.ok)(&mut generator))}),
+            json!({"description": ok_description, "content": if op.path.ends_with("/export") {
+                // JSON Lines: one `aurra::export::ExportRecord` a line (README, "Export").
+                json!({"application/jsonl": {"schema": (op.ok)(&mut generator)}})
+            } else {
+                json_content((op.ok)(&mut generator))
+            }}),
         );
         let mut statuses: Vec<u16> = op.errors.to_vec();
         if admin {

@@ -29,6 +29,8 @@ enum Route {
     AdminCreateAccount,
     AdminAccount(String),
     AdminPatchAccount(String),
+    AdminExport,
+    AdminExportAccount(String),
     AdminListKeys,
     AdminCreateKey,
     AdminRevokeKey(uuid::Uuid),
@@ -54,6 +56,8 @@ impl Route {
             Route::AdminCreateAccount => "admin_create_account",
             Route::AdminAccount(_) => "admin_account",
             Route::AdminPatchAccount(_) => "admin_patch_account",
+            Route::AdminExport => "admin_export",
+            Route::AdminExportAccount(_) => "admin_export_account",
             Route::AdminListKeys => "admin_list_keys",
             Route::AdminCreateKey => "admin_create_key",
             Route::AdminRevokeKey(_) => "admin_revoke_key",
@@ -68,6 +72,8 @@ impl Route {
                 | Route::AdminCreateAccount
                 | Route::AdminAccount(_)
                 | Route::AdminPatchAccount(_)
+                | Route::AdminExport
+                | Route::AdminExportAccount(_)
                 | Route::AdminListKeys
                 | Route::AdminCreateKey
                 | Route::AdminRevokeKey(_)
@@ -108,6 +114,8 @@ pub(crate) const ROUTE_NAMES: &[&str] = &[
     "admin_create_account",
     "admin_account",
     "admin_patch_account",
+    "admin_export",
+    "admin_export_account",
     "admin_list_keys",
     "admin_create_key",
     "admin_revoke_key",
@@ -190,6 +198,14 @@ fn route(method: &Method, path: &str) -> Result<Route, ApiError> {
             Method::GET => Route::AdminAccount(path_text(id)),
             Method::PATCH => Route::AdminPatchAccount(path_text(id)),
             _ => return Err(not_allowed("GET, PATCH")),
+        },
+        ["admin", "accounts", id, "export"] if !id.is_empty() => match *method {
+            Method::GET => Route::AdminExportAccount(path_text(id)),
+            _ => return Err(not_allowed("GET")),
+        },
+        ["admin", "export"] => match *method {
+            Method::GET => Route::AdminExport,
+            _ => return Err(not_allowed("GET")),
         },
         ["admin", "keys"] => match *method {
             Method::GET => Route::AdminListKeys,
@@ -365,6 +381,8 @@ async fn admin(
         Route::AdminCreateAccount => a::create_account(state, bytes).await,
         Route::AdminAccount(id) => a::get_account(state, id).await,
         Route::AdminPatchAccount(id) => a::patch_account(state, id, bytes).await,
+        Route::AdminExport => a::export(state, None, query).await,
+        Route::AdminExportAccount(id) => a::export(state, Some(id), query).await,
         Route::AdminListKeys => a::list_keys(state, query).await,
         Route::AdminCreateKey => a::create_key(state, bytes).await,
         Route::AdminRevokeKey(id) => a::revoke_key(state, id).await,

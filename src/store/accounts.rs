@@ -368,7 +368,7 @@ fn hash_secret(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
 
-fn validate_account_id(id: &str) -> Result<()> {
+pub(crate) fn validate_account_id(id: &str) -> Result<()> {
     let ok_char = |c: char| c.is_ascii_alphanumeric() || "._:@-".contains(c);
     if id.is_empty() || id.chars().count() > MAX_ACCOUNT_CHARS || !id.chars().all(ok_char) {
         return Err(Error::InvalidArgument(format!(

@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::{HeaderMap, Method, Response, StatusCode};
 use maud::{DOCTYPE, Markup, html};
 use sha2::{Digest, Sha256};
@@ -1404,7 +1403,7 @@ fn with_security_headers(resp: &mut Response<Body>) {
 }
 
 fn html_response(status: StatusCode, text: String) -> Response<Body> {
-    let mut resp = Response::new(Full::new(Bytes::from(text)));
+    let mut resp = Response::new(super::full(text));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
@@ -1415,7 +1414,7 @@ fn html_response(status: StatusCode, text: String) -> Response<Body> {
 }
 
 fn asset(text: &'static str, content_type: &'static str) -> Response<Body> {
-    let mut resp = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    let mut resp = Response::new(super::full(text.as_bytes()));
     resp.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static(content_type),
@@ -1426,7 +1425,7 @@ fn asset(text: &'static str, content_type: &'static str) -> Response<Body> {
 
 /// `303 See Other` to `to`, setting `cookie` if given.
 fn redirect(to: &'static str, cookie: Option<String>) -> Response<Body> {
-    let mut resp = Response::new(Full::new(Bytes::new()));
+    let mut resp = Response::new(super::full(Bytes::new()));
     *resp.status_mut() = StatusCode::SEE_OTHER;
     resp.headers_mut().insert(
         hyper::header::LOCATION,

@@ -128,7 +128,8 @@ impl Access {
         let status = resp.status().as_u16();
         let bytes = match resp.into_body().collect().await {
             Ok(collected) => collected.to_bytes(),
-            Err(never) => match never {},
+            // A whole body (the routes answer MCP's calls with whole ones) cannot fail.
+            Err(_) => bytes::Bytes::new(),
         };
         (status, parse(&bytes))
     }
@@ -504,7 +505,7 @@ pub(crate) async fn serve_http(
                 .handle(hyper::Request::from_parts(parts, body))
                 .await
         }
-        Err(e) => e.into_response().map(|b| b.boxed()),
+        Err(e) => e.into_whole_response().map(|b| b.boxed()),
     };
     if let Some(metrics) = &state.metrics {
         metrics.observe_request("mcp", resp.status().as_u16(), started.elapsed());
