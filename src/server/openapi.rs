@@ -557,7 +557,7 @@ const OPERATIONS: &[Operation] = &[
         path: "/admin/accounts/{account_id}/export",
         summary: "One account's export as JSON Lines (one named tenant with tenant), streamed while the server serves (operator)",
         authenticated: true,
-        query: &[("tenant", r#"{"type": "string", "minLength": 1}"#)],
+        query: &[("tenant", TENANT)],
         body: None,
         ok: |_| json!({"type": "string"}),
         errors: &[400],
