@@ -101,7 +101,8 @@ pub use query::{
 };
 pub use store::{
     CLASSIFIER_ACTOR, Commit, CommitOutcome, DEFAULT_MAX_SESSIONS, DEFAULT_RECOVERY_INTERVAL,
-    Degraded, ExportScope, FIRST_ACCOUNT, MAX_CHAIN_HOPS, StorageBackend, Store, StoreOptions,
+    Degraded, ExportScope, FIRST_ACCOUNT, ImportReport, MAX_CHAIN_HOPS, StorageBackend, Store,
+    StoreOptions,
 };
 pub use temporal::TemporalFlags;
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};

@@ -199,6 +199,9 @@ pub(crate) trait Inventory {
     /// first, then the others by name).
     fn tenants_of(&self, account: &str) -> Result<Vec<Option<String>>>;
 
+    /// The rows among `ids` that exist, each with its account, in no particular order.
+    fn owners(&self, ids: &[MemoryId]) -> Result<Vec<(MemoryId, String)>>;
+
     /// Up to `limit` rows of one tenant of `account`, oldest first (`created_at` ascending,
     /// ties by id), after `after`.
     fn rows_ascending(
@@ -321,15 +324,17 @@ pub(crate) trait Write: Lookup {
     /// postings, its vector).
     fn insert(&mut self, row: &NewRow) -> Result<()>;
 
-    /// Appends a version of row `id` of `account` (stamped with this transaction's time)
-    /// that replaces `previous`, the latest one. When `next` sets `superseded_by`, its
-    /// successor gains the row as a predecessor.
+    /// Appends a version of row `id` of `account`, believed from transaction time `at` (this
+    /// transaction's time, or for an import the time it had in its store; never before the
+    /// latest version's), that replaces `previous`, the latest one. When `next` sets
+    /// `superseded_by`, its successor gains the row as a predecessor.
     fn append_version(
         &mut self,
         account: &str,
         id: MemoryId,
         previous: &Version,
         next: &Version,
+        at: Timestamp,
     ) -> Result<()>;
 
     /// Appends an audit event to row `id` of `account`.

@@ -155,56 +155,72 @@ fn export_rows(
     after: &mut Option<ListCursor>,
 ) -> Result<()> {
     for &id in ids {
-        let Owned::Mine(stored) = snapshot.fetch(account, id)? else {
+        let Some(memory) = exported_memory(snapshot, account, id)? else {
             return Err(Error::Corrupted(format!(
                 "indexed memory {id} is not the account's"
             )));
         };
-        *after = Some(ListCursor::after(&stored.memory));
-        let events: Vec<ExportedEvent> = snapshot
-            .events(account, id)?
-            .into_iter()
-            .map(|e| ExportedEvent {
-                requested_valid_to: e.details.requested_valid_to(),
-                kind: e.kind,
-                at: e.at,
-                by: e.by,
-                details: e.details,
-            })
-            .collect();
-        let vector = snapshot
-            .row_vector(account, id)?
-            .map(|(space_tag, values)| ExportedVector { space_tag, values });
+        *after = Some(ListCursor {
+            created_at: memory.created_at,
+            id,
+        });
         totals.memories += 1;
-        totals.events += events.len() as u64;
-        totals.vectors += u64::from(vector.is_some());
-        let m = stored.memory;
-        sink(ExportRecord::Memory(Box::new(ExportedMemory {
-            id: m.id,
-            account: m.account,
-            tenant: m.tenant,
-            decision: m.decision,
-            summary: m.summary,
-            topic: m.topic,
-            importance_score: m.importance_score,
-            source: m.source,
-            channel: m.channel,
-            session_id: m.session_id,
-            original_message: m.original_message,
-            original_input: m.original_input.to_string(),
-            external_id: m.external_id,
-            captured_at: m.captured_at,
-            created_at: m.created_at,
-            valid_from: m.valid_from,
-            valid_to: m.valid_to,
-            valid_to_set_at: stored.valid_to_set_at,
-            superseded_by: m.superseded_by,
-            transaction_time_end: m.transaction_time_end,
-            extraction: m.extraction,
-            shape: stored.shape,
-            events,
-            vector,
-        })))?;
+        totals.events += memory.events.len() as u64;
+        totals.vectors += u64::from(memory.vector.is_some());
+        sink(ExportRecord::Memory(Box::new(memory)))?;
     }
     Ok(())
+}
+
+/// Everything `snapshot` holds for row `id` of `account`, as exported; `None` when it is not
+/// a row of `account`.
+pub(super) fn exported_memory(
+    snapshot: &dyn Read,
+    account: &str,
+    id: MemoryId,
+) -> Result<Option<ExportedMemory>> {
+    let Owned::Mine(stored) = snapshot.fetch(account, id)? else {
+        return Ok(None);
+    };
+    let events: Vec<ExportedEvent> = snapshot
+        .events(account, id)?
+        .into_iter()
+        .map(|e| ExportedEvent {
+            requested_valid_to: e.details.requested_valid_to(),
+            kind: e.kind,
+            at: e.at,
+            by: e.by,
+            details: e.details,
+        })
+        .collect();
+    let vector = snapshot
+        .row_vector(account, id)?
+        .map(|(space_tag, values)| ExportedVector { space_tag, values });
+    let m = stored.memory;
+    Ok(Some(ExportedMemory {
+        id: m.id,
+        account: m.account,
+        tenant: m.tenant,
+        decision: m.decision,
+        summary: m.summary,
+        topic: m.topic,
+        importance_score: m.importance_score,
+        source: m.source,
+        channel: m.channel,
+        session_id: m.session_id,
+        original_message: m.original_message,
+        original_input: m.original_input.to_string(),
+        external_id: m.external_id,
+        captured_at: m.captured_at,
+        created_at: m.created_at,
+        valid_from: m.valid_from,
+        valid_to: m.valid_to,
+        valid_to_set_at: stored.valid_to_set_at,
+        superseded_by: m.superseded_by,
+        transaction_time_end: m.transaction_time_end,
+        extraction: m.extraction,
+        shape: stored.shape,
+        events,
+        vector,
+    }))
 }

@@ -12,6 +12,8 @@ mod delete;
 mod export;
 pub use export::ExportScope;
 mod group;
+mod import;
+pub use import::ImportReport;
 mod lexical;
 mod query;
 mod read;

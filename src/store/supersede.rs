@@ -221,7 +221,7 @@ fn record(
     actor: &str,
 ) -> Result<()> {
     let next = &planned.next;
-    w.append_version(account, id, &planned.current, next)?;
+    w.append_version(account, id, &planned.current, next, now)?;
     let (kind, details) = match next.superseded_by {
         Some(_) => (
             EventKind::MemorySuperseded,

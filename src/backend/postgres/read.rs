@@ -125,6 +125,16 @@ impl super::super::Inventory for PgRead<'_> {
             .collect())
     }
 
+    fn owners(&self, ids: &[MemoryId]) -> Result<Vec<(MemoryId, String)>> {
+        let ids: Vec<uuid::Uuid> = ids.iter().map(MemoryId::as_uuid).collect();
+        Ok(self
+            .session
+            .query(sql::OWNERS, &[&ids])?
+            .iter()
+            .map(|row| (MemoryId::from_uuid(row.get(0)), row.get(1)))
+            .collect())
+    }
+
     fn rows_ascending(
         &self,
         account: &str,

@@ -275,6 +275,8 @@ pub(crate) const TABLE_SIZES: &str = "SELECT c.relname::text, \
 pub(crate) const TENANTS_OF: &str =
     "SELECT DISTINCT tenant FROM memories WHERE account_id = $1 ORDER BY tenant";
 /// One tenant's rows oldest first after a cursor (an export).
+/// The rows with these ids, whatever their account (an import's check that ids are new).
+pub(crate) const OWNERS: &str = "SELECT id, account_id FROM memories WHERE id = ANY($1::uuid[])";
 pub(crate) const ROWS_ASCENDING: &str = "SELECT id FROM memories \
      WHERE account_id = $1 AND tenant = $2 \
          AND ($3::bigint IS NULL OR (created_at, id) > ($3::bigint, $4::uuid)) \
@@ -292,6 +294,10 @@ pub(crate) const CROSS_ACCOUNT: &[(&str, &str)] = &[
     (
         MEMORY_ACCOUNTS,
         "aurra export of a whole store: which accounts hold memories, an operator's job",
+    ),
+    (
+        OWNERS,
+        "aurra import: whether the ids it brings are new to the store, an operator's job",
     ),
     (
         EXISTS_ANYWHERE,

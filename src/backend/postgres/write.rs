@@ -366,7 +366,9 @@ impl Write for PgWrite<'_, '_> {
         id: MemoryId,
         previous: &Version,
         next: &Version,
+        _at: Timestamp,
     ) -> Result<()> {
+        // The version columns carry their own times (`valid_to_set_at`, `tx_end`).
         self.defer_checked(
             sql::APPEND_VERSION,
             vec![

@@ -736,6 +736,19 @@ impl super::Inventory for RedbRead<'_> {
         Ok(out)
     }
 
+    fn owners(&self, ids: &[MemoryId]) -> Result<Vec<(MemoryId, String)>> {
+        let Some(rows) = accounts::open_optional(&self.txn, ROWS)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for &id in ids {
+            if let Some(row) = rows::load_row(&rows, id)? {
+                out.push((id, row.account));
+            }
+        }
+        Ok(out)
+    }
+
     fn rows_ascending(
         &self,
         account: &str,
@@ -1066,8 +1079,9 @@ impl Write for RedbWrite<'_> {
         id: MemoryId,
         previous: &Version,
         next: &Version,
+        at: Timestamp,
     ) -> Result<()> {
-        write::append_version(self.txn(), self.now, account, id, previous, next)
+        write::append_version(self.txn(), at, account, id, previous, next)
     }
 
     fn append_event(&mut self, account: &str, id: MemoryId, event: &AuditEvent) -> Result<()> {
