@@ -1,6 +1,8 @@
 //! The store agrees with a plain in-memory model on every read, across random sequences of
 //! writes (incl. back-dated and duplicate), supersessions, expiries, deletes, clock moves and
-//! reopens; with and without embeddings (hybrid search).
+//! reopens; with and without embeddings (hybrid search). And a store moved to the other
+//! backend (export, then import into a fresh store) reads back identically at every probed
+//! instant, agrees with the model, and goes on agreeing as operations continue on it.
 
 mod backends;
 mod model;
@@ -76,6 +78,29 @@ fn agree(kind: Kind, embeddings: bool, ops: &[Op]) {
     drop(backend);
 }
 
+/// Runs `before` on a fresh store of `from`, moves it to a fresh store of `to`, runs `after`.
+#[cfg(feature = "postgres")]
+fn moved(from: Kind, to: Kind, embeddings: bool, before: &[Op], after: &[Op]) {
+    let source = std::rc::Rc::new(TestBackend::new(from));
+    let opener = source.clone();
+    let mut harness = Harness::opening(embeddings, Box::new(move |options| opener.open(options)));
+    for op in before {
+        harness.apply(op);
+    }
+    let target = std::rc::Rc::new(TestBackend::new(to));
+    let opener = target.clone();
+    harness.move_to(Box::new(move |options| opener.open(options)));
+    drop(source);
+    harness.check_everything();
+    harness.check_histories();
+    for op in after {
+        harness.apply(op);
+    }
+    harness.check_everything();
+    drop(harness);
+    drop(target);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
@@ -106,5 +131,28 @@ proptest! {
         ops in proptest::collection::vec(op(), 1..60),
     ) {
         agree(Kind::PostgresPartitioned, embeddings, &ops);
+    }
+}
+
+#[cfg(feature = "postgres")]
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_store_moved_from_redb_to_postgres_reads_the_same(
+        embeddings in any::<bool>(),
+        before in proptest::collection::vec(op(), 1..50),
+        after in proptest::collection::vec(op(), 0..10),
+    ) {
+        moved(Kind::Redb, Kind::Postgres, embeddings, &before, &after);
+    }
+
+    #[test]
+    fn a_store_moved_from_postgres_to_redb_reads_the_same(
+        embeddings in any::<bool>(),
+        before in proptest::collection::vec(op(), 1..50),
+        after in proptest::collection::vec(op(), 0..10),
+    ) {
+        moved(Kind::Postgres, Kind::Redb, embeddings, &before, &after);
     }
 }

@@ -101,7 +101,12 @@ pub(crate) fn lend(
     }
     let lender: HashMap<MemoryId, f64> = pool.iter().copied().collect();
     let ids: Vec<MemoryId> = pool.iter().map(|(id, _)| *id).collect();
-    for n in snapshot.session_neighbours(account, &ids, NEIGHBOUR_WINDOW)? {
+    let mut neighbours = snapshot.session_neighbours(account, &ids, NEIGHBOUR_WINDOW)?;
+    // Floating-point addition is not associative: a row lent to by several turns sums them in
+    // one order (whatever order the backend found them in), so every backend and every run
+    // scores it to the same bit.
+    neighbours.sort_unstable_by_key(|n| (n.id, n.of, n.distance));
+    for n in neighbours {
         let Some(lent) = lender.get(&n.of) else {
             continue;
         };
