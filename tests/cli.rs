@@ -792,3 +792,350 @@ fn export_writes_json_lines_with_progress_only_on_a_terminal() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no store at"));
 }
+
+/// Runs `aurra` with `args` and `stdin` (a file), returning the output.
+fn run_with_stdin(args: &[&str], stdin: &std::path::Path) -> std::process::Output {
+    aurra()
+        .args(args)
+        .stdin(std::fs::File::open(stdin).expect("the input file"))
+        .output()
+        .expect("run aurra")
+}
+
+/// `aurra import`: an export (from a file or stdin) loads into another store and exports
+/// back the same; a rerun writes nothing twice; the totals on stderr, a progress bar only
+/// on a terminal.
+#[test]
+fn import_loads_an_export_with_progress_only_on_a_terminal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = dir.path().join("source");
+    {
+        let store = aurra::Store::open({
+            std::fs::create_dir(&source).expect("mkdir");
+            source.join("aurra.redb")
+        })
+        .expect("open");
+        for i in 0..30 {
+            store
+                .write(
+                    "acme",
+                    aurra::NewMemory::new(format!("fact {i} about item{}", i * 7919))
+                        .with_tenant(if i % 2 == 0 { "even" } else { "odd" }),
+                )
+                .expect("write");
+        }
+        let id = |text: &str| {
+            store
+                .write("acme", aurra::NewMemory::new(text))
+                .expect("write")
+                .saved_id()
+                .expect("saved")
+        };
+        let (lyon, paris) = (id("Alice lives in Lyon"), id("Alice lives in Paris"));
+        store
+            .supersede(
+                "acme",
+                lyon,
+                aurra::Supersede {
+                    superseded_by: Some(paris),
+                    valid_to: None,
+                },
+                "test",
+            )
+            .expect("supersede");
+    }
+    let file = dir.path().join("acme.jsonl");
+    let exported = aurra()
+        .args(["export", "--account", "acme", "-o"])
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(&source)
+        .output()
+        .expect("run aurra export");
+    assert!(exported.status.success(), "{exported:?}");
+    let export_of = |data: &std::path::Path| -> Vec<String> {
+        let out = aurra()
+            .args(["export", "--account", "acme", "--data-dir"])
+            .arg(data)
+            .output()
+            .expect("run aurra export");
+        assert!(out.status.success(), "{out:?}");
+        let text = String::from_utf8(out.stdout).expect("utf-8");
+        // Without the header (its time is the export's).
+        text.lines().skip(1).map(str::to_owned).collect()
+    };
+
+    let target = dir.path().join("target");
+    let out = aurra()
+        .args(["import", "-i"])
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(&target)
+        .output()
+        .expect("run aurra import");
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("imported 32 memories"), "{stderr}");
+    assert!(!stderr.contains("B/"), "no progress when piped: {stderr}");
+    assert_eq!(export_of(&target), export_of(&source));
+
+    // A rerun finds everything there.
+    let again = run_with_stdin(
+        &["import", "--data-dir", target.to_str().expect("utf-8")],
+        &file,
+    );
+    assert!(again.status.success(), "{again:?}");
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains("imported 0 memories") && stderr.contains("32 here already"),
+        "{stderr}"
+    );
+
+    // From stdin into a third store.
+    let third = dir.path().join("third");
+    let piped = run_with_stdin(
+        &[
+            "import",
+            "-i",
+            "-",
+            "--data-dir",
+            third.to_str().expect("utf-8"),
+        ],
+        &file,
+    );
+    assert!(piped.status.success(), "{piped:?}");
+    assert_eq!(export_of(&third), export_of(&source));
+
+    // On a terminal: the progress bar (bytes read of the file's size).
+    let command = format!(
+        "{} import -i {} --data-dir {}",
+        env!("CARGO_BIN_EXE_aurra"),
+        file.display(),
+        dir.path().join("tty").display()
+    );
+    let tty = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("AURRA_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn script (util-linux)");
+    assert!(tty.status.success(), "{tty:?}");
+    let shown = String::from_utf8_lossy(&tty.stdout);
+    assert!(shown.contains("B/"), "{shown}");
+    assert!(shown.contains("imported 32 memories"), "{shown}");
+
+    // A facts file given as an export is refused, naming the line, writing nothing.
+    let facts = dir.path().join("facts.jsonl");
+    std::fs::write(&facts, "{\"content\":\"a fact\"}\n").expect("write");
+    let wrong = aurra()
+        .args(["import", "-i"])
+        .arg(&facts)
+        .arg("--data-dir")
+        .arg(dir.path().join("wrong"))
+        .output()
+        .expect("run");
+    assert!(!wrong.status.success());
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        stderr.contains("line 1") && stderr.contains("--facts"),
+        "{stderr}"
+    );
+}
+
+/// `aurra import --facts`: content-mode write bodies and Mem0 memories (a sample written
+/// here, in the shape Mem0's `get_all` returns its items), through the write's validation
+/// and duplicate rule; bad lines named by number, and either nothing written (abort, the
+/// default) or the rest loaded (skip).
+#[test]
+fn facts_load_with_the_write_rules_and_the_mem0_mapping() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let good = [
+        r#"{"content":"Alice moved to Lisbon","tenant_id":"alice","topic":"home","importance_score":8,"recorded_at":"2024-03-01T10:00:00Z"}"#,
+        r#"{"content":"The office closes at six"}"#,
+        r#"{"id":"0b6c6a2e-3f57-4b8e-9d0c-5f0f6b3c1a11","memory":"Prefers window seats","hash":"9f2c","metadata":{"category":"travel","importance":7},"categories":null,"created_at":"2024-07-20T01:23:45.123456-07:00","updated_at":"2024-08-01T09:00:00-07:00","user_id":"alice","agent_id":null,"run_id":"trip-7"}"#,
+        r#"{"id":"5e1d9f3a-0c2b-4a7e-8f61-2d3c4b5a6978","memory":"Is allergic to peanuts","hash":"77aa","metadata":null,"categories":["health"],"created_at":"2024-05-02T08:00:00+00:00","updated_at":null,"user_id":"bob"}"#,
+    ];
+    let bad = [
+        r#"{"content":"   ","tenant_id":"alice"}"#,
+        r#"{"memory":"Likes jazz","user_id":42}"#,
+        "not json",
+    ];
+    let mut lines: Vec<&str> = good.to_vec();
+    lines.insert(1, "");
+    lines.insert(3, bad[0]);
+    lines.push(bad[1]);
+    lines.push(bad[2]);
+    // Lines: 1 good, 2 blank, 3 good, 4 bad, 5 good, 6 good, 7 bad, 8 bad.
+    let file = dir.path().join("facts.jsonl");
+    std::fs::write(&file, lines.join("\n") + "\n").expect("write");
+    let data_arg = data.to_str().expect("utf-8");
+    let file_arg = file.to_str().expect("utf-8");
+
+    let count = |data: &std::path::Path| -> usize {
+        let store = aurra::Store::open(data.join("aurra.redb")).expect("open");
+        store
+            .list(
+                aurra::FIRST_ACCOUNT,
+                &aurra::ListQuery::new()
+                    .all_tenants()
+                    .mode(aurra::ReadMode::History),
+            )
+            .expect("list")
+            .memories
+            .len()
+    };
+
+    // Abort (the default): every bad line named, nothing written.
+    let aborted = aurra()
+        .args(["import", "--facts", file_arg, "--data-dir", data_arg])
+        .output()
+        .expect("run");
+    assert!(!aborted.status.success());
+    let stderr = String::from_utf8_lossy(&aborted.stderr);
+    assert!(
+        stderr.contains("line 4: content must not be empty"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 7: user_id: str type expected"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("line 8: Malformed JSON body"), "{stderr}");
+    assert!(
+        stderr.contains("3 bad lines") && stderr.contains("nothing was written"),
+        "{stderr}"
+    );
+    assert!(!data.join("aurra.redb").exists() || count(&data) == 0);
+    // The same from stdin (kept aside while checked).
+    let aborted = run_with_stdin(&["import", "--facts", "-", "--data-dir", data_arg], &file);
+    assert!(!aborted.status.success());
+    assert!(String::from_utf8_lossy(&aborted.stderr).contains("stdin: line 7:"));
+    assert!(!data.join("aurra.redb").exists() || count(&data) == 0);
+
+    // Skip: the good lines load, the bad ones are named.
+    let skipped = aurra()
+        .args([
+            "import",
+            "--facts",
+            file_arg,
+            "--on-error",
+            "skip",
+            "--data-dir",
+            data_arg,
+        ])
+        .output()
+        .expect("run");
+    assert!(skipped.status.success(), "{skipped:?}");
+    let stderr = String::from_utf8_lossy(&skipped.stderr);
+    assert!(
+        stderr.contains("line 4: content must not be empty (skipped)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("loaded 4 facts"), "{stderr}");
+    assert!(
+        stderr.contains("Mem0 memories: 2") && stderr.contains("bad lines skipped: 3"),
+        "{stderr}"
+    );
+    {
+        let store = aurra::Store::open(data.join("aurra.redb")).expect("open");
+        let alice = store
+            .list(
+                aurra::FIRST_ACCOUNT,
+                &aurra::ListQuery::new().tenant("alice"),
+            )
+            .expect("list")
+            .memories;
+        assert_eq!(alice.len(), 2);
+        let lisbon = alice
+            .iter()
+            .find(|m| m.decision == "Alice moved to Lisbon")
+            .expect("Lisbon");
+        assert_eq!(
+            (
+                lisbon.topic.as_str(),
+                lisbon.importance_score,
+                lisbon.source.as_str()
+            ),
+            ("home", 8, "agent")
+        );
+        assert_eq!(
+            lisbon.valid_from,
+            aurra::Timestamp::parse("2024-03-01T10:00:00Z").expect("ts")
+        );
+        let seats = alice
+            .iter()
+            .find(|m| m.decision == "Prefers window seats")
+            .expect("Mem0 line");
+        assert_eq!(seats.source, "mem0");
+        assert_eq!(seats.topic, "travel");
+        assert_eq!(seats.importance_score, 7);
+        assert_eq!(seats.session_id.as_deref(), Some("trip-7"));
+        assert_eq!(
+            seats.valid_from,
+            aurra::Timestamp::parse("2024-08-01T16:00:00Z").expect("ts")
+        );
+        assert_eq!(
+            seats.captured_at,
+            aurra::Timestamp::parse("2024-07-20T08:23:45.123456Z").expect("ts")
+        );
+        let bob = store
+            .list(aurra::FIRST_ACCOUNT, &aurra::ListQuery::new().tenant("bob"))
+            .expect("list")
+            .memories;
+        assert_eq!(bob.len(), 1);
+        assert_eq!(
+            (bob[0].topic.as_str(), bob[0].valid_from),
+            (
+                "health",
+                aurra::Timestamp::parse("2024-05-02T08:00:00Z").expect("ts")
+            )
+        );
+        assert_eq!(
+            store
+                .usage(aurra::FIRST_ACCOUNT)
+                .expect("usage")
+                .writes_used,
+            0
+        );
+    }
+
+    // A rerun (from stdin) writes nothing twice: each fact is a duplicate of itself.
+    let rerun = run_with_stdin(
+        &[
+            "import",
+            "--facts",
+            "-",
+            "--on-error",
+            "skip",
+            "--data-dir",
+            data_arg,
+        ],
+        &file,
+    );
+    assert!(rerun.status.success(), "{rerun:?}");
+    let stderr = String::from_utf8_lossy(&rerun.stderr);
+    assert!(
+        stderr.contains("loaded 0 facts") && stderr.contains("4 duplicates"),
+        "{stderr}"
+    );
+    assert_eq!(count(&data), 4);
+
+    // An account that does not exist is refused.
+    let unknown = aurra()
+        .args([
+            "import",
+            "--facts",
+            file_arg,
+            "--on-error",
+            "skip",
+            "--account",
+            "nobody",
+            "--data-dir",
+            data_arg,
+        ])
+        .output()
+        .expect("run");
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no account \"nobody\""));
+}

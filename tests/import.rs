@@ -450,4 +450,32 @@ on_every_backend! {
         assert_eq!(target.list("acme", &ListQuery::new().mode(ReadMode::History))?.memories.len(), 1);
         Ok(())
     }
+
+    /// A bulk load of facts: the write's defaults and duplicate rule (within the load and
+    /// against what is here), in one transaction, and no write request counted in the
+    /// account's usage.
+    fn facts_load_without_counting_as_writes(backend: &TestBackend) -> Result<()> {
+        let clock = ManualClock::new(Timestamp::parse("2026-03-01T00:00:00Z")?);
+        let store = backend.try_open(options(&clock))?;
+        store.write("acme", NewMemory::new("Alice lives in Lyon").with_tenant("alice"))?;
+        let before = store.usage("acme")?.writes_used;
+        let facts = vec![
+            NewMemory::new("Alice lives in Lyon").with_tenant("alice"),
+            NewMemory::new("Alice likes tea").with_tenant("alice"),
+            NewMemory::new("Alice likes tea").with_tenant("alice"),
+            NewMemory::new("Alice likes tea").with_tenant("bob"),
+        ];
+        let outcomes = store.load_facts("acme", facts)?;
+        let saved: Vec<bool> = outcomes.iter().map(|o| matches!(o, aurra::WriteOutcome::Saved(_))).collect();
+        assert_eq!(saved, [false, true, false, true]);
+        assert_eq!(store.usage("acme")?.writes_used, before, "a load is not a write request");
+        let alice = store.list("acme", &ListQuery::new().tenant("alice"))?.memories;
+        assert_eq!(alice.len(), 2);
+        assert!(alice.iter().all(|m| m.source == "agent" && m.importance_score == 5));
+        // A refused fact refuses its whole batch.
+        let e = store.load_facts("acme", vec![NewMemory::new("fine"), NewMemory::new("  ")]).expect_err("empty");
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
+        assert!(store.list("acme", &ListQuery::new())?.memories.iter().all(|m| m.decision != "fine"));
+        Ok(())
+    }
 }

@@ -86,6 +86,34 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Load an export (as `aurra export` writes it) into this store, keeping ids, versions,
+    /// transaction times, audit events and vectors: idempotent, so a rerun after an
+    /// interruption finishes the job. With --facts, load plain facts instead (on a data dir,
+    /// stop the server first).
+    Import {
+        #[command(flatten)]
+        data: DataDir,
+        /// Read the export from this file instead of stdin (`-`: stdin).
+        #[arg(short, long, value_name = "FILE", conflicts_with = "facts")]
+        input: Option<PathBuf>,
+        /// Load plain facts from this file (`-`: stdin): JSON Lines of content-mode
+        /// `POST /agent/memories` bodies, or of memories as Mem0 exports them (`memory`,
+        /// `user_id`, ...), through the same validation and duplicate rule as that endpoint.
+        #[arg(long, value_name = "FILE")]
+        facts: Option<PathBuf>,
+        /// With --facts: the account the facts are written to (default: the account of a
+        /// server's first key).
+        #[arg(long, requires = "facts", default_value = aurra::FIRST_ACCOUNT)]
+        account: String,
+        /// With --facts: what a bad line does. `abort` checks every line first and writes
+        /// nothing if any is bad; `skip` loads the others. Either way each bad line is
+        /// reported with its number.
+        #[arg(long, requires = "facts", value_enum, default_value_t = OnError::Abort)]
+        on_error: OnError,
+        /// With --facts: embeddings for the new memories.
+        #[command(flatten)]
+        embed: EmbedArgs,
+    },
     /// Return the free pages inside the store's file to the file system: the space hard
     /// deletes freed and page splits left behind (stop the server first). PostgreSQL
     /// manages its own space: nothing to do there.
@@ -594,6 +622,15 @@ fn main() -> Result<()> {
                 output.as_deref(),
             )
         }
+        Command::Import {
+            data,
+            facts: Some(facts),
+            account,
+            on_error,
+            embed,
+            ..
+        } => import_facts(&data, &facts, &account, on_error, embed.store_options()?),
+        Command::Import { data, input, .. } => import(&data, input.as_deref()),
         Command::Database { command } => database(command),
         Command::Eval { command } => eval(command),
     }
@@ -744,6 +781,285 @@ fn export(data: &DataDir, scope: aurra::ExportScope, output: Option<&Path>) -> R
         totals.accounts,
         totals.api_keys,
         output.map_or_else(String::new, |p| format!(" to {}", p.display()))
+    );
+    Ok(())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum OnError {
+    /// Check every line first; write nothing if any is bad.
+    Abort,
+    /// Report bad lines and load the rest.
+    Skip,
+}
+
+/// The input of an import: the file, or stdin for none or `-`, and its size when known.
+fn open_input(path: Option<&Path>) -> Result<(Box<dyn std::io::Read>, Option<u64>)> {
+    match path.filter(|p| p.as_os_str() != "-") {
+        Some(path) => {
+            let file = std::fs::File::open(path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            let size = file.metadata().ok().map(|m| m.len());
+            Ok((Box::new(file), size))
+        }
+        None => Ok((Box::new(std::io::stdin().lock()), None)),
+    }
+}
+
+/// A progress bar on stderr when it is a terminal (hidden otherwise): bytes read of `size`
+/// when the size is known, a spinner when not; the message says what was loaded.
+fn import_progress(size: Option<u64>) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let (bar, template) = match size {
+        Some(size) => (
+            indicatif::ProgressBar::new(size),
+            "{bar:30} {bytes}/{total_bytes} ({eta}) {msg}",
+        ),
+        None => (
+            indicatif::ProgressBar::new_spinner(),
+            "{spinner} {bytes} read ({elapsed}) {msg}",
+        ),
+    };
+    bar.set_style(indicatif::ProgressStyle::with_template(template).expect("a valid template"));
+    bar.tick();
+    bar
+}
+
+/// `aurra import`: an export from `input` (or stdin) into the store, a progress bar on a
+/// terminal, the totals at the end (on stderr).
+fn import(data: &DataDir, input: Option<&Path>) -> Result<()> {
+    let (reader, size) = open_input(input)?;
+    let store = open_store(data, StoreOptions::default())?;
+    let progress = import_progress(size);
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, progress.wrap_read(reader));
+    let result = store.import(&mut reader, &mut |report| {
+        progress.set_message(format!(
+            "{} memories ({} here already)",
+            report.memories, report.memories_present
+        ));
+    });
+    progress.finish_and_clear();
+    let report = result.with_context(|| {
+        format!(
+            "importing {} into {}",
+            input.map_or_else(|| "stdin".to_owned(), |p| p.display().to_string()),
+            data.describe()
+        )
+    })?;
+    eprintln!(
+        "imported {} memories ({} audit events, {} vectors; {} here already), {} accounts, {} \
+         API keys{} ({} here already) into {}",
+        report.memories,
+        report.events,
+        report.vectors,
+        report.memories_present,
+        report.accounts,
+        report.api_keys,
+        if report.operator {
+            ", the operator credential"
+        } else {
+            ""
+        },
+        report.records_present,
+        data.describe()
+    );
+    Ok(())
+}
+
+/// Facts written per transaction by `aurra import --facts`.
+const FACTS_BATCH: usize = 2048;
+
+/// Bad lines named one by one; past these, only counted.
+const BAD_LINES_SHOWN: usize = 20;
+
+/// The bad lines of a facts file: the first [`BAD_LINES_SHOWN`], and how many.
+#[derive(Default)]
+struct BadLines {
+    shown: Vec<(u64, String)>,
+    count: u64,
+}
+
+impl BadLines {
+    fn note(&mut self, number: u64, message: String) {
+        self.count += 1;
+        if self.shown.len() < BAD_LINES_SHOWN {
+            self.shown.push((number, message));
+        }
+    }
+}
+
+/// Reads `input` line by line (as bytes: a line that is not UTF-8 is a bad line, not the end
+/// of the run), calling `line` with each line's number and text; blank lines are passed over.
+fn each_line(
+    input: &mut dyn std::io::BufRead,
+    line: &mut dyn FnMut(u64, Result<&str, &str>) -> Result<()>,
+) -> Result<()> {
+    let mut buffer = Vec::new();
+    let mut number = 0u64;
+    loop {
+        buffer.clear();
+        if input
+            .read_until(b'\n', &mut buffer)
+            .context("reading the facts")?
+            == 0
+        {
+            return Ok(());
+        }
+        number += 1;
+        match std::str::from_utf8(&buffer) {
+            Ok(text) if text.trim().is_empty() => {}
+            Ok(text) => line(number, Ok(text.trim_end_matches(['\n', '\r'])))?,
+            Err(_) => line(number, Err("the line is not UTF-8"))?,
+        }
+    }
+}
+
+/// `aurra import --facts`: plain facts into `account`, in batches of [`FACTS_BATCH`], each
+/// through the write body's validation and the store's duplicate rule; not counted as write
+/// requests.
+fn import_facts(
+    data: &DataDir,
+    path: &Path,
+    account: &str,
+    on_error: OnError,
+    options: StoreOptions,
+) -> Result<()> {
+    use std::io::{BufRead, BufReader, Seek, Write};
+    let name = if path.as_os_str() == "-" {
+        "stdin".to_owned()
+    } else {
+        path.display().to_string()
+    };
+    let (reader, mut size) = open_input(Some(path))?;
+    let mut reader: Box<dyn BufRead> = Box::new(BufReader::with_capacity(1 << 20, reader));
+    let mut bad = BadLines::default();
+    if on_error == OnError::Abort {
+        // Every line is checked before anything is written; stdin is kept in a temporary
+        // file meanwhile, to be read again.
+        let mut spool = if size.is_none() {
+            Some(tempfile::tempfile().context("cannot create a temporary file for stdin")?)
+        } else {
+            None
+        };
+        let mut spooled = match &spool {
+            Some(file) => Some(std::io::BufWriter::new(
+                file.try_clone()
+                    .context("cannot create a temporary file for stdin")?,
+            )),
+            None => None,
+        };
+        let mut spool_error = None;
+        each_line(&mut reader, &mut |number, line| {
+            if let Some(out) = spooled.as_mut() {
+                // Line numbers must stay those of the input: every line is kept.
+                let text = line.unwrap_or("");
+                if let Err(e) = out
+                    .write_all(text.as_bytes())
+                    .and_then(|()| out.write_all(b"\n"))
+                {
+                    spool_error = Some(e);
+                }
+            }
+            let checked = line
+                .map_err(str::to_owned)
+                .and_then(|text| aurra::server::facts::parse_fact(text).map(drop));
+            if let Err(message) = checked {
+                bad.note(number, message);
+            }
+            Ok(())
+        })?;
+        if let Some(e) = spool_error {
+            return Err(e).context("writing the temporary copy of stdin");
+        }
+        if bad.count > 0 {
+            let bad_count = bad.count;
+            for (number, message) in &bad.shown {
+                eprintln!("{name}: line {number}: {message}");
+            }
+            bail!(
+                "{bad_count} bad line{} in {name}: nothing was written (fix them, or load the \
+                 rest with --on-error skip)",
+                if bad_count == 1 { "" } else { "s" }
+            );
+        }
+        reader = match (spooled, spool.take()) {
+            (Some(mut out), Some(mut file)) => {
+                out.flush().context("writing the temporary copy of stdin")?;
+                drop(out);
+                file.rewind()
+                    .context("reading the temporary copy of stdin")?;
+                size = file.metadata().ok().map(|m| m.len());
+                Box::new(BufReader::with_capacity(1 << 20, file))
+            }
+            _ => {
+                let (again, _) = open_input(Some(path))?;
+                Box::new(BufReader::with_capacity(1 << 20, again))
+            }
+        };
+    }
+    let store = open_store(data, options)?;
+    let known = store.account(account)?.is_some();
+    if !known && !(account == aurra::FIRST_ACCOUNT && store.accounts()?.is_empty()) {
+        bail!(
+            "no account {account:?} in {} (aurra keys create --account {account} creates it)",
+            data.describe()
+        );
+    }
+    let progress = import_progress(size);
+    let mut reader = BufReader::with_capacity(1 << 20, progress.wrap_read(reader));
+    let (mut saved, mut duplicates, mut mem0) = (0u64, 0u64, 0u64);
+    let mut batch: Vec<aurra::NewMemory> = Vec::with_capacity(FACTS_BATCH);
+    let mut flush = |batch: &mut Vec<aurra::NewMemory>| -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        for outcome in store.load_facts(account, std::mem::take(batch))? {
+            match outcome {
+                aurra::WriteOutcome::Saved(_) => saved += 1,
+                aurra::WriteOutcome::Duplicate { .. } => duplicates += 1,
+            }
+        }
+        progress.set_message(format!("{saved} facts loaded ({duplicates} duplicates)"));
+        Ok(())
+    };
+    each_line(&mut reader, &mut |number, line| {
+        match line
+            .map_err(str::to_owned)
+            .and_then(aurra::server::facts::parse_fact)
+        {
+            Ok(fact) => {
+                mem0 += u64::from(fact.mem0);
+                batch.push(fact.memory);
+                if batch.len() == FACTS_BATCH {
+                    flush(&mut batch)?;
+                }
+            }
+            Err(message) => {
+                progress.suspend(|| eprintln!("{name}: line {number}: {message} (skipped)"));
+                bad.note(number, message);
+            }
+        }
+        Ok(())
+    })?;
+    flush(&mut batch)?;
+    progress.finish_and_clear();
+    eprintln!(
+        "loaded {saved} facts into account {account:?} of {} ({duplicates} duplicates of \
+         memories here, not written{}{})",
+        data.describe(),
+        if mem0 > 0 {
+            format!("; Mem0 memories: {mem0}")
+        } else {
+            String::new()
+        },
+        if bad.count > 0 {
+            format!("; bad lines skipped: {}", bad.count)
+        } else {
+            String::new()
+        }
     );
     Ok(())
 }

@@ -285,70 +285,121 @@ fn disabled() -> Level2Result {
 
 // ---- POST /agent/memories -------------------------------------------------------------------
 
-pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<Body>, ApiError> {
-    let map = json_object(bytes)?;
-    let mut f = Fields::body(&map);
-    let content = f.str("content");
-    let messages = f.array("messages");
-    let topic = f.str("topic");
-    let importance_score = f.int("importance_score");
-    let importance = f.str("importance");
-    let source = f.str("source");
-    let tenant_id = f.str("tenant_id");
-    let session_id = f.str("session_id");
-    let auto_supersede = f.bool("auto_supersede");
-    let recorded_at = f.timestamp("recorded_at");
-    let valid_from = f.timestamp("valid_from");
-    let external_id = f.str("external_id");
-    let parsed_messages = messages.map(|items| parse_messages(&mut f, items));
-    let llm = finish_with_llm(f)?;
+/// A `POST /agent/memories` body, read and checked as far as it can be without the store:
+/// field types (`422`), tenant and source, and one mode of the two (`400`).
+pub(crate) struct WriteBody {
+    /// Content mode: the new memory with the body's fields and defaults applied.
+    pub content: Option<NewMemory>,
+    /// Messages mode: the turns (role, content), at least one.
+    pub turns: Option<Vec<(String, String)>>,
+    pub source: Option<String>,
+    pub tenant_id: Option<String>,
+    pub session_id: Option<String>,
+    pub auto_supersede: Option<bool>,
+    pub recorded_at: Option<Timestamp>,
+    pub external_id: Option<String>,
+    pub llm: Option<LlmConfig>,
+}
 
-    let present = (
-        map.get("content").is_some_and(|v| !v.is_null()),
-        messages.is_some(),
-    );
-    // Refused in both modes before any work (a conversation with no facts writes nothing,
-    // and would otherwise answer 200 to what a fact would get 400 for).
-    crate::store::validate_tenant(tenant_id.as_deref())?;
-    if let Some(source) = &source {
-        crate::store::validate_source(source)?;
+impl WriteBody {
+    pub fn read(map: &Map<String, Value>) -> Result<Self, ApiError> {
+        let mut f = Fields::body(map);
+        let content = f.str("content");
+        let messages = f.array("messages");
+        let topic = f.str("topic");
+        let importance_score = f.int("importance_score");
+        let importance = f.str("importance");
+        let source = f.str("source");
+        let tenant_id = f.str("tenant_id");
+        let session_id = f.str("session_id");
+        let auto_supersede = f.bool("auto_supersede");
+        let recorded_at = f.timestamp("recorded_at");
+        let valid_from = f.timestamp("valid_from");
+        let external_id = f.str("external_id");
+        let parsed_messages = messages.map(|items| parse_messages(&mut f, items));
+        let llm = finish_with_llm(f)?;
+
+        let present = (
+            map.get("content").is_some_and(|v| !v.is_null()),
+            messages.is_some(),
+        );
+        // Refused in both modes before any work (a conversation with no facts writes nothing,
+        // and would otherwise answer 200 to what a fact would get 400 for).
+        crate::store::validate_tenant(tenant_id.as_deref())?;
+        if let Some(source) = &source {
+            crate::store::validate_source(source)?;
+        }
+        let mut body = WriteBody {
+            content: None,
+            turns: None,
+            source,
+            tenant_id,
+            session_id,
+            auto_supersede,
+            recorded_at,
+            external_id,
+            llm,
+        };
+        match present {
+            (true, true) => Err(ApiError::bad_request(
+                "Provide either content or messages, not both",
+            )),
+            (false, false) => Err(ApiError::bad_request("Must provide content or messages")),
+            (true, false) => {
+                let content = content.unwrap_or_default();
+                if content.trim().is_empty() {
+                    return Err(ApiError::bad_request("content must not be empty"));
+                }
+                let score = importance_score
+                    .or_else(|| importance.as_deref().map(wire::importance_from_legacy))
+                    .unwrap_or(5);
+                let mut memory = body
+                    .base(NewMemory::new(content.trim()))
+                    .with_importance(score)
+                    .with_source(body.source.clone().unwrap_or_else(|| "agent".into()));
+                memory.topic = topic
+                    .filter(|t| !t.trim().is_empty())
+                    .unwrap_or_else(|| crate::DEFAULT_TOPIC.into());
+                memory.valid_from = valid_from;
+                memory.original_message = Some(content);
+                if let Some(s) = &body.session_id {
+                    memory = memory.with_session(s.clone());
+                }
+                body.content = Some(memory);
+                Ok(body)
+            }
+            (false, true) => {
+                let turns = parsed_messages.flatten().unwrap_or_default();
+                if turns.is_empty() {
+                    return Err(ApiError::bad_request("messages must not be empty"));
+                }
+                body.turns = Some(turns);
+                Ok(body)
+            }
+        }
     }
-    let tenant = tenant_id.clone();
-    let memory_base = move |m: NewMemory| {
-        let m = match &tenant {
+
+    /// `m` with the fields both modes share: tenant, `recorded_at`, `external_id`.
+    fn base(&self, m: NewMemory) -> NewMemory {
+        let m = match &self.tenant_id {
             Some(t) => m.with_tenant(t.clone()),
             None => m,
         };
         NewMemory {
-            recorded_at,
-            external_id: external_id.clone(),
+            recorded_at: self.recorded_at,
+            external_id: self.external_id.clone(),
             ..m
         }
-    };
-    match present {
-        (true, true) => Err(ApiError::bad_request(
-            "Provide either content or messages, not both",
-        )),
-        (false, false) => Err(ApiError::bad_request("Must provide content or messages")),
-        (true, false) => {
-            let content = content.unwrap_or_default();
-            if content.trim().is_empty() {
-                return Err(ApiError::bad_request("content must not be empty"));
-            }
-            let score = importance_score
-                .or_else(|| importance.as_deref().map(wire::importance_from_legacy))
-                .unwrap_or(5);
-            let mut memory = memory_base(NewMemory::new(content.trim()))
-                .with_importance(score)
-                .with_source(source.unwrap_or_else(|| "agent".into()));
-            memory.topic = topic
-                .filter(|t| !t.trim().is_empty())
-                .unwrap_or_else(|| crate::DEFAULT_TOPIC.into());
-            memory.valid_from = valid_from;
-            memory.original_message = Some(content);
-            if let Some(s) = session_id {
-                memory = memory.with_session(s);
-            }
+    }
+}
+
+pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<Body>, ApiError> {
+    let map = json_object(bytes)?;
+    let mut body = WriteBody::read(&map)?;
+    let tenant_id = body.tenant_id.clone();
+    let auto_supersede = body.auto_supersede;
+    match (body.content.take(), body.turns.take()) {
+        (Some(memory), _) => {
             let level2 = Level2Plan::of(ctx, auto_supersede).await?;
             auth::check_write_quota(&ctx.state, ctx.account()).await?;
             let (outcome, level2) = ctx
@@ -382,22 +433,25 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
             };
             Ok(response(StatusCode::OK, &body))
         }
-        (false, true) => {
-            let turns = parsed_messages.flatten().unwrap_or_default();
-            if turns.is_empty() {
-                return Err(ApiError::bad_request("messages must not be empty"));
-            }
+        (None, turns) => {
+            let turns = turns.unwrap_or_default();
             let level2 = Level2Plan::of(ctx, auto_supersede).await?;
             auth::check_write_quota(&ctx.state, ctx.account()).await?;
             // The SDK always sends source "agent"; in messages mode that means "absent".
-            let source = source
+            let source = body
+                .source
+                .clone()
                 .filter(|s| s != "agent")
                 .unwrap_or_else(|| "agent_session".into());
+            let session_id = body.session_id.clone();
             let channel = session_id.clone().unwrap_or_else(|| "agent_session".into());
             // One copy of the conversation, shared by every fact extracted from it (and
             // stored once: `NewMemory::conversation`).
             let rendering: std::sync::Arc<str> = render_conversation(&turns).into();
-            let today = recorded_at.unwrap_or_else(|| ctx.state.store.clock_now());
+            let today = body
+                .recorded_at
+                .unwrap_or_else(|| ctx.state.store.clock_now());
+            let llm = body.llm.take();
             let byo = llm.is_some();
             let model = chosen_llm(ctx, llm);
             let timeout = ctx.state.config.llm_timeout;
@@ -440,7 +494,8 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
                     let memories: Vec<NewMemory> = facts
                         .into_iter()
                         .map(|fact| {
-                            let mut m = memory_base(NewMemory::new(fact.decision))
+                            let mut m = body
+                                .base(NewMemory::new(fact.decision))
                                 .with_source(source.clone())
                                 .with_channel(channel.clone())
                                 .with_conversation(rendering.clone())

@@ -20,6 +20,7 @@ mod cache;
 mod connections;
 mod dashboard;
 mod errors;
+pub mod facts;
 mod handlers;
 mod input;
 pub mod mcp;

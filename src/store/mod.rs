@@ -23,7 +23,7 @@ pub use supersede::CLASSIFIER_ACTOR;
 mod vectors;
 mod write;
 #[cfg(feature = "server")]
-pub(crate) use write::{validate_source, validate_tenant};
+pub(crate) use write::{validate_new, validate_source, validate_tenant};
 
 use std::path::Path;
 use std::sync::Arc;

@@ -58,6 +58,22 @@ impl Store {
             })
     }
 
+    /// Writes `memories` for `account` in one transaction, as [`Store::write_batch`] does
+    /// (the same validation, defaults, embedding and duplicate rule, all stored or none), but
+    /// outside the group commit and without counting a write request in the account's usage:
+    /// a bulk load by the operator (`aurra import --facts`), not an agent's request.
+    pub fn load_facts(&self, account: &str, memories: Vec<NewMemory>) -> Result<Vec<WriteOutcome>> {
+        validate_account(account)?;
+        for m in &memories {
+            validate_new(m)?;
+        }
+        let prepared = self.prepare(account, memories)?;
+        self.transact_requests(1, &[account], |w| {
+            let now = w.now()?;
+            prepared.iter().map(|p| insert(w, now, p)).collect()
+        })
+    }
+
     /// Applies the defaults, analyses the text for the lexical index, computes the duplicate
     /// fingerprint and (with an embedder) the vector: everything that needs no transaction,
     /// done before one opens, so no writer waits on the network.
@@ -226,7 +242,7 @@ pub(crate) fn no_nul(what: &str, text: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-fn validate_new(m: &NewMemory) -> Result<()> {
+pub(crate) fn validate_new(m: &NewMemory) -> Result<()> {
     validate_tenant(m.tenant.as_deref())?;
     for (what, text) in [
         ("decision", Some(m.decision.as_str())),
