@@ -95,52 +95,6 @@ const COLUMNS: &str = "id, decision, summary, topic, importance, source, channel
     original_message, original_input, external_id, captured_at, created_at, valid_from, \
     valid_to, valid_to_set_at, superseded_by, tx_start, tx_end";
 
-const SCHEMA: &str = "
-    CREATE TABLE memories (
-        id bigint PRIMARY KEY,
-        account text NOT NULL,
-        tenant text,
-        decision text NOT NULL,
-        summary text NOT NULL,
-        topic text NOT NULL,
-        importance integer NOT NULL,
-        source text NOT NULL,
-        channel text NOT NULL,
-        session_id text,
-        original_message text NOT NULL,
-        original_input text NOT NULL,
-        external_id text,
-        fingerprint text NOT NULL,
-        captured_at bigint NOT NULL,
-        created_at bigint NOT NULL,
-        valid_from bigint NOT NULL,
-        valid_to bigint,
-        valid_to_set_at bigint,
-        superseded_by bigint,
-        tx_start bigint NOT NULL,
-        tx_end bigint
-    );
-    CREATE INDEX memories_created ON memories (account, tenant, created_at);
-    CREATE INDEX memories_valid_from ON memories (account, tenant, valid_from);
-    CREATE INDEX memories_current ON memories (account, tenant, created_at)
-        WHERE superseded_by IS NULL;
-    CREATE INDEX memories_successor ON memories (superseded_by) WHERE superseded_by IS NOT NULL;
-    CREATE INDEX memories_dedup ON memories (fingerprint) WHERE superseded_by IS NULL;
-";
-
-fn fingerprint(r: &Record) -> String {
-    let key: String = match (&r.external_id, r.source.as_str()) {
-        (Some(ts), "slack") => format!("slack|{ts}"),
-        _ => format!(
-            "{}|{}|{}",
-            r.source,
-            r.channel,
-            r.decision.trim().chars().take(100).collect::<String>()
-        ),
-    };
-    format!("{}|{}|{key}", r.account, r.tenant.as_deref().unwrap_or(""))
-}
-
 impl Baseline {
     fn connect(url: &str, schema: &str) -> Baseline {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -177,7 +131,7 @@ impl Baseline {
             .is_some();
         if !exists {
             runtime
-                .block_on(client.batch_execute(SCHEMA))
+                .block_on(client.batch_execute(postgres_baseline::SCHEMA))
                 .expect("create");
         }
         Baseline {
@@ -229,7 +183,7 @@ impl Baseline {
     }
 
     fn insert(&self, r: &Record) {
-        let fp = fingerprint(r);
+        let fp = sqlite::fingerprint(r);
         let importance = i32::from(r.importance);
         let superseded = r.superseded_by.map(|k| k.1 as i64);
         let seq = r.seq as i64;
@@ -271,7 +225,7 @@ impl Baseline {
             .runtime
             .block_on(
                 self.client
-                    .query_opt(&self.duplicate, &[&fingerprint(r), &r.created_at]),
+                    .query_opt(&self.duplicate, &[&sqlite::fingerprint(r), &r.created_at]),
             )
             .expect("duplicate check");
         assert!(duplicate.is_none());

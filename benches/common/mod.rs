@@ -636,6 +636,47 @@ pub mod raw {
 }
 
 // ------------------------------------------------------------------------------------------
+// PostgreSQL baseline
+// ------------------------------------------------------------------------------------------
+
+pub mod postgres_baseline {
+    //! The SQLite baseline's table (`sqlite::SCHEMA`) in PostgreSQL's types, with the same
+    //! indexes; rows keyed and fingerprinted as there (`sqlite::fingerprint`).
+    pub const SCHEMA: &str = "
+        CREATE TABLE memories (
+            id bigint PRIMARY KEY,
+            account text NOT NULL,
+            tenant text,
+            decision text NOT NULL,
+            summary text NOT NULL,
+            topic text NOT NULL,
+            importance integer NOT NULL,
+            source text NOT NULL,
+            channel text NOT NULL,
+            session_id text,
+            original_message text NOT NULL,
+            original_input text NOT NULL,
+            external_id text,
+            fingerprint text NOT NULL,
+            captured_at bigint NOT NULL,
+            created_at bigint NOT NULL,
+            valid_from bigint NOT NULL,
+            valid_to bigint,
+            valid_to_set_at bigint,
+            superseded_by bigint,
+            tx_start bigint NOT NULL,
+            tx_end bigint
+        );
+        CREATE INDEX memories_created ON memories (account, tenant, created_at);
+        CREATE INDEX memories_valid_from ON memories (account, tenant, valid_from);
+        CREATE INDEX memories_current ON memories (account, tenant, created_at)
+            WHERE superseded_by IS NULL;
+        CREATE INDEX memories_successor ON memories (superseded_by) WHERE superseded_by IS NOT NULL;
+        CREATE INDEX memories_dedup ON memories (fingerprint) WHERE superseded_by IS NULL;
+    ";
+}
+
+// ------------------------------------------------------------------------------------------
 // SQLite
 // ------------------------------------------------------------------------------------------
 
@@ -755,7 +796,8 @@ pub mod sqlite {
         conn
     }
 
-    fn fingerprint(r: &Record) -> String {
+    /// The duplicate fingerprint aurra computes for the row (the baselines' dedup index).
+    pub fn fingerprint(r: &Record) -> String {
         let key: String = match (&r.external_id, r.source.as_str()) {
             (Some(ts), "slack") => format!("slack|{ts}"),
             _ => format!(

@@ -891,11 +891,14 @@ impl BadLines {
     }
 }
 
+/// A line of a facts file: its text, or why it has none (not UTF-8).
+type Line<'a> = Result<&'a str, &'static str>;
+
 /// Reads `input` line by line (as bytes: a line that is not UTF-8 is a bad line, not the end
 /// of the run), calling `line` with each line's number and text; blank lines are passed over.
 fn each_line(
     input: &mut dyn std::io::BufRead,
-    line: &mut dyn FnMut(u64, Result<&str, &str>) -> Result<()>,
+    line: &mut dyn FnMut(u64, Line<'_>) -> Result<()>,
 ) -> Result<()> {
     let mut buffer = Vec::new();
     let mut number = 0u64;
@@ -1001,8 +1004,9 @@ fn import_facts(
         };
     }
     let store = open_store(data, options)?;
-    let known = store.account(account)?.is_some();
-    if !known && !(account == aurra::FIRST_ACCOUNT && store.accounts()?.is_empty()) {
+    // The first key's account has no record until a server's first start creates it.
+    let first_start_pending = account == aurra::FIRST_ACCOUNT && store.accounts()?.is_empty();
+    if store.account(account)?.is_none() && !first_start_pending {
         bail!(
             "no account {account:?} in {} (aurra keys create --account {account} creates it)",
             data.describe()

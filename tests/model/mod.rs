@@ -866,6 +866,15 @@ impl Harness {
             .expect("import");
         let live = self.model.rows.iter().filter(|r| !r.deleted).count();
         assert_eq!(report.memories, live as u64, "every row moves");
+        // The import's own transactions were stamped (a microsecond apart from the clock's
+        // reading, as any commits): later stamps follow the last of them.
+        let clock = self.clock();
+        let stamped = target.now().expect("now").as_micros();
+        assert!(
+            (clock..clock + 1000).contains(&stamped),
+            "the import's commits are stamped at the clock: {stamped} vs {clock}"
+        );
+        self.model.last_tx = Some(stamped);
         // Both stores read at the same instant, after every commit of either.
         self.clock.advance(SECOND);
         let (before, after) = (self.reads(self.store()), self.reads(&target));

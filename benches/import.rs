@@ -1,0 +1,356 @@
+//! Import and bulk-load speed, in one run on the same rows (the dataset of `common/mod.rs`),
+//! each into a fresh durable store per sample, in rows per second (criterion's throughput):
+//!
+//! - `aurra-redb`: `Store::import` of the dataset's export (JSON Lines, every row with its
+//!   versions, events and vector) into a new redb file;
+//! - `aurra-postgres`: the same into a new schema, when `AURRA_BENCH_DATABASE_URL` names a
+//!   database (`scripts/postgres-cluster start DIR durable` prints one);
+//! - `facts`: `aurra import --facts`' path: each row as a content-mode write body, parsed and
+//!   validated like a request, then `Store::load_facts` in batches of 2 048 (new ids and
+//!   times, the duplicate rule on every row);
+//! - `write_batch`: the library's ordinary write path, the same rows in `write_batch` calls of
+//!   2 048;
+//! - `sqlite-bulk`: a plain SQLite bulk insert of the same rows (`common::sqlite`: WAL,
+//!   `synchronous=FULL`, the bitemporal table with its five indexes, statements prepared
+//!   once) in one transaction.
+//!
+//! The issue's goals: import into redb at 50 000 rows/s or more, and at least as fast as the
+//! SQLite bulk insert.
+
+mod common;
+
+use std::io::Write;
+
+use aurra::{NewMemory, Store, StoreOptions};
+use common::*;
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group};
+
+/// Rows per `write_batch` / `load_facts` call.
+const BATCH: usize = 2048;
+
+/// The dataset's account as an export file.
+fn export_of(d: &Dataset) -> Vec<u8> {
+    let mut out = Vec::new();
+    d.aurra
+        .export(
+            &aurra::ExportScope {
+                account: Some(ACCOUNT.to_owned()),
+                tenant: None,
+            },
+            &mut |record| {
+                serde_json::to_writer(&mut out, &record).expect("serialise");
+                out.write_all(b"\n").expect("write");
+                Ok(())
+            },
+        )
+        .expect("export");
+    out
+}
+
+/// A content-mode write body with `m`'s fields, one line.
+fn fact_line(m: &NewMemory) -> String {
+    let mut body = serde_json::json!({
+        "content": m.decision,
+        "tenant_id": m.tenant,
+        "topic": m.topic,
+        "importance_score": m.importance_score,
+        "source": m.source,
+        "session_id": m.session_id,
+        "external_id": m.external_id,
+    });
+    if let Some(v) = m.valid_from {
+        body["valid_from"] = serde_json::Value::String(v.to_string());
+    }
+    body.to_string()
+}
+
+fn fresh_redb() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store =
+        Store::open_with(dir.path().join("aurra.redb"), StoreOptions::default()).expect("open");
+    (dir, store)
+}
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("import");
+    group.sample_size(10);
+    let postgres = std::env::var("AURRA_BENCH_DATABASE_URL").ok();
+    for size in sizes() {
+        let d = dataset(size);
+        let label = size_label(size);
+        let export = export_of(&d);
+        let memories: Vec<NewMemory> = d
+            .plan
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(seq, r)| new_memory(seq as u32, r))
+            .collect();
+        let facts: Vec<String> = memories.iter().map(fact_line).collect();
+        let records: Vec<Record> = d
+            .plan
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(seq, r)| record(seq as u32, r, &d.plan.rows))
+            .collect();
+        group.throughput(Throughput::Elements(size as u64));
+
+        group.bench_function(BenchmarkId::new("aurra-redb", &label), |b| {
+            b.iter_batched(
+                fresh_redb,
+                |(dir, store)| {
+                    let report = store
+                        .import(&mut std::io::Cursor::new(&export), &mut |_| {})
+                        .expect("import");
+                    assert_eq!(report.memories as usize, size);
+                    (dir, store)
+                },
+                BatchSize::PerIteration,
+            )
+        });
+
+        if let Some(url) = &postgres {
+            let mut n = 0u64;
+            group.bench_function(BenchmarkId::new("aurra-postgres", &label), |b| {
+                b.iter_batched(
+                    || {
+                        n += 1;
+                        let schema = format!("bench_import_{}_{n}", std::process::id());
+                        let config = aurra::PostgresConfig::new(url).schema(schema.clone());
+                        let store = Store::open_postgres(&config, StoreOptions::default())
+                            .expect("open postgres");
+                        (store, schema)
+                    },
+                    |(store, schema)| {
+                        let report = store
+                            .import(&mut std::io::Cursor::new(&export), &mut |_| {})
+                            .expect("import");
+                        assert_eq!(report.memories as usize, size);
+                        (store, schema)
+                    },
+                    BatchSize::PerIteration,
+                )
+            });
+            group.bench_function(BenchmarkId::new("postgres-copy", &label), |b| {
+                b.iter_batched(
+                    || {
+                        n += 1;
+                        let schema = format!("bench_import_{}_{n}", std::process::id());
+                        let mut client = SyncClient::connect(url);
+                        client
+                            .batch_execute(&format!(
+                                "CREATE SCHEMA {schema}; SET search_path TO {schema}; {}",
+                                postgres_baseline::SCHEMA
+                            ))
+                            .expect("schema");
+                        client
+                    },
+                    |mut client| {
+                        assert_eq!(client.copy(&records) as usize, size);
+                        client
+                    },
+                    BatchSize::PerIteration,
+                )
+            });
+            drop_schemas(url);
+        }
+
+        group.bench_function(BenchmarkId::new("facts", &label), |b| {
+            b.iter_batched(
+                fresh_redb,
+                |(dir, store)| {
+                    let mut saved = 0;
+                    for chunk in facts.chunks(BATCH) {
+                        let batch: Vec<NewMemory> = chunk
+                            .iter()
+                            .map(|line| {
+                                aurra::server::facts::parse_fact(line)
+                                    .expect("a fact")
+                                    .memory
+                            })
+                            .collect();
+                        saved += store.load_facts(ACCOUNT, batch).expect("load").len();
+                    }
+                    assert_eq!(saved, size);
+                    (dir, store)
+                },
+                BatchSize::PerIteration,
+            )
+        });
+
+        group.bench_function(BenchmarkId::new("write_batch", &label), |b| {
+            b.iter_batched(
+                fresh_redb,
+                |(dir, store)| {
+                    for chunk in memories.chunks(BATCH) {
+                        store
+                            .write_batch(ACCOUNT, chunk.to_vec())
+                            .expect("write_batch");
+                    }
+                    (dir, store)
+                },
+                BatchSize::PerIteration,
+            )
+        });
+
+        group.bench_function(BenchmarkId::new("sqlite-bulk", &label), |b| {
+            b.iter_batched(
+                || {
+                    let dir = tempfile::tempdir().expect("tempdir");
+                    let conn = sqlite::open(&dir.path().join("bulk.db"));
+                    conn.execute_batch(sqlite::SCHEMA).expect("schema");
+                    (dir, conn)
+                },
+                |(dir, mut conn)| {
+                    sqlite::load(&mut conn, &records).expect("load");
+                    (dir, conn)
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
+}
+
+/// Drops the schemas this process created.
+fn drop_schemas(url: &str) {
+    let mut client = SyncClient::connect(url);
+    let prefix = format!("bench_import_{}_", std::process::id());
+    let rows = client
+        .query(
+            "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)",
+            &[&prefix],
+        )
+        .expect("schemas");
+    for row in rows {
+        let name: String = row.get(0);
+        client
+            .batch_execute(&format!("DROP SCHEMA \"{name}\" CASCADE"))
+            .expect("drop schema");
+    }
+}
+
+/// A blocking tokio-postgres client on its own current-thread runtime.
+struct SyncClient {
+    runtime: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+}
+
+impl SyncClient {
+    fn connect(url: &str) -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let client = runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .expect("connect");
+            tokio::spawn(connection);
+            client
+        });
+        SyncClient { runtime, client }
+    }
+
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+        self.runtime.block_on(self.client.query(sql, params))
+    }
+
+    /// `records` into `memories` by binary `COPY`, in one transaction; the rows copied.
+    fn copy(&mut self, records: &[Record]) -> u64 {
+        use tokio_postgres::binary_copy::BinaryCopyInWriter;
+        use tokio_postgres::types::{ToSql, Type};
+        let types = [
+            Type::INT8,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::INT4,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+        ];
+        self.runtime.block_on(async {
+            self.client.batch_execute("BEGIN").await.expect("begin");
+            let sink = self
+                .client
+                .copy_in(
+                    "COPY memories (id, account, tenant, decision, summary, topic, importance, \
+                     source, channel, session_id, original_message, original_input, \
+                     external_id, fingerprint, captured_at, created_at, valid_from, valid_to, \
+                     valid_to_set_at, superseded_by, tx_start, tx_end) \
+                     FROM STDIN (FORMAT binary)",
+                )
+                .await
+                .expect("copy");
+            let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
+            for r in records {
+                let seq = r.seq as i64;
+                let importance = i32::from(r.importance);
+                let fingerprint = sqlite::fingerprint(r);
+                let superseded = r.superseded_by.map(|k| k.1 as i64);
+                let row: [&(dyn ToSql + Sync); 22] = [
+                    &seq,
+                    &r.account,
+                    &r.tenant,
+                    &r.decision,
+                    &r.summary,
+                    &r.topic,
+                    &importance,
+                    &r.source,
+                    &r.channel,
+                    &r.session_id,
+                    &r.original_message,
+                    &r.original_input,
+                    &r.external_id,
+                    &fingerprint,
+                    &r.captured_at,
+                    &r.created_at,
+                    &r.valid_from,
+                    &r.valid_to,
+                    &r.valid_to_set_at,
+                    &superseded,
+                    &r.tx_start,
+                    &r.tx_end,
+                ];
+                writer.as_mut().write(&row).await.expect("copy row");
+            }
+            let copied = writer.finish().await.expect("copy end");
+            self.client.batch_execute("COMMIT").await.expect("commit");
+            copied
+        })
+    }
+
+    fn batch_execute(&mut self, sql: &str) -> Result<(), tokio_postgres::Error> {
+        self.runtime.block_on(self.client.batch_execute(sql))
+    }
+}
+
+criterion_group!(benches, bench);
+
+fn main() {
+    benches();
+    criterion::Criterion::default()
+        .configure_from_args()
+        .final_summary();
+    common::finish();
+}
