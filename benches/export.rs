@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::io::Write;
-
 use common::*;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 
@@ -19,20 +17,7 @@ fn bench(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("aurra", &label), |b| {
             b.iter(|| {
                 let mut out = std::io::BufWriter::new(std::io::sink());
-                let totals = d
-                    .aurra
-                    .export(
-                        &aurra::ExportScope {
-                            account: Some(ACCOUNT.to_owned()),
-                            tenant: None,
-                        },
-                        &mut |record| {
-                            serde_json::to_writer(&mut out, &record).expect("serialise");
-                            out.write_all(b"\n").expect("write");
-                            Ok(())
-                        },
-                    )
-                    .expect("export");
+                let totals = export_account(&d.aurra, &mut out);
                 assert_eq!(totals.memories as usize, size);
                 totals
             })

@@ -19,8 +19,6 @@
 
 mod common;
 
-use std::io::Write;
-
 use aurra::{NewMemory, Store, StoreOptions};
 use common::*;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group};
@@ -31,19 +29,7 @@ const BATCH: usize = 2048;
 /// The dataset's account as an export file.
 fn export_of(d: &Dataset) -> Vec<u8> {
     let mut out = Vec::new();
-    d.aurra
-        .export(
-            &aurra::ExportScope {
-                account: Some(ACCOUNT.to_owned()),
-                tenant: None,
-            },
-            &mut |record| {
-                serde_json::to_writer(&mut out, &record).expect("serialise");
-                out.write_all(b"\n").expect("write");
-                Ok(())
-            },
-        )
-        .expect("export");
+    export_account(&d.aurra, &mut out);
     out
 }
 
@@ -264,7 +250,7 @@ impl SyncClient {
     /// `records` into `memories` by binary `COPY`, in one transaction; the rows copied.
     fn copy(&mut self, records: &[Record]) -> u64 {
         use tokio_postgres::binary_copy::BinaryCopyInWriter;
-        use tokio_postgres::types::{ToSql, Type};
+        use tokio_postgres::types::Type;
         let types = [
             Type::INT8,
             Type::TEXT,
@@ -304,34 +290,8 @@ impl SyncClient {
                 .expect("copy");
             let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
             for r in records {
-                let seq = r.seq as i64;
-                let importance = i32::from(r.importance);
-                let fingerprint = sqlite::fingerprint(r);
-                let superseded = r.superseded_by.map(|k| k.1 as i64);
-                let row: [&(dyn ToSql + Sync); 22] = [
-                    &seq,
-                    &r.account,
-                    &r.tenant,
-                    &r.decision,
-                    &r.summary,
-                    &r.topic,
-                    &importance,
-                    &r.source,
-                    &r.channel,
-                    &r.session_id,
-                    &r.original_message,
-                    &r.original_input,
-                    &r.external_id,
-                    &fingerprint,
-                    &r.captured_at,
-                    &r.created_at,
-                    &r.valid_from,
-                    &r.valid_to,
-                    &r.valid_to_set_at,
-                    &superseded,
-                    &r.tx_start,
-                    &r.tx_end,
-                ];
+                let bound = postgres_baseline::Bound::of(r);
+                let row = bound.params(r);
                 writer.as_mut().write(&row).await.expect("copy row");
             }
             let copied = writer.finish().await.expect("copy end");

@@ -24,7 +24,6 @@ use aurra::{
 };
 use common::*;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group};
-use tokio_postgres::types::ToSql;
 
 /// Bumped when the loading changes (a kept schema of another version is loaded again).
 const LOAD_VERSION: i32 = 1;
@@ -183,34 +182,8 @@ impl Baseline {
     }
 
     fn insert(&self, r: &Record) {
-        let fp = sqlite::fingerprint(r);
-        let importance = i32::from(r.importance);
-        let superseded = r.superseded_by.map(|k| k.1 as i64);
-        let seq = r.seq as i64;
-        let params: [&(dyn ToSql + Sync); 22] = [
-            &seq,
-            &r.account,
-            &r.tenant,
-            &r.decision,
-            &r.summary,
-            &r.topic,
-            &importance,
-            &r.source,
-            &r.channel,
-            &r.session_id,
-            &r.original_message,
-            &r.original_input,
-            &r.external_id,
-            &fp,
-            &r.captured_at,
-            &r.created_at,
-            &r.valid_from,
-            &r.valid_to,
-            &r.valid_to_set_at,
-            &superseded,
-            &r.tx_start,
-            &r.tx_end,
-        ];
+        let bound = postgres_baseline::Bound::of(r);
+        let params = bound.params(r);
         self.runtime
             .block_on(self.client.execute(&self.insert, &params))
             .expect("insert");

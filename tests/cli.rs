@@ -773,14 +773,7 @@ fn export_writes_json_lines_with_progress_only_on_a_terminal() {
         dir.path().join("tty.jsonl").display(),
         dir.path().display()
     );
-    let tty = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .env("AURRA_LOG", "warn")
-        .stdin(Stdio::null())
-        .output()
-        .expect("spawn script (util-linux)");
-    assert!(tty.status.success(), "{tty:?}");
-    let shown = String::from_utf8_lossy(&tty.stdout);
+    let shown = on_a_terminal(&command);
     assert!(shown.contains("memories exported ("), "{shown}");
     assert!(shown.contains("exported 30 memories"), "{shown}");
 
@@ -791,6 +784,19 @@ fn export_writes_json_lines_with_progress_only_on_a_terminal() {
         .expect("run");
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no store at"));
+}
+
+/// Runs the shell `command` on a pseudo-terminal (util-linux `script`), which it must leave
+/// with success; what the terminal showed.
+fn on_a_terminal(command: &str) -> String {
+    let tty = Command::new("script")
+        .args(["-qec", command, "/dev/null"])
+        .env("AURRA_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn script (util-linux)");
+    assert!(tty.status.success(), "{tty:?}");
+    String::from_utf8_lossy(&tty.stdout).into_owned()
 }
 
 /// Runs `aurra` with `args` and `stdin` (a file), returning the output.
@@ -913,14 +919,7 @@ fn import_loads_an_export_with_progress_only_on_a_terminal() {
         file.display(),
         dir.path().join("tty").display()
     );
-    let tty = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .env("AURRA_LOG", "warn")
-        .stdin(Stdio::null())
-        .output()
-        .expect("spawn script (util-linux)");
-    assert!(tty.status.success(), "{tty:?}");
-    let shown = String::from_utf8_lossy(&tty.stdout);
+    let shown = on_a_terminal(&command);
     assert!(shown.contains("B/"), "{shown}");
     assert!(shown.contains("imported 32 memories"), "{shown}");
 

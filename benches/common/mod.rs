@@ -635,6 +635,23 @@ pub mod raw {
     }
 }
 
+/// The dataset's account exported (`Store::export`) as JSON Lines into `out`.
+pub fn export_account(store: &Store, out: &mut impl std::io::Write) -> aurra::export::ExportTotals {
+    store
+        .export(
+            &aurra::ExportScope {
+                account: Some(ACCOUNT.to_owned()),
+                tenant: None,
+            },
+            &mut |record| {
+                serde_json::to_writer(&mut *out, &record).expect("serialise");
+                out.write_all(b"\n").expect("write");
+                Ok(())
+            },
+        )
+        .expect("export")
+}
+
 // ------------------------------------------------------------------------------------------
 // PostgreSQL baseline
 // ------------------------------------------------------------------------------------------
@@ -642,6 +659,9 @@ pub mod raw {
 pub mod postgres_baseline {
     //! The SQLite baseline's table (`sqlite::SCHEMA`) in PostgreSQL's types, with the same
     //! indexes; rows keyed and fingerprinted as there (`sqlite::fingerprint`).
+    #[cfg(feature = "postgres")]
+    use super::Record;
+
     pub const SCHEMA: &str = "
         CREATE TABLE memories (
             id bigint PRIMARY KEY,
@@ -674,6 +694,58 @@ pub mod postgres_baseline {
         CREATE INDEX memories_successor ON memories (superseded_by) WHERE superseded_by IS NOT NULL;
         CREATE INDEX memories_dedup ON memories (fingerprint) WHERE superseded_by IS NULL;
     ";
+
+    /// What a row binds besides the record's own fields.
+    #[cfg(feature = "postgres")]
+    pub struct Bound {
+        seq: i64,
+        importance: i32,
+        fingerprint: String,
+        superseded_by: Option<i64>,
+    }
+
+    #[cfg(feature = "postgres")]
+    impl Bound {
+        pub fn of(r: &Record) -> Bound {
+            Bound {
+                seq: r.seq as i64,
+                importance: i32::from(r.importance),
+                fingerprint: super::sqlite::fingerprint(r),
+                superseded_by: r.superseded_by.map(|k| k.1 as i64),
+            }
+        }
+
+        /// The row's 22 values, in the table's column order.
+        pub fn params<'a>(
+            &'a self,
+            r: &'a Record,
+        ) -> [&'a (dyn tokio_postgres::types::ToSql + Sync); 22] {
+            [
+                &self.seq,
+                &r.account,
+                &r.tenant,
+                &r.decision,
+                &r.summary,
+                &r.topic,
+                &self.importance,
+                &r.source,
+                &r.channel,
+                &r.session_id,
+                &r.original_message,
+                &r.original_input,
+                &r.external_id,
+                &self.fingerprint,
+                &r.captured_at,
+                &r.created_at,
+                &r.valid_from,
+                &r.valid_to,
+                &r.valid_to_set_at,
+                &self.superseded_by,
+                &r.tx_start,
+                &r.tx_end,
+            ]
+        }
+    }
 }
 
 // ------------------------------------------------------------------------------------------
