@@ -1,10 +1,15 @@
-//! Import and bulk-load speed, in one run on the same rows (the dataset of `common/mod.rs`),
-//! each into a fresh durable store per sample, in rows per second (criterion's throughput):
+//! Export, import and bulk-load speed, in one run on the same rows (the dataset of
+//! `common/mod.rs`), each import into a fresh durable store per sample, in rows per second
+//! (criterion's throughput):
 //!
-//! - `aurra-redb`: `Store::import` of the dataset's export (JSON Lines, every row with its
-//!   versions, events and vector) into a new redb file;
-//! - `aurra-postgres`: the same into a new schema, when `AURRA_BENCH_DATABASE_URL` names a
-//!   database (`scripts/postgres-cluster start DIR durable` prints one);
+//! - `export-redb`: `Store::export` of the dataset's account (every memory with its events and
+//!   vector, one snapshot), each record serialised to JSON Lines into a buffered sink;
+//! - `import-redb`: `Store::import` of that export (JSON Lines, every row with its versions,
+//!   events and vector) into a new redb file;
+//! - `import-postgres`: the same into a new schema, when `AURRA_BENCH_DATABASE_URL` names a
+//!   database (`scripts/postgres-cluster start DIR durable` prints one); then
+//!   `export-postgres`, the export of one such schema, and `postgres-copy`, a plain binary
+//!   `COPY` of the same rows into the SQLite baseline's table in PostgreSQL's types;
 //! - `facts`: `aurra import --facts`' path: each row as a content-mode write body, parsed and
 //!   validated like a request, then `Store::load_facts` in batches of 2 048 (new ids and
 //!   times, the duplicate rule on every row);
@@ -14,8 +19,8 @@
 //!   `synchronous=FULL`, the bitemporal table with its five indexes, statements prepared
 //!   once) in one transaction.
 //!
-//! The goals: import into redb at 50 000 rows/s or more, and at least as fast as the
-//! SQLite bulk insert.
+//! The goals: export at 200 000 rows/s or more; import into redb at 50 000 rows/s or
+//! more, and at least as fast as the SQLite bulk insert.
 
 mod common;
 
@@ -31,6 +36,15 @@ fn export_of(d: &Dataset) -> Vec<u8> {
     let mut out = Vec::new();
     export_account(&d.aurra, &mut out);
     out
+}
+
+/// The totals of exporting the dataset's account of `store` into a sink, which has `size`
+/// memories.
+fn exported(store: &Store, size: usize) -> aurra::export::ExportTotals {
+    let mut out = std::io::BufWriter::new(std::io::sink());
+    let totals = export_account(store, &mut out);
+    assert_eq!(totals.memories as usize, size);
+    totals
 }
 
 /// A content-mode write body with `m`'s fields, one line.
@@ -82,7 +96,11 @@ fn bench(c: &mut Criterion) {
             .collect();
         group.throughput(Throughput::Elements(size as u64));
 
-        group.bench_function(BenchmarkId::new("aurra-redb", &label), |b| {
+        group.bench_function(BenchmarkId::new("export-redb", &label), |b| {
+            b.iter(|| exported(&d.aurra, size))
+        });
+
+        group.bench_function(BenchmarkId::new("import-redb", &label), |b| {
             b.iter_batched(
                 fresh_redb,
                 |(dir, store)| {
@@ -97,32 +115,35 @@ fn bench(c: &mut Criterion) {
         });
 
         if let Some(url) = &postgres {
-            let mut n = 0u64;
-            group.bench_function(BenchmarkId::new("aurra-postgres", &label), |b| {
-                b.iter_batched(
-                    || {
-                        n += 1;
-                        let schema = format!("bench_import_{}_{n}", std::process::id());
-                        let config = aurra::PostgresConfig::new(url).schema(schema.clone());
-                        let store = Store::open_postgres(&config, StoreOptions::default())
-                            .expect("open postgres");
-                        (store, schema)
-                    },
-                    |(store, schema)| {
-                        let report = store
-                            .import(&mut std::io::Cursor::new(&export), &mut |_| {})
-                            .expect("import");
-                        assert_eq!(report.memories as usize, size);
-                        (store, schema)
-                    },
-                    BatchSize::PerIteration,
-                )
+            let n = std::cell::Cell::new(0u64);
+            let next_schema = || {
+                n.set(n.get() + 1);
+                format!("bench_import_{}_{}", std::process::id(), n.get())
+            };
+            let fresh_postgres = || {
+                let schema = next_schema();
+                let config = aurra::PostgresConfig::new(url).schema(schema);
+                Store::open_postgres(&config, StoreOptions::default()).expect("open postgres")
+            };
+            let import = |store: Store| {
+                let report = store
+                    .import(&mut std::io::Cursor::new(&export), &mut |_| {})
+                    .expect("import");
+                assert_eq!(report.memories as usize, size);
+                store
+            };
+            group.bench_function(BenchmarkId::new("import-postgres", &label), |b| {
+                b.iter_batched(fresh_postgres, import, BatchSize::PerIteration)
             });
+            let loaded = import(fresh_postgres());
+            group.bench_function(BenchmarkId::new("export-postgres", &label), |b| {
+                b.iter(|| exported(&loaded, size))
+            });
+            drop(loaded);
             group.bench_function(BenchmarkId::new("postgres-copy", &label), |b| {
                 b.iter_batched(
                     || {
-                        n += 1;
-                        let schema = format!("bench_import_{}_{n}", std::process::id());
+                        let schema = next_schema();
                         let mut client = SyncClient::connect(url);
                         client
                             .batch_execute(&format!(

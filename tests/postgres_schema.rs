@@ -40,14 +40,14 @@ fn a_newer_schema_or_an_unknown_feature_is_refused() {
             supported,
             unknown_features,
         }) => {
-            assert_eq!(supported, 3);
+            assert_eq!(supported, 4);
             assert!(unknown_features.is_empty());
         }
         other => panic!("a newer schema opened: {other:?}"),
     }
     execute(
         &backend,
-        "UPDATE format SET version = 3, features = '{from-the-future}'",
+        "UPDATE format SET version = 4, features = '{from-the-future}'",
     );
     match open(&backend) {
         Err(Error::IncompatibleFormat {
@@ -71,12 +71,13 @@ fn servers_starting_together_migrate_once() {
         }
     });
     let version = execute(&backend, "SELECT version FROM format");
-    assert_eq!(version[0].get::<_, i32>(0), 3);
+    assert_eq!(version[0].get::<_, i32>(0), 4);
 }
 
 /// A schema of version 1 (before the operator credential, the writes per day, the
-/// per-account plans and the dashboard's sessions) is brought to version 3 when a newer build opens it: the table and the
-/// columns are added, nothing else changes.
+/// per-account plans, the dashboard's sessions and the index of ids) is brought to the
+/// current version when a newer build opens it: the tables, columns and index are added,
+/// nothing else changes.
 #[test]
 fn a_version_1_schema_is_brought_to_the_current_version() {
     let backend = TestBackend::new(Kind::Postgres);
@@ -93,10 +94,16 @@ fn a_version_1_schema_is_brought_to_the_current_version() {
         &backend,
         "ALTER TABLE accounts DROP COLUMN plan_tier, DROP COLUMN writes_limit",
     );
+    execute(&backend, "DROP INDEX memories_id");
     execute(&backend, "UPDATE format SET version = 1");
     let store = open(&backend).expect("open");
     let version = execute(&backend, "SELECT version FROM format");
-    assert_eq!(version[0].get::<_, i32>(0), 3);
+    assert_eq!(version[0].get::<_, i32>(0), 4);
+    let indexes = execute(
+        &backend,
+        "SELECT 1 FROM pg_indexes WHERE indexname = 'memories_id' AND schemaname = current_schema()",
+    );
+    assert_eq!(indexes.len(), 1, "the index of ids is back");
     assert!(store.authenticate(&key).expect("authenticate").is_some());
     let token = store
         .ensure_operator_token()

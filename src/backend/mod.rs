@@ -272,6 +272,25 @@ pub(crate) trait Read: Lookup + Inventory {
     /// (a row has at most one), if any.
     fn row_vector(&self, account: &str, id: MemoryId) -> Result<Option<(u64, Vec<f32>)>>;
 
+    /// Rows of `account` by id, in that order, as an export carries them: each in its latest
+    /// state, with its stored audit events and its vector (`None` for an id that is not a
+    /// row of `account`). A network backend answers a page of them in a few round trips
+    /// instead of three per row.
+    fn histories(&self, account: &str, ids: &[MemoryId]) -> Result<Vec<Option<RowHistory>>> {
+        ids.iter()
+            .map(|&id| {
+                let Owned::Mine(stored) = self.fetch(account, id)? else {
+                    return Ok(None);
+                };
+                Ok(Some(RowHistory {
+                    stored,
+                    events: self.events(account, id)?,
+                    vector: self.row_vector(account, id)?,
+                }))
+            })
+            .collect()
+    }
+
     /// Visits the binary codes of space `tag` under `scope` (see `redb::vectors::code`) a
     /// block at a time: `(scope tree, dims, entries)`, each entry `row id (16, big-endian) ++
     /// code`. `false`: this backend keeps no codes, and the caller ranks by `vectors`.
@@ -323,6 +342,29 @@ pub(crate) trait Write: Lookup {
     /// Inserts a row with every index entry it needs (scans, filters, duplicates, lexical
     /// postings, its vector).
     fn insert(&mut self, row: &NewRow) -> Result<()>;
+
+    /// Loads rows that arrive with their history (an import, which checked them first):
+    /// what [`Write::insert`] of every row, then [`Write::append_version`] of each row's
+    /// versions in order, then [`Write::append_event`] of its events would store. A backend
+    /// may write each row in its final state with its index entries at once.
+    fn import_rows(&mut self, rows: &[ImportedRow]) -> Result<()> {
+        for r in rows {
+            self.insert(&r.row)?;
+        }
+        for r in rows {
+            let mut previous = Version::default();
+            for (at, next) in &r.versions {
+                self.append_version(&r.row.account, r.row.id, &previous, next, *at)?;
+                previous = next.clone();
+            }
+        }
+        for r in rows {
+            for event in &r.events {
+                self.append_event(&r.row.account, r.row.id, event)?;
+            }
+        }
+        Ok(())
+    }
 
     /// Appends a version of row `id` of `account`, believed from transaction time `at` (this
     /// transaction's time, or for an import the time it had in its store; never before the
@@ -445,6 +487,16 @@ impl Stored {
     }
 }
 
+/// Everything stored for a row (see [`Read::histories`]).
+#[derive(Clone, Debug)]
+pub(crate) struct RowHistory {
+    pub stored: Stored,
+    /// The stored audit events, oldest first (the creation events follow from the row).
+    pub events: Vec<AuditEvent>,
+    /// The vector with its space tag.
+    pub vector: Option<(u64, Vec<f32>)>,
+}
+
 /// The mutable part of a row as believed from one transaction time on. The first version of
 /// every row is the default (nothing ended, nothing replaced).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -470,6 +522,27 @@ pub(crate) struct Duplicate {
 pub(crate) struct Analyzed {
     pub len: u32,
     pub terms: Vec<(String, u32)>,
+}
+
+/// A row with its history, as an import loads it (see [`Write::import_rows`]).
+#[derive(Clone, Debug)]
+pub(crate) struct ImportedRow {
+    pub row: NewRow,
+    /// The versions after the first, each with the transaction time it was believed from,
+    /// in order.
+    pub versions: Vec<(Timestamp, Version)>,
+    /// The stored audit events, oldest first.
+    pub events: Vec<AuditEvent>,
+}
+
+impl ImportedRow {
+    /// The row's latest version.
+    pub fn latest(&self) -> Version {
+        self.versions
+            .last()
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
 }
 
 /// Everything stored for one new row, defaults applied (see `store::write`).

@@ -2,7 +2,7 @@
 
 use super::Store;
 use super::write::{validate_account, validate_tenant};
-use crate::backend::{Owned, Read, Tenants};
+use crate::backend::{Read, RowHistory, Tenants};
 use crate::error::{Error, Result};
 use crate::export::{
     EXPORT_FORMAT, EXPORT_FORMAT_VERSION, ExportHeader, ExportRecord, ExportTotals,
@@ -154,12 +154,13 @@ fn export_rows(
     sink: &mut dyn FnMut(ExportRecord) -> Result<()>,
     after: &mut Option<ListCursor>,
 ) -> Result<()> {
-    for &id in ids {
-        let Some(memory) = exported_memory(snapshot, account, id)? else {
+    for (history, &id) in snapshot.histories(account, ids)?.into_iter().zip(ids) {
+        let Some(history) = history else {
             return Err(Error::Corrupted(format!(
                 "indexed memory {id} is not the account's"
             )));
         };
+        let memory = exported(history);
         *after = Some(ListCursor {
             created_at: memory.created_at,
             id,
@@ -179,11 +180,21 @@ pub(super) fn exported_memory(
     account: &str,
     id: MemoryId,
 ) -> Result<Option<ExportedMemory>> {
-    let Owned::Mine(stored) = snapshot.fetch(account, id)? else {
-        return Ok(None);
-    };
-    let events: Vec<ExportedEvent> = snapshot
-        .events(account, id)?
+    Ok(snapshot
+        .histories(account, &[id])?
+        .pop()
+        .flatten()
+        .map(exported))
+}
+
+/// A row's stored history as exported.
+fn exported(history: RowHistory) -> ExportedMemory {
+    let RowHistory {
+        stored,
+        events,
+        vector,
+    } = history;
+    let events: Vec<ExportedEvent> = events
         .into_iter()
         .map(|e| ExportedEvent {
             requested_valid_to: e.details.requested_valid_to(),
@@ -193,11 +204,9 @@ pub(super) fn exported_memory(
             details: e.details,
         })
         .collect();
-    let vector = snapshot
-        .row_vector(account, id)?
-        .map(|(space_tag, values)| ExportedVector { space_tag, values });
+    let vector = vector.map(|(space_tag, values)| ExportedVector { space_tag, values });
     let m = stored.memory;
-    Ok(Some(ExportedMemory {
+    ExportedMemory {
         id: m.id,
         account: m.account,
         tenant: m.tenant,
@@ -222,5 +231,5 @@ pub(super) fn exported_memory(
         shape: stored.shape,
         events,
         vector,
-    }))
+    }
 }

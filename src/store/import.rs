@@ -23,7 +23,7 @@ use super::accounts::validate_account_id;
 use super::export::exported_memory;
 use super::write::{no_nul, validate_account, validate_source, validate_tenant};
 use crate::account::{Account, AccountPlan, ApiKey, OperatorCredential, Usage};
-use crate::backend::{Listing, NewRow, Read, Scope, Tenants, Version, Write};
+use crate::backend::{ImportedRow, Listing, NewRow, Read, Scope, Tenants, Version, Write};
 use crate::error::{Error, Result};
 use crate::export::{
     EXPORT_FORMAT, EXPORT_FORMAT_VERSION, ExportHeader, ExportRecord, ExportTotals,
@@ -91,67 +91,59 @@ impl Store {
                 break read_header(number, line.trim_end())?;
             }
         };
-        let mut importer = Importer {
-            store: self,
-            header,
-            report: ImportReport::default(),
-            seen: ExportTotals::default(),
-            memories: Vec::new(),
-            globals: Vec::new(),
-            newest: HashMap::new(),
-        };
-        let mut ended = None;
-        loop {
-            line.clear();
-            if input.read_line(&mut line).map_err(io_error)? == 0 {
-                break;
-            }
-            number += 1;
-            importer.report.lines = number;
-            let text = line.trim_end();
-            if text.trim().is_empty() {
-                continue;
-            }
-            if let Some(end) = ended {
-                return Err(at(
-                    number,
-                    format!("a record after the end record (line {end})"),
-                ));
-            }
-            let record: ExportRecord = serde_json::from_str(text)
-                .map_err(|e| at(number, format!("not an export record: {e}")))?;
-            match record {
-                ExportRecord::Header(_) => {
-                    return Err(at(number, "a second header: one export per file"));
-                }
-                ExportRecord::End(totals) => {
-                    importer.flush(progress)?;
-                    if totals != importer.seen {
-                        return Err(at(
-                            number,
-                            format!(
-                                "the end record counts {totals:?}, the file holds {:?}: it was \
-                                 altered",
-                                importer.seen
-                            ),
-                        ));
+        // Two stages: this thread reads, parses and checks the lines and derives each row's
+        // index entries; a second one writes the batches, one at a time, while the next is
+        // read. At most one batch waits between them: memory stays flat.
+        std::thread::scope(|s| {
+            let (batches, to_write) = std::sync::mpsc::sync_channel::<Batch>(1);
+            let (written, reports) = std::sync::mpsc::channel::<Result<(ImportReport, Spent)>>();
+            let writer = s.spawn(move || {
+                let mut writer = Writer {
+                    store: self,
+                    report: ImportReport::default(),
+                    newest: HashMap::new(),
+                };
+                for batch in to_write {
+                    let done = writer.write(batch).map(|spent| (writer.report, spent));
+                    let failed = done.is_err();
+                    if written.send(done).is_err() || failed {
+                        break;
                     }
-                    ended = Some(number);
                 }
-                ExportRecord::Memory(memory) => importer.memory(number, *memory, progress)?,
-                global => importer.global(number, global, progress)?,
+            });
+            let mut reader = Reader {
+                store: self,
+                header,
+                seen: ExportTotals::default(),
+                memories: Vec::new(),
+                globals: Vec::new(),
+                batches: Some(batches),
+                reports,
+                report: ImportReport::default(),
+                lines: number,
+            };
+            let read = reader.read(input, progress);
+            // Every batch sent is written (or the first failure ends the writing) before the
+            // outcome is known: what was read before a bad line commits, as batch by batch.
+            reader.batches = None;
+            let wrote = reader.drain(progress);
+            writer
+                .join()
+                .map_err(|_| Error::Corrupted("the import's writer thread panicked".into()))?;
+            // A failed batch holds earlier lines than anything the reader refused.
+            wrote?;
+            let ended = read?;
+            let mut report = reader.report;
+            report.lines = reader.lines;
+            if !ended {
+                return Err(Error::InvalidArgument(format!(
+                    "the file ends after line {} without its end record: it was cut short \
+                     ({} memories written so far; rerun with the complete file to finish)",
+                    reader.lines, report.memories
+                )));
             }
-        }
-        importer.report.lines = number;
-        importer.flush(progress)?;
-        if ended.is_none() {
-            return Err(Error::InvalidArgument(format!(
-                "the file ends after line {number} without its end record: it was cut short \
-                 ({} memories written so far; rerun with the complete file to finish)",
-                importer.report.memories
-            )));
-        }
-        Ok(importer.report)
+            Ok(report)
+        })
     }
 }
 
@@ -205,26 +197,146 @@ fn read_header(n: u64, text: &str) -> Result<ExportHeader> {
 /// Where a row sorts in its tenant: `(created_at, id)`.
 type Position = (Timestamp, MemoryId);
 
-struct Importer<'s> {
+/// What the reader hands the writer: one transaction's records, each with its line.
+enum Batch {
+    /// Memories, all of one account, each with the row a write would store for it.
+    Memories(Vec<(u64, ExportedMemory, ImportedRow)>),
+    /// Accounts, keys and the operator credential.
+    Globals(Vec<(u64, ExportRecord)>),
+}
+
+/// What a written batch leaves: the writer hands it back, so that the reader, which waits
+/// for the writer anyway, frees its thousands of strings.
+type Spent = Option<Written>;
+
+/// A written batch's memories (with their lines) and rows.
+type Written = (Vec<(u64, ExportedMemory)>, Vec<ImportedRow>);
+
+/// The first stage: reads and checks the lines, and batches them.
+struct Reader<'s> {
     store: &'s Store,
     header: ExportHeader,
-    report: ImportReport,
     /// What the file held so far (compared with its end record).
     seen: ExportTotals,
     /// Memories waiting for their transaction (all of one account), with their lines.
-    memories: Vec<(u64, ExportedMemory)>,
+    memories: Vec<(u64, ExportedMemory, ImportedRow)>,
     /// Accounts, keys and the operator credential waiting for theirs.
     globals: Vec<(u64, ExportRecord)>,
-    /// Per tenant, the newest `(created_at, id)` here (`None`: the tenant is empty).
-    newest: HashMap<(String, Option<String>), Option<Position>>,
+    /// To the writer (`None` once closed).
+    batches: Option<std::sync::mpsc::SyncSender<Batch>>,
+    /// From the writer: its report after each batch with what the batch left, or the
+    /// failure that ended it.
+    reports: std::sync::mpsc::Receiver<Result<(ImportReport, Spent)>>,
+    /// The writer's latest report.
+    report: ImportReport,
+    /// Lines read.
+    lines: u64,
 }
 
-impl Importer<'_> {
+impl Reader<'_> {
+    /// Reads the records after the header; whether the end record came.
+    fn read(
+        &mut self,
+        input: &mut dyn BufRead,
+        progress: &mut dyn FnMut(&ImportReport),
+    ) -> Result<bool> {
+        let mut line = String::new();
+        let mut ended = None;
+        loop {
+            line.clear();
+            if input.read_line(&mut line).map_err(io_error)? == 0 {
+                break;
+            }
+            self.lines += 1;
+            let number = self.lines;
+            let text = line.trim_end();
+            if text.trim().is_empty() {
+                continue;
+            }
+            if let Some(end) = ended {
+                return Err(at(
+                    number,
+                    format!("a record after the end record (line {end})"),
+                ));
+            }
+            let record: ExportRecord = serde_json::from_str(text)
+                .map_err(|e| at(number, format!("not an export record: {e}")))?;
+            match record {
+                ExportRecord::Header(_) => {
+                    return Err(at(number, "a second header: one export per file"));
+                }
+                ExportRecord::End(totals) => {
+                    self.flush(progress)?;
+                    if totals != self.seen {
+                        return Err(at(
+                            number,
+                            format!(
+                                "the end record counts {totals:?}, the file holds {:?}: it was \
+                                 altered",
+                                self.seen
+                            ),
+                        ));
+                    }
+                    ended = Some(number);
+                }
+                ExportRecord::Memory(memory) => self.memory(number, *memory, progress)?,
+                global => self.global(number, global, progress)?,
+            }
+        }
+        self.flush(progress)?;
+        Ok(ended.is_some())
+    }
+
+    /// Hands the waiting records to the writer (accounts and keys first, as they came
+    /// before the memories in the file).
     fn flush(&mut self, progress: &mut dyn FnMut(&ImportReport)) -> Result<()> {
-        self.flush_globals()?;
-        self.flush_memories()?;
-        progress(&self.report);
+        if !self.globals.is_empty() {
+            let batch = Batch::Globals(std::mem::take(&mut self.globals));
+            self.send(batch, progress)?;
+        }
+        if !self.memories.is_empty() {
+            let batch = Batch::Memories(std::mem::take(&mut self.memories));
+            self.send(batch, progress)?;
+        }
         Ok(())
+    }
+
+    /// Sends `batch`, waiting while one batch waits already; reports what was written
+    /// meanwhile.
+    fn send(&mut self, batch: Batch, progress: &mut dyn FnMut(&ImportReport)) -> Result<()> {
+        let sent = match &self.batches {
+            Some(batches) => batches.send(batch).is_ok(),
+            None => false,
+        };
+        while let Ok(done) = self.reports.try_recv() {
+            self.written(done?, progress);
+        }
+        if sent {
+            Ok(())
+        } else {
+            // The writer stopped: its failure is the outcome (see `drain`).
+            Err(Error::InvalidArgument("the import's writer stopped".into()))
+        }
+    }
+
+    /// Waits for the writer to finish (the sender closed), reporting each batch; the
+    /// writer's failure, if it had one.
+    fn drain(&mut self, progress: &mut dyn FnMut(&ImportReport)) -> Result<()> {
+        while let Ok(done) = self.reports.recv() {
+            self.written(done?, progress);
+        }
+        Ok(())
+    }
+
+    /// Notes a written batch (and frees what it left: here, off the writer's path).
+    fn written(
+        &mut self,
+        (report, _spent): (ImportReport, Spent),
+        progress: &mut dyn FnMut(&ImportReport),
+    ) {
+        self.report = report;
+        self.report.lines = self.lines;
+        progress(&self.report);
     }
 
     fn global(
@@ -265,22 +377,36 @@ impl Importer<'_> {
         if self
             .memories
             .first()
-            .is_some_and(|(_, m)| m.account != memory.account)
+            .is_some_and(|(_, m, _)| m.account != memory.account)
         {
             self.flush(progress)?;
         }
-        self.memories.push((n, memory));
+        let row = imported_row(self.store, n, &memory)?;
+        self.memories.push((n, memory, row));
         if self.memories.len() >= BATCH {
             self.flush(progress)?;
         }
         Ok(())
     }
+}
 
-    fn flush_globals(&mut self) -> Result<()> {
-        if self.globals.is_empty() {
-            return Ok(());
+/// The second stage: writes the batches.
+struct Writer<'s> {
+    store: &'s Store,
+    report: ImportReport,
+    /// Per tenant, the newest `(created_at, id)` here (`None`: the tenant is empty).
+    newest: HashMap<(String, Option<String>), Option<Position>>,
+}
+
+impl Writer<'_> {
+    fn write(&mut self, batch: Batch) -> Result<Spent> {
+        match batch {
+            Batch::Globals(batch) => self.write_globals(batch).map(|()| None),
+            Batch::Memories(batch) => self.write_memories(batch).map(Some),
         }
-        let batch = std::mem::take(&mut self.globals);
+    }
+
+    fn write_globals(&mut self, batch: Vec<(u64, ExportRecord)>) -> Result<()> {
         let accounts: Vec<&str> = batch
             .iter()
             .filter_map(|(_, r)| match r {
@@ -317,20 +443,20 @@ impl Importer<'_> {
         Ok(())
     }
 
-    fn flush_memories(&mut self) -> Result<()> {
-        if self.memories.is_empty() {
-            return Ok(());
-        }
-        let batch = std::mem::take(&mut self.memories);
+    fn write_memories(
+        &mut self,
+        batch: Vec<(u64, ExportedMemory, ImportedRow)>,
+    ) -> Result<Written> {
         let account = batch[0].1.account.clone();
-        let ids: Vec<MemoryId> = batch.iter().map(|(_, m)| m.id).collect();
+        let ids: Vec<MemoryId> = batch.iter().map(|(_, m, _)| m.id).collect();
         let owners: HashMap<MemoryId, String> =
             self.store.read(None)?.owners(&ids)?.into_iter().collect();
-        let mut fresh: Vec<(u64, NewRow, ExportedMemory)> = Vec::with_capacity(batch.len());
+        let mut fresh: Vec<(u64, ExportedMemory)> = Vec::with_capacity(batch.len());
+        let mut rows: Vec<ImportedRow> = Vec::with_capacity(batch.len());
         {
             // Dropped before the write: on PostgreSQL it holds the account's shared lock.
             let snapshot = self.store.read(Some(&account))?;
-            for (n, m) in batch {
+            for (n, m, row) in batch {
                 match owners.get(&m.id) {
                     Some(owner) if *owner != account => {
                         return Err(conflict(
@@ -381,17 +507,18 @@ impl Importer<'_> {
                             ));
                         }
                         self.newest.insert(key, Some((m.created_at, m.id)));
-                        fresh.push((n, self.new_row(&m), m));
+                        rows.push(row);
+                        fresh.push((n, m));
                     }
                 }
             }
         }
         if fresh.is_empty() {
-            return Ok(());
+            return Ok((fresh, rows));
         }
         self.store.transact(&[&account], |w| {
             let now = w.now()?;
-            for (n, _, m) in &fresh {
+            for (n, m) in &fresh {
                 let latest = transaction_times(m).max().expect("created_at");
                 if latest > now {
                     return Err(at(
@@ -405,89 +532,62 @@ impl Importer<'_> {
                     ));
                 }
             }
-            // Inserts first, then versions, then events: each kind keeps its tables open.
-            for (_, row, _) in &fresh {
-                w.insert(row)?;
-            }
-            for (_, _, m) in &fresh {
-                append_versions(w, m)?;
-            }
-            for (n, _, m) in &fresh {
-                for e in &m.events {
-                    let mut details = e.details.clone();
-                    match &mut details {
-                        EventDetails::Superseded {
-                            requested_valid_to, ..
-                        }
-                        | EventDetails::Expired {
-                            requested_valid_to, ..
-                        } => *requested_valid_to = e.requested_valid_to,
-                        _ if e.requested_valid_to.is_some() => {
-                            return Err(at(
-                                *n,
-                                "requested_valid_to on an event that is not a supersession or \
-                                 an expiry",
-                            ));
-                        }
-                        _ => {}
-                    }
-                    w.append_event(
-                        &m.account,
-                        m.id,
-                        &AuditEvent {
-                            kind: e.kind,
-                            at: e.at,
-                            by: e.by.clone(),
-                            details,
-                        },
-                    )?;
-                }
-            }
+            w.import_rows(&rows)?;
             Ok(())
         })?;
-        for (_, _, m) in &fresh {
+        for (_, m) in &fresh {
             self.report.memories += 1;
             self.report.events += m.events.len() as u64;
             self.report.vectors += u64::from(m.vector.is_some());
         }
-        Ok(())
+        Ok((fresh, rows))
     }
+}
 
-    /// The row a write would have stored for `m`, derived entries included.
-    fn new_row(&self, m: &ExportedMemory) -> NewRow {
-        let inner = &self.store.inner;
-        NewRow {
-            id: m.id,
-            account: m.account.clone(),
-            tenant: m.tenant.clone(),
-            decision: m.decision.clone(),
-            summary: m.summary.clone(),
-            topic: m.topic.clone(),
-            importance_score: m.importance_score,
-            source: m.source.clone(),
-            channel: m.channel.clone(),
-            session_id: m.session_id.clone(),
-            original_message: m.original_message.clone(),
-            original_input: Arc::from(m.original_input.as_str()),
-            // Facts of a conversation share its text (stored once per tenant), as written.
-            shared_input: m.shape == WriteShape::Messages,
-            external_id: m.external_id.clone(),
-            captured_at: m.captured_at,
-            created_at: m.created_at,
-            valid_from: m.valid_from,
-            extraction: m.extraction.clone(),
-            shape: m.shape,
-            fingerprint: crate::dedup::fingerprint(
-                &m.source,
-                &m.channel,
-                &m.decision,
-                m.external_id.as_deref(),
-            ),
-            lexical: inner
-                .lexical_index
-                .then(|| inner.analyzer.analyze(&m.decision)),
-            vector: m.vector.as_ref().map(|v| (v.space_tag, v.values.clone())),
-        }
+/// What an import stores for `m` (line `n`): the row a write would have stored, derived
+/// entries included, its versions and its events.
+fn imported_row(store: &Store, n: u64, m: &ExportedMemory) -> Result<ImportedRow> {
+    Ok(ImportedRow {
+        row: new_row(store, m),
+        versions: versions_of(m),
+        events: events_of(n, m)?,
+    })
+}
+
+/// The row a write would have stored for `m`, derived entries included.
+fn new_row(store: &Store, m: &ExportedMemory) -> NewRow {
+    let inner = &store.inner;
+    NewRow {
+        id: m.id,
+        account: m.account.clone(),
+        tenant: m.tenant.clone(),
+        decision: m.decision.clone(),
+        summary: m.summary.clone(),
+        topic: m.topic.clone(),
+        importance_score: m.importance_score,
+        source: m.source.clone(),
+        channel: m.channel.clone(),
+        session_id: m.session_id.clone(),
+        original_message: m.original_message.clone(),
+        original_input: Arc::from(m.original_input.as_str()),
+        // Facts of a conversation share its text (stored once per tenant), as written.
+        shared_input: m.shape == WriteShape::Messages,
+        external_id: m.external_id.clone(),
+        captured_at: m.captured_at,
+        created_at: m.created_at,
+        valid_from: m.valid_from,
+        extraction: m.extraction.clone(),
+        shape: m.shape,
+        fingerprint: crate::dedup::fingerprint(
+            &m.source,
+            &m.channel,
+            &m.decision,
+            m.external_id.as_deref(),
+        ),
+        lexical: inner
+            .lexical_index
+            .then(|| inner.analyzer.analyze(&m.decision)),
+        vector: m.vector.as_ref().map(|v| (v.space_tag, v.values.clone())),
     }
 }
 
@@ -535,24 +635,57 @@ fn transaction_times(m: &ExportedMemory) -> impl Iterator<Item = Timestamp> + '_
 }
 
 /// The versions the memory went through, each from the transaction time it began.
-fn append_versions(w: &mut dyn Write, m: &ExportedMemory) -> Result<()> {
+fn versions_of(m: &ExportedMemory) -> Vec<(Timestamp, Version)> {
     let times: BTreeSet<Timestamp> = [m.valid_to_set_at, m.transaction_time_end]
         .into_iter()
         .flatten()
         .collect();
-    let mut previous = Version::default();
-    for t in times {
-        let set = |at: Option<Timestamp>| at.filter(|a| *a <= t);
-        let next = Version {
-            valid_to: set(m.valid_to_set_at).and(m.valid_to),
-            valid_to_set_at: set(m.valid_to_set_at),
-            superseded_by: set(m.transaction_time_end).and(m.superseded_by),
-            transaction_time_end: set(m.transaction_time_end),
-        };
-        w.append_version(&m.account, m.id, &previous, &next, t)?;
-        previous = next;
-    }
-    Ok(())
+    times
+        .into_iter()
+        .map(|t| {
+            let set = |at: Option<Timestamp>| at.filter(|a| *a <= t);
+            let version = Version {
+                valid_to: set(m.valid_to_set_at).and(m.valid_to),
+                valid_to_set_at: set(m.valid_to_set_at),
+                superseded_by: set(m.transaction_time_end).and(m.superseded_by),
+                transaction_time_end: set(m.transaction_time_end),
+            };
+            (t, version)
+        })
+        .collect()
+}
+
+/// The stored audit events of `m` (line `n`), each supersession's or expiry's with the end
+/// it was asked for.
+fn events_of(n: u64, m: &ExportedMemory) -> Result<Vec<AuditEvent>> {
+    m.events
+        .iter()
+        .map(|e| {
+            let mut details = e.details.clone();
+            match &mut details {
+                EventDetails::Superseded {
+                    requested_valid_to, ..
+                }
+                | EventDetails::Expired {
+                    requested_valid_to, ..
+                } => *requested_valid_to = e.requested_valid_to,
+                _ if e.requested_valid_to.is_some() => {
+                    return Err(at(
+                        n,
+                        "requested_valid_to on an event that is not a supersession or an \
+                         expiry",
+                    ));
+                }
+                _ => {}
+            }
+            Ok(AuditEvent {
+                kind: e.kind,
+                at: e.at,
+                by: e.by.clone(),
+                details,
+            })
+        })
+        .collect()
 }
 
 /// The first field in which the file's memory differs from the one here. A vector the file

@@ -5,6 +5,7 @@
 
 mod accounts;
 pub use accounts::FIRST_ACCOUNT;
+#[cfg(feature = "server")]
 pub(crate) use accounts::validate_account_id;
 mod chain;
 pub use chain::MAX_CHAIN_HOPS;

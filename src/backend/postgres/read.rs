@@ -18,7 +18,7 @@ use crate::account::{
     Account, ApiKey, OperatorCredential, SessionOwner, SessionRecord, Settings, Usage,
 };
 use crate::backend::{
-    Listing, Lookup, Neighbour, Owned, Posting, Read, Scope, ScopePostings, Stored,
+    Listing, Lookup, Neighbour, Owned, Posting, Read, RowHistory, Scope, ScopePostings, Stored,
 };
 use crate::error::{Error, Result};
 use crate::model::{AuditEvent, EventDetails, EventKind, Memory, MemoryId};
@@ -240,16 +240,7 @@ impl Read for PgRead<'_> {
         self.session
             .query(sql::EVENTS, &[&account, &id.as_uuid()])?
             .iter()
-            .map(|row| {
-                let kind: String = row.get(0);
-                let details: serde_json::Value = row.get(3);
-                Ok(AuditEvent {
-                    kind: event_kind(&kind)?,
-                    at: Timestamp::from_micros(row.get(1)),
-                    by: row.get(2),
-                    details: event_details(details)?,
-                })
-            })
+            .map(event)
             .collect()
     }
 
@@ -365,10 +356,57 @@ impl Read for PgRead<'_> {
         let rows = self
             .session
             .query(sql::ROW_VECTOR, &[&account, &id.as_uuid()])?;
-        Ok(rows
-            .first()
-            .map(|row| (row.get::<_, i64>(0) as u64, components(row.get(1)))))
+        Ok(rows.first().map(space_and_vector))
     }
+
+    fn histories(&self, account: &str, ids: &[MemoryId]) -> Result<Vec<Option<RowHistory>>> {
+        let uuids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+        let rows = self.session.query(sql::ROWS_BY_ID, &[&account, &uuids])?;
+        let decoded = decode(&self.session, &self.inputs, account, &rows, None)?;
+        let mut stored: HashMap<Uuid, Stored> = rows
+            .iter()
+            .map(|row| row.get(0))
+            .zip(decoded)
+            .filter_map(|(id, s)| Some((id, s?)))
+            .collect();
+        let mut events: HashMap<Uuid, Vec<AuditEvent>> = HashMap::new();
+        for row in self.session.query(sql::EVENTS_OF, &[&account, &uuids])? {
+            events.entry(row.get(4)).or_default().push(event(&row)?);
+        }
+        let mut vectors: HashMap<Uuid, (u64, Vec<f32>)> = self
+            .session
+            .query(sql::ROW_VECTORS, &[&account, &uuids])?
+            .iter()
+            .map(|row| (row.get(2), space_and_vector(row)))
+            .collect();
+        Ok(uuids
+            .iter()
+            .map(|id| {
+                stored.remove(id).map(|stored| RowHistory {
+                    stored,
+                    events: events.remove(id).unwrap_or_default(),
+                    vector: vectors.remove(id),
+                })
+            })
+            .collect())
+    }
+}
+
+/// An audit event from its columns (`kind, at, actor, details`).
+fn event(row: &tokio_postgres::Row) -> Result<AuditEvent> {
+    let kind: String = row.get(0);
+    let details: serde_json::Value = row.get(3);
+    Ok(AuditEvent {
+        kind: event_kind(&kind)?,
+        at: Timestamp::from_micros(row.get(1)),
+        by: row.get(2),
+        details: event_details(details)?,
+    })
+}
+
+/// A vector's space tag and components from its columns (`space, vector`).
+fn space_and_vector(row: &tokio_postgres::Row) -> (u64, Vec<f32>) {
+    (row.get::<_, i64>(0) as u64, components(row.get(1)))
 }
 
 fn components(bytes: &[u8]) -> Vec<f32> {

@@ -15,7 +15,7 @@ use tokio_postgres::Client;
 use crate::error::{Error, Result};
 
 /// The newest schema version this build creates and reads.
-pub(crate) const SCHEMA_VERSION: u32 = 3;
+pub(crate) const SCHEMA_VERSION: u32 = 4;
 
 /// Features this build knows. A store records the ones it uses in `format.features`; a
 /// build that finds one it does not know refuses the store.
@@ -171,6 +171,15 @@ const V1_INDEXES: &[&str] = &[
     "CREATE INDEX events_memory ON events (account_id, memory_id, n)",
     "CREATE INDEX vectors_space ON vectors (account_id, tenant, space)",
 ];
+
+/// Version 4: memories by id alone, whatever their account — the one index that does not
+/// lead with `account_id`. Ids are unique in a store: an import checks the ids it brings
+/// against every account, and a request for an id its account does not hold asks whether
+/// another account does (403) or none (404). Without it both scan the whole table (an
+/// import's check per batch made a 100k import quadratic). Not unique: on a partitioned
+/// or distributed table a unique key must contain `account_id`; each partition or shard
+/// keeps its own part, and the lookup asks all of them.
+const ID_INDEX: &str = "CREATE INDEX memories_id ON memories (id)";
 
 const V1_GLOBAL: &[&str] = &[
     "CREATE TABLE generation (
@@ -337,6 +346,10 @@ async fn migrate_in_transaction(txn: &Client, schema: &str, layout: Layout) -> R
         .await
         .map_err(pg)?;
         format.version = 3;
+    }
+    if format.version < 4 {
+        txn.batch_execute(ID_INDEX).await.map_err(pg)?;
+        format.version = 4;
     }
     txn.execute(
         "UPDATE format SET version = $1 WHERE id = 1",

@@ -71,6 +71,9 @@ pub(crate) const ROWS_BY_ID: &str = concat!(
 );
 pub(crate) const EVENTS: &str = "SELECT kind, at, actor, details FROM events \
      WHERE account_id = $1 AND memory_id = $2 ORDER BY n";
+/// [`EVENTS`] of several rows (an export's page), each row's in order.
+pub(crate) const EVENTS_OF: &str = "SELECT kind, at, actor, details, memory_id FROM events \
+     WHERE account_id = $1 AND memory_id = ANY($2::uuid[]) ORDER BY memory_id, n";
 /// Every row within `$3` hops of `$2` over `superseded_by` links both ways; a link to a row
 /// that does not exist (hard-deleted) ends the walk there. Each step extends a path that has
 /// not visited the row yet: a row has at most one successor and cycles are refused, so the
@@ -126,6 +129,10 @@ pub(crate) const VECTOR: &str = "SELECT v.vector FROM memories m JOIN vectors v 
 pub(crate) const ROW_VECTOR: &str = "SELECT v.space, v.vector FROM memories m JOIN vectors v \
          ON v.account_id = $1 AND v.tenant = m.tenant AND v.memory_id = m.id \
      WHERE m.account_id = $1 AND m.id = $2";
+/// [`ROW_VECTOR`] of several rows (an export's page).
+pub(crate) const ROW_VECTORS: &str = "SELECT v.space, v.vector, m.id FROM memories m \
+         JOIN vectors v ON v.account_id = $1 AND v.tenant = m.tenant AND v.memory_id = m.id \
+     WHERE m.account_id = $1 AND m.id = ANY($2::uuid[])";
 pub(crate) const USAGE: &str = "SELECT period_start, writes_used, grace_started_at, \
          writes_by_day FROM usage WHERE account_id = $1";
 
@@ -150,6 +157,40 @@ pub(crate) const INSERT_POSTINGS: &str = "INSERT INTO postings \
 pub(crate) const COUNT_LEXICAL: &str = "INSERT INTO lexical_stats (account_id, tenant, rows, terms) \
      VALUES ($1, $2, 1, $3) ON CONFLICT (account_id, tenant) \
      DO UPDATE SET rows = lexical_stats.rows + 1, terms = lexical_stats.terms + EXCLUDED.terms";
+/// An import's rows of account `$1`, in their latest versions, a column an array.
+pub(crate) const IMPORT_MEMORIES: &str = "INSERT INTO memories (account_id, id, tenant, \
+         decision, summary, topic, importance, source, channel, session_id, \
+         original_message, original_input, external_id, captured_at, created_at, valid_from, \
+         extraction, shape, fingerprint, input_hash, valid_to, valid_to_set_at, superseded_by, \
+         tx_end) \
+     SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], \
+         $7::smallint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
+         $13::text[], $14::bigint[], $15::bigint[], $16::bigint[], $17::jsonb[], \
+         $18::smallint[], $19::bytea[], $20::bytea[], $21::bigint[], $22::bigint[], \
+         $23::uuid[], $24::bigint[])";
+/// An import's shared inputs of account `$1`.
+pub(crate) const IMPORT_INPUTS: &str = "INSERT INTO inputs (account_id, tenant, hash, text) \
+     SELECT $1, * FROM unnest($2::text[], $3::bytea[], $4::text[]) \
+     ON CONFLICT (account_id, tenant, hash) DO NOTHING";
+/// An import's audit events of account `$1`, numbered by the import.
+pub(crate) const IMPORT_EVENTS: &str = "INSERT INTO events \
+         (account_id, memory_id, n, kind, at, actor, details) \
+     SELECT $1, * FROM unnest($2::uuid[], $3::integer[], $4::text[], $5::bigint[], \
+         $6::text[], $7::jsonb[])";
+/// An import's postings of account `$1`.
+pub(crate) const IMPORT_POSTINGS: &str = "INSERT INTO postings \
+         (account_id, tenant, term, memory_id, tf, len) \
+     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::uuid[], $5::integer[], $6::integer[])";
+/// An import's rows counted in their tenants' lexical statistics, a tenant at a time.
+pub(crate) const IMPORT_LEXICAL: &str = "INSERT INTO lexical_stats (account_id, tenant, rows, \
+         terms) \
+     SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::bigint[]) \
+     ON CONFLICT (account_id, tenant) DO UPDATE SET rows = lexical_stats.rows + EXCLUDED.rows, \
+         terms = lexical_stats.terms + EXCLUDED.terms";
+/// An import's vectors of account `$1`.
+pub(crate) const IMPORT_VECTORS: &str = "INSERT INTO vectors \
+         (account_id, tenant, memory_id, space, vector) \
+     SELECT $1, * FROM unnest($2::text[], $3::uuid[], $4::bigint[], $5::bytea[])";
 pub(crate) const INSERT_VECTOR: &str = "INSERT INTO vectors \
          (account_id, tenant, memory_id, space, vector) \
      SELECT $1, tenant, id, $3, $4 FROM memories WHERE account_id = $1 AND id = $2 \
@@ -587,6 +628,12 @@ mod tests {
             DUPLICATES,
             INSERT_MEMORY,
             INSERT_VECTOR,
+            IMPORT_MEMORIES,
+            IMPORT_INPUTS,
+            IMPORT_EVENTS,
+            IMPORT_POSTINGS,
+            IMPORT_LEXICAL,
+            IMPORT_VECTORS,
             APPEND_VERSION,
             APPEND_EVENT,
             DELETE_MEMORIES,
@@ -612,10 +659,12 @@ mod tests {
                 statement.contains(&format!("FROM {t}")) || statement.contains(&format!("JOIN {t}"))
             })
             .count();
-            // A plain insert names its account as the first value.
+            // A plain insert names its account as the first value (of its rows, or of the
+            // rows it selects from its array parameters).
             let inserts_for_one = statement.starts_with("INSERT INTO")
                 && statement.contains("(account_id, ")
-                && statement.contains("VALUES ($1, ");
+                && (statement.contains("VALUES ($1, ")
+                    || statement.contains("SELECT $1, * FROM unnest("));
             let filtered =
                 statement.matches("account_id = $1").count() + usize::from(inserts_for_one);
             assert!(

@@ -9,7 +9,7 @@
 //! four.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use sha2::{Digest, Sha256};
 use tokio_postgres::types::ToSql;
@@ -22,7 +22,9 @@ use super::sql::{self, shape_code, tenant_key, tenants_param};
 use crate::account::{
     Account, ApiKey, OperatorCredential, SessionOwner, SessionRecord, Settings, Usage,
 };
-use crate::backend::{Analyzed, Duplicate, Lookup, NewRow, Owned, Stored, Tenants, Version, Write};
+use crate::backend::{
+    Analyzed, Duplicate, ImportedRow, Lookup, NewRow, Owned, Stored, Tenants, Version, Write,
+};
 use crate::error::{Error, Result};
 use crate::model::{AuditEvent, MemoryId, ORIGINAL_MESSAGE_MAX_CHARS, truncate_chars};
 use crate::time::Timestamp;
@@ -178,6 +180,295 @@ fn fingerprint_key(fingerprint: &[u8]) -> [u8; 32] {
     Sha256::digest(fingerprint).into()
 }
 
+impl PgWrite<'_, '_> {
+    /// [`Write::import_rows`] of the rows of one account: six statements whatever their
+    /// number, deferred like the rest.
+    fn import_account_rows(&mut self, account: &str, rows: &[&ImportedRow]) -> Result<()> {
+        let n = rows.len();
+        let mut m = ImportColumns::with_capacity(n);
+        let (mut input_tenants, mut input_hashes, mut input_texts) = (vec![], vec![], vec![]);
+        let (mut ev_ids, mut ev_ns, mut ev_kinds, mut ev_ats, mut ev_actors, mut ev_details) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let (mut p_tenants, mut p_terms, mut p_ids, mut p_tfs, mut p_lens) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        let mut lexical: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        let (mut v_tenants, mut v_ids, mut v_spaces, mut v_vectors) =
+            (vec![], vec![], vec![], vec![]);
+        for imported in rows {
+            let row = &imported.row;
+            let tenant = tenant_key(row.tenant.as_deref()).to_owned();
+            let id = row.id.as_uuid();
+            let (input, input_hash, message) = stored_input(row);
+            if let Some(hash) = input_hash
+                && self
+                    .shared
+                    .insert((row.account.clone(), tenant.clone(), hash))
+            {
+                input_tenants.push(tenant.clone());
+                input_hashes.push(hash.to_vec());
+                input_texts.push(row.original_input.to_string());
+            }
+            let latest = imported.latest();
+            m.push(row, &tenant, input, input_hash, message, &latest)?;
+            for (k, event) in (0i32..).zip(&imported.events) {
+                ev_ids.push(id);
+                ev_ns.push(k);
+                ev_kinds.push(event.kind.as_str().to_owned());
+                ev_ats.push(event.at.as_micros());
+                ev_actors.push(event.by.clone());
+                ev_details.push(super::read::event_details_json(&event.details)?);
+            }
+            if let Some(analyzed) = &row.lexical {
+                for (term, tf) in &analyzed.terms {
+                    p_tenants.push(tenant.clone());
+                    p_terms.push(term.clone());
+                    p_ids.push(id);
+                    p_tfs.push(i32::try_from(*tf).unwrap_or(i32::MAX));
+                    p_lens.push(i32::try_from(analyzed.len).unwrap_or(i32::MAX));
+                }
+                let counted = lexical.entry(tenant.clone()).or_default();
+                counted.0 += 1;
+                counted.1 += i64::from(analyzed.len);
+            }
+            if let Some((space, unit)) = &row.vector {
+                v_tenants.push(tenant);
+                v_ids.push(id);
+                v_spaces.push(*space as i64);
+                v_vectors.push(
+                    unit.iter()
+                        .flat_map(|x| x.to_le_bytes())
+                        .collect::<Vec<u8>>(),
+                );
+            }
+        }
+        let account = || -> Param { Box::new(account.to_owned()) };
+        if !input_hashes.is_empty() {
+            self.defer(
+                sql::IMPORT_INPUTS,
+                vec![
+                    account(),
+                    Box::new(input_tenants),
+                    Box::new(input_hashes),
+                    Box::new(input_texts),
+                ],
+            )?;
+        }
+        let mut params = vec![account()];
+        params.extend(m.into_params());
+        self.defer_checked(
+            sql::IMPORT_MEMORIES,
+            params,
+            Some((
+                n as u64,
+                format!("an import of {n} memories inserted another number"),
+            )),
+        )?;
+        if !ev_ids.is_empty() {
+            self.defer(
+                sql::IMPORT_EVENTS,
+                vec![
+                    account(),
+                    Box::new(ev_ids),
+                    Box::new(ev_ns),
+                    Box::new(ev_kinds),
+                    Box::new(ev_ats),
+                    Box::new(ev_actors),
+                    Box::new(ev_details),
+                ],
+            )?;
+        }
+        if !p_ids.is_empty() {
+            self.defer(
+                sql::IMPORT_POSTINGS,
+                vec![
+                    account(),
+                    Box::new(p_tenants),
+                    Box::new(p_terms),
+                    Box::new(p_ids),
+                    Box::new(p_tfs),
+                    Box::new(p_lens),
+                ],
+            )?;
+        }
+        if !lexical.is_empty() {
+            let (tenants, counts): (Vec<String>, Vec<(i64, i64)>) = lexical.into_iter().unzip();
+            let (rows, terms): (Vec<i64>, Vec<i64>) = counts.into_iter().unzip();
+            self.defer(
+                sql::IMPORT_LEXICAL,
+                vec![
+                    account(),
+                    Box::new(tenants),
+                    Box::new(rows),
+                    Box::new(terms),
+                ],
+            )?;
+        }
+        if !v_ids.is_empty() {
+            self.defer(
+                sql::IMPORT_VECTORS,
+                vec![
+                    account(),
+                    Box::new(v_tenants),
+                    Box::new(v_ids),
+                    Box::new(v_spaces),
+                    Box::new(v_vectors),
+                ],
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The columns of [`sql::IMPORT_MEMORIES`] after the account, an array each.
+struct ImportColumns {
+    ids: Vec<Uuid>,
+    tenants: Vec<String>,
+    decisions: Vec<String>,
+    summaries: Vec<String>,
+    topics: Vec<String>,
+    importances: Vec<i16>,
+    sources: Vec<String>,
+    channels: Vec<String>,
+    sessions: Vec<Option<String>>,
+    messages: Vec<Option<String>>,
+    inputs: Vec<Option<String>>,
+    external_ids: Vec<Option<String>>,
+    captured: Vec<i64>,
+    created: Vec<i64>,
+    valid_from: Vec<i64>,
+    extractions: Vec<Option<serde_json::Value>>,
+    shapes: Vec<i16>,
+    fingerprints: Vec<Vec<u8>>,
+    input_hashes: Vec<Option<Vec<u8>>>,
+    valid_to: Vec<Option<i64>>,
+    valid_to_set_at: Vec<Option<i64>>,
+    superseded_by: Vec<Option<Uuid>>,
+    tx_end: Vec<Option<i64>>,
+}
+
+impl ImportColumns {
+    fn with_capacity(n: usize) -> Self {
+        ImportColumns {
+            ids: Vec::with_capacity(n),
+            tenants: Vec::with_capacity(n),
+            decisions: Vec::with_capacity(n),
+            summaries: Vec::with_capacity(n),
+            topics: Vec::with_capacity(n),
+            importances: Vec::with_capacity(n),
+            sources: Vec::with_capacity(n),
+            channels: Vec::with_capacity(n),
+            sessions: Vec::with_capacity(n),
+            messages: Vec::with_capacity(n),
+            inputs: Vec::with_capacity(n),
+            external_ids: Vec::with_capacity(n),
+            captured: Vec::with_capacity(n),
+            created: Vec::with_capacity(n),
+            valid_from: Vec::with_capacity(n),
+            extractions: Vec::with_capacity(n),
+            shapes: Vec::with_capacity(n),
+            fingerprints: Vec::with_capacity(n),
+            input_hashes: Vec::with_capacity(n),
+            valid_to: Vec::with_capacity(n),
+            valid_to_set_at: Vec::with_capacity(n),
+            superseded_by: Vec::with_capacity(n),
+            tx_end: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(
+        &mut self,
+        row: &NewRow,
+        tenant: &str,
+        input: Option<String>,
+        input_hash: Option<[u8; 32]>,
+        message: Option<String>,
+        latest: &Version,
+    ) -> Result<()> {
+        self.ids.push(row.id.as_uuid());
+        self.tenants.push(tenant.to_owned());
+        self.decisions.push(row.decision.clone());
+        self.summaries.push(row.summary.clone());
+        self.topics.push(row.topic.clone());
+        self.importances.push(i16::from(row.importance_score));
+        self.sources.push(row.source.clone());
+        self.channels.push(row.channel.clone());
+        self.sessions.push(row.session_id.clone());
+        self.messages.push(message);
+        self.inputs.push(input);
+        self.external_ids.push(row.external_id.clone());
+        self.captured.push(row.captured_at.as_micros());
+        self.created.push(row.created_at.as_micros());
+        self.valid_from.push(row.valid_from.as_micros());
+        self.extractions.push(extraction_json(row)?);
+        self.shapes.push(shape_code(row.shape));
+        self.fingerprints
+            .push(fingerprint_key(&row.fingerprint).to_vec());
+        self.input_hashes.push(input_hash.map(|h| h.to_vec()));
+        self.valid_to.push(micros(latest.valid_to));
+        self.valid_to_set_at.push(micros(latest.valid_to_set_at));
+        self.superseded_by
+            .push(latest.superseded_by.map(|s| s.as_uuid()));
+        self.tx_end.push(micros(latest.transaction_time_end));
+        Ok(())
+    }
+
+    /// `$2` … `$24` of [`sql::IMPORT_MEMORIES`].
+    fn into_params(self) -> Vec<Param> {
+        vec![
+            Box::new(self.ids),
+            Box::new(self.tenants),
+            Box::new(self.decisions),
+            Box::new(self.summaries),
+            Box::new(self.topics),
+            Box::new(self.importances),
+            Box::new(self.sources),
+            Box::new(self.channels),
+            Box::new(self.sessions),
+            Box::new(self.messages),
+            Box::new(self.inputs),
+            Box::new(self.external_ids),
+            Box::new(self.captured),
+            Box::new(self.created),
+            Box::new(self.valid_from),
+            Box::new(self.extractions),
+            Box::new(self.shapes),
+            Box::new(self.fingerprints),
+            Box::new(self.input_hashes),
+            Box::new(self.valid_to),
+            Box::new(self.valid_to_set_at),
+            Box::new(self.superseded_by),
+            Box::new(self.tx_end),
+        ]
+    }
+}
+
+/// A row's extraction metadata as stored (JSON).
+fn extraction_json(row: &NewRow) -> Result<Option<serde_json::Value>> {
+    row.extraction
+        .as_ref()
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|e| Error::InvalidArgument(format!("extraction metadata: {e}")))
+}
+
+/// How a row keeps its input: `(original_input, input_hash, original_message)`. A shared
+/// input is stored once per tenant and referred to by its hash; the row keeps its original
+/// message only when it is not the input's first characters.
+fn stored_input(row: &NewRow) -> (Option<String>, Option<[u8; 32]>, Option<String>) {
+    if row.shared_input {
+        let hash: [u8; 32] = Sha256::digest(row.original_input.as_bytes()).into();
+        let derived = truncate_chars(&row.original_input, ORIGINAL_MESSAGE_MAX_CHARS);
+        let message = (row.original_message != derived).then(|| row.original_message.clone());
+        (None, Some(hash), message)
+    } else {
+        (
+            Some(row.original_input.to_string()),
+            None,
+            Some(row.original_message.clone()),
+        )
+    }
+}
+
 /// A period's days as PostgreSQL keeps them: all 31.
 fn by_day(days: &[u64]) -> Vec<i64> {
     let mut stored: Vec<i64> = days
@@ -280,26 +571,8 @@ impl Write for PgWrite<'_, '_> {
     fn insert(&mut self, row: &NewRow) -> Result<()> {
         let tenant = tenant_key(row.tenant.as_deref()).to_owned();
         let id = row.id.as_uuid();
-        let extraction = row
-            .extraction
-            .as_ref()
-            .map(serde_json::to_value)
-            .transpose()
-            .map_err(|e| Error::InvalidArgument(format!("extraction metadata: {e}")))?;
-        // A shared input: stored once per tenant, referred to by its hash; the row keeps its
-        // original message only when it is not the input's first characters.
-        let (input, input_hash, message) = if row.shared_input {
-            let hash: [u8; 32] = Sha256::digest(row.original_input.as_bytes()).into();
-            let derived = truncate_chars(&row.original_input, ORIGINAL_MESSAGE_MAX_CHARS);
-            let message = (row.original_message != derived).then(|| row.original_message.clone());
-            (None, Some(hash), message)
-        } else {
-            (
-                Some(row.original_input.to_string()),
-                None,
-                Some(row.original_message.clone()),
-            )
-        };
+        let extraction = extraction_json(row)?;
+        let (input, input_hash, message) = stored_input(row);
         if let Some(hash) = input_hash
             && self
                 .shared
@@ -356,6 +629,19 @@ impl Write for PgWrite<'_, '_> {
                     Box::new(bytes),
                 ],
             )?;
+        }
+        Ok(())
+    }
+
+    fn import_rows(&mut self, rows: &[ImportedRow]) -> Result<()> {
+        // Each account's rows in one statement per table (an import's batch is one
+        // account's), their latest versions written with them.
+        let mut by_account: BTreeMap<&str, Vec<&ImportedRow>> = BTreeMap::new();
+        for r in rows {
+            by_account.entry(&r.row.account).or_default().push(r);
+        }
+        for (account, rows) in by_account {
+            self.import_account_rows(account, &rows)?;
         }
         Ok(())
     }

@@ -141,13 +141,52 @@ pub(crate) fn index_row(
     Ok(merged)
 }
 
-/// Moves a scope's delta into its posting blocks: each term's new postings are appended to
-/// its last block, and new blocks are started as blocks fill.
-fn merge_scope(t: &mut IndexTables<'_>, scope: u64) -> Result<()> {
-    let (postings, delta) = (&mut t.postings, &mut t.delta);
+/// A row to index: its id, its terms, its duplicate fingerprint (empty: none to keep).
+pub(crate) type Indexed<'a> = (MemoryId, &'a Analyzed, &'a [u8]);
+
+/// Adds many rows of one scope to its index at once (a bulk load): the scope's delta is
+/// merged first, then the rows' postings are appended to the blocks and their non-empty
+/// fingerprints go into `dedup`, in one pass; the scope's counts are written once.
+pub(crate) fn index_rows(t: &mut IndexTables<'_>, scope: u64, rows: &[Indexed<'_>]) -> Result<()> {
+    let mut stats = scope_stats(&t.delta, scope)?.unwrap_or_default();
+    let (mut per_term, mut fingerprints) = if stats.pending > 0 {
+        take_delta(&mut t.delta, scope)?
+    } else {
+        Default::default()
+    };
+    for &(id, analyzed, fingerprint) in rows {
+        if !fingerprint.is_empty() {
+            fingerprints.push(dedup_entry(&dedup_key(scope, fingerprint), id));
+        }
+        for (term, tf) in &analyzed.terms {
+            per_term
+                .entry(term.clone())
+                .or_default()
+                .push((id, *tf, analyzed.len));
+        }
+        stats.rows += 1;
+        stats.terms += u64::from(analyzed.len);
+    }
+    stats.pending = 0;
+    append_postings(t, scope, per_term, fingerprints)?;
+    t.delta.insert(
+        stats_key(scope).as_slice(),
+        encode_lexical_stats(stats).as_slice(),
+    )?;
+    Ok(())
+}
+
+/// New postings by term, each term's in the order they are appended.
+type PerTerm = BTreeMap<String, Vec<(MemoryId, u32, u32)>>;
+
+/// Empties a scope's delta: its postings by term, in row order (the delta is keyed by row
+/// id), and the `dedup` entries of its pending fingerprints.
+fn take_delta(
+    delta: &mut Table<'_, &'static [u8], &'static [u8]>,
+    scope: u64,
+) -> Result<(PerTerm, Vec<Vec<u8>>)> {
     let (lo, hi) = scope_row_range(scope);
-    // Term -> its new postings, in row order (the delta is keyed by row id).
-    let mut per_term: BTreeMap<String, Vec<(MemoryId, u32, u32)>> = BTreeMap::new();
+    let mut per_term = PerTerm::new();
     let mut fingerprints = Vec::new();
     for entry in delta.extract_from_if(lo.as_slice()..=hi.as_slice(), |_, _| true)? {
         let (key, value) = entry?;
@@ -161,12 +200,30 @@ fn merge_scope(t: &mut IndexTables<'_>, scope: u64) -> Result<()> {
             per_term.entry(term).or_default().push((id, tf, record.len));
         }
     }
+    Ok((per_term, fingerprints))
+}
+
+/// Moves a scope's delta into its posting blocks.
+fn merge_scope(t: &mut IndexTables<'_>, scope: u64) -> Result<()> {
+    let (per_term, fingerprints) = take_delta(&mut t.delta, scope)?;
+    append_postings(t, scope, per_term, fingerprints)
+}
+
+/// Appends each term's new postings to its last block, starting new blocks as blocks fill,
+/// and puts `fingerprints` (`dedup` entries) into `dedup`.
+fn append_postings(
+    t: &mut IndexTables<'_>,
+    scope: u64,
+    per_term: PerTerm,
+    mut fingerprints: Vec<Vec<u8>>,
+) -> Result<()> {
+    let postings = &mut t.postings;
     for (term, new) in per_term {
         let prefix = posting_prefix(scope, &term);
         let (mut number, mut block) = match last_block(postings, &prefix)? {
             Some((number, bytes)) if bytes.len() < POSTING_BLOCK_BYTES => (number, bytes),
-            Some((number, _)) => (next_block(number)?, Vec::new()),
-            None => (0, Vec::new()),
+            Some((number, _)) => (next_block(number)?, new_block()),
+            None => (0, new_block()),
         };
         for (id, tf, len) in new {
             if block.len() >= POSTING_BLOCK_BYTES {
@@ -226,12 +283,19 @@ fn last_block(
         None => Ok(None),
         Some(entry) => {
             let (key, value) = entry?;
-            Ok(Some((
-                posting_block_number(key.value())?,
-                value.value().to_vec(),
-            )))
+            Ok(Some((posting_block_number(key.value())?, {
+                let mut block = new_block();
+                block.extend_from_slice(value.value());
+                block
+            })))
         }
     }
+}
+
+/// An empty posting block with room for a full one and the posting that fills it (a block
+/// grows a posting at a time).
+fn new_block() -> Vec<u8> {
+    Vec::with_capacity(POSTING_BLOCK_BYTES + 48)
 }
 
 fn next_block(number: u32) -> Result<u32> {

@@ -45,8 +45,9 @@ pub use ::redb::StorageBackend;
 use self::encoding::{Facet, RowRecord, decode_event, decode_row, event_key};
 use self::tables::*;
 use super::{
-    Backend, Backlog, Degraded, Duplicate, Grouping, Listing, Lookup, Neighbour, NewRow, Owned,
-    Read, Scope, ScopePostings, StorageStats, Stored, TableStats, Tenants, Version, Write,
+    Backend, Backlog, Degraded, Duplicate, Grouping, ImportedRow, Listing, Lookup, Neighbour,
+    NewRow, Owned, Read, Scope, ScopePostings, StorageStats, Stored, TableStats, Tenants, Version,
+    Write,
 };
 use crate::account::{Account, ApiKey, OperatorCredential, SessionRecord, Settings, Usage};
 use crate::error::{Error, Result};
@@ -1071,6 +1072,10 @@ impl Write for RedbWrite<'_> {
 
     fn insert(&mut self, row: &NewRow) -> Result<()> {
         self.inserting(|t| t.insert(row))
+    }
+
+    fn import_rows(&mut self, rows: &[ImportedRow]) -> Result<()> {
+        self.inserting(|t| t.import_rows(rows))
     }
 
     fn append_version(

@@ -2,7 +2,7 @@
 //! vector; versions (re-summarised in every tree of the row) and audit events. The first
 //! version and the creation events are implicit in the row (see `rows.rs`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use redb::{ReadableTable, Table, WriteTransaction};
 use sha2::{Digest, Sha256};
@@ -12,12 +12,12 @@ use super::encoding::{
     dedup_key, encode_event, encode_input, encode_row_v1, encode_row_v2, encode_version, event_key,
     input_key, pred_key, tree_name, version_key,
 };
-use super::lexical::{IndexTables, each_pending, forget_pending, index_row};
+use super::lexical::{IndexTables, Indexed, each_pending, forget_pending, index_row, index_rows};
 use super::rows::{latest_version, summary_at, summary_of};
 use super::tables::*;
 use super::vectors::{VECTOR_CODES_FEATURE, append_code, store_vector};
 use super::{read_u64, tree};
-use crate::backend::{Duplicate, NewRow, Version};
+use crate::backend::{Duplicate, ImportedRow, NewRow, Version};
 use crate::error::{Error, Result};
 use crate::model::{AuditEvent, MemoryId, ORIGINAL_MESSAGE_MAX_CHARS, truncate_chars};
 use crate::time::Timestamp;
@@ -39,6 +39,10 @@ pub(crate) struct InsertTables<'t> {
     codes: Option<Table<'t, &'static [u8], &'static [u8]>>,
     /// Opened when the transaction stores its first shared input (created on first use).
     inputs: Option<Table<'t, &'static [u8], &'static [u8]>>,
+    /// Opened when the transaction links its first predecessor.
+    preds: Option<Table<'t, &'static [u8], ()>>,
+    /// Opened when an import stores its first event.
+    events: Option<Table<'t, &'static [u8], &'static [u8]>>,
     /// The shared inputs this transaction has stored (or found stored).
     shared: HashSet<[u8; 40]>,
     /// Per scope, the fingerprints waiting in the lexical delta (read once per transaction,
@@ -63,6 +67,8 @@ impl<'t> InsertTables<'t> {
             coding,
             codes: None,
             inputs: None,
+            preds: None,
+            events: None,
             shared: HashSet::new(),
             pending: HashMap::new(),
             scanned: HashSet::new(),
@@ -213,14 +219,8 @@ impl<'t> InsertTables<'t> {
         let tenant = r.tenant.as_deref();
         let scope = self.tree_for(&tree_name(&r.account, tenant, Facet::All))?;
         // The row's place in every tree that orders it: its scope, its source, its session.
-        let mut trees = vec![
-            scope,
-            self.tree_for(&tree_name(&r.account, tenant, Facet::Source(&r.source)))?,
-        ];
-        if let Some(session) = r.session_id.as_deref() {
-            trees.push(self.tree_for(&tree_name(&r.account, tenant, Facet::Session(session)))?);
-        }
-        let positions = trees
+        let positions = self
+            .trees_of(r, scope)?
             .into_iter()
             .map(|tree| {
                 Ok(TreePosition {
@@ -229,13 +229,157 @@ impl<'t> InsertTables<'t> {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        self.store_row(r, scope, &positions, &Version::default())?;
+        match &r.lexical {
+            // The fingerprint waits in the lexical delta and joins `dedup` with its merge.
+            Some(analyzed) => {
+                if index_row(&mut self.index, scope, r.id, analyzed, &r.fingerprint)? {
+                    // Merged: every pending fingerprint of the scope is in `dedup` now.
+                    self.pending.remove(&scope);
+                } else if let Some(pending) = self.pending.get_mut(&scope) {
+                    pending.entry(r.fingerprint.clone()).or_default().push(r.id);
+                }
+            }
+            None => self.put_fingerprint(scope, r)?,
+        }
+        Ok(())
+    }
+
+    /// Loads rows with their history (an import, which checked them first): as
+    /// [`Self::insert`], then [`Self::append_version`] for each version and [`append_event`]
+    /// for each event would, but each row is written once in its latest state, each tree is
+    /// looked up and counted once, and each scope's rows go into its lexical index in one
+    /// merge (`lexical::index_rows`) instead of through its delta.
+    pub(crate) fn import_rows(&mut self, rows: &[ImportedRow]) -> Result<()> {
+        let mut trees: HashMap<Vec<u8>, u64> = HashMap::new();
+        let mut counts: HashMap<u64, u64> = HashMap::new();
+        let mut indexed: BTreeMap<u64, Vec<Indexed<'_>>> = BTreeMap::new();
+        for imported in rows {
+            let r = &imported.row;
+            let name = tree_name(&r.account, r.tenant.as_deref(), Facet::All);
+            let scope = match trees.get(&name) {
+                Some(&scope) => scope,
+                None => {
+                    let scope = self.tree_for(&name)?;
+                    trees.insert(name, scope);
+                    scope
+                }
+            };
+            let mut positions = Vec::with_capacity(3);
+            for tree in self.trees_of(r, scope)? {
+                let seq = match counts.get_mut(&tree) {
+                    Some(next) => next,
+                    None => counts
+                        .entry(tree)
+                        .or_insert(tree::count(&self.nodes, tree)?),
+                };
+                positions.push(TreePosition { tree, seq: *seq });
+                *seq += 1;
+            }
+            let latest = imported.latest();
+            self.store_row(r, scope, &positions, &latest)?;
+            for (at, version) in &imported.versions {
+                self.versions.insert(
+                    version_key(r.id, *at).as_slice(),
+                    encode_version(version).as_slice(),
+                )?;
+            }
+            if let Some(successor) = latest.superseded_by {
+                self.preds()?
+                    .insert(pred_key(successor, r.id).as_slice(), ())?;
+            }
+            // A superseded row is never a duplicate again: its fingerprint is not kept.
+            let fingerprint: &[u8] = match latest.superseded_by {
+                Some(_) => &[],
+                None => &r.fingerprint,
+            };
+            match &r.lexical {
+                Some(analyzed) => {
+                    indexed
+                        .entry(scope)
+                        .or_default()
+                        .push((r.id, analyzed, fingerprint))
+                }
+                None if fingerprint.is_empty() => {}
+                None => self.put_fingerprint(scope, r)?,
+            }
+            self.store_events(r.id, &imported.events)?;
+        }
+        for (scope, rows) in indexed {
+            index_rows(&mut self.index, scope, &rows)?;
+            // The scope's delta was merged: nothing of it waits any more.
+            self.pending.remove(&scope);
+        }
+        Ok(())
+    }
+
+    /// The events of a new row, numbered from 0.
+    fn store_events(&mut self, id: MemoryId, log: &[AuditEvent]) -> Result<()> {
+        if log.is_empty() {
+            return Ok(());
+        }
+        if log.iter().any(|e| e.details.requested_valid_to().is_some()) {
+            super::require_feature(&mut self.meta, super::REQUESTED_VALID_TO_FEATURE)?;
+        }
+        let events = match &mut self.events {
+            Some(events) => events,
+            None => self.events.insert(self.txn.open_table(EVENTS)?),
+        };
+        for (n, event) in (0u32..).zip(log) {
+            events.insert(event_key(id, n).as_slice(), encode_event(event).as_slice())?;
+        }
+        Ok(())
+    }
+
+    /// The predecessors table, opened on first use.
+    fn preds(&mut self) -> Result<&mut Table<'t, &'static [u8], ()>> {
+        if self.preds.is_none() {
+            self.preds = Some(self.txn.open_table(PREDECESSORS)?);
+        }
+        Ok(self.preds.as_mut().expect("opened above"))
+    }
+
+    /// The trees that order row `r` of scope tree `scope`: the scope, its source's, and its
+    /// session's when it has one.
+    fn trees_of(&mut self, r: &NewRow, scope: u64) -> Result<Vec<u64>> {
+        let tenant = r.tenant.as_deref();
+        let mut trees = vec![
+            scope,
+            self.tree_for(&tree_name(&r.account, tenant, Facet::Source(&r.source)))?,
+        ];
+        if let Some(session) = r.session_id.as_deref() {
+            trees.push(self.tree_for(&tree_name(&r.account, tenant, Facet::Session(session)))?);
+        }
+        Ok(trees)
+    }
+
+    /// Puts row `r`'s duplicate fingerprint straight into `dedup` (no lexical delta to wait
+    /// in).
+    fn put_fingerprint(&mut self, scope: u64, r: &NewRow) -> Result<()> {
+        self.index.dedup.insert(
+            dedup_entry(&dedup_key(scope, &r.fingerprint), r.id).as_slice(),
+            (),
+        )?;
+        Ok(())
+    }
+
+    /// Stores row `r` of `scope` at `positions` in `version`: the record, its tree leaves, its
+    /// vector.
+    fn store_row(
+        &mut self,
+        r: &NewRow,
+        scope: u64,
+        positions: &[TreePosition],
+        version: &Version,
+    ) -> Result<()> {
+        let tenant = r.tenant.as_deref();
         let record = if r.shared_input {
             let hash: [u8; 32] = Sha256::digest(r.original_input.as_bytes()).into();
             self.share_input(scope, &hash, &r.original_input)?;
             // Facts of a conversation show its first characters: derived, not stored.
             let derived = truncate_chars(&r.original_input, ORIGINAL_MESSAGE_MAX_CHARS);
             encode_row_v2(&RowV2Ref {
-                positions: &positions,
+                positions,
                 account: &r.account,
                 tenant,
                 decision: &r.decision,
@@ -257,7 +401,7 @@ impl<'t> InsertTables<'t> {
             })
         } else {
             encode_row_v1(&RowV1Ref {
-                positions: &positions,
+                positions,
                 account: &r.account,
                 tenant,
                 decision: &r.decision,
@@ -277,27 +421,10 @@ impl<'t> InsertTables<'t> {
                 shape: r.shape,
             })
         };
-        let summary = summary_at(r.created_at, r.valid_from, &Version::default());
+        let summary = summary_at(r.created_at, r.valid_from, version);
         self.rows.insert(r.id.as_u128(), record.as_slice())?;
-        for pos in &positions {
+        for pos in positions {
             tree::append(&mut self.nodes, pos.tree, pos.seq, summary, r.id)?;
-        }
-        match &r.lexical {
-            // The fingerprint waits in the lexical delta and joins `dedup` with its merge.
-            Some(analyzed) => {
-                if index_row(&mut self.index, scope, r.id, analyzed, &r.fingerprint)? {
-                    // Merged: every pending fingerprint of the scope is in `dedup` now.
-                    self.pending.remove(&scope);
-                } else if let Some(pending) = self.pending.get_mut(&scope) {
-                    pending.entry(r.fingerprint.clone()).or_default().push(r.id);
-                }
-            }
-            None => {
-                self.index.dedup.insert(
-                    dedup_entry(&dedup_key(scope, &r.fingerprint), r.id).as_slice(),
-                    (),
-                )?;
-            }
         }
         if let Some((space, vector)) = &r.vector {
             store_vector(&mut self.vectors, scope, r.id, *space, vector)?;
