@@ -135,6 +135,9 @@ impl Store {
             let ended = read?;
             let mut report = reader.report;
             report.lines = reader.lines;
+            if report.memories > 0 {
+                self.inner.backend.after_bulk_load()?;
+            }
             if !ended {
                 return Err(Error::InvalidArgument(format!(
                     "the file ends after line {} without its end record: it was cut short \

@@ -482,6 +482,12 @@ impl Backend for PgBackend {
         Ok(false)
     }
 
+    fn after_bulk_load(&self) -> Result<()> {
+        let session = self.session()?;
+        session.run(async |client| client.batch_execute(sql::ANALYZE_LOADED).await)?;
+        Ok(())
+    }
+
     fn storage_stats(&self) -> Result<StorageStats> {
         let session = self.session()?;
         let sizes = session.query(sql::TABLE_SIZES, &[])?;

@@ -323,6 +323,10 @@ pub(crate) const ROWS_ASCENDING: &str = "SELECT id FROM memories \
          AND ($3::bigint IS NULL OR (created_at, id) > ($3::bigint, $4::uuid)) \
      ORDER BY created_at, id LIMIT $5";
 
+/// The statistics of the tables an import fills (the planner's view of them), refreshed.
+pub(crate) const ANALYZE_LOADED: &str =
+    "ANALYZE memories, events, postings, lexical_stats, vectors, inputs";
+
 /// Every account with memories (a whole-store export).
 pub(crate) const MEMORY_ACCOUNTS: &str =
     "SELECT DISTINCT account_id FROM memories ORDER BY account_id";
