@@ -22,6 +22,22 @@ fn text() -> impl Strategy<Value = String> {
         Just("e\u{0301} ".to_owned()),
         Just(". ".to_owned()),
         Just("? ".to_owned()),
+        Just(" lol".to_owned()),
+        Just(" — ".to_owned()),
+        Just("😂".to_owned()),
+        Just("you should ".to_owned()),
+        Just("Get some ".to_owned()),
+        Just("yesterday ".to_owned()),
+        Just("last Friday ".to_owned()),
+        Just("in two weeks ".to_owned()),
+        Just("Tomorrow's ".to_owned()),
+        Just("a few days ago ".to_owned()),
+        Just(", and I ".to_owned()),
+        Just(" and started ".to_owned()),
+        Just("we ".to_owned()),
+        Just("your ".to_owned()),
+        Just("Mel, ".to_owned()),
+        Just("Been ".to_owned()),
         "[a-zA-Z]{1,8} ",
         any::<char>().prop_map(|c| c.to_string()),
     ];
@@ -40,6 +56,26 @@ proptest! {
             prop_assert!(fact.decision.ends_with('.'));
             prop_assert!((1..=10).contains(&fact.importance_score));
             prop_assert!(!fact.topic.is_empty());
+        }
+    }
+
+    /// Two named people, on any day: "you", names, dates and the question before a reply.
+    #[test]
+    fn a_chat_between_named_people_never_panics(
+        a in text(),
+        b in text(),
+        names in ("[A-Za-zé]{0,6}", "[A-Za-z]{0,6}"),
+        day in -62_135_596_800_000_000i64..253_402_300_799_000_000,
+    ) {
+        let turns = [
+            Turn::new("user", a).named(names.0),
+            Turn::new("assistant", b).named(names.1),
+        ];
+        let facts = RulesExtractor
+            .extract(&turns, Timestamp::from_micros(day))
+            .unwrap();
+        for fact in facts {
+            prop_assert!(fact.decision.ends_with('.'));
         }
     }
 

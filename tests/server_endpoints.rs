@@ -285,6 +285,75 @@ fn messages_mode_stores_rows_with_channel_and_rendered_conversation() {
     assert_eq!(other_session.body["count"], 0);
 }
 
+/// Messages with their speakers' names (a chat between two people) and the day said: each
+/// fact names its subject, the other person's facts are kept, "you" is the listener, and
+/// relative time is resolved against `recorded_at` — or against a message's own
+/// `timestamp`. A name or timestamp of the wrong type is a 422 naming the field.
+#[test]
+fn named_messages_yield_named_facts_with_resolved_dates() {
+    let server = TestServer::start();
+    let resp = server.post(
+        "/agent/memories",
+        &server.acme,
+        &json!({"messages": [
+                    {"role": "user", "name": "Caroline",
+                     "content": "I went to a LGBTQ support group yesterday."},
+                    {"role": "assistant", "name": "Melanie",
+                     "content": "Wow! My husband and I went camping last weekend."},
+                    {"role": "user", "name": "Caroline", "timestamp": "2023-06-01T09:00:00Z",
+                     "content": "Your painting won a prize last week."}],
+                "tenant_id": "friends", "recorded_at": "2023-05-08T13:56:00Z"}),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    let list = server.get("/agent/memories?tenant_id=friends", &server.acme);
+    let mut facts: Vec<String> = list.body["memories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["decision"].as_str().unwrap().to_owned())
+        .collect();
+    facts.sort();
+    assert_eq!(
+        facts,
+        [
+            "Caroline went to a LGBTQ support group on 7 May 2023.",
+            "Melanie's husband and Melanie went camping on the weekend of 6 May 2023.",
+            "Melanie's painting won a prize in the week of 22 May 2023.",
+        ],
+        "{}",
+        list.text
+    );
+    let original = list.body["memories"][0]["original_message"]
+        .as_str()
+        .unwrap();
+    assert!(
+        original.starts_with("Caroline: I went to a LGBTQ support group yesterday."),
+        "{original}"
+    );
+    assert!(original.contains("\nMelanie: Wow!"), "{original}");
+
+    for (bad, field, kind) in [
+        (
+            json!({"role": "user", "content": "hi", "name": 7}),
+            "name",
+            "type_error.str",
+        ),
+        (
+            json!({"role": "user", "content": "hi", "timestamp": "not a date"}),
+            "timestamp",
+            "value_error.datetime",
+        ),
+    ] {
+        let resp = server.post("/agent/memories", &server.acme, &json!({"messages": [bad]}));
+        assert_eq!(resp.status, 422, "{}", resp.text);
+        assert_eq!(
+            resp.body["detail"][0]["loc"],
+            json!(["body", "messages", 0, field])
+        );
+        assert_eq!(resp.body["detail"][0]["type"], kind);
+    }
+}
+
 #[test]
 fn list_parameters_are_validated_and_echoed() {
     let server = TestServer::start();

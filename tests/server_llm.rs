@@ -313,7 +313,7 @@ fn messages_mode_extracts_with_the_servers_default_model() {
         &format!("/memories/{}/audit", lisbon["id"].as_str().unwrap()),
         key,
     );
-    assert_eq!(audit.body["extraction"]["prompt_version"], "extract-v1");
+    assert_eq!(audit.body["extraction"]["prompt_version"], "extract-v2");
 
     // Output that is not the JSON contract is a 502 and writes nothing.
     fake.script([Script::Text("I found two facts!".into())]);

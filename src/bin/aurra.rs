@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 use aurra::classify::RulesClassifier;
-use aurra::extract::{LlmExtractor, RulesExtractor};
+use aurra::extract::{Extractor, LlmExtractor, RulesExtractor};
 use aurra::llm::{BaseUrlPolicy, HttpLlm, LlmConfig, Provider};
 use aurra::server::{AppState, Config};
 use aurra::{ApiKey, OpenAiEmbedder, Store, StoreOptions};
@@ -179,10 +179,24 @@ enum EvalCommand {
         embed: EmbedArgs,
     },
     /// Precision and recall of messages-mode extraction on a labelled set (e.g.
-    /// tests/fixtures/extraction/labelled.json): the offline rules, or the --llm-* model.
+    /// tests/fixtures/extraction/conversations-dev.json): the offline rules, or the --llm-*
+    /// model.
+    ///
+    /// With --locomo, FILE is a LoCoMo file instead, measured end to end: each session
+    /// extracted from both speakers' sides (names and the session's date given), then whether
+    /// the answers of the category 1, 2 and 4 questions are in the top 10 facts as often as
+    /// in the top 10 raw turns; how many facts name a speaker; relative time left unresolved;
+    /// dates the conversation does not give.
     Extraction {
-        /// The labelled JSON file.
+        /// The labelled JSON file (or the LoCoMo file, with --locomo).
         file: PathBuf,
+        /// Read FILE as LoCoMo conversations and measure extraction end to end.
+        #[arg(long)]
+        locomo: bool,
+        /// With --locomo: conversations (`sample_id`s, comma-separated) reported apart from
+        /// the rest, as data not tuned on (e.g. conv-42,conv-43).
+        #[arg(long, value_delimiter = ',', value_name = "IDS", requires = "locomo")]
+        held_out: Vec<String>,
         #[command(flatten)]
         llm: LlmArgs,
     },
@@ -694,15 +708,37 @@ fn eval(command: EvalCommand) -> Result<()> {
             }
             Ok(out)
         }
-        EvalCommand::Extraction { llm, .. } => match llm.default_llm()? {
-            Some(config) => {
-                let timeout = std::time::Duration::from_secs(llm.llm_timeout_secs);
-                let client = HttpLlm::new(config, timeout)?;
-                aurra::eval::run_extraction(&text, &LlmExtractor::new(&client))
+        EvalCommand::Extraction {
+            llm,
+            locomo,
+            held_out,
+            ..
+        } => {
+            let client = match llm.default_llm()? {
+                Some(config) => Some(HttpLlm::new(
+                    config,
+                    std::time::Duration::from_secs(llm.llm_timeout_secs),
+                )?),
+                None => None,
+            };
+            let model = client.as_ref().map(|c| LlmExtractor::new(c));
+            let extractor: &dyn Extractor = match &model {
+                Some(model) => model,
+                None => &RulesExtractor,
+            };
+            if locomo {
+                aurra::eval::run_locomo_extraction(&text, extractor, StoreOptions::new(), &held_out)
+                    .map(|reports| {
+                        reports
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+            } else {
+                aurra::eval::run_extraction(&text, extractor).map(|r| r.to_string())
             }
-            None => aurra::eval::run_extraction(&text, &RulesExtractor),
         }
-        .map(|r| r.to_string()),
     }
     .with_context(|| format!("evaluating {}", file.display()))?;
     print!("{report}");

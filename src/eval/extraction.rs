@@ -75,12 +75,17 @@ struct LabelledConversation {
     id: String,
     messages: Vec<LabelledMessage>,
     facts: Vec<String>,
+    /// When the conversation happened: "today" for its relative time.
+    #[serde(default)]
+    recorded_at: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct LabelledMessage {
     role: String,
     content: String,
+    #[serde(default)]
+    name: Option<String>,
 }
 
 /// Runs `extractor` over the labelled set `json` (see `tests/fixtures/extraction/`).
@@ -103,12 +108,24 @@ pub fn run_extraction(json: &str, extractor: &dyn Extractor) -> Result<Extractio
         spurious: Vec::new(),
         missed: Vec::new(),
     };
-    let today = Timestamp::from_micros(1_767_225_600_000_000);
+    let default_day = Timestamp::from_micros(1_767_225_600_000_000);
     for conversation in &set.conversations {
+        let today = match &conversation.recorded_at {
+            Some(at) => Timestamp::parse(at).map_err(|e| {
+                Error::InvalidArgument(format!("{}: recorded_at: {e}", conversation.id))
+            })?,
+            None => default_day,
+        };
         let turns: Vec<Turn> = conversation
             .messages
             .iter()
-            .map(|m| Turn::new(m.role.clone(), m.content.clone()))
+            .map(|m| {
+                let turn = Turn::new(m.role.clone(), m.content.clone());
+                match &m.name {
+                    Some(name) => turn.named(name.clone()),
+                    None => turn,
+                }
+            })
             .collect();
         let facts = extractor.extract(&turns, today)?;
         report.labelled += conversation.facts.len();

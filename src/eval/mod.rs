@@ -10,10 +10,12 @@
 
 mod classification;
 mod extraction;
+mod extraction_locomo;
 pub use classification::{
     CandidateReport, ClassificationReport, run_candidates, run_classification,
 };
 pub use extraction::{ExtractionReport, run_extraction};
+pub use extraction_locomo::{LocomoExtractionReport, relative_time_words, run_locomo_extraction};
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -31,7 +33,7 @@ use crate::time::Timestamp;
 /// The cut-offs reported.
 pub const RECALL_AT: [usize; 3] = [5, 10, 20];
 
-const ACCOUNT: &str = "locomo";
+pub(crate) const ACCOUNT: &str = "locomo";
 
 /// Which questions a report covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +47,7 @@ pub enum Split {
 }
 
 impl Split {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Split::All => "all conversations",
             Split::Tuning => "tuning conversations",
@@ -176,7 +178,7 @@ fn share_or_one(part: usize, whole: usize) -> f64 {
 }
 
 /// How `store` searches; an error when its options allow no search.
-fn searching(store: &Store) -> Result<SearchType> {
+pub(crate) fn searching(store: &Store) -> Result<SearchType> {
     store
         .search_type()
         .ok_or_else(|| Error::InvalidArgument("the store options allow no search".into()))
@@ -217,6 +219,10 @@ pub struct Turn {
     pub date: Option<Timestamp>,
     /// `"<speaker>: <text>"`, plus ` [image: <caption>]` when there is one.
     pub content: String,
+    /// Who spoke.
+    pub speaker: String,
+    /// What they said (without the caption).
+    pub text: String,
 }
 
 /// One scored question.
@@ -228,6 +234,8 @@ pub struct Question {
     pub category: u64,
     /// The `dia_id`s of its evidence turns.
     pub evidence: Vec<String>,
+    /// The gold answer (numbers as written), when the file gives one.
+    pub answer: Option<String>,
 }
 
 /// Parses a LoCoMo-format file (see `../shared/data/locomo/README.md`).
@@ -268,6 +276,8 @@ pub fn parse_locomo(json: &str) -> Result<Vec<Conversation>> {
                     session,
                     date,
                     content,
+                    speaker: speaker.to_owned(),
+                    text: text.to_owned(),
                 });
             }
         }
@@ -288,10 +298,16 @@ pub fn parse_locomo(json: &str) -> Result<Vec<Conversation>> {
                 .map(str::to_owned)
                 .collect();
             if (1..=4).contains(&category) && !evidence.is_empty() {
+                let answer = match &qa["answer"] {
+                    Value::String(a) => Some(a.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                };
                 questions.push(Question {
                     text: text.to_owned(),
                     category,
                     evidence,
+                    answer,
                 });
             }
         }
@@ -383,6 +399,7 @@ fn measure(
             text,
             category,
             evidence,
+            ..
         } = question;
         let request = QueryRequest {
             search: SearchQuery::new(text.clone())

@@ -13,21 +13,26 @@ use crate::llm::{Llm, LlmError, LlmErrorKind, Prompt};
 use crate::time::Timestamp;
 
 /// The version of the extraction prompt (`extraction.prompt_version`).
-pub const EXTRACT_PROMPT_VERSION: &str = "extract-v1";
+pub const EXTRACT_PROMPT_VERSION: &str = "extract-v2";
 
 const SYSTEM: &str = "You extract durable facts from a conversation for an AI agent's \
 long-term memory. Return a JSON object {\"facts\": [...]} where each fact is \
 {\"decision\": string, \"topic\": string, \"importance_score\": integer 1-10}.\n\
 Rules:\n\
-- Each decision is one short, self-contained sentence about the user or a person they \
-mention, phrased like \"User's name is Alice Chen\" or \"User works at Acme\".\n\
+- Each decision is one short, self-contained sentence that names its subject: the \
+speaker's name when the line gives one (\"Caroline works at Acme\"), else \"User\" \
+(\"User's name is Alice Chen\"); \"you\" is the person spoken to, \"we\" the speaker and \
+whoever they name with them. A line with a name is a person's, whichever its role: keep \
+their facts too.\n\
 - Extract explicit \"remember ...\" instructions, facts about the user, preferences, plans \
 and dated events. Also extract specific, recallable things the assistant recommended or \
 confirmed (\"Assistant recommended X\").\n\
 - Skip greetings, small talk, questions, filler and vague references. Returning no facts \
 is correct when nothing durable was said.\n\
-- Keep the original time language (\"last Friday\", \"three years ago\"). Never invent an \
-absolute date; resolve a relative date only when certain, using the given today.\n\
+- Resolve relative time against the day the line was said (its [said ...] date, else \
+Today): \"last week\" said on 2023-03-27 is \"the week of 20 March 2023\", \"yesterday\" \
+is \"on 26 March 2023\". Never invent a date: a phrase that names none (\"recently\", \
+\"the other day\") stays as said, followed by \"(as of <that day>)\".\n\
 - topic: a short label such as Identity, Employment, Location, Family, Health, \
 Preferences, Schedule, Education, Hobbies.\n\
 - importance_score: 1-2 trivial, 3-4 minor preference, 5 normal, 6-7 useful role or \
@@ -58,7 +63,15 @@ impl<'a> LlmExtractor<'a> {
                 "system" => "System",
                 _ => "User",
             };
-            let _ = writeln!(user, "{role}: {}", turn.content.trim());
+            let who = match &turn.name {
+                Some(name) => format!("{} ({role})", name.trim()),
+                None => role.to_owned(),
+            };
+            let said = turn
+                .at
+                .map(|at| format!(" [said {}]", at.date()))
+                .unwrap_or_default();
+            let _ = writeln!(user, "{who}{said}: {}", turn.content.trim());
         }
         Prompt {
             system: SYSTEM.to_owned(),

@@ -3,9 +3,13 @@
 //! deterministic and conservative) and [`LlmExtractor`] (a language model with a versioned
 //! prompt and a strict JSON contract).
 
+mod dates;
+mod lexicon;
 mod llm;
+mod rewrite;
 mod rules;
 
+pub use dates::{TimePhrase, render_day, resolve_time, time_phrases};
 pub use llm::{EXTRACT_PROMPT_VERSION, LlmExtractor};
 pub use rules::RulesExtractor;
 
@@ -19,6 +23,12 @@ pub struct Turn {
     pub role: String,
     /// The message text.
     pub content: String,
+    /// Who spoke, when the message says (the OpenAI chat shape's optional `name`): facts
+    /// name their subject by it. An assistant message with a name is a person's.
+    pub name: Option<String>,
+    /// When the message was said, when it says: its relative time is read against this
+    /// instead of the request's day.
+    pub at: Option<Timestamp>,
 }
 
 impl Turn {
@@ -27,7 +37,21 @@ impl Turn {
         Turn {
             role: role.into(),
             content: content.into(),
+            name: None,
+            at: None,
         }
+    }
+
+    /// The message with its speaker's name.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The message with the instant it was said.
+    pub fn said_at(mut self, at: Timestamp) -> Self {
+        self.at = Some(at);
+        self
     }
 }
 

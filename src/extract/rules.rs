@@ -1,15 +1,36 @@
-//! [`RulesExtractor`] (`rules-v1`): the offline extractor. Deterministic and conservative: it
-//! reads only the user's messages, sentence by sentence (Unicode sentence boundaries), and
-//! keeps a sentence only when it is an explicit "remember …" instruction or a first-person
-//! statement (a fact, preference, plan or dated event about the speaker). It skips
-//! questions, greetings, thanks and acknowledgements, hedges ("I think", "I guess"), and
-//! statements whose only object is a vague reference ("I did that"). Kept sentences are
-//! rewritten about the speaker ("I work at Acme" → "User works at Acme."), with their time
-//! language left as it was; "we" statements are skipped (who "we" is cannot be known).
-//! Topic and importance come from a small keyword lexicon.
+//! [`RulesExtractor`] (`rules-v2`): the offline extractor. Deterministic, and conservative
+//! where it cannot know: it reads the messages of the people in a conversation — the user's,
+//! and an assistant's only when the message names its speaker (a person, as in a chat
+//! between two friends; an unnamed assistant is an AI whose words are not facts) — sentence
+//! by sentence and clause by clause, and keeps:
+//!
+//! - statements about the speaker ("I work at Acme" → "User works at Acme", or with the
+//!   message's `name`, "Caroline works at Acme");
+//! - "we" statements, about the speaker and whoever the speaker named with them ("my
+//!   husband and I … we loved the lake" → "Melanie and their husband loved the lake"), or
+//!   "… and others";
+//! - statements about the person spoken to, "you" resolved to them ("your painting won a
+//!   prize" → "Caroline's painting won a prize");
+//! - advice to a person ("You should try yoga", "Get some acrylic paints") → "Melanie
+//!   advised Caroline to …"; an instruction to an assistant is a request, not a fact;
+//! - third-person and impersonal statements, attributed to whoever said them in a named
+//!   conversation ("According to Melanie, the class costs $10"), as said otherwise;
+//! - explicit "remember …" instructions, whatever their form.
+//!
+//! It skips questions, greetings, thanks and reactions ("That's awesome!", "So proud of
+//! you"), hedges ("I think so", "I guess"), and statements whose only object is a vague
+//! reference ("I did that"). Relative time is resolved against the day the message was said
+//! (`dates.rs`: "yesterday" → "on 26 March 2023"), never invented. Topic and importance come
+//! from a keyword lexicon.
 
 use unicode_segmentation::UnicodeSegmentation;
 
+use super::dates::resolve_time;
+use super::lexicon::{
+    ADVICE_OPENINGS, COMPANIONS, EVALUATIVE, FILLER, FUNCTION_WORDS, IMPERATIVES, NOT_FACTS,
+    OPENERS, REMEMBER, VAGUE, classify,
+};
+use super::rewrite::{Voice, bare, rewrite};
 use super::{Extractor, Fact, Turn};
 use crate::error::Result;
 use crate::time::Timestamp;
@@ -20,7 +41,7 @@ pub struct RulesExtractor;
 
 impl RulesExtractor {
     /// The rule set's name (`extraction.model`).
-    pub const MODEL: &'static str = "rules-v1";
+    pub const MODEL: &'static str = "rules-v2";
 }
 
 impl Extractor for RulesExtractor {
@@ -36,14 +57,37 @@ impl Extractor for RulesExtractor {
         Self::MODEL
     }
 
-    fn extract(&self, turns: &[Turn], _today: Timestamp) -> Result<Vec<Fact>> {
+    fn extract(&self, turns: &[Turn], today: Timestamp) -> Result<Vec<Fact>> {
         let mut facts: Vec<Fact> = Vec::new();
-        for turn in turns.iter().filter(|t| t.role.eq_ignore_ascii_case("user")) {
+        for (i, turn) in turns.iter().enumerate() {
+            let Some(speaker) = speaker(turn) else {
+                continue;
+            };
+            let listener = listener(turns, i);
+            let said = turn.at.unwrap_or(today);
+            let mut company: Option<String> = None;
+            let mut asked = question_before(turns, i);
             for sentence in turn.content.unicode_sentences() {
                 for clause in clauses(sentence) {
-                    if let Some(fact) = fact_of(&clause)
-                        && !facts.iter().any(|f| f.decision == fact.decision)
+                    company = companion(&clause).or(company);
+                    let voice = Voice {
+                        speaker: &speaker,
+                        listener: listener.as_deref(),
+                        company: company.clone(),
+                    };
+                    let context = asked.as_ref().map(|(asker, about)| {
+                        format!("answering {asker}'s question about {about}")
+                    });
+                    if let Some(fact) = fact_of(
+                        &clause,
+                        &voice,
+                        turn.name.is_some(),
+                        said,
+                        context.as_deref(),
+                    ) && !facts.iter().any(|f| f.decision == fact.decision)
                     {
+                        // The first fact of a reply carries the question it answers.
+                        asked = None;
                         facts.push(fact);
                     }
                 }
@@ -53,178 +97,245 @@ impl Extractor for RulesExtractor {
     }
 }
 
-/// A sentence split into independent clauses at "; ", ", so ", ", but ", and before a new
-/// "I" subject (" so I ", ", and I ", " and I'm ", ...), trimmed.
-fn clauses(sentence: &str) -> Vec<String> {
-    const SEPARATORS: [(&str, &str); 8] = [
-        ("; ", ""),
-        (", so ", ""),
-        (", but ", ""),
-        (" so I ", "I "),
-        (", and I ", "I "),
-        // A contracted "I" always starts a clause ("my husband and I are" does not).
-        (" and I'm ", "I'm "),
-        (" and I've ", "I've "),
-        (" and I'll ", "I'll "),
-    ];
-    let mut parts = vec![sentence.trim().to_owned()];
-    for (separator, keep) in SEPARATORS {
-        parts = parts
-            .iter()
-            .flat_map(|part| {
-                part.split(separator)
-                    .enumerate()
-                    .map(|(i, piece)| {
-                        if i == 0 {
-                            piece.to_owned()
-                        } else {
-                            format!("{keep}{piece}")
-                        }
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+/// The question the message before turn `i` ended with, when someone else asked it: who
+/// asked, and its content words ("pets").
+fn question_before(turns: &[Turn], i: usize) -> Option<(String, String)> {
+    let previous = turns.get(i.checked_sub(1)?)?;
+    let asker = speaker(previous)?;
+    if speaker(&turns[i]).as_deref() == Some(asker.as_str()) {
+        return None;
     }
-    parts
-        .into_iter()
-        .map(|p| p.trim().to_owned())
-        .filter(|p| !p.is_empty())
-        .collect()
+    let last = previous.content.unicode_sentences().last()?.trim();
+    if !last.ends_with('?') {
+        return None;
+    }
+    let names: Vec<String> = turns
+        .iter()
+        .filter_map(speaker)
+        .map(|n| n.to_lowercase())
+        .collect();
+    let content: Vec<String> = last
+        .split_whitespace()
+        .map(bare)
+        .filter(|w| {
+            !w.is_empty()
+                && !FUNCTION_WORDS.contains(&w.as_str())
+                && !EVALUATIVE.contains(&w.as_str())
+                && !names
+                    .iter()
+                    .any(|n| n == w || (w.len() >= 3 && n.starts_with(w.as_str())))
+                && !OPENERS.contains(&w.as_str())
+                && !super::lexicon::IRREGULAR_PAST.contains(&w.as_str())
+                && !w.ends_with("ed")
+                && w.len() > 2
+                && !matches!(
+                    w.as_str(),
+                    "any"
+                        | "anything"
+                        | "else"
+                        | "up"
+                        | "lately"
+                        | "recently"
+                        | "huh"
+                        | "btw"
+                        | "hey"
+                        | "you"
+                        | "ya"
+                        | "eh"
+                )
+        })
+        .collect();
+    (!content.is_empty()).then(|| (asker, content.join(" ")))
 }
 
-/// Openers removed before a sentence is judged ("Hi! ", "Quick update: ", "Yes, ").
-const OPENERS: &[&str] = &[
-    "hi",
-    "hello",
-    "hey",
-    "hey there",
-    "oh",
-    "well",
-    "so",
-    "ok",
-    "okay",
-    "yes",
-    "yeah",
-    "no",
-    "actually",
-    "btw",
-    "by the way",
-    "also",
-    "and",
-    "quick update",
-    "fyi",
-    "anyway",
-    "thanks",
-    "just so you know",
-    "for the record",
-    "for context",
-];
-
-/// Instructions to remember: the rest of the sentence is the fact.
-const REMEMBER: &[&str] = &[
-    "please remember that ",
-    "please remember ",
-    "can you remember that ",
-    "could you remember that ",
-    "remember that ",
-    "remember: ",
-    "remember ",
-    "don't forget that ",
-    "do not forget that ",
-    "don't forget ",
-    "please note that ",
-    "note that ",
-    "keep in mind that ",
-    "keep in mind ",
-];
-
-/// First-person openings that hedge, chat or ask rather than state a fact.
-const NOT_FACTS: &[&str] = &[
-    "i think",
-    "i guess",
-    "i mean",
-    "i hope",
-    "i wonder",
-    "i agree",
-    "i see",
-    "i know",
-    "i don't know",
-    "i do not know",
-    "i'm not sure",
-    "i am not sure",
-    "i'm fine",
-    "i'm good",
-    "i'm ok",
-    "i'm okay",
-    "i'm great",
-    "i'm doing",
-    "i am doing",
-    "i am fine",
-    "i am good",
-    "i was wondering",
-    "i have a question",
-    "i need help",
-    "i want to know",
-    "i'd like to know",
-    "i'd like to ask",
-    "i'll check",
-    "i'll try",
-    "i'll think",
-    "i'll let you know",
-    "i suppose",
-    "i believe so",
-    "i feel like",
-    "i understand",
-    "i get it",
-    "i got it",
-    "i appreciate",
-    "i'm just",
-    "i just wanted",
-    "i'm sorry",
-    "i am sorry",
-    "let me",
-];
-
-/// Words that, alone as the object, make a statement too vague to store.
-const VAGUE: &[&str] = &[
-    "it", "that", "this", "so", "them", "those", "these", "there", "one", "same", "too",
-];
-
-/// Adverbs that may sit between "I" and its verb.
-const ADVERBS: &[&str] = &[
-    "usually",
-    "always",
-    "never",
-    "often",
-    "really",
-    "also",
-    "just",
-    "still",
-    "sometimes",
-    "currently",
-    "now",
-    "mostly",
-    "generally",
-    "actually",
-    "definitely",
-    "absolutely",
-    "totally",
-    "recently",
-    "finally",
-    "rarely",
-    "seldom",
-    "already",
-    "occasionally",
-];
-
-fn fact_of(sentence: &str) -> Option<Fact> {
-    let mut text = sentence.trim();
-    // Openers, possibly several ("Oh, hi! ").
-    while let Some(rest) = OPENERS.iter().find_map(|o| {
-        strip_prefix_ignore_case(text, o).filter(|rest| rest.starts_with([',', '!', ':', '.', '-']))
-    }) {
-        text = rest.trim_start_matches([' ', ',', '!', ':', '.', '-']);
+/// Who said `turn`, if it is a person: the user (by the message's name, else `User`), or an
+/// assistant that names its speaker.
+fn speaker(turn: &Turn) -> Option<String> {
+    let name = turn
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    match turn.role.to_ascii_lowercase().as_str() {
+        "user" => Some(name.unwrap_or("User").to_owned()),
+        "assistant" => name.map(str::to_owned),
+        _ => None,
     }
+}
+
+/// Whom turn `i` speaks to: the nearest message before it (else after it) by someone else —
+/// a person (their name, or `User`), or `None` for an unnamed assistant.
+fn listener(turns: &[Turn], i: usize) -> Option<String> {
+    let me = (turns[i].role.to_ascii_lowercase(), turns[i].name.clone());
+    let other = |t: &&Turn| {
+        let role = t.role.to_ascii_lowercase();
+        (role == "user" || role == "assistant") && (role.clone(), t.name.clone()) != me
+    };
+    let nearest = turns[..i]
+        .iter()
+        .rev()
+        .find(other)
+        .or_else(|| turns[i + 1..].iter().find(other));
+    match nearest {
+        Some(turn) => speaker(turn),
+        // Nobody else spoke: a user speaks to an assistant, a named assistant to the user.
+        None if turns[i].role.eq_ignore_ascii_case("assistant") => Some("User".to_owned()),
+        None => None,
+    }
+}
+
+/// The companion a clause names ("my husband" → "their husband"), for a later "we".
+fn companion(clause: &str) -> Option<String> {
+    let words: Vec<String> = clause.split_whitespace().map(bare).collect();
+    words.windows(2).rev().find_map(|pair| {
+        (pair[0] == "my" && COMPANIONS.contains(&pair[1].as_str()))
+            .then(|| format!("their {}", pair[1]))
+    })
+}
+
+/// A sentence split into independent clauses at "; ", ", so ", ", but ", and before a new
+/// subject (", I ", " and I'm ", " and my ", " and started" after an "I" ...),
+/// trimmed (not at a dash: in a chat it joins an elaboration, "special to me - a gift from my
+/// grandma"). A separator splits only after enough words for a clause of its own ("my husband
+/// and I went" is one subject), and a piece too short to state anything ("Last Friday")
+/// stays with the next, as written.
+fn clauses(sentence: &str) -> Vec<String> {
+    // (separator, what the next clause starts with, words needed before it)
+    const SEPARATORS: &[(&str, &str, usize)] = &[
+        ("; ", "", 1),
+        (", and we ", "we ", 1),
+        (", we ", "we ", 1),
+        (", and I ", "I ", 1),
+        (", I ", "I ", 1),
+        (", and my ", "my ", 2),
+        (" and my ", "my ", 2),
+        (" and I ", "I ", 4),
+        (", and ", "", 3),
+        (", so ", "", 1),
+        (", but ", "", 1),
+        (" but my ", "my ", 2),
+        (" so I ", "I ", 1),
+        // A contracted "I" always starts a clause ("my husband and I are" does not).
+        (" and I'm ", "I'm ", 1),
+        (" and I've ", "I've ", 1),
+        (" and I'll ", "I'll ", 1),
+    ];
+    // Each piece with what joined it to the one before (separator, the kept start).
+    let mut parts: Vec<(String, Option<(&str, &str)>)> = vec![(sentence.trim().to_owned(), None)];
+    for &(separator, keep, needed) in SEPARATORS {
+        let mut next = Vec::with_capacity(parts.len());
+        for (part, joiner) in parts {
+            let mut rest = part.as_str();
+            let mut current = String::new();
+            let mut current_joiner = joiner;
+            while let Some(at) = rest.find(separator) {
+                let left = format!("{current}{}", &rest[..at]);
+                if left.split_whitespace().count() >= needed {
+                    next.push((left, current_joiner));
+                    current = keep.to_owned();
+                    current_joiner = Some((separator, keep));
+                } else {
+                    current = format!("{left}{separator}");
+                }
+                rest = &rest[at + separator.len()..];
+            }
+            next.push((format!("{current}{rest}"), current_joiner));
+        }
+        parts = next;
+    }
+    // "I left Initech and started at Globex": one subject, two facts.
+    let parts: Vec<(String, Option<(&str, &str)>)> = parts
+        .into_iter()
+        .flat_map(|(part, joiner)| {
+            let mut pieces = vec![(part, joiner)];
+            while let Some(split) = pieces
+                .last()
+                .and_then(|(last, _)| shared_subject_split(last))
+            {
+                let (last, joiner) = pieces.pop().expect("a piece");
+                pieces.push((last[..split].to_owned(), joiner));
+                pieces.push((format!("I {}", &last[split + 5..]), Some((" and ", "I "))));
+            }
+            pieces
+        })
+        .collect();
+    // A piece that cannot state anything by itself joins the next, as written.
+    let mut out: Vec<String> = Vec::with_capacity(parts.len());
+    let mut carried: Option<String> = None;
+    for (part, joiner) in parts {
+        let joined = match (carried.take(), joiner) {
+            (Some(before), Some((separator, keep))) => {
+                format!(
+                    "{before}{separator}{}",
+                    part.strip_prefix(keep).unwrap_or(&part)
+                )
+            }
+            (Some(before), None) => format!("{before} {part}"),
+            (None, _) => part,
+        };
+        let joined = joined.trim().to_owned();
+        if joined.is_empty() {
+            continue;
+        }
+        if too_short(&joined) {
+            carried = Some(joined);
+        } else {
+            out.push(joined);
+        }
+    }
+    if let Some(rest) = carried {
+        out.push(rest);
+    }
+    out
+}
+
+/// Where a clause about "I" goes on with " and " and a second past verb of the same subject
+/// ("I left Initech last week and started at Globex"): the byte offset of " and ".
+fn shared_subject_split(clause: &str) -> Option<usize> {
+    // "I" as the subject, at the start or after an opener ("Quick update: I left …").
+    let subject_at = clause.split_whitespace().take(4).position(|w| w == "I")?;
+    if subject_at > 0
+        && !clause
+            .split_whitespace()
+            .nth(subject_at - 1)?
+            .ends_with([':', ',', '!', '.'])
+    {
+        return None;
+    }
+    clause.match_indices(" and ").map(|(at, _)| at).find(|&at| {
+        let next = clause[at + 5..].split_whitespace().next().map(bare);
+        next.is_some_and(|w| {
+            w != "i"
+                && (PAST_ELLIPSIS.contains(&w.as_str())
+                    || super::lexicon::IRREGULAR_PAST.contains(&w.as_str())
+                    || (w.ends_with("ed") && w.len() > 4))
+        }) && clause[..at].split_whitespace().count() >= 3
+    })
+}
+
+/// Whether a piece is too short to be a clause: one word, or two without a subject of
+/// its own ("Last Friday", "Yes, Mel"; not "I'm 34").
+fn too_short(piece: &str) -> bool {
+    let words: Vec<String> = piece.split_whitespace().map(bare).collect();
+    match words.len() {
+        0 | 1 => true,
+        2 => !matches!(
+            words[0].as_str(),
+            "i" | "i'm" | "i've" | "i'll" | "i'd" | "we" | "we're" | "my" | "our"
+        ),
+        _ => false,
+    }
+}
+
+/// The fact a clause states, if any; `named`: the speaker has a name of their own.
+fn fact_of(
+    clause: &str,
+    voice: &Voice<'_>,
+    named: bool,
+    said: Timestamp,
+    context: Option<&str>,
+) -> Option<Fact> {
+    let text = strip_openers(clause, voice);
     let (remembered, body) = match REMEMBER
         .iter()
         .find_map(|r| strip_prefix_ignore_case(text, r))
@@ -232,39 +343,65 @@ fn fact_of(sentence: &str) -> Option<Fact> {
         Some(rest) => (true, rest.trim()),
         None => (false, text),
     };
-    if body.is_empty() {
+    let body = strip_tail_noise(body);
+    if body.is_empty() || (body.ends_with('?') && !remembered) {
         return None;
     }
-    let body = body.trim_end_matches([' ', '!', '.', ';']);
-    if body.ends_with('?') && !remembered {
-        return None;
-    }
-    let body = body.trim_end_matches('?');
+    let body = strip_tail_vocative(body.trim_end_matches('?'), voice);
+    let elliptic = (!remembered).then(|| unstated_subject(body)).flatten();
+    let body: std::borrow::Cow<'_, str> = match elliptic {
+        Some(subject) => format!("{subject} {}", lowercase_word(body)).into(),
+        None => body.into(),
+    };
     let words: Vec<&str> = body.split_whitespace().collect();
-    if words.len() < 3 {
+    // Three words make a statement, or two with a contracted subject ("I'm 34").
+    let contracted = words
+        .first()
+        .is_some_and(|w| matches!(bare(w).as_str(), "i'm" | "i've" | "we're" | "we've"));
+    if words.len() < 3 && !(contracted && words.len() == 2) {
         return None;
     }
-    let lower_body = body.to_lowercase();
-    if is_question(&lower_body) && !remembered {
+    let lower_body = body.to_lowercase().replace('’', "'");
+    if !remembered
+        && (is_question(&lower_body)
+            || NOT_FACTS.iter().any(|n| starts_with_words(&lower_body, n))
+            || hedged(&lower_body))
+    {
         return None;
     }
-    let first_person = words.iter().any(|w| is_first_person(w));
-    let plural = words.iter().any(|w| {
-        matches!(
-            bare(w).as_str(),
-            "we" | "we're" | "we've" | "we'll" | "us" | "our" | "ours"
-        )
-    });
-    if !remembered && (!first_person || plural) {
+    let first = words.iter().any(|w| is_first_person(w));
+    let plural = words.iter().any(|w| is_plural_first_person(w));
+    let second = words.iter().any(|w| is_second_person(w));
+    if !remembered && (reaction(&words, voice) || vague(&words)) {
         return None;
     }
-    if NOT_FACTS.iter().any(|n| starts_with_words(&lower_body, n)) {
+    let decision = if let Some(advice) = advice(&body, &lower_body, voice) {
+        if remembered {
+            rewrite(&words, voice)
+        } else {
+            advice?
+        }
+    } else if first || plural || (second && voice.listener.is_some()) {
+        rewrite(&words, voice)
+    } else if remembered {
+        body.into_owned()
+    } else if named && !second {
+        // Said by a named person about someone or something else: theirs to vouch for.
+        format!("According to {}, {}", voice.speaker, lowercase_first(&body))
+    } else {
+        // The user telling an assistant about the world, or about the assistant: not a
+        // fact about anyone here.
         return None;
-    }
-    if vague(&words) {
-        return None;
-    }
-    let decision = sentence_case(&rewrite(&words));
+    };
+    // An answer that does not name what it answers ("I do- Oscar, my guinea pig") says what
+    // it answered.
+    let decision = match context {
+        Some(context) if !shares_a_word(&decision, context) => {
+            format!("{} ({context})", decision.trim_end_matches(['.', ' ']))
+        }
+        _ => decision,
+    };
+    let decision = sentence_case(resolve_time(&decision, said).trim());
     let (topic, importance) = classify(&decision.to_lowercase());
     let importance = if remembered {
         importance.max(7)
@@ -272,10 +409,538 @@ fn fact_of(sentence: &str) -> Option<Fact> {
         importance
     };
     Some(Fact {
-        decision: format!("{decision}."),
+        decision: format!("{}.", decision.trim_end_matches(['.', ' '])),
         topic: topic.to_owned(),
         importance_score: importance,
     })
+}
+
+/// Whether `text` holds one of the (content) words of `context`, ignoring inflection.
+fn shares_a_word(text: &str, context: &str) -> bool {
+    let stem = |w: &str| -> String {
+        let w = bare(w);
+        w.trim_end_matches("ing")
+            .trim_end_matches("ed")
+            .trim_end_matches('s')
+            .to_owned()
+    };
+    let words: std::collections::HashSet<String> = text
+        .split_whitespace()
+        .map(stem)
+        .filter(|w| w.len() > 2)
+        .collect();
+    context
+        .split_whitespace()
+        .skip_while(|w| *w != "about")
+        .skip(1)
+        .any(|w| words.contains(&stem(w)))
+}
+
+/// The clause without trailing punctuation, laughter and emoji ("… lol 😂!").
+fn strip_tail_noise(body: &str) -> &str {
+    let mut body = body.trim();
+    loop {
+        let before = body;
+        body = body.trim_end_matches(|c: char| {
+            matches!(c, ' ' | '!' | '.' | ';' | ',' | ':' | '~' | ')' | '(') || is_emoji(c)
+        });
+        for laugh in ["lol", "haha", "hahaha", "lmao", "xd", "omg"] {
+            let cut = body.len().saturating_sub(laugh.len());
+            if let (Some(head), Some(tail)) = (body.get(..cut), body.get(cut..))
+                && tail.eq_ignore_ascii_case(laugh)
+                && head.ends_with([' ', ','])
+            {
+                body = head;
+            }
+        }
+        if body == before {
+            return body;
+        }
+    }
+}
+
+/// Pictographs and their modifiers.
+fn is_emoji(c: char) -> bool {
+    matches!(u32::from(c), 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0xFE0F | 0x200D)
+}
+
+/// The subject a chat message leaves out ("Took Mochi to the vet", "Been reading a lot",
+/// "Just got back from Paris", "Working on a new song"): the speaker, as "I", "I've" or
+/// "I'm".
+fn unstated_subject(body: &str) -> Option<&'static str> {
+    let mut words = body.split_whitespace().map(bare);
+    let mut first = words.next()?;
+    if first == "just" || first == "finally" || first == "recently" || first == "also" {
+        first = words.next()?;
+    }
+    if first == "been" {
+        return Some("I've");
+    }
+    if PAST_ELLIPSIS.contains(&first.as_str())
+        || super::lexicon::IRREGULAR_PAST.contains(&first.as_str())
+    {
+        return Some("I");
+    }
+    // "Watching the sunset was peaceful": a gerund subject, not a missing "I'm".
+    let finite = body.split_whitespace().map(bare).any(|w| {
+        matches!(
+            w.as_str(),
+            "is" | "was" | "are" | "were" | "has" | "makes" | "made"
+        )
+    });
+    if ING_ELLIPSIS.contains(&first.as_str()) && !finite {
+        return Some("I'm");
+    }
+    None
+}
+
+/// Past forms that open a chat message without its "I".
+const PAST_ELLIPSIS: &[&str] = &[
+    "got",
+    "went",
+    "had",
+    "took",
+    "made",
+    "started",
+    "finished",
+    "bought",
+    "saw",
+    "met",
+    "tried",
+    "learned",
+    "learnt",
+    "found",
+    "joined",
+    "signed",
+    "spent",
+    "visited",
+    "picked",
+    "booked",
+    "moved",
+    "painted",
+    "wrote",
+    "watched",
+    "played",
+    "ran",
+    "hiked",
+    "baked",
+    "cooked",
+    "won",
+    "lost",
+    "did",
+    "adopted",
+    "decided",
+    "received",
+    "gave",
+    "finally",
+    "quit",
+    "left",
+    "landed",
+    "launched",
+    "opened",
+    "sold",
+    "entered",
+    "attended",
+    "volunteered",
+    "graduated",
+    "passed",
+    "failed",
+    "retook",
+    "completed",
+    "created",
+    "built",
+    "designed",
+    "organized",
+    "hosted",
+    "celebrated",
+    "ended",
+    "broke",
+    "fell",
+    "hurt",
+    "caught",
+    "grabbed",
+    "heard",
+];
+
+/// "-ing" words that open a chat message without its "I'm".
+const ING_ELLIPSIS: &[&str] = &[
+    "working",
+    "planning",
+    "thinking",
+    "feeling",
+    "trying",
+    "hoping",
+    "loving",
+    "enjoying",
+    "heading",
+    "taking",
+    "getting",
+    "reading",
+    "watching",
+    "playing",
+    "learning",
+    "going",
+    "starting",
+    "looking",
+    "saving",
+    "training",
+    "practicing",
+    "practising",
+    "writing",
+    "painting",
+    "volunteering",
+    "studying",
+    "preparing",
+    "organizing",
+    "building",
+    "making",
+    "cooking",
+    "baking",
+    "running",
+    "hiking",
+    "moving",
+    "leaving",
+    "visiting",
+    "attending",
+    "researching",
+    "exploring",
+    "spending",
+    "doing",
+    "creating",
+    "teaching",
+    "helping",
+    "sharing",
+    "focusing",
+    "dealing",
+    "chilling",
+    "relaxing",
+    "catching",
+    "figuring",
+    "considering",
+    "applying",
+    "waiting",
+    "hanging",
+    "checking",
+    "sorting",
+];
+
+/// `word`'s first letter lower-cased ("Took" → "took"), unless it is "I".
+fn lowercase_word(text: &str) -> String {
+    if text.starts_with("I ") || text.starts_with("I'") {
+        return text.to_owned();
+    }
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Whether the clause only supposes, guesses or imagines ("maybe", "probably", "if I were").
+fn hedged(lower: &str) -> bool {
+    const HEDGES: &[&str] = &[
+        "maybe",
+        "probably",
+        "perhaps",
+        "not sure",
+        "not 100% sure",
+        "might",
+        "i think",
+        "i guess",
+        "i suppose",
+        "possibly",
+        "hopefully",
+        // An obligation or a proposal, not a fact ("we should do it again"). "Would" and
+        // "could" are not hedges: "my mom would bake every Sunday", "I could finally run 5k".
+        "should",
+    ];
+    starts_with_words(lower, "if")
+        || HEDGES.iter().any(|h| {
+            lower.match_indices(h).any(|(i, _)| {
+                (i == 0 || !lower[..i].ends_with(|c: char| c.is_alphanumeric()))
+                    && !lower[i + h.len()..].starts_with(|c: char| c.is_alphanumeric())
+            })
+        })
+}
+
+/// Advice given to a person, if the clause is advice: `Some(Some(fact))`, or `Some(None)`
+/// for an instruction to an assistant (a request, not a fact).
+fn advice(body: &str, lower: &str, voice: &Voice<'_>) -> Option<Option<String>> {
+    let rest = if let Some(rest) = ADVICE_OPENINGS
+        .iter()
+        .filter(|o| starts_with_words(lower, o))
+        .find_map(|o| strip_prefix_ignore_case(body, o))
+    {
+        rest.trim_start()
+    } else {
+        let first = lower.split_whitespace().next()?;
+        let second = lower.split_whitespace().nth(1).unwrap_or("");
+        // A listed verb ("Try …", "Be careful"), or any word followed by what a verb takes
+        // ("Foster a dog", "Water them deeply"): not "Water is wet", not "Jon opened".
+        let listed = IMPERATIVES.contains(&first)
+            && !matches!(
+                second,
+                "i" | "i'm" | "we" | "you" | "it" | "he" | "she" | "they"
+            );
+        // Not a feeling with its "I" left out ("Love the necklace", "Miss you guys").
+        let takes_object = first.chars().all(char::is_alphabetic)
+            && !FUNCTION_WORDS.contains(&first)
+            && !EVALUATIVE.contains(&first)
+            && !matches!(
+                first,
+                "miss"
+                    | "hope"
+                    | "wish"
+                    | "thank"
+                    | "enjoy"
+                    | "adore"
+                    | "appreciate"
+                    | "admire"
+                    | "envy"
+                    | "hate"
+                    | "loving"
+                    | "missing"
+            )
+            && !first.ends_with("ing")
+            && !first.ends_with("ed")
+            && matches!(
+                second,
+                "a" | "an"
+                    | "the"
+                    | "them"
+                    | "it"
+                    | "your"
+                    | "some"
+                    | "him"
+                    | "her"
+                    | "this"
+                    | "that"
+                    | "these"
+                    | "those"
+                    | "more"
+                    | "less"
+                    | "yourself"
+                    | "out"
+                    | "up"
+            );
+        if !listed && !takes_object {
+            return None;
+        }
+        body
+    };
+    let Some(listener) = voice.listener else {
+        return Some(None);
+    };
+    let mut words: Vec<&str> = rest.split_whitespace().collect();
+    let negative = matches!(
+        words.first().map(|w| bare(w)).as_deref(),
+        Some("don't" | "never" | "do")
+    ) && words
+        .first()
+        .is_some_and(|w| bare(w) != "do" || words.get(1).is_some_and(|n| bare(n) == "not"));
+    if negative {
+        let skip = if bare(words[0]) == "do" { 2 } else { 1 };
+        words.drain(..skip.min(words.len()));
+    }
+    if words.is_empty() {
+        return Some(None);
+    }
+    let listener_voice = Voice {
+        speaker: voice.speaker,
+        listener: Some(listener),
+        company: voice.company.clone(),
+    };
+    let done = rewrite(&words, &listener_voice);
+    let done = lowercase_first(&done);
+    Some(Some(format!(
+        "{} advised {listener} {}to {done}",
+        voice.speaker,
+        if negative { "not " } else { "" }
+    )))
+}
+
+/// The clause without its openers ("Oh, hi! ", "Haha yeah, ", "Mel, ") and without a
+/// greeting to the person spoken to.
+fn strip_openers<'t>(clause: &'t str, voice: &Voice<'_>) -> &'t str {
+    let mut text = clause.trim();
+    loop {
+        let before = text;
+        if let Some(rest) = openers_longest_first().iter().find_map(|o| {
+            strip_prefix_ignore_case(text, o)
+                .filter(|rest| rest.is_empty() || rest.starts_with([',', '!', ':', '.', '-', ' ']))
+        }) {
+            let rest_trimmed = rest.trim_start_matches([' ', ',', '!', ':', '.', '-']);
+            // Only an opener followed by punctuation, or an interjection of its own.
+            if rest.starts_with([',', '!', ':', '.', '-'])
+                || is_interjection(&text[..text.len() - rest.len()])
+            {
+                text = rest_trimmed;
+            }
+        }
+        // A name said to someone: "Mel, ..." / "Caroline! ...".
+        if let Some((head, rest)) = text.split_once([',', '!'])
+            && is_vocative(head.trim(), voice)
+        {
+            text = rest.trim_start_matches([' ', ',', '!']);
+        }
+        if text == before {
+            return text;
+        }
+    }
+}
+
+/// [`OPENERS`], longest first ("oh my gosh" before "oh").
+fn openers_longest_first() -> &'static [&'static str] {
+    static SORTED: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    SORTED.get_or_init(|| {
+        let mut sorted = OPENERS.to_vec();
+        sorted.sort_by_key(|o| std::cmp::Reverse(o.len()));
+        sorted
+    })
+}
+
+/// Openers that stand alone without punctuation ("haha I went" → "I went").
+fn is_interjection(word: &str) -> bool {
+    matches!(
+        word.to_lowercase().as_str(),
+        "haha"
+            | "hahaha"
+            | "lol"
+            | "omg"
+            | "wow"
+            | "aww"
+            | "yay"
+            | "oh"
+            | "ooh"
+            | "yeah"
+            | "yes"
+            | "well"
+            | "so"
+            | "and"
+            | "but"
+            | "also"
+            | "actually"
+            | "honestly"
+            | "btw"
+            | "plus"
+            | "anyway"
+            | "anyways"
+    )
+}
+
+/// Whether `head` is a name said to someone (the listener's, or a single capitalised word
+/// that is not a pronoun).
+fn is_vocative(head: &str, voice: &Voice<'_>) -> bool {
+    // A greeting before the name: "Hey Caroline", "Thanks, Mel".
+    let head = head
+        .split_once(' ')
+        .filter(|(greeting, _)| {
+            matches!(
+                greeting.to_lowercase().as_str(),
+                "hey"
+                    | "hi"
+                    | "hello"
+                    | "thanks"
+                    | "wow"
+                    | "oh"
+                    | "congrats"
+                    | "yo"
+                    | "dear"
+                    | "aw"
+                    | "aww"
+                    | "ok"
+                    | "okay"
+                    | "yes"
+                    | "yeah"
+                    | "sure"
+                    | "bye"
+                    | "congratulations"
+                    | "sorry"
+                    | "haha"
+                    | "omg"
+            )
+        })
+        .map_or(head, |(_, name)| name.trim());
+    if head.is_empty() || head.split_whitespace().count() > 2 {
+        return false;
+    }
+    names_listener(head, voice)
+        || (head.split_whitespace().count() == 1
+            && head.chars().next().is_some_and(char::is_uppercase)
+            && head.chars().all(char::is_alphabetic)
+            && !matches!(
+                head,
+                "I" | "Yes" | "No" | "Sure" | "Also" | "Today" | "Yesterday" | "Tomorrow"
+            ))
+}
+
+/// The clause without a trailing name of the person spoken to ("…, Mel"; not "…, Sweden").
+fn strip_tail_vocative<'t>(body: &'t str, voice: &Voice<'_>) -> &'t str {
+    match body.rsplit_once(',') {
+        Some((head, tail)) if names_listener(tail.trim(), voice) && !head.trim().is_empty() => {
+            head.trim_end()
+        }
+        _ => body,
+    }
+}
+
+/// Whether `word` is the listener's name, or its start ("Mel" for Melanie).
+fn names_listener(word: &str, voice: &Voice<'_>) -> bool {
+    voice.listener.is_some_and(|l| {
+        let (l, w) = (l.to_lowercase(), word.to_lowercase());
+        w == l || (w.len() >= 3 && l.starts_with(&w))
+    })
+}
+
+/// Whether the clause only reacts ("That's awesome!", "So proud of you", "You're doing
+/// great"): no word is left once function words, words of feeling and the people's names
+/// are set aside, or it judges "that" or "it" without saying anything of the speaker.
+fn reaction(words: &[&str], voice: &Voice<'_>) -> bool {
+    let names: Vec<String> = [Some(voice.speaker), voice.listener]
+        .into_iter()
+        .flatten()
+        .map(str::to_lowercase)
+        .collect();
+    let content = words
+        .iter()
+        .map(|w| bare(w))
+        .filter(|w| {
+            !w.is_empty()
+                && !FUNCTION_WORDS.contains(&w.as_str())
+                && !EVALUATIVE.contains(&w.as_str())
+                && !names
+                    .iter()
+                    .any(|n| n == w || n.starts_with(w.as_str()) && w.len() >= 3)
+        })
+        .count();
+    if content == 0 {
+        return true;
+    }
+    if content > 1 {
+        return false;
+    }
+    let opening = bare(words[0]);
+    let judges = matches!(
+        opening.as_str(),
+        "that"
+            | "that's"
+            | "this"
+            | "it"
+            | "it's"
+            | "sounds"
+            | "looks"
+            | "seems"
+            | "what"
+            | "how"
+            | "such"
+            | "love"
+            | "glad"
+            | "so"
+    );
+    judges
+        && !words
+            .iter()
+            .any(|w| is_first_person(w) || is_plural_first_person(w))
 }
 
 /// `text` without `prefix` (ASCII, compared ignoring case), if it starts with it. Compares
@@ -313,23 +978,22 @@ fn is_question(lower: &str) -> bool {
         "do you",
         "does",
         "did you",
+        "have you",
+        "are you",
+        "were you",
         "is there",
         "are there",
+        "is it",
         "should i",
         "any tips",
         "any ideas",
         "any advice",
+        "any suggestions",
         "help me",
+        "wanna",
+        "want to",
     ];
     OPENERS.iter().any(|o| starts_with_words(lower, o))
-}
-
-/// The word lower-cased without surrounding punctuation (apostrophes kept, curly ones
-/// straightened).
-fn bare(word: &str) -> String {
-    word.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’')
-        .replace('’', "'")
-        .to_lowercase()
 }
 
 fn is_first_person(word: &str) -> bool {
@@ -339,223 +1003,31 @@ fn is_first_person(word: &str) -> bool {
     )
 }
 
-/// True when every word that is not a first-person word, a stop word or a verb-like filler is
-/// a vague reference ("I did that yesterday", "I like it").
+fn is_plural_first_person(word: &str) -> bool {
+    matches!(
+        bare(word).as_str(),
+        "we" | "we're" | "we've" | "we'll" | "we'd" | "us" | "our" | "ours" | "ourselves"
+    )
+}
+
+fn is_second_person(word: &str) -> bool {
+    matches!(
+        bare(word).as_str(),
+        "you" | "you're" | "you've" | "you'll" | "you'd" | "your" | "yours" | "yourself"
+    )
+}
+
+/// True when every word that is not a pronoun of the people here, a stop word or a
+/// verb-like filler is a vague reference ("I did that yesterday", "I like it").
 fn vague(words: &[&str]) -> bool {
-    const FILLER: &[&str] = &[
-        "did",
-        "do",
-        "done",
-        "like",
-        "love",
-        "want",
-        "need",
-        "have",
-        "had",
-        "was",
-        "is",
-        "am",
-        "be",
-        "been",
-        "will",
-        "would",
-        "yesterday",
-        "today",
-        "again",
-        "too",
-        "very",
-        "much",
-        "the",
-        "a",
-        "an",
-        "to",
-        "with",
-        "about",
-        "of",
-        "on",
-        "in",
-        "at",
-        "for",
-        "and",
-        "or",
-        "but",
-        "not",
-        "don't",
-        "really",
-        "just",
-        "also",
-        "all",
-    ];
-    let mut content = words
-        .iter()
-        .map(|w| bare(w))
-        .filter(|w| !w.is_empty() && !is_first_person(w) && !FILLER.contains(&w.as_str()));
+    let mut content = words.iter().map(|w| bare(w)).filter(|w| {
+        !w.is_empty()
+            && !is_first_person(w)
+            && !is_plural_first_person(w)
+            && !is_second_person(w)
+            && !FILLER.contains(&w.as_str())
+    });
     content.all(|w| VAGUE.contains(&w.as_str()))
-}
-
-/// Rewrites first-person words about the speaker, conjugating the verb after "I".
-fn rewrite(words: &[&str]) -> String {
-    let mut out: Vec<String> = Vec::with_capacity(words.len() + 2);
-    let mut conjugate_next = false;
-    for (i, word) in words.iter().enumerate() {
-        let (lead, core, trail) = split_punct(word);
-        let lower = core.replace('’', "'").to_lowercase();
-        let subject = if i == 0 { "User" } else { "the user" };
-        let replaced: String = match lower.as_str() {
-            // "My husband and I are": a compound subject keeps its plural verb.
-            "i" if i > 0 && bare(words[i - 1]) == "and" => "the user".to_owned(),
-            "i" => {
-                conjugate_next = true;
-                subject.to_owned()
-            }
-            "i'm" => format!("{subject} is"),
-            "i've" => format!("{subject} has"),
-            "i'll" => format!("{subject} will"),
-            "i'd" => format!("{subject} would"),
-            "my" if i == 0 => "User's".to_owned(),
-            "my" => "their".to_owned(),
-            "mine" => "theirs".to_owned(),
-            "me" => "them".to_owned(),
-            "myself" => "themself".to_owned(),
-            _ if conjugate_next => {
-                if ADVERBS.contains(&lower.as_str()) {
-                    core.to_owned()
-                } else {
-                    conjugate_next = false;
-                    third_person(core)
-                }
-            }
-            _ => core.to_owned(),
-        };
-        out.push(format!("{lead}{replaced}{trail}"));
-    }
-    out.join(" ")
-}
-
-/// Leading punctuation, the word, trailing punctuation.
-fn split_punct(word: &str) -> (&str, &str, &str) {
-    let start = word
-        .find(|c: char| c.is_alphanumeric())
-        .unwrap_or(word.len());
-    let end = word
-        .rfind(|c: char| c.is_alphanumeric())
-        .map_or(start, |i| {
-            i + word[i..].chars().next().map_or(1, char::len_utf8)
-        });
-    (&word[..start], &word[start..end], &word[end..])
-}
-
-/// The third-person singular of a verb that followed "I" ("work" → "works", "have" → "has",
-/// "don't" → "doesn't"); past tenses, modals and contractions are left alone.
-fn third_person(verb: &str) -> String {
-    let lower = verb.replace('’', "'").to_lowercase();
-    let irregular = match lower.as_str() {
-        "am" => Some("is"),
-        "have" => Some("has"),
-        "do" => Some("does"),
-        "go" => Some("goes"),
-        "don't" => Some("doesn't"),
-        "haven't" => Some("hasn't"),
-        "am not" => Some("is not"),
-        _ => None,
-    };
-    if let Some(v) = irregular {
-        return v.to_owned();
-    }
-    const UNCHANGED: &[&str] = &[
-        "was",
-        "wasn't",
-        "are",
-        "were",
-        "will",
-        "would",
-        "can",
-        "could",
-        "should",
-        "might",
-        "may",
-        "must",
-        "shall",
-        "won't",
-        "can't",
-        "cannot",
-        "couldn't",
-        "wouldn't",
-        "shouldn't",
-        "didn't",
-        "had",
-        "did",
-        "went",
-        "got",
-        "bought",
-        "made",
-        "took",
-        "saw",
-        "met",
-        "began",
-        "left",
-        "felt",
-        "found",
-        "gave",
-        "knew",
-        "lost",
-        "paid",
-        "ran",
-        "said",
-        "sent",
-        "sold",
-        "spent",
-        "told",
-        "thought",
-        "won",
-        "wrote",
-        "came",
-        "became",
-        "broke",
-        "brought",
-        "built",
-        "caught",
-        "chose",
-        "drove",
-        "ate",
-        "fell",
-        "flew",
-        "forgot",
-        "grew",
-        "heard",
-        "kept",
-        "led",
-        "rode",
-        "sang",
-        "sat",
-        "slept",
-        "spoke",
-        "stood",
-        "swam",
-        "taught",
-        "threw",
-        "understood",
-        "woke",
-        "wore",
-        "hiked",
-        "used",
-    ];
-    if UNCHANGED.contains(&lower.as_str())
-        || lower.ends_with("ed")
-        || lower.contains('\'')
-        || !lower.chars().all(|c| c.is_ascii_alphabetic())
-    {
-        return verb.to_owned();
-    }
-    if lower.ends_with(['s', 'x', 'z', 'o']) || lower.ends_with("sh") || lower.ends_with("ch") {
-        return format!("{verb}es");
-    }
-    if let Some(stem) = lower.strip_suffix('y')
-        && !stem.ends_with(['a', 'e', 'i', 'o', 'u'])
-    {
-        return format!("{}ies", &verb[..verb.len() - 1]);
-    }
-    format!("{verb}s")
 }
 
 fn sentence_case(text: &str) -> String {
@@ -566,167 +1038,87 @@ fn sentence_case(text: &str) -> String {
     }
 }
 
-/// Topic and importance (spec §3.5 anchors) from keywords; the first matching rule wins.
-fn classify(lower: &str) -> (&'static str, i64) {
-    const RULES: &[(&str, i64, &[&str])] = &[
-        (
-            "Health",
-            9,
-            &[
-                "allergic",
-                "allergy",
-                "allergies",
-                "diabetic",
-                "asthma",
-                "medication",
-                "surgery",
-                "pregnant",
-                "disability",
-                "epilep",
-            ],
-        ),
-        (
-            "Identity",
-            8,
-            &[
-                "name is",
-                "years old",
-                "user is 1",
-                "user is 2",
-                "user is 3",
-                "user is 4",
-                "user is 5",
-                "user is 6",
-                "user is 7",
-                "user is 8",
-                "user is 9",
-                "born ",
-                "birthday",
-                "pronouns",
-            ],
-        ),
-        (
-            "Employment",
-            8,
-            &[
-                " work at",
-                " works at",
-                " work for",
-                " works for",
-                "engineer",
-                "manager",
-                "manages",
-                " job",
-                "employer",
-                "hired",
-                "promoted",
-                "started at",
-                " left ",
-                "colleague",
-                "team of",
-                "career",
-                "salary",
-                "office",
-            ],
-        ),
-        (
-            "Location",
-            8,
-            &[
-                "live in",
-                "lives in",
-                "moving to",
-                "moved to",
-                "relocat",
-                "address",
-                "hometown",
-            ],
-        ),
-        (
-            "Family",
-            7,
-            &[
-                "daughter", "son ", "wife", "husband", "partner", "mother", "father", "mom", "dad",
-                "sister", "brother", "children", "kids", "parents", "family", "married",
-            ],
-        ),
-        (
-            "Schedule",
-            7,
-            &[
-                "appointment",
-                "meeting",
-                "flight",
-                "deadline",
-                "tomorrow",
-                "next week",
-                "next month",
-                "on monday",
-                "on tuesday",
-                "on wednesday",
-                "on thursday",
-                "on friday",
-                "on saturday",
-                "on sunday",
-                "review is",
-                " am",
-                " pm",
-            ],
-        ),
-        (
-            "Diet",
-            7,
-            &["vegetarian", "vegan", "gluten", "kosher", "halal", "diet"],
-        ),
-        (
-            "Education",
-            6,
-            &[
-                "studied",
-                "studies",
-                "university",
-                "degree",
-                "college",
-                "graduated",
-                "school",
-            ],
-        ),
-        (
-            "Preferences",
-            5,
-            &[
-                "prefer",
-                "favorite",
-                "favourite",
-                "like",
-                "love",
-                "hate",
-                "enjoy",
-                "can't stand",
-            ],
-        ),
-        ("Pets", 5, &[" dog", " cat", " pet", "puppy", "kitten"]),
-        (
-            "Hobbies",
-            4,
-            &[
-                "running", "guitar", "piano", "hiking", "hiked", "reading", "painting", "plays",
-                "cooking", "gaming",
-            ],
-        ),
-        ("Languages", 5, &["speaks", "speak ", "fluent"]),
-        (
-            "Travel",
-            5,
-            &["trip", "travel", "vacation", "visited", "visit "],
-        ),
-    ];
-    RULES
-        .iter()
-        .find(|(_, _, keys)| keys.iter().any(|k| lower.contains(k)))
-        .map_or((crate::DEFAULT_TOPIC, 5), |(topic, importance, _)| {
-            (topic, *importance)
-        })
+/// `text` with its first letter lower-cased unless its first word is a name or "I" (a
+/// capital followed by lower case, in the middle of a sentence, stays).
+fn lowercase_first(text: &str) -> String {
+    let first = text.split_whitespace().next().unwrap_or("");
+    let common = matches!(
+        bare(first).as_str(),
+        "the"
+            | "a"
+            | "an"
+            | "it"
+            | "it's"
+            | "this"
+            | "that"
+            | "there"
+            | "there's"
+            | "they"
+            | "they're"
+            | "he"
+            | "she"
+            | "his"
+            | "her"
+            | "their"
+            | "some"
+            | "most"
+            | "all"
+            | "every"
+            | "each"
+            | "at"
+            | "in"
+            | "on"
+            | "for"
+            | "with"
+            | "if"
+            | "when"
+            | "only"
+            | "get"
+            | "try"
+            | "take"
+            | "check"
+            | "go"
+            | "read"
+            | "watch"
+            | "visit"
+            | "consider"
+            | "start"
+            | "stop"
+            | "keep"
+            | "give"
+            | "look"
+            | "call"
+            | "ask"
+            | "bring"
+            | "use"
+            | "join"
+            | "buy"
+            | "book"
+            | "find"
+            | "plan"
+            | "focus"
+            | "practice"
+            | "eat"
+            | "drink"
+            | "avoid"
+            | "wear"
+            | "pack"
+            | "write"
+            | "listen"
+            | "talk"
+            | "be"
+            | "make"
+            | "never"
+            | "always"
+    );
+    if !common {
+        return text.to_owned();
+    }
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 #[cfg(test)]
@@ -736,6 +1128,28 @@ mod tests {
     fn extract(text: &str) -> Vec<String> {
         RulesExtractor
             .extract(&[Turn::new("user", text)], Timestamp::from_micros(0))
+            .unwrap()
+            .into_iter()
+            .map(|f| f.decision)
+            .collect()
+    }
+
+    /// Two friends, Caroline (the user) and Melanie (a named assistant), on Monday 27 March
+    /// 2023.
+    fn chat(turns: &[(&str, &str)]) -> Vec<String> {
+        let turns: Vec<Turn> = turns
+            .iter()
+            .map(|(name, text)| {
+                let role = if *name == "Caroline" {
+                    "user"
+                } else {
+                    "assistant"
+                };
+                Turn::new(role, *text).named(*name)
+            })
+            .collect();
+        RulesExtractor
+            .extract(&turns, Timestamp::parse("2023-03-27T15:00:00Z").unwrap())
             .unwrap()
             .into_iter()
             .map(|f| f.decision)
@@ -762,14 +1176,10 @@ mod tests {
             extract("I study law in Paris."),
             ["User studies law in Paris."]
         );
-        assert_eq!(
-            extract("Last year I moved to Rome."),
-            ["Last year the user moved to Rome."]
-        );
     }
 
     #[test]
-    fn questions_greetings_hedges_and_vague_statements_are_skipped() {
+    fn questions_greetings_reactions_and_vague_statements_are_skipped() {
         for text in [
             "Hi! How are you?",
             "Where do I live?",
@@ -777,12 +1187,56 @@ mod tests {
             "I think so.",
             "I did that yesterday.",
             "I like it.",
-            "We went to the beach.",
-            "The weather is nice.",
+            "That's awesome!",
+            "Wow, that sounds amazing!",
+            "So proud of you!",
             "Can you help me with my essay?",
+            "Give me three ideas for dinner.",
         ] {
             assert_eq!(extract(text), Vec::<String>::new(), "{text}");
         }
+    }
+
+    #[test]
+    fn named_speakers_name_their_facts_and_you_is_the_listener() {
+        let facts = chat(&[
+            (
+                "Caroline",
+                "Hey Mel! I went to a LGBTQ support group yesterday.",
+            ),
+            (
+                "Melanie",
+                "Wow, Caroline! My husband and I went camping last weekend, we loved the lake. Your painting is in my kitchen now.",
+            ),
+        ]);
+        assert_eq!(
+            facts,
+            [
+                "Caroline went to a LGBTQ support group on 26 March 2023.",
+                "Melanie's husband and Melanie went camping on the weekend of 25 March 2023.",
+                "Melanie and their husband loved the lake.",
+                "Caroline's painting is in Melanie's kitchen now.",
+            ]
+        );
+    }
+
+    #[test]
+    fn advice_to_a_person_names_both_and_impersonal_facts_their_source() {
+        let facts = chat(&[
+            ("Caroline", "I want to start painting."),
+            (
+                "Melanie",
+                "Get some acrylic paints and start with landscapes. The pottery class is only $10 per session.",
+            ),
+        ]);
+        assert_eq!(
+            facts,
+            [
+                "Caroline wants to start painting.",
+                "Melanie advised Caroline to get some acrylic paints and start with landscapes.",
+                "According to Melanie, the pottery class is only $10 per session.",
+            ]
+        );
     }
 
     #[test]
@@ -798,7 +1252,7 @@ mod tests {
     }
 
     #[test]
-    fn assistant_and_system_messages_are_not_read() {
+    fn an_unnamed_assistant_and_the_system_are_not_read() {
         let facts = RulesExtractor
             .extract(
                 &[

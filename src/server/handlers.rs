@@ -290,8 +290,8 @@ fn disabled() -> Level2Result {
 pub(crate) struct WriteBody {
     /// Content mode: the new memory with the body's fields and defaults applied.
     pub content: Option<NewMemory>,
-    /// Messages mode: the turns (role, content), at least one.
-    pub turns: Option<Vec<(String, String)>>,
+    /// Messages mode: the turns, at least one.
+    pub turns: Option<Vec<Turn>>,
     pub source: Option<String>,
     pub tenant_id: Option<String>,
     pub session_id: Option<String>,
@@ -455,10 +455,6 @@ pub(crate) async fn write_memories(ctx: &Ctx, bytes: &[u8]) -> Result<Response<B
             let byo = llm.is_some();
             let model = chosen_llm(ctx, llm);
             let timeout = ctx.state.config.llm_timeout;
-            let turns: Vec<Turn> = turns
-                .into_iter()
-                .map(|(role, content)| Turn::new(role, content))
-                .collect();
             // Extraction (a provider call, or the offline rules) runs off the async threads
             // and outside any write transaction; then the facts are written in one batch.
             // At most `max_concurrent_extractions` at once: the rest wait here.
@@ -588,8 +584,10 @@ fn connect(
     .map_err(crate::Error::Llm)
 }
 
-/// Validates the chat array: each item an object with string `role` and `content`.
-fn parse_messages(f: &mut Fields<'_>, items: &[Value]) -> Option<Vec<(String, String)>> {
+/// Validates the chat array: each item an object with string `role` and `content`, and
+/// optionally the speaker's `name` (the OpenAI chat shape's field) and the `timestamp` it was
+/// said at (ISO 8601; its relative time is read against it).
+fn parse_messages(f: &mut Fields<'_>, items: &[Value]) -> Option<Vec<Turn>> {
     let mut turns = Vec::with_capacity(items.len());
     let mut ok = true;
     for (i, item) in items.iter().enumerate() {
@@ -602,23 +600,24 @@ fn parse_messages(f: &mut Fields<'_>, items: &[Value]) -> Option<Vec<(String, St
             ok = false;
             continue;
         };
-        let mut field = |name: &str| match obj.get(name) {
+        let mut field = |name: &str, required: bool| match obj.get(name) {
             Some(Value::String(s)) if s.contains('\0') => {
                 f.push(
                     vec![json!("messages"), json!(i), json!(name)],
                     super::input::NUL_MESSAGE,
                     super::input::NUL_KIND,
                 );
-                None
+                Err(())
             }
-            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            None | Some(Value::Null) if !required => Ok(None),
             None | Some(Value::Null) => {
                 f.push(
                     vec![json!("messages"), json!(i), json!(name)],
                     "field required",
                     "value_error.missing",
                 );
-                None
+                Err(())
             }
             Some(_) => {
                 f.push(
@@ -626,25 +625,56 @@ fn parse_messages(f: &mut Fields<'_>, items: &[Value]) -> Option<Vec<(String, St
                     "str type expected",
                     "type_error.str",
                 );
-                None
+                Err(())
             }
         };
-        match (field("role"), field("content")) {
-            (Some(role), Some(content)) => turns.push((role, content)),
+        let (role, content, name, timestamp) = (
+            field("role", true),
+            field("content", true),
+            field("name", false),
+            field("timestamp", false),
+        );
+        let at = match timestamp {
+            Ok(Some(text)) => match Timestamp::parse(&text) {
+                Ok(at) => Ok(Some(at)),
+                Err(e) => {
+                    f.push(
+                        vec![json!("messages"), json!(i), json!("timestamp")],
+                        super::input::datetime_error(&e),
+                        "value_error.datetime",
+                    );
+                    Err(())
+                }
+            },
+            Ok(None) => Ok(None),
+            Err(()) => Err(()),
+        };
+        match (role, content, name, at) {
+            (Ok(Some(role)), Ok(Some(content)), Ok(name), Ok(at)) => {
+                let mut turn = Turn::new(role, content);
+                turn.name = name.filter(|n| !n.trim().is_empty());
+                turn.at = at;
+                turns.push(turn);
+            }
             _ => ok = false,
         }
     }
     ok.then_some(turns)
 }
 
-/// `User: …` / `Assistant: …` lines (system turns are not part of the conversation record).
-fn render_conversation(turns: &[(String, String)]) -> String {
+/// `User: …` / `Assistant: …` lines, or the speaker's name when the message gives one
+/// (`Caroline: …`); system turns are not part of the conversation record.
+fn render_conversation(turns: &[Turn]) -> String {
     turns
         .iter()
-        .filter_map(|(role, content)| match role.to_ascii_lowercase().as_str() {
-            "user" => Some(format!("User: {}", content.trim())),
-            "assistant" => Some(format!("Assistant: {}", content.trim())),
-            _ => None,
+        .filter_map(|turn| {
+            let who = match (turn.role.to_ascii_lowercase().as_str(), &turn.name) {
+                ("user" | "assistant", Some(name)) => name.trim().to_owned(),
+                ("user", None) => "User".to_owned(),
+                ("assistant", None) => "Assistant".to_owned(),
+                _ => return None,
+            };
+            Some(format!("{who}: {}", turn.content.trim()))
         })
         .collect::<Vec<_>>()
         .join("\n")

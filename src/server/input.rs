@@ -510,7 +510,7 @@ impl Query {
 }
 
 /// The 422 `msg` for a timestamp [`Timestamp::parse`] refused.
-fn datetime_error(e: &crate::Error) -> &'static str {
+pub(crate) fn datetime_error(e: &crate::Error) -> &'static str {
     match e {
         crate::Error::InvalidArgument(m) if m.ends_with(crate::time::OUTSIDE_YEARS) => {
             "datetime must be within the years 0001-9999 (UTC)"

@@ -17,6 +17,13 @@ struct Turn {
     /// `user` or `assistant` (`system` is read, yields no facts).
     role: String,
     content: String,
+    /// Who spoke (the OpenAI chat shape's field): the facts name their subject by it, and
+    /// an `assistant` message with a name is a person's (a chat between two people).
+    name: Option<String>,
+    /// When it was said: its relative time ("yesterday") is read against this instead of
+    /// `recorded_at`.
+    #[schemars(extend("format" = "date-time"))]
+    timestamp: Option<String>,
 }
 
 /// A caller's own language model (spec §9.1).

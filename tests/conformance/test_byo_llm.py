@@ -182,7 +182,7 @@ def test_messages_mode_without_an_llm_uses_the_offline_rules(server):
                   {"role": "assistant", "content": "Nice to meet you, Dana."},
                   {"role": "user", "content": "What's the weather like?"}],
         tenant_id=tenant)
-    assert result.extraction == {"provider": "builtin", "model": "rules-v1", "byo_llm": False}
+    assert result.extraction == {"provider": "builtin", "model": "rules-v2", "byo_llm": False}
     decisions = sorted(r["decision"] for r in acme.memories.list(tenant_id=tenant))
     assert decisions == ["User is allergic to cats.", "User's name is Dana."]
     greeting = acme.memories.add(messages=[{"role": "user", "content": "Hello there!"}],

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 /// The version of the tool list (names, arguments, results). Bumped when a tool changes
 /// shape; a tool is added or removed only with a new version.
-pub(crate) const TOOLS_VERSION: &str = "1";
+pub(crate) const TOOLS_VERSION: &str = "2";
 
 /// A REST request: what a tool call stands for.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,6 +32,14 @@ pub struct Turn {
     pub role: String,
     /// What they said.
     pub content: String,
+    /// The speaker's name, when known: facts name their subject by it ("Caroline went
+    /// hiking"), and an `assistant` turn with a name is a person's, whose facts are kept too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// When this turn was said (ISO 8601): its relative time ("last week") is resolved
+    /// against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
 }
 
 /// `remember`: store one fact, or a conversation to extract facts from.
