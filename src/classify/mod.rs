@@ -65,4 +65,14 @@ pub trait Classifier: Send + Sync {
     fn model(&self) -> &str;
     /// The verdict for the pair (OLD = a candidate, NEW = the new row).
     fn classify(&self, old: &Memory, new: &Memory) -> Result<Verdict>;
+
+    /// Whether `new`, judged to supersede `superseded`, restates or refines `other` (another
+    /// current candidate) on the same attribute. The store then held two current values of
+    /// that attribute before `new` was written ("lives in Berlin" and "lives in Denver": two
+    /// homes), and a fact about one of them ("lives in Berlin's Kreuzberg district") does not
+    /// end the other: the pipeline applies no supersession. The default says no.
+    fn confirms(&self, other: &Memory, new: &Memory, superseded: &Memory) -> bool {
+        let _ = (other, new, superseded);
+        false
+    }
 }
