@@ -1,4 +1,4 @@
-//! The offline Level 2 classifier (`builtin-rules-v1`) on the labelled pairs of
+//! The offline Level 2 classifier (`builtin-rules-v2`) on the labelled pairs of
 //! `tests/fixtures/classification/labelled-pairs.json`, as the README reports them
 //! (`aurra eval classification tests/fixtures/classification/labelled-pairs.json`). A wrong
 //! supersession hides a true fact: precision on `supersedes` must be at least 0.95.

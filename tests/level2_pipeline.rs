@@ -112,7 +112,7 @@ on_every_backend! {
         );
         let supersession = result.supersession.expect("applied");
         assert_eq!(supersession.old_memory_id, old.id);
-        assert_eq!(supersession.model, "builtin-rules-v1");
+        assert_eq!(supersession.model, "builtin-rules-v2");
         assert!(store.get("acme", old.id)?.superseded_by == Some(new.id));
         assert!(store.get("acme", sibling.id)?.superseded_by.is_none());
         Ok(())

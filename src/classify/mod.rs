@@ -1,6 +1,7 @@
 //! Level 2 auto-supersession (spec §9.4): judging whether a new memory makes an older one no
 //! longer true. One [`Classifier`] interface with the offline [`RulesClassifier`]
-//! (`builtin-rules-v1`, which supersedes only on explicit evidence) and [`LlmClassifier`]
+//! (`builtin-rules-v2`, which supersedes when the same single-valued attribute of the same
+//! subject changes, with or without a marker word) and [`LlmClassifier`]
 //! (strict JSON from a language model); the pipeline that gates, searches candidates,
 //! classifies outside any write transaction and applies at most one supersession is
 //! [`run_level2`].
