@@ -93,6 +93,9 @@ impl RulesClassifier {
         if let Some(reason) = n.blocked() {
             return fallback(reason);
         }
+        if n.returns_to(&o) {
+            return fallback("The new fact returns to the old state.");
+        }
         let judge = Judge {
             c: self,
             o: &o,
@@ -701,19 +704,47 @@ impl Fact {
         None
     }
 
-    /// A trial or a return to the old state ("tried X", "went back to"); "pushed back to" is
-    /// a reschedule.
+    /// A trial ("tried X", "trialled", "borrowed", "for a week").
     fn trial(&self) -> bool {
-        TRIALS.iter().any(|p| {
+        self.has_any(TRIALS)
+    }
+
+    /// The lemma of one of this fact's words.
+    fn lemma_of(&self, word: &str) -> String {
+        self.toks
+            .iter()
+            .find(|t| t.w == word)
+            .map_or_else(|| word.to_owned(), |t| t.lemma.clone())
+    }
+
+    /// "went back to X", "returned to X" where X is in `old`: a reversion ("returned to VS
+    /// Code"), not a change ("moved back to Chicago" against "lives in Austin").
+    fn returns_to(&self, old: &Fact) -> bool {
+        RETURNS.iter().any(|p| {
             let Some(at) = self.text.find(&format!(" {p} ")) else {
                 return false;
             };
             let before = self.text[..at].rsplit(' ').next().unwrap_or("");
-            !(p.starts_with("back")
-                && matches!(
-                    before,
-                    "pushed" | "moved" | "set" | "bumped" | "put" | "pushes" | "push"
-                ))
+            if matches!(
+                before,
+                "pushed" | "moved" | "set" | "bumped" | "put" | "push"
+            ) {
+                return false;
+            }
+            // What it returns to: the next words up to another clause ("after maternity
+            // leave").
+            let after = self.text[at + p.len() + 2..]
+                .split(' ')
+                .take_while(|w| {
+                    !matches!(
+                        *w,
+                        "after" | "because" | "when" | "and" | "but" | "since" | "for"
+                    )
+                })
+                .take(3);
+            after
+                .filter(|w| !FUNCTION_WORDS.contains(w) && !w.is_empty())
+                .any(|w| old.terms.contains(&self.lemma_of(w)))
         })
     }
 
@@ -1093,6 +1124,10 @@ impl Judge<'_> {
     /// Verbs that end only some attributes: "left" a job, a club or a place; "sold" a
     /// possession.
     fn ending_fits(&self, oc: &Clause, nc: &Clause) -> bool {
+        if nc.particle.is_some() {
+            // "gave up", "gave away", "passed away".
+            return true;
+        }
         match nc.lemma.as_str() {
             "leav" | "leave" => {
                 let departs = nc
@@ -1156,6 +1191,7 @@ impl Judge<'_> {
             return None;
         }
         let (family, preps, attribute) = self.change_verb(nc)?;
+        let job = attribute == "job";
         let mut rest: &[Tok] = &nc.rest;
         if nc.copula {
             rest = rest.get(1..).unwrap_or_default();
@@ -1178,7 +1214,10 @@ impl Judge<'_> {
             return self.role_taken(oc, nc, target);
         }
         let n_terms = self.c.matchable(&nc.toks);
-        let patient_terms: HashSet<String> = if attribute.is_empty() {
+        let patient_terms: HashSet<String> = if job {
+            // "took a job at X": the subject's employer.
+            HashSet::new()
+        } else if attribute.is_empty() {
             self.terms(patient)
                 .into_iter()
                 .filter(|t| !GENERIC_NOUNS.contains(&t.as_str()))
@@ -1212,7 +1251,11 @@ impl Judge<'_> {
             .subject
             .first()
             .is_some_and(|t| matches!(t.w.as_str(), "the" | "a" | "an" | "our" | "my"));
-        let thing = (nc.subject_terms.len() > 1 || article) && subject_fits;
+        let person = nc
+            .subject_terms
+            .last()
+            .is_some_and(|t| HUMANS.contains(&t.as_str()) || PETS.contains(&t.as_str()));
+        let thing = (nc.subject_terms.len() > 1 || article) && subject_fits && !person;
         let fits = patient_fits
             || from_fits
             || patient_terms.is_empty()
@@ -1267,14 +1310,22 @@ impl Judge<'_> {
         {
             return Some((Family::Quantity, &["to"], ""));
         }
+        // "took a job at", "started a new position with".
+        let head = nc.rest.iter().find(|t| {
+            !matches!(
+                t.w.as_str(),
+                "a" | "an" | "the" | "pay" | "new" | "full-time" | "part-time" | "permanent"
+            )
+        })?;
+        if nc.is(&["take", "get", "start", "accept", "land", "find"])
+            && JOB_NOUNS.contains(&head.w.as_str())
+        {
+            return Some((Family::Affiliation, &["at", "with"], "job"));
+        }
         // "got a raise to $95,000", "got a promotion to".
         if nc.lemma != "get" {
             return None;
         }
-        let head = nc
-            .rest
-            .iter()
-            .find(|t| !matches!(t.w.as_str(), "a" | "an" | "the" | "pay"))?;
         CHANGE_NOUNS
             .iter()
             .find(|(w, _)| *w == head.w)
@@ -1582,7 +1633,7 @@ impl Judge<'_> {
         }
         let marker = self.n.changed_in_place();
         let confidence = if marker { MARKED } else { IMPLICIT };
-        if diff.numbers_changed() || diff.frequency_changed() {
+        if diff.numbers_changed() || diff.frequency_changed() || diff.dates_changed() {
             return found(confidence, "The same quantity or schedule has a new value.");
         }
         if oc.copula {
@@ -1605,6 +1656,31 @@ impl Judge<'_> {
         None
     }
 
+    /// What kind of value a clause's rest is: "a beagle", "three years old", "in the shop",
+    /// "Karen", "friendly".
+    fn value_kind(&self, rest: &[Tok]) -> ValueKind {
+        let Some(first) = rest.iter().find(|t| {
+            !matches!(
+                t.w.as_str(),
+                "now" | "currently" | "still" | "also" | "just"
+            )
+        }) else {
+            return ValueKind::Bare;
+        };
+        if is_dated(&self.keys(rest)) && !matches!(first.w.as_str(), "a" | "an" | "the") {
+            return ValueKind::Dated;
+        }
+        match first.w.as_str() {
+            "a" | "an" | "the" | "her" | "his" | "their" | "its" | "my" | "our" => {
+                ValueKind::Article
+            }
+            w if number_key(w).is_some() || read_number(&[w]).is_some() => ValueKind::Dated,
+            w if PREPOSITIONS.contains(&w) => ValueKind::Place,
+            _ if first.name => ValueKind::Name,
+            _ => ValueKind::Bare,
+        }
+    }
+
     /// A copula frame's change: an attribute ("User's rent is") or a thing's property ("The
     /// team offsite will be in") takes a new value; a person's role changes within the same
     /// organisation.
@@ -1619,16 +1695,38 @@ impl Judge<'_> {
         if nc.past && !oc.past {
             return None;
         }
-        let person = oc.subject.len() == 1 && !oc.possessive_subject();
+        let human = oc
+            .subject_terms
+            .last()
+            .is_some_and(|t| HUMANS.contains(&t.as_str()));
+        let person = oc.subject.len() == 1 && !oc.possessive_subject() || human;
+        let (old_kind, new_kind) = (self.value_kind(&oc.rest), self.value_kind(&nc.rest));
         if !person {
+            // "Jon's dog is a beagle" / "is three years old" / "is friendly": other properties
+            // of the same thing, unless the value is of the same kind.
+            // "User's new landlord is ...": the subject itself says the value is new.
+            let renewed =
+                nc.subject.iter().any(|t| t.w == "new") && !oc.subject.iter().any(|t| t.w == "new");
+            if old_kind != new_kind && !renewed {
+                return None;
+            }
             // "User's hobbies are ...": a list, not one value.
-            if plural(&oc.subject) && !oc.possessive_subject() && confidence < MARKED {
+            let list = oc.subject.last().is_some_and(|t| {
+                (t.w.ends_with('s') || t.w.ends_with("ren"))
+                    && LIST_NOUNS.contains(&t.lemma.as_str())
+            });
+            let things = plural(&oc.subject) && !oc.possessive_subject();
+            if (list || things) && confidence < MARKED {
                 return None;
             }
             return found(
                 confidence,
                 "The same attribute of the same subject has a new value.",
             );
+        }
+        // Someone named by relation: "User's boss is Karen" → "is Tom".
+        if human && old_kind == ValueKind::Name && new_kind == ValueKind::Name {
+            return found(confidence, "Someone else holds the same relation.");
         }
         // A person: "User is a sergeant in the army reserve" → "a lieutenant in ...".
         let (orole, oorg) = role_and_org(ok);
@@ -1798,6 +1896,8 @@ impl RulesClassifier {
 enum Family {
     /// Where someone lives or something is.
     Residence,
+    /// "moved": a place or a date, whichever the old fact states.
+    Move,
     /// Employer, school, course.
     Affiliation,
     /// A role or title.
@@ -1819,6 +1919,9 @@ impl Family {
         let o_terms = j.terms(&oc.toks);
         let t_terms = j.terms(target);
         match self {
+            Family::Move => {
+                Family::Residence.fits(j, oc, nc, target) || Family::Time.fits(j, oc, nc, target)
+            }
             Family::Residence => {
                 oc.is(&["live", "resid", "base", "reloc", "move", "settl"])
                     || oc.copula
@@ -1858,6 +1961,21 @@ impl Family {
             Family::Any => false,
         }
     }
+}
+
+/// Kinds of copula values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ValueKind {
+    /// "a beagle", "the basic tier", "their brother Alex".
+    Article,
+    /// A number, amount, date or time.
+    Dated,
+    /// "in the shop", "at the Grand Hotel".
+    Place,
+    /// "Karen", "Coldplay".
+    Name,
+    /// "red", "friendly", "she/her".
+    Bare,
 }
 
 /// Relationship statuses.
@@ -1985,6 +2103,18 @@ impl Diff {
         })
     }
 
+    /// A weekday, month or date was replaced by another ("on Tuesdays" → "on Thursdays").
+    fn dates_changed(&self) -> bool {
+        let dated = |run: &[String]| {
+            let values: Vec<&String> = run
+                .iter()
+                .filter(|k| !PREPOSITIONS.contains(&k.as_str()))
+                .collect();
+            !values.is_empty() && values.iter().all(|k| is_value_key(k))
+        };
+        self.edits.iter().any(|e| dated(&e.old) && dated(&e.new))
+    }
+
     /// A frequency was replaced by another.
     fn frequency_changed(&self) -> bool {
         self.edits.iter().any(|e| {
@@ -2078,13 +2208,8 @@ fn equivalent_leads(a: Option<&str>, b: Option<&str>) -> bool {
 
 /// Whether keys hold a date or time (a weekday, a month, a clock time, a year).
 fn is_dated(keys: &[String]) -> bool {
-    keys.iter().any(|k| {
-        k.starts_with('@')
-            || WEEKDAYS.iter().any(|d| k.starts_with(&d[..3]))
-            || MONTHS
-                .iter()
-                .any(|m| k == &m[..m.len().min(k.len().max(3))] && k.len() >= 3)
-    })
+    keys.iter()
+        .any(|k| k.starts_with('@') || DATE_STEMS.contains(&k.as_str()))
 }
 
 /// A number at the start of `words` and how many words it takes: "seventy thousand",
@@ -2180,7 +2305,20 @@ fn number_key(word: &str) -> Option<String> {
     if let Some(minutes) = clock(word) {
         return Some(format!("@{minutes}"));
     }
-    word_number(word).map(|v| format!("#{v}"))
+    word_number(word)
+        .or_else(|| ordinal_numeral(word))
+        .map(|v| format!("#{v}"))
+}
+
+/// "3rd", "21st", "4th".
+fn ordinal_numeral(word: &str) -> Option<f64> {
+    let digits = ["st", "nd", "rd", "th"]
+        .iter()
+        .find_map(|suffix| word.strip_suffix(suffix))?;
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// The value of a numeral: "$1,800", "12.5", "40%".
@@ -2318,7 +2456,7 @@ fn is_adverb(w: &str) -> bool {
 
 /// A stem that says when ("morn", "everi", "tuesday").
 fn is_time_term(t: &str) -> bool {
-    TIME_WORDS.contains(&t) || WEEKDAYS.iter().any(|d| t.starts_with(&d[..5]))
+    TIME_WORDS.contains(&t) || DATE_STEMS.contains(&t)
 }
 
 fn is_irregular_past(w: &str) -> bool {
@@ -2867,6 +3005,75 @@ mod tests {
             (
                 "User moved to Berlin in 2020",
                 "User moved to Berlin for work",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn a_things_other_properties_are_not_a_new_value() {
+        supersede(&[
+            ("Jon's dog is a beagle", "Jon's dog is a golden retriever"),
+            ("User's car is red", "User's car is blue now"),
+            ("User's hairdresser is Kim", "User's hairdresser is Lou"),
+            (
+                "User's landlord is Mrs. Green",
+                "User's new landlord is a company called Nestly",
+            ),
+            (
+                "User's daughter is in 3rd grade",
+                "User's daughter is in 4th grade",
+            ),
+            (
+                "The office wifi password is sunflower22",
+                "The office wifi password is maple47",
+            ),
+            (
+                "Caroline's book club meets on Tuesdays",
+                "Caroline's book club meets on Thursdays",
+            ),
+        ]);
+        keep(&[
+            ("Jon's dog is a beagle", "Jon's dog is three years old"),
+            ("Jon's dog is a beagle", "Jon's dog is very friendly"),
+            ("User's car is a Honda Civic", "User's car is red"),
+            (
+                "User's house is a bungalow",
+                "User's house is near the beach",
+            ),
+            (
+                "User's allergies are peanuts",
+                "User's allergies are shellfish",
+            ),
+            ("User's son is a toddler", "User's son is adorable"),
+            ("User's boss is demanding", "User's boss is Karen"),
+            (
+                "Melanie's son plays soccer",
+                "Melanie's son joined a basketball team",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn a_return_is_a_reversion_only_to_the_old_value() {
+        supersede(&[
+            ("Gina lives in Austin", "Gina moved back to Chicago"),
+            (
+                "Melanie is on maternity leave",
+                "Melanie returned to work after maternity leave",
+            ),
+            (
+                "Tom works for a bank",
+                "Tom took a job at an insurance company",
+            ),
+        ]);
+        keep(&[
+            (
+                "User uses Gmail",
+                "User switched to ProtonMail but came back to Gmail",
+            ),
+            (
+                "User codes in Emacs",
+                "User returned to Emacs after a month of Vim",
             ),
         ]);
     }

@@ -102,13 +102,6 @@ pub(super) const TRIALS: &[&str] = &[
     "was testing",
     "to test",
     "borrowed",
-    "went back",
-    "goes back",
-    "going back",
-    "back to",
-    "back on",
-    "returned to",
-    "came back",
     "kept",
     "still",
     "sticking with",
@@ -116,6 +109,18 @@ pub(super) const TRIALS: &[&str] = &[
     "temporarily",
     "briefly",
     "for now",
+];
+
+/// A return to something: a reversion when it is the old value ("went back to VS Code"), a
+/// change otherwise ("moved back to Chicago", "returned to work").
+pub(super) const RETURNS: &[&str] = &[
+    "went back",
+    "goes back",
+    "going back",
+    "back to",
+    "back on",
+    "returned to",
+    "came back",
 ];
 
 /// Past history.
@@ -357,11 +362,20 @@ pub(super) const STATE_ENDS: &[(&str, &[&str])] = &[
         "unemployed",
         &["hired", "found a job", "got a job", "landed a job"],
     ),
+    (
+        "leave",
+        &[
+            "returned to work",
+            "back at work",
+            "back to work",
+            "returned from",
+        ],
+    ),
 ];
 
 /// Verbs of change: (lemma phrase, family, prepositions before the new value).
 pub(super) const CHANGES: &[(&str, Family, &[&str])] = &[
-    ("moved", Family::Residence, &["to", "into"]),
+    ("moved", Family::Move, &["to", "into"]),
     ("relocated", Family::Residence, &["to"]),
     ("settled", Family::Residence, &["in"]),
     ("retired", Family::Residence, &["to"]),
@@ -392,8 +406,8 @@ pub(super) const CHANGES: &[(&str, Family, &[&str])] = &[
     ("pushed back", Family::Time, &["to"]),
     ("pushed", Family::Time, &["to"]),
     ("brought forward", Family::Time, &["to"]),
-    ("moved up", Family::Time, &["to"]),
-    ("moved back", Family::Time, &["to"]),
+    ("moved up", Family::Move, &["to"]),
+    ("moved back", Family::Move, &["to"]),
     ("extended", Family::Time, &["to", "until"]),
     ("shifted", Family::Time, &["to"]),
     ("bumped", Family::Quantity, &["to"]),
@@ -406,6 +420,10 @@ pub(super) const CHANGES: &[(&str, Family, &[&str])] = &[
     ("decreased", Family::Quantity, &["to"]),
     ("doubled", Family::Quantity, &["to"]),
     ("halved", Family::Quantity, &["to"]),
+    ("slashed", Family::Quantity, &["to"]),
+    ("trimmed", Family::Quantity, &["to"]),
+    ("hiked", Family::Quantity, &["to"]),
+    ("boosted", Family::Quantity, &["to"]),
     ("tripled", Family::Quantity, &["to"]),
     ("grew", Family::Quantity, &["to"]),
     ("shrank", Family::Quantity, &["to"]),
@@ -875,6 +893,59 @@ pub(super) const IRREGULAR_PAST: &[&str] = &[
     "built", "sent", "led", "saw", "had", "did", "laid",
 ];
 
+/// Nouns that name a job: "took a job at X" changes the employer.
+pub(super) const JOB_NOUNS: &[&str] = &["job", "position", "role", "post"];
+
+/// People named by relation: "Melanie's son" is someone, not an attribute of Melanie.
+pub(super) const HUMANS: &[&str] = &[
+    "son",
+    "daughter",
+    "child",
+    "kid",
+    "babi",
+    "wife",
+    "husband",
+    "partner",
+    "spous",
+    "boyfriend",
+    "girlfriend",
+    "fianc",
+    "sister",
+    "brother",
+    "sibl",
+    "mother",
+    "mom",
+    "mum",
+    "father",
+    "dad",
+    "parent",
+    "grandmoth",
+    "grandfath",
+    "grandma",
+    "grandpa",
+    "aunt",
+    "uncl",
+    "cousin",
+    "niec",
+    "nephew",
+    "friend",
+    "roommat",
+    "flatmat",
+    "colleagu",
+    "cowork",
+    "boss",
+    "neighbour",
+];
+
+/// Pets: someone too, though a breed or a name is one value.
+pub(super) const PETS: &[&str] = &["dog", "cat", "puppi", "kitten"];
+
+/// Plural attributes that list several values ("User's hobbies are ...").
+pub(super) const LIST_NOUNS: &[&str] = &[
+    "hobbi", "allergi", "languag", "pet", "kid", "children", "friend", "interest", "skill", "goal",
+    "sibl", "class", "cours", "subject", "sport", "client",
+];
+
 /// Words that spell another word's meaning.
 pub(super) const SYNONYMS: &[(&str, &str)] = &[
     ("favorite", "favourite"),
@@ -1253,6 +1324,38 @@ pub(super) const HYPERNYMS: &[(&str, &[&str])] = &[
     ("sugar", &["soda", "candi", "dessert", "sweet"]),
 ];
 
+/// Stems of words that name a day, month or season ("tuesdays" → "tuesday", "January" →
+/// "januari").
+pub(super) const DATE_STEMS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "januari",
+    "februari",
+    "march",
+    "april",
+    "may",
+    "june",
+    "juli",
+    "august",
+    "septemb",
+    "octob",
+    "novemb",
+    "decemb",
+    "spring",
+    "summer",
+    "autumn",
+    "winter",
+    "noon",
+    "midnight",
+    "tomorrow",
+    "weekend",
+];
+
 /// Frequencies, as one alignment key each.
 pub(super) const FREQUENCIES: &[(&str, &str)] = &[
     ("every other day", "~alternate"),
@@ -1286,19 +1389,4 @@ pub(super) const WEEKDAYS: &[&str] = &[
     "friday",
     "saturday",
     "sunday",
-];
-
-pub(super) const MONTHS: &[&str] = &[
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
 ];
