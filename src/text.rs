@@ -56,6 +56,12 @@ impl Analyzer {
         }
     }
 
+    /// The Snowball stem of one lower-case word, stop words included (the classifier compares
+    /// verbs such as "has" and "was" too).
+    pub(crate) fn stem(&self, word: &str) -> String {
+        self.stemmer.stem(word).into_owned()
+    }
+
     /// The terms of `text`, in order, repeats kept (term frequency counts them).
     pub(crate) fn terms(&self, text: &str) -> Vec<String> {
         let mut out = Vec::new();

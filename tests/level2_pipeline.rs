@@ -112,9 +112,31 @@ on_every_backend! {
         );
         let supersession = result.supersession.expect("applied");
         assert_eq!(supersession.old_memory_id, old.id);
-        assert_eq!(supersession.model, "builtin-rules-v1");
+        assert_eq!(supersession.model, "builtin-rules-v2");
         assert!(store.get("acme", old.id)?.superseded_by == Some(new.id));
         assert!(store.get("acme", sibling.id)?.superseded_by.is_none());
+        Ok(())
+    }
+
+    fn a_fact_about_one_of_two_current_values_ends_neither(backend: &TestBackend) -> TestResult {
+        let store = backend.try_open(StoreOptions::new())?;
+        // Two homes: both current.
+        let berlin = saved(&store, "User lives in Berlin")?;
+        let denver = saved(&store, "User lives in Denver")?;
+        let rules = RulesClassifier::default();
+        let settings = Settings::default();
+        // More about Berlin: it contradicts Denver on its own, but the store held both.
+        let detail = saved(&store, "User lives in Berlin near the park")?;
+        let result = run_level2(&store, "acme", &detail, &[], &settings, &rules)?;
+        assert!(result.ran);
+        assert_eq!(result.candidates_examined, 2);
+        assert_eq!(result.supersession, None);
+        assert!(store.get("acme", denver.id)?.superseded_by.is_none());
+        // A move ends one of them.
+        let moved = saved(&store, "User moved to Lisbon")?;
+        let result = run_level2(&store, "acme", &moved, &[], &settings, &rules)?;
+        let supersession = result.supersession.expect("applied");
+        assert!([berlin.id, denver.id, detail.id].contains(&supersession.old_memory_id));
         Ok(())
     }
 }

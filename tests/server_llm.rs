@@ -387,7 +387,8 @@ fn level2_classifies_with_the_default_model_and_survives_its_failure() {
     );
     assert!(resp.body["memory_id"].is_string());
 
-    // classifier_model names the model the backend is asked for; builtin-rules-v1 is offline.
+    // classifier_model names the model the backend is asked for; builtin-rules-v2 (or its
+    // former name builtin-rules-v1) is offline.
     let patch = server.patch(
         "/agent/settings",
         key,
@@ -409,7 +410,7 @@ fn level2_classifies_with_the_default_model_and_survives_its_failure() {
     server.patch(
         "/agent/settings",
         key,
-        &json!({"classifier_model": "builtin-rules-v1"}),
+        &json!({"classifier_model": "builtin-rules-v2"}),
     );
     let resp = server.post(
         "/agent/memories",
@@ -419,7 +420,24 @@ fn level2_classifies_with_the_default_model_and_survives_its_failure() {
     assert_eq!(resp.body["auto_supersede"]["ran"], true, "{}", resp.text);
     assert_eq!(
         resp.body["auto_supersede"]["supersession"]["model"],
-        "builtin-rules-v1"
+        "builtin-rules-v2"
+    );
+    // A key saved with the rule set's former name keeps the offline classifier.
+    server.patch(
+        "/agent/settings",
+        key,
+        &json!({"classifier_model": "builtin-rules-v1"}),
+    );
+    let resp = server.post(
+        "/agent/memories",
+        key,
+        &json!({"content": "User is no longer an engineer at Hooli these days", "auto_supersede": true}),
+    );
+    assert_eq!(resp.body["auto_supersede"]["ran"], true, "{}", resp.text);
+    assert_eq!(
+        resp.body["auto_supersede"]["supersession"]["model"], "builtin-rules-v2",
+        "{}",
+        resp.text
     );
     assert_eq!(
         fake.seen().len(),

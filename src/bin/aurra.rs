@@ -167,7 +167,7 @@ enum EvalCommand {
         #[command(flatten)]
         embed: EmbedArgs,
     },
-    /// Precision and recall of the offline Level 2 classifier (builtin-rules-v1) on labelled
+    /// Precision and recall of the offline Level 2 classifier (builtin-rules-v2) on labelled
     /// pairs (e.g. tests/fixtures/classification/labelled-pairs.json).
     ///
     /// Then Level 2 end to end on the same pairs, each in a tenant holding every old fact of

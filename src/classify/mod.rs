@@ -1,6 +1,7 @@
 //! Level 2 auto-supersession (spec §9.4): judging whether a new memory makes an older one no
 //! longer true. One [`Classifier`] interface with the offline [`RulesClassifier`]
-//! (`builtin-rules-v1`, which supersedes only on explicit evidence) and [`LlmClassifier`]
+//! (`builtin-rules-v2`, which supersedes when the same single-valued attribute of the same
+//! subject changes, with or without a marker word) and [`LlmClassifier`]
 //! (strict JSON from a language model); the pipeline that gates, searches candidates,
 //! classifies outside any write transaction and applies at most one supersession is
 //! [`run_level2`].
@@ -65,4 +66,14 @@ pub trait Classifier: Send + Sync {
     fn model(&self) -> &str;
     /// The verdict for the pair (OLD = a candidate, NEW = the new row).
     fn classify(&self, old: &Memory, new: &Memory) -> Result<Verdict>;
+
+    /// Whether `new`, judged to supersede `superseded`, restates or refines `other` (another
+    /// current candidate) on the same attribute. The store then held two current values of
+    /// that attribute before `new` was written ("lives in Berlin" and "lives in Denver": two
+    /// homes), and a fact about one of them ("lives in Berlin's Kreuzberg district") does not
+    /// end the other: the pipeline applies no supersession. The default says no.
+    fn confirms(&self, other: &Memory, new: &Memory, superseded: &Memory) -> bool {
+        let _ = (other, new, superseded);
+        false
+    }
 }

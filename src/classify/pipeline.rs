@@ -2,8 +2,10 @@
 //! candidate search (the [`CANDIDATES`] most similar current rows of the same account and
 //! tenant, the row itself and its same-request siblings excluded, excluded categories never
 //! candidates), classification of each pair outside any write transaction, and at most one
-//! supersession (the most confident `supersedes` at or above `min_confidence`), applied with
-//! Level 1's checks in its own transaction together with the `memory.classified` events.
+//! supersession (the most confident `supersedes` at or above `min_confidence`, unless the new
+//! fact restates or refines another candidate on the same attribute: [`Classifier::confirms`]),
+//! applied with Level 1's checks in its own transaction together with the `memory.classified`
+//! events.
 
 use super::{Classifier, VerdictKind};
 use crate::account::Settings;
@@ -132,6 +134,18 @@ pub fn run_level2(
             confidence: verdict.confidence,
             reasoning: verdict.reasoning,
         });
+    }
+    // A new fact that restates or refines another current value of the same attribute is
+    // about that value: the two values coexisted, and neither is ended by it.
+    if let Some((i, _)) = best {
+        let coexisting = candidates.iter().enumerate().any(|(j, other)| {
+            j != i
+                && classifications[j].verdict != VerdictKind::Supersedes.as_str()
+                && classifier.confirms(other, new, &candidates[i])
+        });
+        if coexisting {
+            best = None;
+        }
     }
     let apply = best.map(|(i, _)| candidates[i].id);
     let applied =

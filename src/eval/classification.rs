@@ -141,6 +141,8 @@ pub struct CandidateReport {
     pub false_supersedes: usize,
     /// Pairs where another row of the tenant (a distractor) was superseded.
     pub other_superseded: usize,
+    /// Each wrong supersession: (new fact, the row it superseded).
+    pub wrong_rows: Vec<(String, String)>,
 }
 
 impl CandidateReport {
@@ -173,7 +175,11 @@ impl std::fmt::Display for CandidateReport {
             self.correct_supersedes,
             self.false_supersedes,
             self.other_superseded,
-        )
+        )?;
+        for (new, superseded) in &self.wrong_rows {
+            write!(f, "\n  wrong  {new:?} superseded {superseded:?}")?;
+        }
+        Ok(())
     }
 }
 
@@ -199,6 +205,7 @@ pub fn run_candidates(json: &str, options: StoreOptions) -> Result<CandidateRepo
         correct_supersedes: 0,
         false_supersedes: 0,
         other_superseded: 0,
+        wrong_rows: Vec::new(),
     };
     const ACCOUNT: &str = "level2";
     for (n, pair) in set.pairs.iter().enumerate() {
@@ -228,11 +235,18 @@ pub fn run_candidates(json: &str, options: StoreOptions) -> Result<CandidateRepo
         if pair.supersedes && events.iter().any(|e| e.kind == EventKind::MemoryClassified) {
             report.found += 1;
         }
-        match result.supersession.map(|s| s.old_memory_id) {
+        let superseded = result.supersession.map(|s| s.old_memory_id);
+        match superseded {
             Some(id) if id == old_id && pair.supersedes => report.correct_supersedes += 1,
             Some(id) if id == old_id => report.false_supersedes += 1,
             Some(_) => report.other_superseded += 1,
             None => {}
+        }
+        if let Some(id) = superseded
+            && !(id == old_id && pair.supersedes)
+        {
+            let row = store.get(ACCOUNT, id)?;
+            report.wrong_rows.push((pair.new.clone(), row.decision));
         }
     }
     Ok(report)

@@ -202,11 +202,12 @@ impl Level2Plan {
         let config = &ctx.state.config;
         // The classifier is the server's default model with `classifier_model` (spec O-10:
         // any id the configured backend knows); the hosted default id, which only Anthropic
-        // knows, means the default model itself on other providers; `builtin-rules-v1` (or no
+        // knows, means the default model itself on other providers; `builtin-rules-v2` (or its
+        // former name `builtin-rules-v1`, which keys saved before the rename still hold; or no
         // default model) is the offline classifier. A caller's `llm` is never used (§9.1).
         let llm = config.default_llm.clone().and_then(|mut llm| {
             let model = settings.classifier_model.trim();
-            if model == RulesClassifier::MODEL {
+            if RulesClassifier::names(model) {
                 return None;
             }
             let hosted_default = Settings::default().classifier_model;

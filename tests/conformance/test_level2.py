@@ -1,5 +1,5 @@
 """Level 2 auto-supersession (spec §9.4) through the SDK, with the server's offline classifier
-(`builtin-rules-v1`): the request flag and the key default, the category gate, candidate
+(`builtin-rules-v2`): the request flag and the key default, the category gate, candidate
 search (same tenant, current truth, same-request siblings excluded), `min_confidence`, at most
 one supersession per new row, the result objects in both modes, and the audit events.
 """
@@ -8,7 +8,7 @@ import pytest
 
 from aurra_helpers import AUTO_SUPERSEDE_DISABLED, unique
 
-RULES = "builtin-rules-v1"
+RULES = "builtin-rules-v2"
 
 
 @pytest.fixture(scope="module")
