@@ -9,6 +9,7 @@ use aurra::eval::{CandidateReport, ClassificationReport, run_candidates, run_cla
 
 const LEGACY: &str = include_str!("fixtures/classification/labelled-pairs.json");
 const DEV: &str = include_str!("fixtures/classification/pairs-dev.json");
+const HELD_OUT: &str = include_str!("fixtures/classification/pairs-heldout.json");
 
 fn judged(json: &str) -> ClassificationReport {
     let classifier = RulesClassifier::default();
@@ -45,6 +46,17 @@ fn the_rules_classifier_on_the_dev_pairs() {
     assert_eq!(report.pairs, 287, "{report}");
     assert!(report.precision() >= 0.98, "{report}");
     assert!(report.recall() >= 0.95, "{report}");
+}
+
+/// The set-aside pairs, which no rule was written or tuned against (read once the rules were
+/// done): issue 17's goal, recall at least 0.70 at precision at least 0.95. The floors are the
+/// goal, not the figures reached, so the set stays a measure and not a target.
+#[test]
+fn the_rules_classifier_on_the_held_out_pairs_meets_the_goal() {
+    let report = judged(HELD_OUT);
+    assert_eq!(report.pairs, 135, "{report}");
+    assert!(report.precision() >= 0.95, "{report}");
+    assert!(report.recall() >= 0.70, "{report}");
 }
 
 /// The same pairs through Level 2 itself: each pair's tenant holds every old fact of the set,

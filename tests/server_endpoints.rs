@@ -352,6 +352,23 @@ fn named_messages_yield_named_facts_with_resolved_dates() {
         );
         assert_eq!(resp.body["detail"][0]["type"], kind);
     }
+
+    // A blank name or timestamp is none: the fact names the user and is dated by
+    // recorded_at.
+    let resp = server.post(
+        "/agent/memories",
+        &server.acme,
+        &json!({"messages": [{"role": "user", "name": " ", "timestamp": "",
+                              "content": "I moved to Lisbon yesterday."}],
+                "tenant_id": "blank", "recorded_at": "2023-05-08T13:56:00Z"}),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    let list = server.get("/agent/memories?tenant_id=blank", &server.acme);
+    assert_eq!(
+        list.body["memories"][0]["decision"], "User moved to Lisbon on 7 May 2023.",
+        "{}",
+        list.text
+    );
 }
 
 #[test]

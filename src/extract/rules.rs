@@ -118,12 +118,7 @@ fn question_before(turns: &[Turn], i: usize) -> Option<(String, String)> {
         .split_whitespace()
         .map(bare)
         .filter(|w| {
-            !w.is_empty()
-                && !FUNCTION_WORDS.contains(&w.as_str())
-                && !EVALUATIVE.contains(&w.as_str())
-                && !names
-                    .iter()
-                    .any(|n| n == w || (w.len() >= 3 && n.starts_with(w.as_str())))
+            is_content_word(w, &names)
                 && !OPENERS.contains(&w.as_str())
                 && !super::lexicon::IRREGULAR_PAST.contains(&w.as_str())
                 && !w.ends_with("ed")
@@ -886,10 +881,24 @@ fn strip_tail_vocative<'t>(body: &'t str, voice: &Voice<'_>) -> &'t str {
 
 /// Whether `word` is the listener's name, or its start ("Mel" for Melanie).
 fn names_listener(word: &str, voice: &Voice<'_>) -> bool {
-    voice.listener.is_some_and(|l| {
-        let (l, w) = (l.to_lowercase(), word.to_lowercase());
-        w == l || (w.len() >= 3 && l.starts_with(&w))
-    })
+    voice
+        .listener
+        .is_some_and(|l| names_person(&l.to_lowercase(), &word.to_lowercase()))
+}
+
+/// Whether the lower-case `word` is the lower-case `name`, or its start of three letters or
+/// more ("mel" for "melanie").
+fn names_person(name: &str, word: &str) -> bool {
+    word == name || (word.len() >= 3 && name.starts_with(word))
+}
+
+/// Whether the bare lower-case word says something: not a function word, a word of feeling
+/// or one of the people's (lower-case) `names`.
+fn is_content_word(word: &str, names: &[String]) -> bool {
+    !word.is_empty()
+        && !FUNCTION_WORDS.contains(&word)
+        && !EVALUATIVE.contains(&word)
+        && !names.iter().any(|n| names_person(n, word))
 }
 
 /// Whether the clause only reacts ("That's awesome!", "So proud of you", "You're doing
@@ -904,14 +913,7 @@ fn reaction(words: &[&str], voice: &Voice<'_>) -> bool {
     let content = words
         .iter()
         .map(|w| bare(w))
-        .filter(|w| {
-            !w.is_empty()
-                && !FUNCTION_WORDS.contains(&w.as_str())
-                && !EVALUATIVE.contains(&w.as_str())
-                && !names
-                    .iter()
-                    .any(|n| n == w || n.starts_with(w.as_str()) && w.len() >= 3)
-        })
+        .filter(|w| is_content_word(w, &names))
         .count();
     if content == 0 {
         return true;

@@ -587,7 +587,8 @@ fn connect(
 
 /// Validates the chat array: each item an object with string `role` and `content`, and
 /// optionally the speaker's `name` (the OpenAI chat shape's field) and the `timestamp` it was
-/// said at (ISO 8601; its relative time is read against it).
+/// said at (ISO 8601; its relative time is read against it). A blank `name` or `timestamp`
+/// is the same as none.
 fn parse_messages(f: &mut Fields<'_>, items: &[Value]) -> Option<Vec<Turn>> {
     let mut turns = Vec::with_capacity(items.len());
     let mut ok = true;
@@ -636,6 +637,8 @@ fn parse_messages(f: &mut Fields<'_>, items: &[Value]) -> Option<Vec<Turn>> {
             field("timestamp", false),
         );
         let at = match timestamp {
+            // Blank is not given, as a blank `name` is.
+            Ok(Some(text)) if text.trim().is_empty() => Ok(None),
             Ok(Some(text)) => match Timestamp::parse(&text) {
                 Ok(at) => Ok(Some(at)),
                 Err(e) => {

@@ -19,9 +19,10 @@ struct Turn {
     content: String,
     /// Who spoke (the OpenAI chat shape's field): the facts name their subject by it, and
     /// an `assistant` message with a name is a person's (a chat between two people).
+    /// Blank is the same as absent.
     name: Option<String>,
     /// When it was said: its relative time ("yesterday") is read against this instead of
-    /// `recorded_at`.
+    /// `recorded_at`. Blank is the same as absent.
     #[schemars(extend("format" = "date-time"))]
     timestamp: Option<String>,
 }
