@@ -569,6 +569,11 @@ const VAGUE: &[&[&str]] = &[
     &["in", "the", "past", "few", "*unit"],
     &["over", "the", "past", "few", "*unit"],
     &["the", "past", "few", "*unit"],
+    // A stretch up to the day said ("in the past week", "over the last few days").
+    &["the", "past", "*unit"],
+    &["the", "past", "couple", "of", "*unit"],
+    &["the", "last", "few", "*unit"],
+    &["the", "last", "couple", "of", "*unit"],
     &["in", "the", "coming", "*unit"],
     &["in", "the", "next", "few", "*unit"],
 ];
@@ -715,6 +720,14 @@ mod tests {
         assert_eq!(
             resolved("I moved a few years ago"),
             "I moved a few years ago (as of 27 March 2023)"
+        );
+        assert_eq!(
+            resolved("I've been reading a lot in the past week"),
+            "I've been reading a lot in the past week (as of 27 March 2023)"
+        );
+        assert_eq!(
+            resolved("It rained over the last few days"),
+            "It rained over the last few days (as of 27 March 2023)"
         );
         assert_eq!(resolved("I love pottery"), "I love pottery");
     }

@@ -97,7 +97,7 @@ impl Extractor for RulesExtractor {
     }
 }
 
-/// The question the message before turn `i` ended with, when someone else asked it: who
+/// The last question the message before turn `i` asked, when someone else asked it: who
 /// asked, and its content words ("pets").
 fn question_before(turns: &[Turn], i: usize) -> Option<(String, String)> {
     let previous = turns.get(i.checked_sub(1)?)?;
@@ -105,10 +105,14 @@ fn question_before(turns: &[Turn], i: usize) -> Option<(String, String)> {
     if speaker(&turns[i]).as_deref() == Some(asker.as_str()) {
         return None;
     }
-    let last = previous.content.unicode_sentences().last()?.trim();
-    if !last.ends_with('?') {
-        return None;
-    }
+    // The last question it asked, even with a remark after it ("What are their names? Pets
+    // bring so much joy!").
+    let last = previous
+        .content
+        .unicode_sentences()
+        .map(str::trim)
+        .filter(|s| s.ends_with('?'))
+        .last()?;
     let names: Vec<String> = turns
         .iter()
         .filter_map(speaker)
@@ -1156,6 +1160,38 @@ mod tests {
             .into_iter()
             .map(|f| f.decision)
             .collect()
+    }
+
+    /// A reply that does not name what it answers carries the question, even one asked
+    /// before a remark; its content words only (no contraction, name or filler).
+    #[test]
+    fn a_reply_carries_the_question_it_answers() {
+        let facts = chat(&[
+            (
+                "Melanie",
+                "Ah, they're adorable! What are their names? Pets bring so much joy!",
+            ),
+            ("Caroline", "Luna and Oliver! They are so sweet."),
+        ]);
+        assert!(
+            facts.iter().any(|f| f.contains("Luna and Oliver")
+                && f.contains("(answering Melanie's question about names)")),
+            "{facts:?}"
+        );
+        let facts = chat(&[
+            (
+                "Melanie",
+                "Hey Caroline, how's it going? Haven't heard from you while I was away, what's new?",
+            ),
+            ("Caroline", "Been reading a lot lately."),
+        ]);
+        assert_eq!(
+            facts,
+            [
+                "Caroline has been reading a lot lately (answering Melanie's question about away \
+              new) (as of 27 March 2023)."
+            ]
+        );
     }
 
     #[test]
