@@ -343,6 +343,8 @@ fn fact_of(
         None => (false, text),
     };
     let body = strip_tail_noise(body);
+    // "Sunflowers mean warmth, right?" states, then checks.
+    let body = strip_tag_question(body).unwrap_or(body);
     if body.is_empty() || (body.ends_with('?') && !remembered) {
         return None;
     }
@@ -1002,6 +1004,28 @@ fn is_question(lower: &str) -> bool {
     OPENERS.iter().any(|o| starts_with_words(lower, o))
 }
 
+/// A statement followed by a tag question ("…, right?", "…, isn't it?", "…, don't you
+/// think?"), without the tag; `None` for any other text.
+fn strip_tag_question(text: &str) -> Option<&str> {
+    let (statement, tag) = text.strip_suffix('?')?.rsplit_once(',')?;
+    let tag = tag.trim().to_lowercase().replace('’', "'");
+    let words: Vec<&str> = tag.split_whitespace().collect();
+    let is_tag = match words.as_slice() {
+        ["right" | "no" | "yeah" | "correct" | "true"] => true,
+        ["don't" | "wouldn't", "you", "think" | "agree"] => true,
+        [auxiliary, pronoun] => {
+            auxiliary.ends_with("n't")
+                && matches!(
+                    *pronoun,
+                    "i" | "you" | "he" | "she" | "it" | "we" | "they" | "there"
+                )
+        }
+        _ => false,
+    };
+    let statement = statement.trim_end();
+    (is_tag && statement.split_whitespace().count() >= 3).then_some(statement)
+}
+
 fn is_first_person(word: &str) -> bool {
     matches!(
         bare(word).as_str(),
@@ -1190,6 +1214,23 @@ mod tests {
             [
                 "Caroline has been reading a lot lately (answering Melanie's question about away \
               new) (as of 27 March 2023)."
+            ]
+        );
+    }
+
+    /// A statement with a tag question is a statement; a question is not.
+    #[test]
+    fn a_tag_question_does_not_make_a_statement_a_question() {
+        let facts = chat(&[(
+            "Caroline",
+            "Sunflowers mean warmth and happiness, right? I moved to Denver, didn't I? Is it \
+             raining, no?",
+        )]);
+        assert_eq!(
+            facts,
+            [
+                "According to Caroline, Sunflowers mean warmth and happiness.",
+                "Caroline moved to Denver."
             ]
         );
     }
