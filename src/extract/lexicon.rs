@@ -644,10 +644,10 @@ pub(super) const COMPANIONS: &[&str] = &[
 /// Verbs that open advice when a sentence starts with them ("Try the pottery class").
 pub(super) const IMPERATIVES: &[&str] = &[
     "try", "get", "take", "check", "go", "read", "watch", "visit", "consider", "start", "stop",
-    "keep", "give", "look", "call", "ask", "bring", "use", "join", "buy", "book", "find", "plan",
-    "focus", "practice", "practise", "eat", "drink", "avoid", "wear", "pack", "write", "listen",
-    "talk", "reach", "sign", "set", "put", "add", "grab", "pick", "stick", "remember", "don't",
-    "be", "make",
+    "believe", "trust", "follow", "learn", "embrace", "keep", "give", "look", "call", "ask",
+    "bring", "use", "join", "buy", "book", "find", "plan", "focus", "practice", "practise", "eat",
+    "drink", "avoid", "wear", "pack", "write", "listen", "talk", "reach", "sign", "set", "put",
+    "add", "grab", "pick", "stick", "remember", "don't", "be", "make",
 ];
 
 /// Openings that give advice with "you" ("You should try yoga" → "… advised … to try yoga").

@@ -37,7 +37,11 @@ pub(super) fn rewrite(words: &[&str], voice: &Voice<'_>) -> String {
         None => format!("{speaker} and others"),
     };
     let mut named_speaker = false;
+    let mut skip = false;
     for (i, word) in words.iter().enumerate() {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
         let (lead, core, trail) = split_punct(word);
         let lower = core.replace('’', "'").to_lowercase();
         // "My husband and I are": a compound subject near the start keeps its plural verb;
@@ -103,6 +107,16 @@ pub(super) fn rewrite(words: &[&str], voice: &Voice<'_>) -> String {
             ("us", _) => name_once(&mut named_speaker, group.clone(), "them"),
             ("our" | "ours", _) => name_once(&mut named_speaker, possessive(&group), "their"),
             ("ourselves", _) => "themselves".to_owned(),
+            // "You both looked amazing": the listener and someone else, like "we".
+            ("you", Some(listener))
+                if words.get(i + 1).is_some_and(|next| {
+                    matches!(bare(next).as_str(), "both" | "two" | "guys" | "all")
+                }) && trail.is_empty() =>
+            {
+                skip = true;
+                let (_, _, next_trail) = split_punct(words[i + 1]);
+                format!("{listener} and others{next_trail}")
+            }
             ("you", Some(listener)) => {
                 if starts_clause(words, i) {
                     agree = Agree::FromSecond;

@@ -475,20 +475,90 @@ fn unstated_subject(body: &str) -> Option<&'static str> {
         first = words.next()?;
     }
     if first == "been" {
-        return Some("I've");
+        // "Been a long road", "Been ages since we talked": it has been.
+        let next = words.next().unwrap_or_default();
+        let after = words.next().unwrap_or_default();
+        let span = matches!(
+            next.as_str(),
+            "ages" | "forever" | "so" | "too" | "quite" | "such" | "long"
+        ) || (next == "a"
+            && matches!(
+                after.as_str(),
+                "long"
+                    | "while"
+                    | "few"
+                    | "couple"
+                    | "minute"
+                    | "day"
+                    | "week"
+                    | "month"
+                    | "year"
+                    | "tough"
+                    | "rough"
+                    | "wild"
+                    | "crazy"
+                    | "hectic"
+            ));
+        return Some(if span { "It's" } else { "I've" });
     }
     if PAST_ELLIPSIS.contains(&first.as_str())
         || super::lexicon::IRREGULAR_PAST.contains(&first.as_str())
     {
         return Some("I");
     }
-    // "Watching the sunset was peaceful": a gerund subject, not a missing "I'm".
+    // "Watching the sunset was peaceful", "Painting helps me relax": a gerund subject, not a
+    // missing "I'm".
     let finite = body.split_whitespace().map(bare).any(|w| {
         matches!(
             w.as_str(),
-            "is" | "was" | "are" | "were" | "has" | "makes" | "made"
+            "is" | "was"
+                | "are"
+                | "were"
+                | "has"
+                | "have"
+                | "makes"
+                | "made"
+                | "helps"
+                | "helped"
+                | "gives"
+                | "keeps"
+                | "brings"
+                | "lets"
+                | "feels"
+                | "means"
+                | "takes"
+                | "reminds"
+                | "looks"
+                | "seems"
+                | "sounds"
+                | "gets"
+                | "needs"
+                | "requires"
+                | "matters"
+                | "isn't"
+                | "wasn't"
+                | "doesn't"
+                | "hasn't"
+                | "can"
+                | "will"
         )
     });
+    // "Gonna volunteer more", "Excited for this new chapter": a chat message's "I'm".
+    if matches!(
+        first.as_str(),
+        "gonna"
+            | "excited"
+            | "thrilled"
+            | "stoked"
+            | "proud"
+            | "grateful"
+            | "thankful"
+            | "nervous"
+            | "busy"
+    ) && !finite
+    {
+        return Some("I'm");
+    }
     if ING_ELLIPSIS.contains(&first.as_str()) && !finite {
         return Some("I'm");
     }
@@ -1140,7 +1210,7 @@ fn lowercase_first(text: &str) -> String {
             | "make"
             | "never"
             | "always"
-    );
+    ) || IMPERATIVES.contains(&bare(first).as_str());
     if !common {
         return text.to_owned();
     }
@@ -1231,6 +1301,50 @@ mod tests {
             [
                 "According to Caroline, Sunflowers mean warmth and happiness.",
                 "Caroline moved to Denver."
+            ]
+        );
+    }
+
+    /// A gerund that is the subject ("Painting helps me") is not a chat message's missing
+    /// "I'm" ("Painting a sunset right now").
+    #[test]
+    fn a_gerund_subject_is_not_an_elliptic_i_am() {
+        let facts = chat(&[(
+            "Caroline",
+            "Painting helps me explore my identity. Painting a sunset for my mom right now. \
+             Been a long road. Been painting a lot. Been a member of the club since 2019.",
+        )]);
+        assert_eq!(
+            facts,
+            [
+                "Painting helps Caroline explore their identity.",
+                "Caroline is painting a sunset for their mom right now.",
+                "According to Caroline, it's been a long road.",
+                "Caroline has been painting a lot.",
+                "Caroline has been a member of the club since 2019."
+            ]
+        );
+    }
+
+    /// Chat shorthand: "you both" is the listener and someone else, a message may leave out
+    /// "I'm" before "gonna" or a feeling, and advice to believe in oneself is advice.
+    #[test]
+    fn chat_shorthand_keeps_its_subject() {
+        let facts = chat(&[
+            ("Melanie", "You both looked amazing at the party!"),
+            (
+                "Caroline",
+                "Gonna explore more and volunteer at shelters next month. Excited for this new \
+                 chapter. Believe in yourself and keep pushing.",
+            ),
+        ]);
+        assert_eq!(
+            facts,
+            [
+                "Caroline and others looked amazing at the party.",
+                "Caroline is gonna explore more and volunteer at shelters in April 2023.",
+                "Caroline is excited for this new chapter.",
+                "Caroline advised Melanie to believe in themself and keep pushing."
             ]
         );
     }
