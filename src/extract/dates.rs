@@ -356,6 +356,9 @@ fn phrase_at(
         }
     }
     match w(0) {
+        "the" if w(1) == "night" && w(2) == "before" && w(3) == "last" => {
+            return Some((4, Some(When::Day(day - Duration::days(2), Some("night")))));
+        }
         "the" if w(1) == "day" && w(2) == "before" && w(3) == "yesterday" => {
             return Some((4, Some(When::Day(day - Duration::days(2), None))));
         }
@@ -400,6 +403,50 @@ fn phrase_at(
                 _ => When::Year(day.year(), Some(side)),
             };
             return Some((3, Some(when)));
+        }
+        // "this past Friday", "past Monday": the last one before the day.
+        "this" | "past"
+            if weekday_of(if w(0) == "this" { w(2) } else { w(1) }).is_some()
+                && (w(0) == "past" || w(1) == "past") =>
+        {
+            let len = if w(0) == "this" { 3 } else { 2 };
+            let weekday = weekday_of(w(len - 1))?;
+            let in_week = monday(day) + Duration::days(i64::from(weekday.num_days_from_monday()));
+            let date = if in_week < day {
+                in_week
+            } else {
+                in_week - Duration::weeks(1)
+            };
+            return Some((len, Some(When::Weekday(date))));
+        }
+        // "this coming weekend", "this coming Friday": the next one; "this coming week":
+        // the one after this.
+        "this" if w(1) == "coming" => {
+            let inner = phrase_at(words, i + 1, day, tense);
+            return match w(2) {
+                "weekend" => {
+                    let saturday = monday(day) + Duration::days(5);
+                    Some((3, Some(When::Weekend(saturday))))
+                }
+                other if weekday_of(other).is_some() => {
+                    let weekday = weekday_of(other)?;
+                    let in_week =
+                        monday(day) + Duration::days(i64::from(weekday.num_days_from_monday()));
+                    let date = if in_week > day {
+                        in_week
+                    } else {
+                        in_week + Duration::weeks(1)
+                    };
+                    Some((3, Some(When::Weekday(date))))
+                }
+                "week" => Some((3, Some(When::Week(monday(day) + Duration::weeks(1), None)))),
+                "month" => Some((
+                    3,
+                    Some(When::Month(add_months(first_of_month(day), 1)?, None)),
+                )),
+                "year" => Some((3, Some(When::Year(day.year() + 1, None)))),
+                _ => inner,
+            };
         }
         "this" if w(1) == "past" && is(2, &["week", "weekend", "month", "year"]) => {
             // "this past weekend": the last one.
@@ -571,6 +618,11 @@ const VAGUE: &[&[&str]] = &[
     &["the", "past", "few", "*unit"],
     // A stretch up to the day said ("in the past week", "over the last few days").
     &["the", "past", "*unit"],
+    // Relative to another time the conversation names, not to the day said.
+    &["the", "previous", "*unit"],
+    &["the", "following", "*unit"],
+    &["the", "coming", "*unit"],
+    &["the", "next", "*unit"],
     &["the", "past", "couple", "of", "*unit"],
     &["the", "last", "few", "*unit"],
     &["the", "last", "couple", "of", "*unit"],
@@ -705,6 +757,52 @@ mod tests {
         );
         // A habit is not a date.
         assert_eq!(resolved("I swim every Friday"), "I swim every Friday");
+    }
+
+    /// "this past" and "this coming" with a weekday or a weekend; phrases relative to
+    /// another time the conversation names ("the previous week") are kept and marked.
+    #[test]
+    fn past_coming_and_relative_to_another_time() {
+        for (said, read) in [
+            (
+                "I met her this past Friday",
+                "I met her on Friday 24 March 2023",
+            ),
+            (
+                "I went there past Monday",
+                "I went there on Monday 20 March 2023",
+            ),
+            (
+                "We're going this coming weekend",
+                "We're going on the weekend of 1 April 2023",
+            ),
+            (
+                "I'll call this coming Monday",
+                "I'll call on Monday 3 April 2023",
+            ),
+            (
+                "I saw it the night before last",
+                "I saw it on the night of 25 March 2023",
+            ),
+            (
+                "I saw it the day before yesterday",
+                "I saw it on 25 March 2023",
+            ),
+            (
+                "I saw him the previous week",
+                "I saw him the previous week (as of 27 March 2023)",
+            ),
+            (
+                "I start the following month",
+                "I start the following month (as of 27 March 2023)",
+            ),
+            (
+                "I'm busy the coming month",
+                "I'm busy the coming month (as of 27 March 2023)",
+            ),
+        ] {
+            assert_eq!(resolved(said), read, "{said}");
+        }
     }
 
     #[test]
