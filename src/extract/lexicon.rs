@@ -55,6 +55,8 @@ pub(super) const OPENERS: &[&str] = &[
     "anyways",
     "thanks",
     "thank you",
+    "thanks for asking",
+    "thank you for asking",
     "cool",
     "nice",
     "great",

@@ -229,7 +229,19 @@ fn clauses(sentence: &str) -> Vec<String> {
             let mut current_joiner = joiner;
             while let Some(at) = rest.find(separator) {
                 let left = format!("{current}{}", &rest[..at]);
-                if left.split_whitespace().count() >= needed {
+                // "My aunt believed in it, and used to help": the same subject goes on.
+                let subjectless = keep.is_empty()
+                    && separator.starts_with(", and")
+                    && rest[at + separator.len()..]
+                        .split_whitespace()
+                        .next()
+                        .is_some_and(|w| {
+                            let w = bare(w);
+                            w == "used"
+                                || (w.ends_with("ed") && w.len() > 4)
+                                || super::lexicon::IRREGULAR_PAST.contains(&w.as_str())
+                        });
+                if left.split_whitespace().count() >= needed && !subjectless {
                     next.push((left, current_joiner));
                     current = keep.to_owned();
                     current_joiner = Some((separator, keep));
@@ -848,6 +860,19 @@ fn strip_openers<'t>(clause: &'t str, voice: &Voice<'_>) -> &'t str {
                 text = rest_trimmed;
             }
         }
+        // "And thanks for asking, ...": a conjunction before an opener.
+        if let Some((conjunction, rest)) = text.split_once(' ')
+            && matches!(
+                conjunction.to_lowercase().as_str(),
+                "and" | "but" | "so" | "plus"
+            )
+            && openers_longest_first().iter().any(|o| {
+                strip_prefix_ignore_case(rest, o)
+                    .is_some_and(|after| after.starts_with([',', '!', ':', '.', '-']))
+            })
+        {
+            text = rest;
+        }
         // A name said to someone: "Mel, ..." / "Caroline! ...".
         if let Some((head, rest)) = text.split_once([',', '!'])
             && is_vocative(head.trim(), voice)
@@ -1346,6 +1371,26 @@ mod tests {
                 "Caroline is excited for this new chapter.",
                 "Caroline advised Melanie to believe in themself and keep pushing."
             ]
+        );
+    }
+
+    /// "And thanks for asking, ..." opens what follows; ", and used to ..." goes on with the
+    /// same subject.
+    #[test]
+    fn thanks_before_a_fact_and_a_subject_that_goes_on() {
+        assert_eq!(
+            chat(&[(
+                "Caroline",
+                "And thanks for asking, we got another cat named Bailey too."
+            )]),
+            ["Caroline and others got another cat named Bailey too."]
+        );
+        assert_eq!(
+            chat(&[(
+                "Caroline",
+                "My aunt believed in volunteering, and used to help my family out."
+            )]),
+            ["Caroline's aunt believed in volunteering, and used to help their family out."]
         );
     }
 
