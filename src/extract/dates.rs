@@ -223,9 +223,22 @@ enum When {
     Year(i32, Option<&'static str>),
     /// A season of a year.
     Season(&'static str, i32),
+    /// About a day ("about three days ago": "around 24 March 2023").
+    AroundDay(NaiveDate),
 }
 
 impl When {
+    /// The same time, named as approximate ("about five years ago": "around 2018").
+    fn around(self) -> When {
+        match self {
+            When::Day(d, _) | When::Weekday(d) | When::DayPossessive(d) => When::AroundDay(d),
+            When::Week(d, _) => When::Week(d, Some("around")),
+            When::Month(d, _) => When::Month(d, Some("around")),
+            When::Year(y, _) => When::Year(y, Some("around")),
+            other => other,
+        }
+    }
+
     /// The rendering; `bare`: after a preposition of the text's own, without one.
     fn render(self, bare: bool) -> String {
         let (preposition, noun) = match self {
@@ -244,6 +257,7 @@ impl When {
             When::Year(y, None) => ("in", y.to_string()),
             When::Year(y, Some(side)) => (side, y.to_string()),
             When::Season(season, y) => ("in", format!("the {season} of {y}")),
+            When::AroundDay(d) => ("around", render_day(d)),
         };
         if preposition.is_empty() || (bare && matches!(preposition, "on" | "in")) {
             noun
@@ -538,6 +552,22 @@ fn phrase_at(
                 return Some((2 + len, shifted(day, unit, n)));
             }
         }
+        // "about five years ago": around the time it names; "over a year ago", "more than
+        // two weeks ago": before it, so no date is named.
+        "about" | "around" | "roughly" | "approximately" | "nearly" | "almost" | "over"
+        | "under" | "more" | "less" => {
+            let from = usize::from(matches!(w(0), "more" | "less") && w(1) == "than") + 1;
+            if let Some((len, n)) = count_at(words, i + from)
+                && let Some(unit) = unit_of(w(from + len))
+                && w(from + len + 1) == "ago"
+            {
+                let when = match w(0) {
+                    "over" | "under" | "more" | "less" => None,
+                    _ => shifted(day, unit, -n).map(When::around),
+                };
+                return Some((from + len + 2, when));
+            }
+        }
         "on" => {
             if let Some(weekday) = weekday_of(w(1)) {
                 return Some((2, bare_weekday(day, weekday, tense)));
@@ -757,6 +787,35 @@ mod tests {
         );
         // A habit is not a date.
         assert_eq!(resolved("I swim every Friday"), "I swim every Friday");
+    }
+
+    /// An approximate count names an approximate time; "over a year ago" names none.
+    #[test]
+    fn about_and_over_a_count_ago() {
+        for (said, read) in [
+            (
+                "I started playing guitar about five years ago",
+                "I started playing guitar around 2018",
+            ),
+            (
+                "We met roughly two weeks ago",
+                "We met around the week of 13 March 2023",
+            ),
+            (
+                "I called her about three days ago",
+                "I called her around 24 March 2023",
+            ),
+            (
+                "I moved here over a year ago",
+                "I moved here over a year ago (as of 27 March 2023)",
+            ),
+            (
+                "I quit more than two months ago",
+                "I quit more than two months ago (as of 27 March 2023)",
+            ),
+        ] {
+            assert_eq!(resolved(said), read, "{said}");
+        }
     }
 
     /// "this past" and "this coming" with a weekday or a weekend; phrases relative to

@@ -328,6 +328,48 @@ fn shared_subject_split(clause: &str) -> Option<usize> {
 /// its own ("Last Friday", "Yes, Mel"; not "I'm 34").
 fn too_short(piece: &str) -> bool {
     let words: Vec<String> = piece.split_whitespace().map(bare).collect();
+    // "But with support at home": a phrase before its clause, no subject of its own.
+    let opening = words
+        .iter()
+        .position(|w| !matches!(w.as_str(), "but" | "and" | "so" | "plus"))
+        .unwrap_or(0);
+    let prepositional = words.get(opening).is_some_and(|w| {
+        matches!(
+            w.as_str(),
+            "with"
+                | "without"
+                | "for"
+                | "from"
+                | "at"
+                | "in"
+                | "on"
+                | "by"
+                | "after"
+                | "before"
+                | "during"
+                | "despite"
+                | "through"
+                | "thanks"
+        )
+    }) && !words.iter().any(|w| {
+        matches!(
+            w.as_str(),
+            "i" | "i'm"
+                | "i've"
+                | "we"
+                | "we're"
+                | "we've"
+                | "he"
+                | "she"
+                | "they"
+                | "it"
+                | "you"
+                | "there"
+        )
+    });
+    if prepositional {
+        return true;
+    }
     match words.len() {
         0 | 1 => true,
         2 => !matches!(
@@ -737,11 +779,16 @@ fn hedged(lower: &str) -> bool {
         // "could" are not hedges: "my mom would bake every Sunday", "I could finally run 5k".
         "should",
     ];
+    // A modal hedges the clause near its start ("we should go", "I might move"); further on
+    // it belongs to a clause inside ("I made it to show how we should accept change").
+    const MODAL_REACH: usize = 6;
     starts_with_words(lower, "if")
         || HEDGES.iter().any(|h| {
             lower.match_indices(h).any(|(i, _)| {
                 (i == 0 || !lower[..i].ends_with(|c: char| c.is_alphanumeric()))
                     && !lower[i + h.len()..].starts_with(|c: char| c.is_alphanumeric())
+                    && (!matches!(*h, "should" | "might")
+                        || lower[..i].split_whitespace().count() < MODAL_REACH)
             })
         })
 }
@@ -1392,6 +1439,36 @@ mod tests {
             )]),
             ["Caroline's aunt believed in volunteering, and used to help their family out."]
         );
+    }
+
+    /// "should" or "might" deep inside a clause does not hedge the statement it belongs to;
+    /// a phrase before its clause ("with support at home") is not a clause.
+    #[test]
+    fn inner_modals_and_leading_phrases_keep_the_statement() {
+        for (said, facts) in [
+            (
+                "I made it to show my journey and how we should accept change.",
+                vec![
+                    "Caroline made it to show their journey and how Caroline and others should \
+                      accept change.",
+                ],
+            ),
+            (
+                "Networking opened me up to products that I might not have found otherwise.",
+                vec![
+                    "Networking opened Caroline up to products that Caroline might not have \
+                      found otherwise.",
+                ],
+            ),
+            (
+                "But with support at home and my own grit, I powered through.",
+                vec!["With support at home and Caroline's own grit, Caroline powered through."],
+            ),
+            ("We should go camping again.", vec![]),
+            ("I might move to Denver.", vec![]),
+        ] {
+            assert_eq!(chat(&[("Caroline", said)]), facts, "{said}");
+        }
     }
 
     #[test]
