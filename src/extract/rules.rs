@@ -118,14 +118,31 @@ fn question_before(turns: &[Turn], i: usize) -> Option<(String, String)> {
         .filter_map(speaker)
         .map(|n| n.to_lowercase())
         .collect();
-    let content: Vec<String> = last
-        .split_whitespace()
-        .map(bare)
-        .filter(|w| {
+    let words: Vec<String> = last.split_whitespace().map(bare).collect();
+    let content: Vec<String> = words
+        .iter()
+        .enumerate()
+        .filter(|(k, w)| {
+            // A participle after "be" or "get" says what the question is about ("been
+            // married"); other past forms are its verbs ("what inspired you").
+            let described = *k > 0
+                && matches!(
+                    words[k - 1].as_str(),
+                    "be" | "been"
+                        | "being"
+                        | "get"
+                        | "got"
+                        | "getting"
+                        | "is"
+                        | "are"
+                        | "was"
+                        | "were"
+                        | "am"
+                );
             is_content_word(w, &names)
                 && !OPENERS.contains(&w.as_str())
                 && !super::lexicon::IRREGULAR_PAST.contains(&w.as_str())
-                && !w.ends_with("ed")
+                && (!w.ends_with("ed") || described)
                 && w.len() > 2
                 && !matches!(
                     w.as_str(),
@@ -143,6 +160,7 @@ fn question_before(turns: &[Turn], i: usize) -> Option<(String, String)> {
                         | "eh"
                 )
         })
+        .map(|(_, w)| w.clone())
         .collect();
     (!content.is_empty()).then(|| (asker, content.join(" ")))
 }
@@ -1356,6 +1374,25 @@ mod tests {
             [
                 "Caroline has been reading a lot lately (answering Melanie's question about away \
               new) (as of 27 March 2023)."
+            ]
+        );
+    }
+
+    /// A participle after "be" is what a question is about; other past forms are its verbs.
+    #[test]
+    fn a_question_keeps_its_participles_after_be() {
+        let facts = chat(&[
+            (
+                "Melanie",
+                "What inspired you? How long have you been married?",
+            ),
+            ("Caroline", "5 years already!"),
+        ]);
+        assert_eq!(
+            facts,
+            [
+                "According to Caroline, 5 years already (answering Melanie's question about long \
+              married)."
             ]
         );
     }
