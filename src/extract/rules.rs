@@ -66,7 +66,8 @@ impl Extractor for RulesExtractor {
             let listener = listener(turns, i);
             let said = turn.at.unwrap_or(today);
             let mut company: Option<String> = None;
-            let mut asked = question_before(turns, i);
+            let asked = question_before(turns, i);
+            let mut answered = false;
             for sentence in turn.content.unicode_sentences() {
                 for clause in clauses(sentence) {
                     company = companion(&clause).or(company);
@@ -75,9 +76,14 @@ impl Extractor for RulesExtractor {
                         listener: listener.as_deref(),
                         company: company.clone(),
                     };
-                    let context = asked.as_ref().map(|(asker, about)| {
-                        format!("answering {asker}'s question about {about}")
-                    });
+                    // The first fact of a reply carries the question it answers, and so does
+                    // a later one about "it" or "they" (most likely what was asked about).
+                    let context = asked
+                        .as_ref()
+                        .filter(|_| !answered || pronoun_subject(strip_openers(&clause, &voice)))
+                        .map(|(asker, about)| {
+                            format!("answering {asker}'s question about {about}")
+                        });
                     if let Some(fact) = fact_of(
                         &clause,
                         &voice,
@@ -86,8 +92,7 @@ impl Extractor for RulesExtractor {
                         context.as_deref(),
                     ) && !facts.iter().any(|f| f.decision == fact.decision)
                     {
-                        // The first fact of a reply carries the question it answers.
-                        asked = None;
+                        answered = true;
                         facts.push(fact);
                     }
                 }
@@ -95,6 +100,25 @@ impl Extractor for RulesExtractor {
         }
         Ok(facts)
     }
+}
+
+/// Whether the clause's subject is "it", "they" or "that", with nothing of its own to say
+/// what it is ("It's a part-time position").
+fn pronoun_subject(clause: &str) -> bool {
+    clause.split_whitespace().next().is_some_and(|w| {
+        matches!(
+            bare(w).as_str(),
+            "it" | "it's"
+                | "its"
+                | "they"
+                | "they're"
+                | "that"
+                | "that's"
+                | "this"
+                | "these"
+                | "those"
+        )
+    })
 }
 
 /// The last question the message before turn `i` asked, when someone else asked it: who
@@ -1374,6 +1398,30 @@ mod tests {
             [
                 "Caroline has been reading a lot lately (answering Melanie's question about away \
               new) (as of 27 March 2023)."
+            ]
+        );
+    }
+
+    /// A later fact of a reply about "it" carries the question too: "it" is most likely what
+    /// was asked about. A fact with a subject of its own does not.
+    #[test]
+    fn a_later_fact_about_it_carries_the_question() {
+        let facts = chat(&[
+            ("Melanie", "How do you feel about the internship?"),
+            (
+                "Caroline",
+                "I'm excited and kinda nervous. Yeah, it's a part-time position in fashion. My \
+                 sister works there too.",
+            ),
+        ]);
+        assert_eq!(
+            facts,
+            [
+                "Caroline is excited and kinda nervous (answering Melanie's question about \
+                 internship).",
+                "According to Caroline, it's a part-time position in fashion (answering Melanie's \
+                 question about internship).",
+                "Caroline's sister works there too."
             ]
         );
     }
