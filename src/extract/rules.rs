@@ -131,24 +131,46 @@ fn question_before(turns: &[Turn], i: usize) -> Option<(String, String)> {
     }
     // The last question it asked, even with a remark after it ("What are their names? Pets
     // bring so much joy!").
-    let last = previous
+    let sentences: Vec<&str> = previous
         .content
         .unicode_sentences()
         .map(str::trim)
-        .filter(|s| s.ends_with('?'))
-        .last()?;
+        .collect();
+    let at = sentences.iter().rposition(|s| s.ends_with('?'))?;
+    let last = sentences[at];
     let names: Vec<String> = turns
         .iter()
         .filter_map(speaker)
         .map(|n| n.to_lowercase())
         .collect();
-    let words: Vec<String> = last.split_whitespace().map(bare).collect();
-    let content: Vec<String> = words
+    let mut content = content_words_of_question(last, &names);
+    // "Which one has been your favourite guide?": what "one" is, the sentence before says
+    // ("Books have such an awesome power!"); the same for a question of no words of its own.
+    let refers = last.split_whitespace().map(bare).any(|w| {
+        matches!(
+            w.as_str(),
+            "one" | "it" | "that" | "those" | "them" | "they" | "this" | "these"
+        )
+    });
+    // "I went hiking on Saturday. How about you?": about what the sentence before said.
+    if (refers || content.is_empty()) && at > 0 {
+        let mut before = content_words_of_question(sentences[at - 1], &names);
+        before.retain(|w| !content.contains(w));
+        before.extend(content);
+        content = before;
+    }
+    (!content.is_empty()).then(|| (asker, content.join(" ")))
+}
+
+/// The words of a question's sentence that say what it is about: not function words, names,
+/// fillers, or its verbs in the past ("what inspired you"), but a participle after "be" or
+/// "get" ("been married").
+fn content_words_of_question(sentence: &str, names: &[String]) -> Vec<String> {
+    let words: Vec<String> = sentence.split_whitespace().map(bare).collect();
+    words
         .iter()
         .enumerate()
         .filter(|(k, w)| {
-            // A participle after "be" or "get" says what the question is about ("been
-            // married"); other past forms are its verbs ("what inspired you").
             let described = *k > 0
                 && matches!(
                     words[k - 1].as_str(),
@@ -163,7 +185,7 @@ fn question_before(turns: &[Turn], i: usize) -> Option<(String, String)> {
                         | "were"
                         | "am"
                 );
-            is_content_word(w, &names)
+            is_content_word(w, names)
                 && !OPENERS.contains(&w.as_str())
                 && !super::lexicon::IRREGULAR_PAST.contains(&w.as_str())
                 && (!w.ends_with("ed") || described)
@@ -185,8 +207,7 @@ fn question_before(turns: &[Turn], i: usize) -> Option<(String, String)> {
                 )
         })
         .map(|(_, w)| w.clone())
-        .collect();
-    (!content.is_empty()).then(|| (asker, content.join(" ")))
+        .collect()
 }
 
 /// Who said `turn`, if it is a person: the user (by the message's name, else `User`), or an
@@ -1423,6 +1444,34 @@ mod tests {
                  question about internship).",
                 "Caroline's sister works there too."
             ]
+        );
+    }
+
+    /// A question about "one" or "it" is about what the sentence before it named.
+    #[test]
+    fn a_question_about_it_names_what_the_sentence_before_named() {
+        let facts = chat(&[
+            (
+                "Melanie",
+                "Wow, Caroline! Books have such power! Which one has been your favorite guide?",
+            ),
+            ("Caroline", "I loved \"Becoming Nicole\" by Amy Ellis Nutt."),
+        ]);
+        assert_eq!(
+            facts,
+            [
+                "According to Melanie, Books have such power.",
+                "Caroline loved \"Becoming Nicole\" by Amy Ellis Nutt (answering Melanie's \
+                 question about books power favorite guide)."
+            ]
+        );
+        let facts = chat(&[
+            ("Melanie", "I went to a pottery workshop. How about you?"),
+            ("Caroline", "I stayed home and painted."),
+        ]);
+        assert_eq!(
+            facts[1],
+            "Caroline stayed home (answering Melanie's question about pottery workshop)."
         );
     }
 
