@@ -425,33 +425,18 @@ fn phrase_at(
         {
             let len = if w(0) == "this" { 3 } else { 2 };
             let weekday = weekday_of(w(len - 1))?;
-            let in_week = monday(day) + Duration::days(i64::from(weekday.num_days_from_monday()));
-            let date = if in_week < day {
-                in_week
-            } else {
-                in_week - Duration::weeks(1)
-            };
-            return Some((len, Some(When::Weekday(date))));
+            return Some((len, bare_weekday(day, weekday, Tense::Past)));
         }
         // "this coming weekend", "this coming Friday": the next one; "this coming week":
         // the one after this.
         "this" if w(1) == "coming" => {
-            let inner = phrase_at(words, i + 1, day, tense);
             return match w(2) {
                 "weekend" => {
                     let saturday = monday(day) + Duration::days(5);
                     Some((3, Some(When::Weekend(saturday))))
                 }
                 other if weekday_of(other).is_some() => {
-                    let weekday = weekday_of(other)?;
-                    let in_week =
-                        monday(day) + Duration::days(i64::from(weekday.num_days_from_monday()));
-                    let date = if in_week > day {
-                        in_week
-                    } else {
-                        in_week + Duration::weeks(1)
-                    };
-                    Some((3, Some(When::Weekday(date))))
+                    Some((3, bare_weekday(day, weekday_of(other)?, Tense::Future)))
                 }
                 "week" => Some((3, Some(When::Week(monday(day) + Duration::weeks(1), None)))),
                 "month" => Some((
@@ -459,7 +444,7 @@ fn phrase_at(
                     Some(When::Month(add_months(first_of_month(day), 1)?, None)),
                 )),
                 "year" => Some((3, Some(When::Year(day.year() + 1, None)))),
-                _ => inner,
+                _ => None,
             };
         }
         "this" if w(1) == "past" && is(2, &["week", "weekend", "month", "year"]) => {
@@ -527,15 +512,14 @@ fn phrase_at(
                 "winter" => return Some((2, None)),
                 other => {
                     if let Some(weekday) = weekday_of(other) {
+                        // "last Friday": the last one before the day; "this" and "next": in
+                        // this week and the next.
+                        if step == -1 {
+                            return Some((2, bare_weekday(day, weekday, Tense::Past)));
+                        }
                         let in_week =
                             monday(day) + Duration::days(i64::from(weekday.num_days_from_monday()));
-                        let date = match step {
-                            -1 if in_week < day => in_week,
-                            -1 => in_week - Duration::weeks(1),
-                            0 => in_week,
-                            _ => in_week + Duration::weeks(1),
-                        };
-                        return Some((2, Some(When::Weekday(date))));
+                        return Some((2, Some(When::Weekday(in_week + Duration::weeks(step)))));
                     }
                 }
             }
@@ -599,8 +583,8 @@ fn is_habitual(word: &str) -> bool {
     )
 }
 
-/// A weekday named alone: the next one for the future, the last one for the past, else
-/// vague.
+/// A weekday named alone ("this coming", "last" or "this past" say the tense): the next one
+/// after the day for the future, the last one before it for the past, else vague.
 fn bare_weekday(day: NaiveDate, weekday: Weekday, tense: Tense) -> Option<When> {
     let ahead = (i64::from(weekday.num_days_from_monday())
         - i64::from(day.weekday().num_days_from_monday()))
