@@ -13,6 +13,7 @@ struct Page {
     set_cookie: Option<String>,
     location: Option<String>,
     csp: Option<String>,
+    cache_control: Option<String>,
 }
 
 fn agent() -> ureq::Agent {
@@ -30,10 +31,11 @@ fn read(mut resp: ureq::http::Response<ureq::Body>) -> Page {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let (set_cookie, location, csp) = (
+    let (set_cookie, location, csp, cache_control) = (
         header("set-cookie"),
         header("location"),
         header("content-security-policy"),
+        header("cache-control"),
     );
     Page {
         status: resp.status().as_u16(),
@@ -41,6 +43,7 @@ fn read(mut resp: ureq::http::Response<ureq::Body>) -> Page {
         set_cookie,
         location,
         csp,
+        cache_control,
     }
 }
 
@@ -282,9 +285,27 @@ fn revoking_the_key_or_resetting_the_operator_ends_their_sessions() {
             .text
             .contains("action=\"/ui/sign-in\"")
     );
-    let css = get(&server, "/ui/app.css", None);
+    // A page is never kept; the stylesheet it links is, at an address naming its version.
+    let signed_out = get(&server, "/", Some(&fake));
+    assert_eq!(signed_out.cache_control.as_deref(), Some("no-store"));
+    let href = signed_out
+        .text
+        .split("rel=\"stylesheet\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page links its stylesheet")
+        .to_owned();
+    assert!(href.starts_with("/ui/app.css?v="), "{href}");
+    let css = get(&server, &href, None);
     assert_eq!(css.status, 200);
     assert!(css.text.contains("body"));
+    assert!(
+        css.cache_control
+            .as_deref()
+            .is_some_and(|c| c.contains("max-age=31536000")),
+        "{:?}",
+        css.cache_control
+    );
     assert_eq!(get(&server, "/ui/nothing-here", None).status, 404);
 }
 

@@ -324,6 +324,9 @@ def test_the_pages_fit_a_phone(dash, browser):
         pg.goto(dash.base_url + f"/?tenant={tenant}")
         pg.get_by_text("Alice prefers window seats on long flights").click()
         expect(pg.get_by_role("heading", name="Its chain in time")).to_be_visible()
+        # Measured once the page has loaded: the heading shows before the stylesheet may
+        # have arrived, and a page laid out without it is wider than a phone.
+        pg.wait_for_load_state("load")
         overflow = pg.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"the memory page is {overflow}px wider than a phone"

@@ -38,6 +38,47 @@ const MAX_FORM_BYTES: usize = 16 * 1024;
 
 const STYLE: &str = include_str!("app.css");
 
+/// The stylesheet's address, versioned by a hash of its text: the browser may keep it for a
+/// year, and a binary with another stylesheet names another address.
+const STYLE_HREF: &str = style_href();
+
+/// `/ui/app.css?v=` and the 64-bit FNV-1a hash of [`STYLE`] in 16 hex digits.
+const fn style_href() -> &'static str {
+    const PREFIX: &[u8] = b"/ui/app.css?v=";
+    const LEN: usize = PREFIX.len() + 16;
+    const BYTES: [u8; LEN] = {
+        let text = STYLE.as_bytes();
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut i = 0;
+        while i < text.len() {
+            hash ^= text[i] as u64;
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+            i += 1;
+        }
+        let mut out = [0u8; LEN];
+        let mut j = 0;
+        while j < PREFIX.len() {
+            out[j] = PREFIX[j];
+            j += 1;
+        }
+        let mut k = 0;
+        while k < 16 {
+            let nibble = ((hash >> (60 - 4 * k)) & 0xf) as u8;
+            out[PREFIX.len() + k] = if nibble < 10 {
+                b'0' + nibble
+            } else {
+                b'a' + nibble - 10
+            };
+            k += 1;
+        }
+        out
+    };
+    match std::str::from_utf8(&BYTES) {
+        Ok(href) => href,
+        Err(_) => panic!("the stylesheet's address is ASCII"),
+    }
+}
+
 /// Who a session belongs to.
 #[derive(Clone, Debug, PartialEq)]
 enum Who {
@@ -1347,7 +1388,7 @@ fn page(
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · aurra" }
-                link rel="stylesheet" href="/ui/app.css";
+                link rel="stylesheet" href=(STYLE_HREF);
             }
             body {
                 header {
@@ -1413,6 +1454,9 @@ fn html_response(status: StatusCode, text: String) -> Response<Body> {
     resp
 }
 
+/// A file built into the binary. Its pages link it at an address that changes with its text
+/// ([`STYLE_HREF`]), so a browser may keep it: a page then lays out with it at once instead of
+/// fetching it again on every navigation.
 fn asset(text: &'static str, content_type: &'static str) -> Response<Body> {
     let mut resp = Response::new(super::full(text.as_bytes()));
     resp.headers_mut().insert(
@@ -1420,6 +1464,10 @@ fn asset(text: &'static str, content_type: &'static str) -> Response<Body> {
         hyper::header::HeaderValue::from_static(content_type),
     );
     with_security_headers(&mut resp);
+    resp.headers_mut().insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
     resp
 }
 
