@@ -1920,7 +1920,14 @@ impl Family {
         let t_terms = j.terms(target);
         match self {
             Family::Move => {
-                Family::Residence.fits(j, oc, nc, target) || Family::Time.fits(j, oc, nc, target)
+                // A move to a program, a team or a shift is not a move of home.
+                let somewhere = !target.iter().any(|t| {
+                    let w = t.w.as_str();
+                    NOT_PLACES.contains(&w)
+                        || NOT_PLACES.contains(&w.strip_suffix('s').unwrap_or(w))
+                });
+                somewhere && Family::Residence.fits(j, oc, nc, target)
+                    || Family::Time.fits(j, oc, nc, target)
             }
             Family::Residence => {
                 oc.is(&["live", "resid", "base", "reloc", "move", "settl"])
@@ -2899,6 +2906,25 @@ mod tests {
             ),
             ("User works at Acme", "Acme's headquarters is in Denver"),
             ("User lives in Berlin", "User's company moved to Munich"),
+        ]);
+    }
+
+    #[test]
+    fn a_move_to_a_program_team_or_shift_is_not_a_move_of_home() {
+        keep(&[
+            (
+                "Dana lives in Toronto",
+                "Dana moved to the part-time nursing programme",
+            ),
+            ("User lives in Leeds", "User moved to the night shift"),
+            ("Omar is based in Cairo", "Omar moved to the platform team"),
+        ]);
+        supersede(&[
+            ("Dana lives in Toronto", "Dana moved to Ottawa"),
+            (
+                "Omar is based in Cairo",
+                "Omar moved to a flat in Alexandria",
+            ),
         ]);
     }
 

@@ -1306,6 +1306,35 @@ pub(super) const CLUBS: &[&str] = &[
     "board",
 ];
 
+/// What one "moves to" that is not a place: moving to one is not moving house ("moved to the
+/// full-time MBA program", "moved to the night shift").
+pub(super) const NOT_PLACES: &[&str] = &[
+    "program",
+    "programme",
+    "course",
+    "curriculum",
+    "degree",
+    "team",
+    "department",
+    "division",
+    "role",
+    "position",
+    "job",
+    "plan",
+    "tier",
+    "class",
+    "group",
+    "project",
+    "shift",
+    "phase",
+    "stage",
+    "level",
+    "track",
+    "version",
+    "schedule",
+    "league",
+];
+
 /// Broader words and the narrower ones they cover.
 pub(super) const HYPERNYMS: &[(&str, &[&str])] = &[
     (
