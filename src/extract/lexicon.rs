@@ -280,6 +280,20 @@ pub(super) const ADVERBS: &[&str] = &[
     "kind",
 ];
 
+/// Verbs that end in "ly" (every other word that does, after a subject, is an adverb:
+/// "I truly felt", "I barely slept").
+const LY_VERBS: &[&str] = &[
+    "apply", "reply", "rely", "fly", "supply", "imply", "comply", "multiply", "ally", "rally",
+    "tally", "bully", "sully", "dally", "belly", "reapply", "resupply", "outfly",
+];
+
+/// Whether a (lower-cased) word after a subject is an adverb, not the verb: one of
+/// [`ADVERBS`], or a word in "-ly" that is not a verb.
+pub(super) fn is_adverb(lower: &str) -> bool {
+    ADVERBS.contains(&lower)
+        || lower.len() > 4 && lower.ends_with("ly") && !LY_VERBS.contains(&lower)
+}
+
 /// Words that say how something felt rather than what happened: a sentence made only of
 /// these (with pronouns and function words) is a reaction, not a fact.
 pub(super) const EVALUATIVE: &[&str] = &[

@@ -3,7 +3,7 @@
 //! speaker and whoever the speaker's words name with them ("Melanie and their husband"),
 //! each subject's verb conjugated to match.
 
-use super::lexicon::{ADVERBS, IRREGULAR_PAST};
+use super::lexicon::{IRREGULAR_PAST, is_adverb};
 
 /// Who a statement's pronouns stand for.
 pub(super) struct Voice<'a> {
@@ -130,7 +130,7 @@ pub(super) fn rewrite(words: &[&str], voice: &Voice<'_>) -> String {
             ("your" | "yours", Some(listener)) => possessive(listener),
             ("yourself", Some(_)) => "themself".to_owned(),
             _ if agree != Agree::None => {
-                if ADVERBS.contains(&lower.as_str()) {
+                if is_adverb(&lower) {
                     core.to_owned()
                 } else {
                     let from = agree;
@@ -317,6 +317,20 @@ mod tests {
         assert_eq!(
             about("I love my kids", "Melanie", None),
             "Melanie loves their kids"
+        );
+        // An adverb in "-ly" before the verb is not the verb ("trulies").
+        assert_eq!(
+            about("I truly feel at home here", "Maria", None),
+            "Maria truly feels at home here"
+        );
+        assert_eq!(
+            about("I barely sleep before a race", "Jon", None),
+            "Jon barely sleeps before a race"
+        );
+        // A verb in "-ly" is still the verb.
+        assert_eq!(
+            about("I apply for grants every spring", "Gina", None),
+            "Gina applies for grants every spring"
         );
     }
 
