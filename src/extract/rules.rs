@@ -591,6 +591,22 @@ fn unstated_subject(body: &str) -> Option<&'static str> {
     if first == "just" || first == "finally" || first == "recently" || first == "also" {
         first = words.next()?;
     }
+    // "Super pumped for …", "Always here to help": a feeling past its intensifier, when
+    // something follows it ("Really made me think" is "it", not "I").
+    let mut feeling = words.clone();
+    let mut felt = first.clone();
+    let mut intensified = false;
+    while matches!(
+        felt.as_str(),
+        "super" | "so" | "really" | "totally" | "always" | "very" | "pretty"
+    ) {
+        let Some(next) = feeling.next() else {
+            break;
+        };
+        felt = next;
+        intensified = true;
+    }
+    let after_feeling = feeling.next().unwrap_or_default();
     if first == "been" {
         // "Been a long road", "Been ages since we talked": it has been.
         let next = words.next().unwrap_or_default();
@@ -662,7 +678,7 @@ fn unstated_subject(body: &str) -> Option<&'static str> {
     });
     // "Gonna volunteer more", "Excited for this new chapter": a chat message's "I'm".
     if matches!(
-        first.as_str(),
+        felt.as_str(),
         "gonna"
             | "excited"
             | "thrilled"
@@ -672,7 +688,16 @@ fn unstated_subject(body: &str) -> Option<&'static str> {
             | "thankful"
             | "nervous"
             | "busy"
+            | "pumped"
+            | "psyched"
+            | "eager"
+            | "ready"
+            | "honored"
+            | "honoured"
+            | "blessed"
     ) && !finite
+        && (!intensified || !after_feeling.is_empty())
+        || felt == "here" && matches!(after_feeling.as_str(), "to" | "for") && !finite
     {
         return Some("I'm");
     }
@@ -1530,6 +1555,40 @@ mod tests {
                 "Caroline has been a member of the club since 2019."
             ]
         );
+    }
+
+    /// A feeling after an intensifier without its "I'm" ("Super pumped for …") is the
+    /// speaker's; a past form after one ("Really made me smile") is not.
+    #[test]
+    fn a_feeling_without_its_i_am_is_the_speakers() {
+        let facts = chat(&[
+            ("Caroline", "Just finished my first marathon!"),
+            (
+                "Melanie",
+                "Super pumped for your next race. Always here to cheer you on. Really made \
+                 me smile.",
+            ),
+        ]);
+        assert!(
+            facts
+                .iter()
+                .any(|f| f == "Melanie is super pumped for Caroline's next race."),
+            "{facts:?}"
+        );
+        assert!(
+            facts
+                .iter()
+                .any(|f| f == "Melanie is always here to cheer Caroline on."),
+            "{facts:?}"
+        );
+        // "Really made me smile" is not Melanie's doing.
+        assert!(
+            facts.iter().all(|f| !f.contains("Melanie really made")),
+            "{facts:?}"
+        );
+        // "Here you go" is no "I'm here".
+        let handed = chat(&[("Caroline", "Here you go, the recipe.")]);
+        assert!(handed.iter().all(|f| !f.contains("is here")), "{handed:?}");
     }
 
     /// Chat shorthand: "you both" is the listener and someone else, a message may leave out
