@@ -152,8 +152,27 @@ fn question_before(turns: &[Turn], i: usize) -> Option<(String, String)> {
             "one" | "it" | "that" | "those" | "them" | "they" | "this" | "these"
         )
     });
-    // "I went hiking on Saturday. How about you?": about what the sentence before said.
-    if (refers || content.is_empty()) && at > 0 {
+    // "I went hiking on Saturday. How about you?": about what the sentence before said. A
+    // question of no words of its own that does not turn it back to the listener is small
+    // talk ("What's new?", "How have you been?"), and so is one after a greeting.
+    let words: Vec<String> = last.split_whitespace().map(bare).collect();
+    let turned_back = words
+        .iter()
+        .any(|w| matches!(w.as_str(), "you" | "yourself" | "u"))
+        && words.iter().all(|w| {
+            matches!(
+                w.as_str(),
+                "how" | "what" | "about" | "and" | "you" | "yourself" | "u" | "yours"
+            )
+        });
+    if content.is_empty() && !refers && !turned_back {
+        return None;
+    }
+    let greeting = |sentence: &str| {
+        let lower = sentence.to_lowercase().replace('’', "'");
+        NOT_FACTS.iter().any(|n| starts_with_words(&lower, n))
+    };
+    if (refers || content.is_empty()) && at > 0 && !greeting(sentences[at - 1]) {
         let mut before = content_words_of_question(sentences[at - 1], &names);
         before.retain(|w| !content.contains(w));
         before.extend(content);
@@ -198,6 +217,7 @@ fn content_words_of_question(sentence: &str, names: &[String]) -> Vec<String> {
                         | "up"
                         | "lately"
                         | "recently"
+                        | "new"
                         | "huh"
                         | "btw"
                         | "hey"
@@ -1442,8 +1462,8 @@ mod tests {
         assert_eq!(
             facts,
             [
-                "Caroline has been reading a lot lately (answering Melanie's question about away \
-              new) (as of 27 March 2023)."
+                "Caroline has been reading a lot lately (answering Melanie's question about away) \
+                 (as of 27 March 2023)."
             ]
         );
     }
@@ -1498,6 +1518,41 @@ mod tests {
             facts[1],
             "Caroline stayed home (answering Melanie's question about pottery workshop)."
         );
+    }
+
+    /// Greetings and sign-offs are no facts, and small talk ("What's new?", "How have you
+    /// been?") is no question a reply answers.
+    #[test]
+    fn greetings_and_small_talk_are_no_facts() {
+        let facts = chat(&[
+            (
+                "Melanie",
+                "Hey Caroline! Long time no see. Good to see you! How have you been?",
+            ),
+            (
+                "Caroline",
+                "Great to chat again! I started a new job at the library.",
+            ),
+            (
+                "Melanie",
+                "Way to go! Time flies. What's new with the kids?",
+            ),
+            ("Caroline", "They joined a swim team."),
+        ]);
+        assert_eq!(
+            facts,
+            [
+                "Caroline started a new job at the library.",
+                "According to Caroline, they joined a swim team (answering Melanie's question \
+                 about kids)."
+            ],
+            "{facts:?}"
+        );
+        let facts = chat(&[
+            ("Melanie", "Time flies! What's new?"),
+            ("Caroline", "I adopted a puppy."),
+        ]);
+        assert_eq!(facts, ["Caroline adopted a puppy."]);
     }
 
     /// A participle after "be" is what a question is about; other past forms are its verbs.
