@@ -1149,3 +1149,71 @@ fn facts_load_with_the_write_rules_and_the_mem0_mapping() {
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no account \"nobody\""));
 }
+
+/// `aurra eval extraction --locomo` with an embedder searches both the raw turns and the
+/// facts hybrid: every turn and every fact is sent to the embeddings API. Without --locomo
+/// the flag is refused (a labelled set is measured without a store).
+#[test]
+fn the_locomo_extraction_measure_can_search_hybrid() {
+    let fake = fakes::embeddings::FakeEmbeddings::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("locomo.json");
+    let locomo = serde_json::json!([{
+        "sample_id": "conv-t",
+        "conversation": {
+            "speaker_a": "Caroline",
+            "speaker_b": "Melanie",
+            "session_1_date_time": "1:56 pm on 8 May, 2023",
+            "session_1": [
+                {"speaker": "Caroline", "dia_id": "D1:1",
+                 "text": "I went to a pottery class yesterday and made a bowl."},
+                {"speaker": "Melanie", "dia_id": "D1:2",
+                 "text": "I adopted a puppy named Luna last week."}
+            ]
+        },
+        "qa": [{"question": "What did Melanie adopt?", "answer": "a puppy",
+                "evidence": ["D1:2"], "category": 4}]
+    }]);
+    std::fs::write(&file, locomo.to_string()).unwrap();
+    let out = aurra()
+        .args(["eval", "extraction", "--locomo"])
+        .arg(&file)
+        .arg("--embed-base-url")
+        .arg(fake.base_url())
+        .args(["--embed-model", "fake-embed"])
+        .output()
+        .expect("eval");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 questions"), "{stdout}");
+    let sent: String = fake
+        .seen()
+        .iter()
+        .map(|s| s.body["input"].to_string())
+        .collect();
+    // The raw turn and the fact made of it were both embedded.
+    assert!(
+        sent.contains("Melanie: I adopted a puppy named Luna"),
+        "{sent}"
+    );
+    assert!(
+        sent.contains("Melanie adopted a puppy named Luna"),
+        "{sent}"
+    );
+
+    let refused = aurra()
+        .args(["eval", "extraction"])
+        .arg(&file)
+        .arg("--embed-base-url")
+        .arg(fake.base_url())
+        .args(["--embed-model", "fake-embed"])
+        .output()
+        .expect("eval");
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("apply to --locomo"), "{stderr}");
+}

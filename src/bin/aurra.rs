@@ -199,6 +199,9 @@ enum EvalCommand {
         held_out: Vec<String>,
         #[command(flatten)]
         llm: LlmArgs,
+        /// With --locomo: embed the turns and the facts, so both are searched hybrid.
+        #[command(flatten)]
+        embed: EmbedArgs,
     },
 }
 
@@ -712,8 +715,15 @@ fn eval(command: EvalCommand) -> Result<()> {
             llm,
             locomo,
             held_out,
+            embed,
             ..
         } => {
+            if embed.configured() && !locomo {
+                bail!(
+                    "--embed-local and --embed-base-url apply to --locomo (a labelled set is \
+                     measured without a store)"
+                );
+            }
             let client = match llm.default_llm()? {
                 Some(config) => Some(HttpLlm::new(
                     config,
@@ -727,14 +737,19 @@ fn eval(command: EvalCommand) -> Result<()> {
                 None => &RulesExtractor,
             };
             if locomo {
-                aurra::eval::run_locomo_extraction(&text, extractor, StoreOptions::new(), &held_out)
-                    .map(|reports| {
-                        reports
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("\n")
-                    })
+                aurra::eval::run_locomo_extraction(
+                    &text,
+                    extractor,
+                    embed.store_options()?,
+                    &held_out,
+                )
+                .map(|reports| {
+                    reports
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
             } else {
                 aurra::eval::run_extraction(&text, extractor).map(|r| r.to_string())
             }
