@@ -7,7 +7,10 @@
 //! its message what moved and why (a new rustc moves every figure a little: say so too).
 //!
 //! Instruction counts do not depend on the machine's load. They depend on the code, the
-//! compiler and the random bits of the ids (three runs of each case agreed within 0.6%).
+//! compiler and the random bits of the ids (the order of equal scores, the trees' layout):
+//! most runs of a case agree within 0.6%, but the search case at one commit gave +0.65%,
+//! +0.76%, +0.98% and +2.23% over the baseline in four runs. So a figure outside the
+//! tolerance is measured twice more and the median of the three is what is compared.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -130,7 +133,16 @@ fn hot_paths_cost_what_the_baseline_says() {
                     let Some(&(case, ops, expected)) = queue.lock().unwrap().next() else {
                         break;
                     };
-                    let per_op = count(&example, case, out_dir.path()) as f64 / ops as f64;
+                    let measure = || count(&example, case, out_dir.path()) as f64 / ops as f64;
+                    let mut per_op = measure();
+                    // A figure outside the tolerance is measured twice more and the median
+                    // of the three compared: the ids' random bits move a run now and then,
+                    // a change in the code moves all three.
+                    if (per_op / expected - 1.0).abs() > TOLERANCE {
+                        let mut three = [per_op, measure(), measure()];
+                        three.sort_by(f64::total_cmp);
+                        per_op = three[1];
+                    }
                     results.lock().unwrap().push((case, ops, expected, per_op));
                 }
             });
