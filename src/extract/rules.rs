@@ -324,7 +324,13 @@ fn clauses(sentence: &str) -> Vec<String> {
                                 || (w.ends_with("ed") && w.len() > 4)
                                 || super::lexicon::IRREGULAR_PAST.contains(&w.as_str())
                         });
-                if left.split_whitespace().count() >= needed && !subjectless {
+                // "… closer to a community and my faith": a noun phrase, not a clause.
+                let phrase = keep == "my "
+                    && rest[at + separator.len()..]
+                        .split_inclusive([',', ';', '.', '!', '?'])
+                        .next()
+                        .is_some_and(|piece| piece.split_whitespace().count() < 3);
+                if left.split_whitespace().count() >= needed && !subjectless && !phrase {
                     next.push((left, current_joiner));
                     current = keep.to_owned();
                     current_joiner = Some((separator, keep));
@@ -941,6 +947,9 @@ fn advice(body: &str, lower: &str, voice: &Voice<'_>) -> Option<Option<String>> 
             )
             && !first.ends_with("ing")
             && !first.ends_with("ed")
+            // "Turns out …", "Sounds like …": a verb in the third person is no imperative
+            // (base forms in "s" end in "ss" or "us": "Press", "Focus").
+            && !(first.ends_with('s') && !first.ends_with("ss") && !first.ends_with("us"))
             && matches!(
                 second,
                 "a" | "an"
@@ -1610,6 +1619,34 @@ mod tests {
                 "Caroline has been a member of the club since 2019."
             ]
         );
+    }
+
+    /// "and my faith" ends a noun phrase, not a sentence ("and my husband loved it" does);
+    /// "Turns out …" is no advice.
+    #[test]
+    fn noun_phrases_and_third_person_openers_stay_whole() {
+        let facts = chat(&[
+            (
+                "Caroline",
+                "I joined a church. I wanted to feel closer to a community and my faith.",
+            ),
+            ("Melanie", "We went to the lake and my husband loved it."),
+            (
+                "Caroline",
+                "Turns out she had no other family. It broke my heart.",
+            ),
+        ]);
+        assert!(
+            facts
+                .iter()
+                .any(|f| f == "Caroline wanted to feel closer to a community and their faith."),
+            "{facts:?}"
+        );
+        assert!(
+            facts.iter().any(|f| f == "Melanie's husband loved it."),
+            "{facts:?}"
+        );
+        assert!(facts.iter().all(|f| !f.contains("advised")), "{facts:?}");
     }
 
     /// A feeling after an intensifier without its "I'm" ("Super pumped for …") is the
