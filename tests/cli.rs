@@ -1175,14 +1175,20 @@ fn the_locomo_extraction_measure_can_search_hybrid() {
                 "evidence": ["D1:2"], "category": 4}]
     }]);
     std::fs::write(&file, locomo.to_string()).unwrap();
-    let out = aurra()
-        .args(["eval", "extraction", "--locomo"])
-        .arg(&file)
-        .arg("--embed-base-url")
-        .arg(fake.base_url())
-        .args(["--embed-model", "fake-embed"])
-        .output()
-        .expect("eval");
+    let eval = |locomo: bool| {
+        let mut cmd = aurra();
+        cmd.args(["eval", "extraction"]);
+        if locomo {
+            cmd.arg("--locomo");
+        }
+        cmd.arg(&file)
+            .arg("--embed-base-url")
+            .arg(fake.base_url())
+            .args(["--embed-model", "fake-embed"])
+            .output()
+            .expect("eval")
+    };
+    let out = eval(true);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -1205,14 +1211,7 @@ fn the_locomo_extraction_measure_can_search_hybrid() {
         "{sent}"
     );
 
-    let refused = aurra()
-        .args(["eval", "extraction"])
-        .arg(&file)
-        .arg("--embed-base-url")
-        .arg(fake.base_url())
-        .args(["--embed-model", "fake-embed"])
-        .output()
-        .expect("eval");
+    let refused = eval(false);
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("apply to --locomo"), "{stderr}");
