@@ -146,7 +146,8 @@ fn question_before(turns: &[Turn], i: usize) -> Option<(String, String)> {
     let mut content = content_words_of_question(last, &names);
     // "Which one has been your favourite guide?": what "one" is, the sentence before says
     // ("Books have such an awesome power!"); the same for a question of no words of its own.
-    let refers = last.split_whitespace().map(bare).any(|w| {
+    let words: Vec<String> = last.split_whitespace().map(bare).collect();
+    let refers = words.iter().any(|w| {
         matches!(
             w.as_str(),
             "one" | "it" | "that" | "those" | "them" | "they" | "this" | "these"
@@ -155,7 +156,6 @@ fn question_before(turns: &[Turn], i: usize) -> Option<(String, String)> {
     // "I went hiking on Saturday. How about you?": about what the sentence before said. A
     // question of no words of its own that does not turn it back to the listener is small
     // talk ("What's new?", "How have you been?"), and so is one after a greeting.
-    let words: Vec<String> = last.split_whitespace().map(bare).collect();
     let turned_back = words
         .iter()
         .any(|w| matches!(w.as_str(), "you" | "yourself" | "u"))
@@ -168,11 +168,10 @@ fn question_before(turns: &[Turn], i: usize) -> Option<(String, String)> {
     if content.is_empty() && !refers && !turned_back {
         return None;
     }
-    let greeting = |sentence: &str| {
-        let lower = sentence.to_lowercase().replace('’', "'");
-        NOT_FACTS.iter().any(|n| starts_with_words(&lower, n))
-    };
-    if (refers || content.is_empty()) && at > 0 && !greeting(sentences[at - 1]) {
+    if (refers || content.is_empty())
+        && at > 0
+        && !small_talk(&sentences[at - 1].to_lowercase().replace('’', "'"))
+    {
         let mut before = content_words_of_question(sentences[at - 1], &names);
         before.retain(|w| !content.contains(w));
         before.extend(content);
@@ -506,11 +505,7 @@ fn fact_of(
         return None;
     }
     let lower_body = body.to_lowercase().replace('’', "'");
-    if !remembered
-        && (is_question(&lower_body)
-            || NOT_FACTS.iter().any(|n| starts_with_words(&lower_body, n))
-            || hedged(&lower_body))
-    {
+    if !remembered && (is_question(&lower_body) || small_talk(&lower_body) || hedged(&lower_body)) {
         return None;
     }
     let first = words.iter().any(|w| is_first_person(w));
@@ -1217,6 +1212,12 @@ fn strip_prefix_ignore_case<'t>(text: &'t str, prefix: &str) -> Option<&'t str> 
     let head = text.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)
         .then(|| &text[prefix.len()..])
+}
+
+/// Whether a lower-cased sentence opens with words that make no fact: a greeting, thanks, a
+/// hedge, a sign-off ([`NOT_FACTS`]).
+fn small_talk(lower: &str) -> bool {
+    NOT_FACTS.iter().any(|n| starts_with_words(lower, n))
 }
 
 fn starts_with_words(text: &str, prefix: &str) -> bool {
